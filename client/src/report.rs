@@ -1,0 +1,131 @@
+//! The result of one load run: what `--json` writes and what the lab runner (`rtlab-bench`)
+//! stores, merges and draws. This is a versioned wire format (see `SCHEMA_VERSION`): add fields,
+//! never rename or re-type one without bumping the version.
+
+use std::collections::BTreeMap;
+
+use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
+
+/// Version of the [`RunReport`] format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Summary of a latency distribution, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+/// Bytes counted at the client's sockets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WireReport {
+    /// Bytes received while setting connections up (handshake / first response head).
+    pub setup_bytes_down: u64,
+    /// Bytes sent while setting connections up (upgrade request / first request).
+    pub setup_bytes_up: u64,
+    /// Bytes received in the measured window, after set-up.
+    pub bytes_down: u64,
+    /// Bytes sent in the measured window, after set-up.
+    pub bytes_up: u64,
+    /// Mean event JSON bytes per delivered event.
+    pub payload_bytes_per_event: f64,
+    /// Mean framing + header bytes per delivered event (everything down that is neither payload
+    /// nor keep-alive, in the measured window, divided by events delivered).
+    pub overhead_bytes_per_event: f64,
+    /// The analytic framing per event from `rtlab_wire::framing`, for the streaming transports.
+    pub analytic_overhead_bytes_per_event: Option<f64>,
+    /// Keep-alive bytes (WebSocket pings/pongs, SSE comment heartbeats), both directions.
+    pub keepalive_bytes: u64,
+}
+
+/// Upstream: clients publishing events and timing their round trip.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishReport {
+    /// Publishes per second per client, as asked.
+    pub rate_per_client: f64,
+    /// How publishes travelled: `ws-frame` (over the subscriber's own WebSocket) or `http-post`.
+    pub via: String,
+    /// Publishes sent in the measured window.
+    pub sent: u64,
+    /// Publishes whose event came back to the publishing subscriber.
+    pub echoed: u64,
+    /// Publish → receive latency, from the *scheduled* send time, in µs.
+    pub round_trip_us: LatencySummary,
+    /// Mean bytes sent up per publish (frame or request, headers included).
+    pub bytes_up_per_publish: f64,
+}
+
+/// The full result of one run of one transport.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The transport measured.
+    pub transport: Option<Transport>,
+    /// The server's base URL.
+    pub url: String,
+    /// Concurrent subscribers asked for.
+    pub clients: u64,
+    /// Length of the measured window, in seconds.
+    pub duration_s: f64,
+    /// Length of the warm-up, in seconds (not measured).
+    pub warmup_s: f64,
+    /// Short-poll interval, in milliseconds (short-poll only).
+    pub poll_interval_ms: Option<f64>,
+    /// Events delivered to all subscribers in the window.
+    pub events_received: u64,
+    /// `events_received / duration_s`.
+    pub events_per_s: f64,
+    /// Events the server published in the window (from `/stats`, or the seq range seen).
+    pub server_events_published: u64,
+    /// `server_events_published / duration_s`.
+    pub server_events_per_s: f64,
+    /// `events_received / (server_events_published × connected subscribers)`; 1.0 is "kept up".
+    pub delivery_ratio: f64,
+    /// Events missing from seq sequences (gaps), all subscribers.
+    pub lost: u64,
+    /// Events received twice.
+    pub duplicates: u64,
+    /// Events received after a later one.
+    pub out_of_order: u64,
+    /// Subscribers the server closed as lagging.
+    pub lagging_disconnects: u64,
+    /// Subscribers that lost their connection mid-run for any other reason.
+    pub disconnects: u64,
+    /// Failed requests and connections, counted by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Event latency (receive wall clock − `ts`), in µs.
+    pub latency_us: LatencySummary,
+    /// Connect + handshake time per subscriber, in µs.
+    pub connect_us: LatencySummary,
+    /// Time from connect start to first event per subscriber, in µs.
+    pub first_event_us: LatencySummary,
+    /// Bytes on the wire.
+    pub wire: WireReport,
+    /// HTTP requests sent in the window (polls and publishes over POST).
+    pub requests: u64,
+    /// `requests / events_received` per subscriber (polls only).
+    pub requests_per_event: Option<f64>,
+    /// Poll answers that carried no event.
+    pub empty_polls: u64,
+    /// `empty_polls / poll requests`.
+    pub empty_poll_share: Option<f64>,
+    /// Upstream results when `--publish-rate` was set.
+    pub publish: Option<PublishReport>,
+    /// The event-latency histogram, HdrHistogram V2 serialization, base64, so that runs from
+    /// several processes can be merged.
+    pub latency_histogram_b64: String,
+}

@@ -1,0 +1,65 @@
+//! The `GET /stats` document: the server's own counters, read by the client (to learn how many
+//! events the server published during a measured window) and by the lab runner.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Seq, Transport};
+
+/// Counters of one transport.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportStats {
+    /// Streaming connections open now (WebSocket, SSE, TCP) or requests in flight (polls).
+    pub open_connections: u64,
+    /// Connections (streaming) or requests (polls) accepted since start.
+    pub connections_total: u64,
+    /// Events handed to subscribers of this transport (one per event per subscriber).
+    pub deliveries: u64,
+    /// Poll requests answered (0 for streaming transports).
+    pub requests: u64,
+    /// Poll answers that carried no event: `[]` (0 for streaming transports).
+    pub empty_responses: u64,
+    /// Body bytes the server wrote (frames, SSE blocks, poll bodies, TCP lines); HTTP heads and
+    /// WebSocket handshakes are not included.
+    pub bytes_sent: u64,
+    /// Subscribers disconnected because their queue was full.
+    pub lagging_disconnects: u64,
+}
+
+/// The whole `/stats` document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Milliseconds since the server started.
+    pub uptime_ms: u64,
+    /// Sequence number of the newest event (0 before the first).
+    pub head_seq: Seq,
+    /// Events published since start (ticker and clients).
+    pub events_published: u64,
+    /// Of those, events published by clients (`POST /publish` and WebSocket text frames).
+    pub events_published_by_clients: u64,
+    /// Body bytes written, all transports.
+    pub bytes_sent: u64,
+    /// Slow-subscriber disconnects, all transports.
+    pub lagging_disconnects: u64,
+    /// Streaming connections refused with 503 because `--max-connections` were open.
+    pub rejected_connections: u64,
+    /// Per-transport counters, keyed by the transport's text form.
+    pub transports: BTreeMap<Transport, TransportStats>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_are_keyed_by_text_form() {
+        let mut s = StatsSnapshot::default();
+        s.transports
+            .insert(Transport::LongPoll, TransportStats::default());
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json["transports"]["long-poll"].is_object());
+        let back: StatsSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+    }
+}
