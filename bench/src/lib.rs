@@ -1,1 +1,50 @@
-//! placeholder
+//! # rtlab-bench: the lab runner
+//!
+//! One command, `rtlab run`, answers the lab's question — *what does each real-time transport
+//! really cost?* — by running a **suite** of scenarios against every transport (WebSocket, SSE,
+//! long polling, short polling, and a raw-TCP baseline), each case against a **fresh server
+//! process** pinned to its own core, and leaving behind a results folder with the raw numbers,
+//! charts and a report that states each finding with its numbers, the theory drawn beside the
+//! measurement.
+//!
+//! ```text
+//! suite.toml ─► cases ─► for each: start rtlab-server ─► rtlab_client::run ─► stop server
+//!                                   └─ /proc sampler (CPU, RSS) ─┘
+//!            ─► results/<stamp>-<suite>/{run.json, cases/*.json, hgrm/, summary.csv}
+//!            ─► charts (plotters, PNG + SVG) ─► report.md
+//! ```
+//!
+//! # Layout
+//! - [`cli`]: the command line (`run`, `plot`, `compare`).
+//! - [`client_run`]: a case's settings become the client library's config; its report comes back.
+//! - [`suite`]: suites in TOML, expanded into cases (scenario × swept value × transport).
+//! - [`server_process`]: the server as a supervised child process.
+//! - [`proc_sampler`]: the server's CPU time and memory from `/proc`.
+//! - [`machine`]: machine facts for `run.json`, and pinning to cores.
+//! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
+//! - [`results`]: the results folder format (`run.json`, case files, `summary.csv`).
+//! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
+//! - [`model`]: the analytic models measurements are checked against.
+//! - [`predict`]: the models applied to stored cases (dashed lines, flagged deviations).
+//! - [`plot`]: the charts.
+//! - [`report`]: `report.md`, tables, rendering a results folder.
+//! - [`findings`]: each scenario's numbers turned into sentences.
+//! - [`compare`]: differences between two runs.
+
+pub mod cli;
+pub mod client_run;
+pub mod compare;
+pub mod findings;
+pub mod hgrm;
+pub mod machine;
+pub mod model;
+pub mod plot;
+pub mod predict;
+pub mod proc_sampler;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod server_process;
+pub mod suite;
+
+pub use rtlab_client::report::{LatencySummary, PublishReport, RunReport, WireReport};

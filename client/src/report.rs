@@ -49,6 +49,28 @@ pub struct WireReport {
     pub analytic_overhead_bytes_per_event: Option<f64>,
     /// Keep-alive bytes (WebSocket pings/pongs, SSE comment heartbeats), both directions.
     pub keepalive_bytes: u64,
+    /// Event JSON bytes delivered in the window, in total.
+    #[serde(default)]
+    pub payload_bytes: u64,
+    /// Framing + header bytes down in the window, in total: `bytes_down - payload_bytes -
+    /// keepalive_bytes_down`. For ws and sse this equals `analytic_overhead_bytes` exactly.
+    #[serde(default)]
+    pub overhead_bytes: u64,
+    /// The analytic framing of the delivered events, summed (streaming transports).
+    #[serde(default)]
+    pub analytic_overhead_bytes: Option<u64>,
+    /// Keep-alive bytes received in the window (ping frames, heartbeat chunks).
+    #[serde(default)]
+    pub keepalive_bytes_down: u64,
+    /// Keep-alive bytes sent in the window (pong frames).
+    #[serde(default)]
+    pub keepalive_bytes_up: u64,
+    /// Polls: mean bytes of one poll request (request line and headers).
+    #[serde(default)]
+    pub request_bytes_per_request: Option<f64>,
+    /// Polls: mean bytes of one poll response that are not body (status line and headers).
+    #[serde(default)]
+    pub response_head_bytes_per_request: Option<f64>,
 }
 
 /// Upstream: clients publishing events and timing their round trip.
@@ -66,6 +88,9 @@ pub struct PublishReport {
     pub round_trip_us: LatencySummary,
     /// Mean bytes sent up per publish (frame or request, headers included).
     pub bytes_up_per_publish: f64,
+    /// The round-trip histogram, HdrHistogram V2 serialization, base64.
+    #[serde(default)]
+    pub round_trip_histogram_b64: String,
 }
 
 /// The full result of one run of one transport.
@@ -79,6 +104,12 @@ pub struct RunReport {
     pub url: String,
     /// Concurrent subscribers asked for.
     pub clients: u64,
+    /// Subscribers that connected and set up.
+    #[serde(default)]
+    pub connected: u64,
+    /// Subscribers that stayed connected to the end of the window.
+    #[serde(default)]
+    pub completed: u64,
     /// Length of the measured window, in seconds.
     pub duration_s: f64,
     /// Length of the warm-up, in seconds (not measured).
@@ -123,6 +154,9 @@ pub struct RunReport {
     pub empty_polls: u64,
     /// `empty_polls / poll requests`.
     pub empty_poll_share: Option<f64>,
+    /// Poll connections re-opened because the server closed a keep-alive connection.
+    #[serde(default)]
+    pub reconnects: u64,
     /// Upstream results when `--publish-rate` was set.
     pub publish: Option<PublishReport>,
     /// The event-latency histogram, HdrHistogram V2 serialization, base64, so that runs from

@@ -1,1 +1,45 @@
-//! placeholder
+//! # rtlab-server: one live feed over five transports
+//!
+//! The server publishes one feed of [`rtlab_wire::Event`]s and exposes it, unchanged, over
+//! WebSocket, Server-Sent Events, long polling, short polling and a raw-TCP baseline, so that the
+//! lab can measure what each transport *really* costs. Fairness is the design goal: every
+//! transport reads the same [`hub::Hub`], every event is encoded once, and no transport gets extra
+//! work or extra buffering the others do not.
+//!
+//! Run with `cargo run -p rtlab-server -- --rate 10`, then try `curl -N 127.0.0.1:8080/sse`,
+//! `curl '127.0.0.1:8080/poll/short?after=0'` or a browser's `new WebSocket('ws://127.0.0.1:8080/ws')`.
+//!
+//! # Layout
+//! - [`config`]: the command line (`--rate`, `--history`, `--subscriber-queue`, …), with defaults.
+//! - [`hub`]: the heart. [`hub::Hub`] assigns seqs, encodes each event once
+//!   ([`hub::EncodedEvent`]), keeps the bounded history ([`hub::EventLog`]) and fans out to
+//!   streaming subscribers with a bounded queue each ([`hub::Subscription`]); [`hub::ticker`]
+//!   publishes at `--rate`.
+//! - [`transport`]: one file per way out of the server: `ws`, `sse`, `long_poll`, `short_poll`,
+//!   `tcp`, plus `echo` (a WebSocket echo for conformance suites). The client crate uses the same
+//!   file names, so both halves of a protocol can be read side by side.
+//! - [`publish`]: `POST /publish`, the HTTP way in.
+//! - [`stats`]: atomic counters behind `GET /stats`, and the connection cap.
+//! - [`error`]: [`error::ApiError`], every client mistake as a JSON `{"error": …}` with a 4xx.
+//! - [`app`]: the routes and the shared state handlers see.
+//! - [`server`]: [`spawn`] binds both listeners and runs everything in the background;
+//!   [`RunningServer::shutdown`] stops it gracefully.
+//! - [`shutdown`]: SIGINT/SIGTERM handling and the shutdown order.
+//! - [`page`]: `GET /`, the live side-by-side page.
+//!
+//! The wire format itself lives in `rtlab-wire` and is described in `docs/protocol.md`.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod page;
+pub mod publish;
+pub mod server;
+pub mod shutdown;
+pub mod stats;
+pub mod transport;
+
+pub use config::Config;
+pub use error::{ApiError, ServerError};
+pub use server::{RunningServer, spawn};

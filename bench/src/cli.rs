@@ -1,0 +1,129 @@
+//! The command line: `rtlab run`, `rtlab plot DIR`, `rtlab compare A B`.
+//!
+//! Plain `rtlab` (and so plain `cargo run --release` in the workspace) is `rtlab run` with the
+//! default suite.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use rtlab_wire::Transport;
+
+/// rtlab: measure what WebSocket, SSE, long polling and short polling really cost, against a
+/// raw-TCP baseline, and draw the trade-offs.
+#[derive(Debug, Parser)]
+#[command(name = "rtlab", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do (default: `run` with the default suite).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite: start a fresh server per case, measure every transport, write results,
+    /// charts and a report to `<out>/<UTC timestamp>-<suite>/` and point `<out>/latest` at it.
+    Run(RunArgs),
+    /// Redraw the charts, summary and report of an existing results folder, without re-running.
+    Plot(PlotArgs),
+    /// Print the differences between two results folders (p50, p99, events/s, bytes/event).
+    Compare(CompareArgs),
+}
+
+/// Options of `rtlab run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds), or a path
+    /// to a suite TOML file.
+    #[arg(long, short, default_value = "default")]
+    pub suite: String,
+    /// Folder that receives the run's folder and the `latest` link.
+    #[arg(long, short, default_value = "results")]
+    pub out: PathBuf,
+    /// Override every case's measured window (e.g. `5s`, `500ms`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override every case's warm-up (e.g. `1s`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Run only these transports (comma separated: ws,sse,long-poll,short-poll,tcp).
+    #[arg(long, short, value_delimiter = ',')]
+    pub transports: Vec<Transport>,
+    /// Run only these scenarios, by name (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// The `rtlab-server` binary (default: next to this executable).
+    #[arg(long, env = "RTLAB_SERVER_BIN")]
+    pub server_bin: Option<PathBuf>,
+    /// Do not pin the server and the client to separate cores.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Print the planned cases and the estimated time, then exit.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        RunArgs {
+            suite: "default".into(),
+            out: "results".into(),
+            duration: None,
+            warmup: None,
+            transports: Vec::new(),
+            scenarios: Vec::new(),
+            server_bin: None,
+            no_pin: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// Options of `rtlab plot`.
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// A results folder (e.g. `results/latest`).
+    pub dir: PathBuf,
+}
+
+/// Options of `rtlab compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The baseline results folder.
+    pub a: PathBuf,
+    /// The results folder compared with it.
+    pub b: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_overrides() {
+        let cli = Cli::parse_from([
+            "rtlab",
+            "run",
+            "--suite",
+            "quick",
+            "--duration",
+            "500ms",
+            "--transports",
+            "ws,long-poll",
+        ]);
+        let Some(Command::Run(a)) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.duration, Some(Duration::from_millis(500)));
+        assert_eq!(a.transports, [Transport::Ws, Transport::LongPoll]);
+        assert!(Cli::try_parse_from(["rtlab", "run", "--duration", "soon"]).is_err());
+        assert!(Cli::parse_from(["rtlab"]).command.is_none());
+    }
+}

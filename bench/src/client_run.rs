@@ -1,0 +1,84 @@
+//! The one place the runner talks to the client library: a case's settings become a
+//! [`rtlab_client::RunConfig`], and the client's [`RunReport`](crate::RunReport) comes back.
+//!
+//! The client runs **in process**, on the runner's tokio runtime, pinned with the runner to the
+//! client core. It connects `clients` subscribers at [`CONNECT_RATE`] per second (fast enough that
+//! 10 000 subscribers are up in two seconds, slow enough not to look like a SYN flood), waits the
+//! warm-up, measures the window and returns.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rtlab_client::RunConfig;
+use rtlab_wire::Transport;
+
+use crate::RunReport;
+use crate::suite::Case;
+
+/// New subscriber connections per second while ramping up.
+pub const CONNECT_RATE: f64 = 5_000.0;
+/// Longest a subscriber may take to connect before it counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The `timeout_ms` long polls ask for: shorter than the default so a quiet feed cannot keep the
+/// client waiting long after its window.
+pub const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The base URL the client is given for a transport: `http://ADDR` or, for the raw-TCP baseline,
+/// `tcp://ADDR`.
+pub fn base_url(transport: Transport, http: SocketAddr, tcp: SocketAddr) -> String {
+    match transport {
+        Transport::Tcp => format!("tcp://{tcp}"),
+        _ => format!("http://{http}"),
+    }
+}
+
+/// The client configuration of one case.
+pub fn config(case: &Case, http: SocketAddr, tcp: SocketAddr) -> RunConfig {
+    let p = &case.params;
+    let mut c = RunConfig::new(case.transport, base_url(case.transport, http, tcp));
+    c.control_url = Some(format!("http://{http}"));
+    c.clients = p.clients;
+    c.duration = Duration::from_secs_f64(p.duration_s);
+    c.warmup = Duration::from_secs_f64(p.warmup_s);
+    c.poll_interval = Duration::from_secs_f64(p.poll_interval_ms / 1e3);
+    c.long_poll_timeout = LONG_POLL_TIMEOUT;
+    c.publish_rate = p.publish_rate;
+    c.connect_rate = CONNECT_RATE;
+    c.connect_timeout = CONNECT_TIMEOUT;
+    c.progress = false;
+    c
+}
+
+/// Runs the client for one case against a server listening on `http` and `tcp`.
+pub async fn run_client(
+    case: &Case,
+    http: SocketAddr,
+    tcp: SocketAddr,
+) -> Result<RunReport, String> {
+    rtlab_client::run(config(case, http, tcp))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::Suite;
+
+    #[test]
+    fn tcp_gets_a_tcp_url_and_an_http_control_url() {
+        let suite = Suite::load("quick").unwrap();
+        let case = suite
+            .cases
+            .iter()
+            .find(|c| c.transport == Transport::Tcp)
+            .unwrap();
+        let http: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let tcp: SocketAddr = "127.0.0.1:2000".parse().unwrap();
+        let c = config(case, http, tcp);
+        assert_eq!(c.url, "tcp://127.0.0.1:2000");
+        assert_eq!(c.control_url.as_deref(), Some("http://127.0.0.1:1000"));
+        assert_eq!(c.clients, case.params.clients);
+        assert!(c.validate().is_ok());
+    }
+}

@@ -1,0 +1,180 @@
+//! One x–y panel: measured series per transport, dashed model series, log or linear axes.
+//!
+//! Most charts are two or three of these side by side, so the panel is written once: it picks
+//! decade bounds for log axes, draws each transport's measured line in its colour and its model
+//! dashed in the same colour, and places the legend.
+
+use std::ops::Range;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::prelude::*;
+use rtlab_wire::Transport;
+
+use super::{color, de, fmt_num, font, legend, lin_bounds, log_bounds, measured, model};
+
+/// One measured series: its transport, a label suffix (`p99`), and its points.
+pub type Series = (Transport, String, Vec<(f64, f64)>);
+
+/// What one panel shows.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Caption above the panel.
+    pub caption: String,
+    /// x axis description, with unit.
+    pub x_desc: String,
+    /// y axis description, with unit.
+    pub y_desc: String,
+    /// Log x axis.
+    pub x_log: bool,
+    /// Log y axis.
+    pub y_log: bool,
+    /// Fixed y range (else from the data).
+    pub y_range: Option<Range<f64>>,
+    /// Measured series: transport, label suffix, points.
+    pub series: Vec<Series>,
+    /// Model series: transport, points (dashed).
+    pub models: Vec<(Transport, Vec<(f64, f64)>)>,
+    /// Label of the model series in the legend.
+    pub model_label: String,
+    /// Formats x tick labels.
+    pub x_fmt: fn(f64) -> String,
+    /// Where the legend goes.
+    pub legend: SeriesLabelPosition,
+}
+
+impl Panel {
+    /// An empty panel with the given caption and axis descriptions, log–log.
+    pub fn new(
+        caption: impl Into<String>,
+        x_desc: impl Into<String>,
+        y_desc: impl Into<String>,
+    ) -> Self {
+        Panel {
+            caption: caption.into(),
+            x_desc: x_desc.into(),
+            y_desc: y_desc.into(),
+            x_log: true,
+            y_log: true,
+            y_range: None,
+            series: Vec::new(),
+            models: Vec::new(),
+            model_label: "model (dashed)".into(),
+            x_fmt: fmt_num,
+            legend: SeriesLabelPosition::UpperLeft,
+        }
+    }
+
+    /// Whether there is anything to draw.
+    pub fn is_empty(&self) -> bool {
+        self.series.iter().all(|s| s.2.is_empty())
+    }
+
+    /// Draws the panel on `area`.
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        // A log axis cannot show zero or less: such points (e.g. a CPU time below the clock tick)
+        // are left out rather than drawn at the axis floor.
+        let keep = |p: &(f64, f64)| (!self.x_log || p.0 > 0.0) && (!self.y_log || p.1 > 0.0);
+        let clean = Panel {
+            series: self
+                .series
+                .iter()
+                .map(|(t, s, pts)| (*t, s.clone(), pts.iter().copied().filter(keep).collect()))
+                .collect(),
+            models: self
+                .models
+                .iter()
+                .map(|(t, pts)| (*t, pts.iter().copied().filter(keep).collect()))
+                .collect(),
+            ..self.clone()
+        };
+        clean.draw_clean(area)
+    }
+
+    fn draw_clean<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let xs = self.series.iter().flat_map(|s| s.2.iter().map(|p| p.0));
+        let ys: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.2.iter().map(|p| p.1))
+            .chain(self.models.iter().flat_map(|m| m.1.iter().map(|p| p.1)))
+            .collect();
+        let x_log = log_bounds(xs.clone());
+        let x_lin = lin_bounds(xs);
+        let y_log = self
+            .y_range
+            .clone()
+            .unwrap_or_else(|| log_bounds(ys.iter().copied()));
+        let y_lin = self
+            .y_range
+            .clone()
+            .unwrap_or_else(|| lin_bounds(ys.iter().copied()));
+        match (self.x_log, self.y_log) {
+            (true, true) => self.draw_on(area, x_log.log_scale(), y_log.log_scale()),
+            (true, false) => self.draw_on(area, x_log.log_scale(), y_lin),
+            (false, true) => self.draw_on(area, x_lin, y_log.log_scale()),
+            (false, false) => self.draw_on(area, x_lin, y_lin),
+        }
+    }
+
+    fn draw_on<DB, X, Y>(&self, area: &DrawingArea<DB, Shift>, x: X, y: Y) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.caption, font(18))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(75)
+            .build_cartesian_2d(x, y)
+            .map_err(de)?;
+        let x_fmt = self.x_fmt;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc.as_str())
+            .y_desc(self.y_desc.as_str())
+            .axis_desc_style(font(15))
+            .label_style(font(13))
+            .x_label_formatter(&|v| x_fmt(*v))
+            .y_label_formatter(&|v| fmt_num(*v))
+            .draw()
+            .map_err(de)?;
+        for (t, suffix, pts) in &self.series {
+            let label = if suffix.is_empty() {
+                t.as_str().to_owned()
+            } else {
+                format!("{t} {suffix}")
+            };
+            let c = if suffix.contains("p99") {
+                super::lighter(color(*t))
+            } else {
+                color(*t)
+            };
+            measured(&mut chart, pts, c, &label)?;
+        }
+        let mut labelled = false;
+        for (t, pts) in &self.models {
+            let label = (!labelled && pts.len() >= 2).then_some(self.model_label.as_str());
+            labelled |= label.is_some();
+            model(&mut chart, pts, color(*t), label)?;
+        }
+        legend(&mut chart, self.legend.clone())
+    }
+}
+
+/// Splits `area` into side-by-side cells and draws the non-empty panels.
+pub fn draw_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panels: &[Panel],
+) -> Result<(), String> {
+    let panels: Vec<&Panel> = panels.iter().filter(|p| !p.is_empty()).collect();
+    let cells = area.split_evenly((1, panels.len().max(1)));
+    for (p, cell) in panels.iter().zip(cells.iter()) {
+        p.draw(cell)?;
+    }
+    Ok(())
+}

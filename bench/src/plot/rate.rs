@@ -1,0 +1,95 @@
+//! Rate sweep: where each transport stops keeping up.
+//!
+//! As the publish rate grows, a transport keeps up while it delivers every event (delivery ratio
+//! 1, the dashed line) with a flat p99. Past its ceiling one of two things happens: the p99 blows
+//! up (events queue) or the delivery ratio drops (events are lost: a slow subscriber is cut off,
+//! or polls fall behind the history window). The third panel shows the polls' requests per event
+//! against their model: a long poll needs one request per event until events come faster than a
+//! round trip, then batches; a short poll needs `1 / (rate × interval)`.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use rtlab_wire::Transport;
+
+use super::panel::{Panel, draw_row};
+use super::{Figure, of_kind, points, titled, transports};
+use crate::predict;
+use crate::results::CaseResult;
+use crate::suite::Kind;
+
+fn rate(c: &CaseResult) -> Option<f64> {
+    Some(c.params.rate as f64)
+}
+
+/// Delivery ratio, p99 and requests per event against the event rate.
+#[derive(Debug)]
+pub struct Saturation {
+    title: String,
+    panels: Vec<Panel>,
+}
+
+impl Saturation {
+    /// From the rate-sweep cases; `None` without any.
+    pub fn from_cases(cases: &[CaseResult]) -> Option<Self> {
+        let rs = of_kind(cases, Kind::Rate);
+        let first = rs.first()?;
+        let mut ratio = Panel::new(
+            "delivered / published",
+            "events published per second (log)",
+            "delivery ratio",
+        );
+        ratio.y_log = false;
+        ratio.y_range = Some(0.0..1.2);
+        ratio.legend = SeriesLabelPosition::LowerLeft;
+        ratio.model_label = "keeping up (1.0)".into();
+        let mut p99 = Panel::new(
+            "p99 latency",
+            "events published per second (log)",
+            "p99 latency (ms, log)",
+        );
+        let mut req = Panel::new(
+            "poll requests per event",
+            "events published per second (log)",
+            "requests per event per client (log)",
+        );
+        req.legend = SeriesLabelPosition::LowerLeft;
+        for t in transports(&rs) {
+            ratio.series.push((
+                t,
+                String::new(),
+                points(&rs, t, rate, |c| c.ok().map(|r| r.delivery_ratio)),
+            ));
+            ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
+            p99.series.push((
+                t,
+                String::new(),
+                points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
+            ));
+            if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
+                req.series.push((
+                    t,
+                    String::new(),
+                    points(&rs, t, rate, |c| c.ok()?.requests_per_event),
+                ));
+                req.models
+                    .push((t, points(&rs, t, rate, predict::requests_per_event)));
+            }
+        }
+        Some(Saturation {
+            title: format!(
+                "Rate sweep: where each transport stops keeping up — {} clients, {} B payload",
+                first.params.clients, first.params.payload_bytes
+            ),
+            panels: vec![ratio, p99, req],
+        })
+    }
+}
+
+impl Figure for Saturation {
+    fn name(&self) -> &'static str {
+        "rate-saturation"
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw_row(&titled(root, &self.title)?, &self.panels)
+    }
+}

@@ -1,0 +1,171 @@
+//! Round trip: clients publish, and every subscriber receives.
+//!
+//! A WebSocket client publishes over the connection it already has: one masked frame, a few
+//! bytes of header. Every other transport is one-way, so its clients publish with an HTTP
+//! `POST /publish` (a request head and a response head per event, on a second connection). The
+//! left panel shows the publish → receive time (from the *scheduled* send time, so a stalled
+//! sender cannot hide), the right what each publish costs upstream.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use rtlab_wire::Transport;
+
+use super::{Figure, color, de, fmt_num, font, of_kind, titled};
+use crate::results::CaseResult;
+use crate::suite::Kind;
+
+/// One transport's round trip.
+#[derive(Debug, Clone)]
+struct Row {
+    transport: Transport,
+    via: String,
+    p50_ms: f64,
+    p99_ms: f64,
+    bytes_up: f64,
+}
+
+/// Round-trip latency and upstream bytes per publish, per transport.
+#[derive(Debug)]
+pub struct RoundTrip {
+    title: String,
+    rows: Vec<Row>,
+}
+
+impl RoundTrip {
+    /// From the round-trip cases; `None` without any publishing.
+    pub fn from_cases(cases: &[CaseResult]) -> Option<Self> {
+        let rt = of_kind(cases, Kind::RoundTrip);
+        let first = rt.first()?;
+        let rows: Vec<Row> = Transport::ALL
+            .into_iter()
+            .filter_map(|t| {
+                let c = rt.iter().find(|c| c.transport == t)?;
+                let p = c.ok()?.publish.as_ref()?;
+                Some(Row {
+                    transport: t,
+                    via: p.via.clone(),
+                    p50_ms: p.round_trip_us.p50 / 1e3,
+                    p99_ms: p.round_trip_us.p99 / 1e3,
+                    bytes_up: p.bytes_up_per_publish,
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return None;
+        }
+        Some(RoundTrip {
+            title: format!(
+                "Round trip: clients publishing {}/s each — {} clients",
+                fmt_num(first.params.publish_rate.unwrap_or(0.0)),
+                first.params.clients
+            ),
+            rows,
+        })
+    }
+}
+
+impl Figure for RoundTrip {
+    fn name(&self) -> &'static str {
+        "round-trip"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let area = titled(root, &self.title)?;
+        let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
+        let names: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| format!("{} ({})", r.transport, r.via))
+            .collect();
+        let k = self.rows.len() as f64;
+
+        // Round trips span decades (a frame on an open socket vs a poll interval): log axis, bars
+        // standing on its floor.
+        let y = super::log_bounds(self.rows.iter().flat_map(|r| [r.p50_ms, r.p99_ms]));
+        let floor = y.start;
+        let mut chart = ChartBuilder::on(&left)
+            .caption("publish → receive latency (dark p50, light p99)", font(18))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(75)
+            .build_cartesian_2d(-0.5..k - 0.5, y.log_scale())
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("round trip (ms, log)")
+            .axis_desc_style(font(15))
+            .label_style(font(12))
+            .x_labels(self.rows.len() * 2 + 1)
+            .x_label_formatter(&|x| super::category(&names, *x))
+            .y_label_formatter(&|v| fmt_num(*v))
+            .draw()
+            .map_err(de)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.3, floor), (x + 0.3, r.p99_ms.max(floor))],
+                    super::lighter(color(r.transport)).filled(),
+                )
+            }))
+            .map_err(de)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.3, floor), (x + 0.3, r.p50_ms.max(floor))],
+                    color(r.transport).filled(),
+                )
+            }))
+            .map_err(de)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                Text::new(
+                    format!("p50 {} / p99 {} ms", fmt_num(r.p50_ms), fmt_num(r.p99_ms)),
+                    (i as f64 - 0.45, r.p99_ms.max(floor) * 1.25),
+                    font(11),
+                )
+            }))
+            .map_err(de)?;
+
+        let ymax = self.rows.iter().map(|r| r.bytes_up).fold(0.0, f64::max) * 1.2;
+        let mut chart = ChartBuilder::on(&right)
+            .caption("bytes sent up per publish (frame or request)", font(18))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(75)
+            .build_cartesian_2d(-0.5..k - 0.5, 0.0..ymax.max(1.0))
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("bytes per publish")
+            .axis_desc_style(font(15))
+            .label_style(font(12))
+            .x_labels(self.rows.len() * 2 + 1)
+            .x_label_formatter(&|x| super::category(&names, *x))
+            .y_label_formatter(&|v| fmt_num(*v))
+            .draw()
+            .map_err(de)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.3, 0.0), (x + 0.3, r.bytes_up)],
+                    color(r.transport).filled(),
+                )
+            }))
+            .map_err(de)?;
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                Text::new(
+                    format!("{:.0} B", r.bytes_up),
+                    (i as f64 - 0.15, r.bytes_up + ymax * 0.02),
+                    font(13),
+                )
+            }))
+            .map_err(de)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,426 @@
+//! `report.md`: the findings, each a sentence with its numbers, and the charts that show them.
+//!
+//! The report is written from the stored results alone (as the charts are), so `rtlab plot DIR`
+//! rewrites it for any run. It opens with the machine and the build (a debug build or an unpinned
+//! run is called out), then one section per scenario kind: the question, the chart, and findings
+//! such as "At 16 B of payload an event costs ws 63 B on the wire (73 % payload) and short-poll
+//! 1 520 B (4 %)". It closes with every place where measurement departs from theory by more than
+//! 10 %, and the likely reason, and with any failed cases and their server's last words.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::findings;
+use crate::plot::{self, Drawn};
+use crate::predict;
+use crate::results::{
+    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, summary_csv, write_file,
+};
+use crate::suite::Kind;
+
+/// Microseconds, human: `850 µs`, `1.25 ms`, `2.5 s`.
+pub fn fmt_us(us: f64) -> String {
+    if !us.is_finite() {
+        "n/a".into()
+    } else if us >= 1e6 {
+        format!("{:.2} s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+/// A plain-text table with aligned columns (first column left, others right).
+pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A Markdown table.
+pub fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        headers.join(" | "),
+        headers.iter().map(|_| "---|").collect::<String>()
+    );
+    for r in rows {
+        let _ = writeln!(s, "| {} |", r.join(" | "));
+    }
+    s
+}
+
+/// One row per case: the final table `rtlab run` prints.
+pub fn case_table(cases: &[CaseResult]) -> String {
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .map(|c| match c.ok() {
+            Some(r) => vec![
+                c.id.clone(),
+                "ok".into(),
+                fmt_us(r.latency_us.p50),
+                fmt_us(r.latency_us.p99),
+                format!("{:.0}", r.events_per_s),
+                format!("{:.3}", r.delivery_ratio),
+                c.total_bytes_per_event()
+                    .map_or("-".into(), |b| format!("{b:.1}")),
+                c.server
+                    .as_ref()
+                    .and_then(|s| s.cpu_ms_per_1000_events)
+                    .map_or("-".into(), |v| format!("{v:.2}")),
+            ],
+            None => vec![
+                c.id.clone(),
+                format!("{:?}", c.status).to_lowercase(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
+        })
+        .collect();
+    text_table(
+        &[
+            "case",
+            "status",
+            "p50",
+            "p99",
+            "events/s",
+            "delivered",
+            "bytes/event",
+            "cpu ms/1k ev",
+        ],
+        &rows,
+    )
+}
+
+/// Rewrites `summary.csv`, the charts and `report.md` of a results folder from its stored files.
+pub fn render(dir: &RunDir) -> Result<Vec<Drawn>, RenderError> {
+    let (info, cases) = dir.read()?;
+    write_file(&dir.summary_csv(), summary_csv(&cases).as_bytes())?;
+    let drawn = plot::draw_all(&dir.charts(), &cases)?;
+    let text = report_markdown(&info, &cases, &drawn, &dir.path);
+    write_file(&dir.report_md(), text.as_bytes())?;
+    Ok(drawn)
+}
+
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// Reading or writing files.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// Drawing.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+}
+
+/// A report section: the scenario kind, its heading, and its charts (file stem, alt text).
+type Section = (Kind, &'static str, &'static [(&'static str, &'static str)]);
+
+/// The Markdown of the report.
+pub fn report_markdown(
+    info: &RunInfo,
+    cases: &[CaseResult],
+    drawn: &[Drawn],
+    dir: &Path,
+) -> String {
+    let mut s = String::new();
+    let m = &info.machine;
+    let _ = writeln!(s, "# rtlab report — `{}` suite\n", info.suite);
+    let _ = writeln!(
+        s,
+        "Measured {} → {} on {} cores ({}), {:.1} GiB, {} / Linux {}, {}, **{} build**, git `{}`. {}\n",
+        info.started,
+        info.finished.as_deref().unwrap_or("(unfinished)"),
+        m.cores,
+        m.cpu_model,
+        m.memory_bytes as f64 / (1u64 << 30) as f64,
+        m.os,
+        m.kernel,
+        m.rustc,
+        m.build_profile,
+        short_commit(&info.git_commit),
+        if m.pinned {
+            "The server ran pinned to CPU 0 and the client to CPU 1, so each one's cost is its own."
+        } else {
+            "Server and client were **not** pinned to separate cores: they shared the CPUs."
+        }
+    );
+    if m.build_profile != "release" {
+        s.push_str("> **Debug build**: these numbers show the shape of the trade-offs only; run `cargo run --release` for real figures.\n\n");
+    }
+    let failed: Vec<&CaseResult> = cases
+        .iter()
+        .filter(|c| c.status != CaseStatus::Ok)
+        .collect();
+    match info.status {
+        RunStatus::Interrupted => {
+            let _ = writeln!(
+                s,
+                "> **Partial results**: the run was interrupted after {} of {} cases.\n",
+                cases.len(),
+                info.cases.len()
+            );
+        }
+        RunStatus::Running => {
+            s.push_str("> **Unfinished run**: the runner stopped before writing its end.\n\n")
+        }
+        RunStatus::Complete => {}
+    }
+    let _ = writeln!(
+        s,
+        "{} cases ran: {} ok, {} failed or interrupted. Every case started a fresh `rtlab-server` process; \
+         the client ran in the runner's process. Raw numbers: `summary.csv`, `cases/*.json` (schema in \
+         `bench/schema/`), latency distributions in `hgrm/`.\n",
+        cases.len(),
+        cases.len() - failed.len(),
+        failed.len()
+    );
+
+    s.push_str("## At a glance\n\n");
+    s.push_str(&findings::glance_table(cases));
+    s.push('\n');
+
+    let chart = |s: &mut String, name: &str, alt: &str| {
+        if let Some(d) = drawn.iter().find(|d| d.name == name) {
+            let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
+            let _ = writeln!(
+                s,
+                "![{alt}]({})\n\n(SVG: [{}]({}))\n",
+                rel(&d.png),
+                rel(&d.svg),
+                rel(&d.svg)
+            );
+        }
+    };
+    let sections: [Section; 6] = [
+        (
+            Kind::Latency,
+            "Latency",
+            &[("latency-percentiles", "latency percentile curves")],
+        ),
+        (
+            Kind::Payload,
+            "Bytes per event",
+            &[
+                ("bytes-per-event", "stacked bytes per event"),
+                ("payload-efficiency", "overhead and efficiency vs payload"),
+            ],
+        ),
+        (
+            Kind::Fanout,
+            "Fan-out",
+            &[
+                ("fanout-throughput", "throughput and p99 vs clients"),
+                ("fanout-server-cost", "server CPU and memory vs clients"),
+            ],
+        ),
+        (
+            Kind::Rate,
+            "Rate sweep: where each transport stops keeping up",
+            &[("rate-saturation", "delivery and p99 vs rate")],
+        ),
+        (
+            Kind::PollInterval,
+            "Short-poll interval",
+            &[(
+                "short-poll-interval",
+                "short-poll latency and waste vs interval",
+            )],
+        ),
+        (
+            Kind::RoundTrip,
+            "Round trip (clients publishing)",
+            &[("round-trip", "round trip and upstream bytes")],
+        ),
+    ];
+    for (kind, heading, charts) in sections {
+        let findings = findings::for_kind(kind, cases);
+        if findings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {heading}\n");
+        for sc in info.scenarios.iter().filter(|sc| sc.kind == kind) {
+            if let Some(about) = &sc.about {
+                let _ = writeln!(s, "*{about}* (scenario `{}`)\n", sc.name);
+            }
+        }
+        for (name, alt) in charts {
+            chart(&mut s, name, alt);
+        }
+        for f in findings {
+            let _ = writeln!(s, "- {f}");
+        }
+        s.push('\n');
+    }
+
+    s.push_str("## Theory vs measurement\n\n");
+    s.push_str(
+        "Dashed lines in the charts are the analytic models (`bench/src/model.rs`): framing bytes from \
+         `rtlab_wire::framing`, requests per event `1/(rate × interval)` for short polls and 1 for long \
+         polls, short-poll latency `interval/2 + one-way delay`.\n\n",
+    );
+    let devs = predict::deviations(cases);
+    if devs.is_empty() {
+        s.push_str("Every modelled quantity is within 10 % of its model.\n\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "{} measurements depart from their model by more than 10 %:\n",
+            devs.len()
+        );
+        let rows: Vec<Vec<String>> = devs
+            .iter()
+            .map(|d| {
+                vec![
+                    format!("`{}`", d.case_id),
+                    d.quantity.into(),
+                    format!("{:.2}", d.measured),
+                    format!("{:.2}", d.model),
+                    format!("{:+.0} %", d.relative() * 100.0),
+                    d.reason.clone(),
+                ]
+            })
+            .collect();
+        s.push_str(&md_table(
+            &[
+                "case",
+                "quantity",
+                "measured",
+                "model",
+                "deviation",
+                "likely reason",
+            ],
+            &rows,
+        ));
+        s.push('\n');
+    }
+
+    if !failed.is_empty() {
+        s.push_str("## Failed cases\n\n");
+        for c in failed {
+            let _ = writeln!(
+                s,
+                "- `{}` ({:?}): {}",
+                c.id,
+                c.status,
+                c.error
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            );
+            if let Some(tail) = c
+                .server_stderr_tail
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+            {
+                let _ = writeln!(
+                    s,
+                    "\n  ```text\n{}\n  ```",
+                    tail.lines()
+                        .map(|l| format!("  {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn short_commit(c: &str) -> &str {
+    c.get(..12).unwrap_or(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_microseconds() {
+        assert_eq!(fmt_us(850.0), "850 µs");
+        assert_eq!(fmt_us(1250.0), "1.25 ms");
+        assert_eq!(fmt_us(2_500_000.0), "2.50 s");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = text_table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxyz   1\n");
+        let m = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
+        assert_eq!(m, "| a | b |\n|---|---|\n| 1 | 2 |\n");
+    }
+
+    #[test]
+    fn report_names_every_transport_and_states_findings() {
+        let cases = crate::plot::testdata::cases();
+        let info = RunInfo {
+            schema_version: 1,
+            suite: "synthetic".into(),
+            suite_source: "test".into(),
+            git_commit: "unknown".into(),
+            machine: Default::default(),
+            started: "2026-01-01T00:00:00Z".into(),
+            finished: None,
+            status: RunStatus::Complete,
+            cases: cases.iter().map(|c| c.id.clone()).collect(),
+            cases_ok: cases.len(),
+            cases_failed: 0,
+            scenarios: Vec::new(),
+        };
+        let md = report_markdown(&info, &cases, &[], Path::new("."));
+        for t in rtlab_wire::Transport::ALL {
+            assert!(md.contains(t.as_str()), "{t} missing");
+        }
+        for h in [
+            "## Latency",
+            "## Bytes per event",
+            "## Fan-out",
+            "## Rate sweep",
+            "## Short-poll interval",
+            "## Round trip",
+            "## Theory vs measurement",
+        ] {
+            assert!(md.contains(h), "{h} missing:\n{md}");
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! The results folder: a versioned, self-describing format that charts and reports are drawn from.
+//!
+//! ```text
+//! results/20261122T031500Z-default/
+//!   run.json              what ran, where, when: suite, git commit, machine, times, status
+//!   cases/<case>.json     one per scenario × swept value × transport: the client's RunReport,
+//!                         the server's CPU and memory, ok/failed and the server's last words
+//!   hgrm/<case>.hgrm      latency percentile distribution (HdrHistogram text, ms)
+//!   summary.csv           one row per case, for spreadsheets
+//!   charts/*.png, *.svg   the trade-offs, drawn
+//!   report.md             findings in sentences, charts embedded
+//! results/latest -> 20261122T031500Z-default
+//! ```
+//!
+//! Every JSON file carries `schema_version` and is described by a JSON Schema in `bench/schema/`,
+//! which the tests validate against. Charts and the report are drawn *only* from these files
+//! (`rtlab plot DIR`), so an old run can be redrawn after the drawing code improves.
+
+use std::path::{Path, PathBuf};
+
+use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
+
+use crate::RunReport;
+use crate::machine::MachineInfo;
+use crate::suite::{CaseParams, Kind, Point};
+
+/// Version of `run.json` and the case files.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors reading or writing a results folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A JSON file did not match the format.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Still running (or the runner was killed hard).
+    Running,
+    /// Every case ran (some may have failed).
+    Complete,
+    /// Stopped by Ctrl-C: the results are partial.
+    Interrupted,
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Suite name.
+    pub suite: String,
+    /// Where the suite came from.
+    pub suite_source: String,
+    /// `git rev-parse HEAD`, or `unknown`.
+    pub git_commit: String,
+    /// The machine.
+    pub machine: MachineInfo,
+    /// Start, RFC 3339 UTC.
+    pub started: String,
+    /// End, RFC 3339 UTC (absent while running).
+    pub finished: Option<String>,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Case ids in running order (the planned ones).
+    pub cases: Vec<String>,
+    /// Cases that ran and succeeded.
+    pub cases_ok: usize,
+    /// Cases that failed.
+    pub cases_failed: usize,
+    /// The scenarios' questions, by scenario name, for the report.
+    pub scenarios: Vec<ScenarioInfo>,
+}
+
+/// A scenario as the report describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// The question it answers.
+    pub about: Option<String>,
+}
+
+/// How one case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    /// Measured.
+    Ok,
+    /// The server failed to start or died, or the client failed.
+    Failed,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+/// What the server cost in one case, from `/proc`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerCost {
+    /// The server's process id (tests use it to prove the process is gone).
+    pub pid: Option<u32>,
+    /// Whether the server was pinned to its own core.
+    pub pinned: bool,
+    /// CPU seconds (user + system) in the measured window.
+    pub cpu_seconds: f64,
+    /// CPU seconds over the whole case (start-up, connect, warm-up, window, teardown).
+    pub cpu_seconds_total: f64,
+    /// CPU milliseconds per 1 000 deliveries (events × subscribers) in the window.
+    pub cpu_ms_per_1000_events: Option<f64>,
+    /// Share of one core used in the window (1.0 = one core busy).
+    pub cpu_utilisation: f64,
+    /// RSS once listening, before any client connected, in bytes.
+    pub rss_baseline_bytes: u64,
+    /// Largest RSS seen, in bytes.
+    pub rss_peak_bytes: u64,
+    /// `(peak − baseline) / clients`, in bytes.
+    pub memory_per_connection_bytes: Option<f64>,
+    /// `/proc` samples taken.
+    pub samples: usize,
+    /// The server's exit status, as text.
+    pub exit: Option<String>,
+}
+
+/// `cases/<id>.json`: one scenario × swept value × transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Case id, also the file stem.
+    pub id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario kind.
+    pub kind: Kind,
+    /// Transport.
+    pub transport: Transport,
+    /// Swept value, if any.
+    pub point: Option<Point>,
+    /// Resolved settings.
+    pub params: CaseParams,
+    /// How it ended.
+    pub status: CaseStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The server's last output lines (on failure).
+    pub server_stderr_tail: Option<String>,
+    /// Wall time of the case, in seconds.
+    pub wall_s: f64,
+    /// Server cost.
+    pub server: Option<ServerCost>,
+    /// The client's report.
+    pub client: Option<RunReport>,
+}
+
+impl CaseResult {
+    /// The client report when the case succeeded.
+    pub fn ok(&self) -> Option<&RunReport> {
+        match self.status {
+            CaseStatus::Ok => self.client.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Delivered events/s as a share of what the settings ask for (`clients × rate`): 1.0 when
+    /// the server published at its nominal rate *and* every subscriber got every event. Unlike
+    /// the client's `delivery_ratio` (relative to what the server managed to publish), this also
+    /// drops when the server's own ticker falls behind.
+    pub fn delivered_share(&self) -> Option<f64> {
+        let r = self.ok()?;
+        let ideal = self.params.clients as f64 * self.params.rate as f64;
+        (ideal > 0.0).then(|| r.events_per_s / ideal)
+    }
+
+    /// Keep-alive bytes per delivered event.
+    pub fn keepalive_per_event(&self) -> Option<f64> {
+        let r = self.ok()?;
+        per_event(r.wire.keepalive_bytes as f64, r)
+    }
+
+    /// Request bytes sent up per delivered event (polling transports; streaming transports send
+    /// only keep-alive answers, counted as keep-alive).
+    pub fn request_bytes_per_event(&self) -> Option<f64> {
+        let r = self.ok()?;
+        if self.transport.is_streaming() {
+            return Some(0.0);
+        }
+        per_event(r.wire.bytes_up as f64, r)
+    }
+
+    /// All bytes per delivered event: payload + framing/headers + requests + keep-alive.
+    pub fn total_bytes_per_event(&self) -> Option<f64> {
+        let r = self.ok()?;
+        Some(
+            r.wire.payload_bytes_per_event
+                + r.wire.overhead_bytes_per_event
+                + self.request_bytes_per_event().unwrap_or(0.0)
+                + self.keepalive_per_event().unwrap_or(0.0),
+        )
+    }
+
+    /// Payload bytes as a share of all bytes per event.
+    pub fn payload_efficiency(&self) -> Option<f64> {
+        let total = self.total_bytes_per_event()?;
+        (total > 0.0).then(|| self.ok().map(|r| r.wire.payload_bytes_per_event / total))?
+    }
+}
+
+fn per_event(bytes: f64, r: &RunReport) -> Option<f64> {
+    (r.events_received > 0).then(|| bytes / r.events_received as f64)
+}
+
+/// A results folder and the names of the files in it.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<root>/<UTC timestamp>-<suite>/` with its sub-folders.
+    pub fn create(root: &Path, suite: &str) -> Result<Self, ResultsError> {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .replace(['-', ':'], "");
+        let dir = RunDir {
+            path: root.join(format!("{stamp}-{suite}")),
+        };
+        for sub in ["cases", "hgrm", "charts"] {
+            let p = dir.path.join(sub);
+            std::fs::create_dir_all(&p).map_err(|source| ResultsError::Io { path: p, source })?;
+        }
+        Ok(dir)
+    }
+
+    /// `run.json`.
+    pub fn run_json(&self) -> PathBuf {
+        self.path.join("run.json")
+    }
+    /// `cases/<id>.json`.
+    pub fn case_json(&self, id: &str) -> PathBuf {
+        self.path.join("cases").join(format!("{id}.json"))
+    }
+    /// `hgrm/<id>.hgrm`.
+    pub fn hgrm(&self, id: &str) -> PathBuf {
+        self.path.join("hgrm").join(format!("{id}.hgrm"))
+    }
+    /// `charts/`.
+    pub fn charts(&self) -> PathBuf {
+        self.path.join("charts")
+    }
+    /// `summary.csv`.
+    pub fn summary_csv(&self) -> PathBuf {
+        self.path.join("summary.csv")
+    }
+    /// `report.md`.
+    pub fn report_md(&self) -> PathBuf {
+        self.path.join("report.md")
+    }
+
+    /// Writes any serializable value as pretty JSON.
+    pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), ResultsError> {
+        let text = serde_json::to_string_pretty(value).map_err(|source| ResultsError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        write_file(path, text.as_bytes())
+    }
+
+    /// Reads `run.json` and every case file, in running order.
+    pub fn read(&self) -> Result<(RunInfo, Vec<CaseResult>), ResultsError> {
+        let info: RunInfo = read_json(&self.run_json())?;
+        let mut cases = Vec::new();
+        for id in &info.cases {
+            let p = self.case_json(id);
+            if p.is_file() {
+                cases.push(read_json(&p)?);
+            }
+        }
+        Ok((info, cases))
+    }
+
+    /// Points `<root>/latest` at this folder (a relative symlink).
+    pub fn mark_latest(&self) -> Result<(), ResultsError> {
+        let (Some(root), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return Ok(());
+        };
+        let link = root.join("latest");
+        if link.symlink_metadata().is_ok() {
+            std::fs::remove_file(&link).map_err(|source| ResultsError::Io {
+                path: link.clone(),
+                source,
+            })?;
+        }
+        std::os::unix::fs::symlink(name, &link)
+            .map_err(|source| ResultsError::Io { path: link, source })
+    }
+}
+
+/// Writes a file, naming it in the error.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    std::fs::write(path, bytes).map_err(|source| ResultsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and parses a JSON file, naming it in the error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ResultsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| ResultsError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `summary.csv`: one row per case.
+pub fn summary_csv(cases: &[CaseResult]) -> String {
+    let mut out = String::from(
+        "id,scenario,kind,transport,sweep_key,sweep_value,status,clients,rate,payload_bytes,\
+         poll_interval_ms,events_per_s,delivery_ratio,lost,p50_us,p90_us,p99_us,p999_us,max_us,\
+         payload_bytes_per_event,overhead_bytes_per_event,request_bytes_per_event,\
+         keepalive_bytes_per_event,requests_per_event,empty_poll_share,server_cpu_s,\
+         cpu_ms_per_1000_events,rss_peak_bytes,memory_per_connection_bytes,round_trip_p50_us,\
+         round_trip_p99_us\n",
+    );
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+    for c in cases {
+        let (key, value) = match &c.point {
+            Some(p) => (
+                serde_json::to_value(p)
+                    .ok()
+                    .and_then(|v| v["key"].as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                format!("{}", p.value()),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let r = c.ok();
+        let s = c.server.as_ref();
+        let rt = r.and_then(|r| r.publish.as_ref());
+        let cols = [
+            c.id.clone(),
+            c.scenario.clone(),
+            c.kind.as_str().into(),
+            c.transport.to_string(),
+            key,
+            value,
+            format!("{:?}", c.status).to_lowercase(),
+            c.params.clients.to_string(),
+            c.params.rate.to_string(),
+            c.params.payload_bytes.to_string(),
+            format!("{}", c.params.poll_interval_ms),
+            f(r.map(|r| r.events_per_s)),
+            f(r.map(|r| r.delivery_ratio)),
+            r.map_or(String::new(), |r| r.lost.to_string()),
+            f(r.map(|r| r.latency_us.p50)),
+            f(r.map(|r| r.latency_us.p90)),
+            f(r.map(|r| r.latency_us.p99)),
+            f(r.map(|r| r.latency_us.p999)),
+            f(r.map(|r| r.latency_us.max)),
+            f(r.map(|r| r.wire.payload_bytes_per_event)),
+            f(r.map(|r| r.wire.overhead_bytes_per_event)),
+            f(c.request_bytes_per_event()),
+            f(c.keepalive_per_event()),
+            f(r.and_then(|r| r.requests_per_event)),
+            f(r.and_then(|r| r.empty_poll_share)),
+            f(s.map(|s| s.cpu_seconds)),
+            f(s.and_then(|s| s.cpu_ms_per_1000_events)),
+            s.map_or(String::new(), |s| s.rss_peak_bytes.to_string()),
+            f(s.and_then(|s| s.memory_per_connection_bytes)),
+            f(rt.map(|p| p.round_trip_us.p50)),
+            f(rt.map(|p| p.round_trip_us.p99)),
+        ];
+        out.push_str(&cols.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validator(name: &str) -> jsonschema::Validator {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("schema")
+                .join(name),
+        )
+        .unwrap();
+        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn case_files_match_the_schema() {
+        let v = validator("case.schema.json");
+        let mut cases = crate::plot::testdata::cases();
+        let mut failed = cases[0].clone();
+        failed.status = CaseStatus::Failed;
+        failed.error = Some("server died".into());
+        failed.client = None;
+        cases.push(failed);
+        for c in &cases {
+            let doc = serde_json::to_value(c).unwrap();
+            let errors: Vec<String> = v
+                .iter_errors(&doc)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", c.id);
+        }
+        let mut bad = serde_json::to_value(&cases[0]).unwrap();
+        bad["transport"] = "carrier-pigeon".into();
+        assert!(!v.is_valid(&bad));
+    }
+
+    #[test]
+    fn run_json_matches_the_schema_and_round_trips() {
+        let info = RunInfo {
+            schema_version: SCHEMA_VERSION,
+            suite: "quick".into(),
+            suite_source: "bench/suites/quick.toml".into(),
+            git_commit: "unknown".into(),
+            machine: MachineInfo::collect(false),
+            started: "2026-11-22T03:00:00Z".into(),
+            finished: Some("2026-11-22T03:01:00Z".into()),
+            status: RunStatus::Complete,
+            cases: vec!["latency-ws".into()],
+            cases_ok: 1,
+            cases_failed: 0,
+            scenarios: vec![ScenarioInfo {
+                name: "latency".into(),
+                kind: Kind::Latency,
+                about: None,
+            }],
+        };
+        let doc = serde_json::to_value(&info).unwrap();
+        assert!(validator("run.schema.json").is_valid(&doc));
+        let back: RunInfo = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, info);
+    }
+
+    #[test]
+    fn folder_layout_write_read_and_latest() {
+        let root = std::env::temp_dir().join(format!("rtlab-results-{}", std::process::id()));
+        let dir = RunDir::create(&root, "t").unwrap();
+        let cases = crate::plot::testdata::cases();
+        for c in &cases[..3] {
+            dir.write_json(&dir.case_json(&c.id), c).unwrap();
+        }
+        let info = RunInfo {
+            schema_version: SCHEMA_VERSION,
+            suite: "t".into(),
+            suite_source: "t".into(),
+            git_commit: "unknown".into(),
+            machine: MachineInfo::default(),
+            started: "x".into(),
+            finished: None,
+            status: RunStatus::Interrupted,
+            cases: cases.iter().map(|c| c.id.clone()).collect(),
+            cases_ok: 3,
+            cases_failed: 0,
+            scenarios: Vec::new(),
+        };
+        dir.write_json(&dir.run_json(), &info).unwrap();
+        let (back, read) = dir.read().unwrap();
+        assert_eq!(back.status, RunStatus::Interrupted);
+        assert_eq!(read.len(), 3, "only the cases that ran");
+        dir.mark_latest().unwrap();
+        dir.mark_latest().unwrap();
+        assert_eq!(
+            std::fs::canonicalize(root.join("latest")).unwrap(),
+            std::fs::canonicalize(&dir.path).unwrap()
+        );
+        let csv = summary_csv(&read);
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.lines().all(|l| l.split(',').count() == 31), "{csv}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,307 @@
+//! Running a suite: one fresh server per case, the client in process, the cost from `/proc`.
+//!
+//! For each case (scenario × swept value × transport) the runner
+//! 1. starts `rtlab-server` with the case's settings ([`crate::server_process`]) and reads its
+//!    RSS before any client connects (the baseline for memory per connection);
+//! 2. samples the server's CPU and RSS every 100 ms ([`crate::proc_sampler`]);
+//! 3. runs the client library (`rtlab_client::run`) for warm-up + window, while watching for the
+//!    server dying and for Ctrl-C;
+//! 4. stops the server (SIGTERM, then SIGKILL) and writes `cases/<id>.json` and its `.hgrm` at
+//!    once, so an interrupted run keeps everything measured so far.
+//!
+//! **Failure isolation.** A server that does not start or dies mid-case, or a client error, marks
+//! *that* case failed (with the server's last output lines) and the suite goes on; the exit code
+//! says something failed. Ctrl-C stops the current case's server, marks the run interrupted and
+//! still writes the report from what was measured.
+//!
+//! **Server CPU in the window.** The client returns right after its measured window, so the
+//! window is taken as the last `duration` seconds before it returned; the CPU seconds the server
+//! spent in it are interpolated from the samples.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use crate::client_run::run_client;
+use crate::proc_sampler::{Sampler, read_sample};
+use crate::results::{
+    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, SCHEMA_VERSION, ScenarioInfo,
+    ServerCost,
+};
+use crate::server_process::{ServerOptions, ServerProcess};
+use crate::suite::{Case, Suite};
+use crate::{hgrm, machine::MachineInfo};
+
+/// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in
+/// 10 ms ticks, so 50 ms keeps the error under about 20 %.
+pub const MIN_CPU_SECONDS: f64 = 0.05;
+
+/// How to run a suite.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The server binary.
+    pub server_bin: PathBuf,
+    /// Pin server and client to separate cores.
+    pub pin: bool,
+    /// Show the progress bar (stderr).
+    pub progress: bool,
+}
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The results folder.
+    pub dir: RunDir,
+    /// `run.json` as written.
+    pub info: RunInfo,
+    /// Every case that ran.
+    pub cases: Vec<CaseResult>,
+}
+
+impl RunOutcome {
+    /// Whether every planned case ran and succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.info.status == RunStatus::Complete
+            && self.cases.iter().all(|c| c.status == CaseStatus::Ok)
+    }
+}
+
+/// Runs every case of `suite` into a new folder under `out`. `interrupt` turns `true` on Ctrl-C.
+pub async fn run_suite(
+    suite: &Suite,
+    out: &std::path::Path,
+    machine: MachineInfo,
+    opts: &RunOptions,
+    mut interrupt: watch::Receiver<bool>,
+) -> Result<RunOutcome, ResultsError> {
+    let dir = RunDir::create(out, &suite.name)?;
+    let git_commit = tokio::task::spawn_blocking(crate::machine::git_commit)
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    let mut info = RunInfo {
+        schema_version: SCHEMA_VERSION,
+        suite: suite.name.clone(),
+        suite_source: suite.source.clone(),
+        git_commit,
+        machine,
+        started: now_rfc3339(),
+        finished: None,
+        status: RunStatus::Running,
+        cases: suite.cases.iter().map(Case::id).collect(),
+        cases_ok: 0,
+        cases_failed: 0,
+        scenarios: suite
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                kind: s.kind,
+                about: s.about.clone(),
+            })
+            .collect(),
+    };
+    dir.write_json(&dir.run_json(), &info)?;
+
+    let total_ms: u64 = suite
+        .cases
+        .iter()
+        .map(|c| c.estimated().as_millis() as u64)
+        .sum();
+    let bar = if opts.progress {
+        ProgressBar::new(total_ms)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {percent:>3}% elapsed {elapsed} ETA {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut cases = Vec::new();
+    let n = suite.cases.len();
+    for (i, case) in suite.cases.iter().enumerate() {
+        if *interrupt.borrow() {
+            break;
+        }
+        bar.set_message(case.id());
+        let result = run_case(case, opts, &mut interrupt).await;
+        dir.write_json(&dir.case_json(&result.id), &result)?;
+        if let Some(h) = result
+            .ok()
+            .and_then(|r| hgrm::decode(&r.latency_histogram_b64))
+        {
+            crate::results::write_file(&dir.hgrm(&result.id), hgrm::to_hgrm(&h).as_bytes())?;
+        }
+        // One line per case: through the bar on a terminal, plainly otherwise (CI logs, pipes).
+        let line = progress_line(i + 1, n, &result);
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+        bar.inc(case.estimated().as_millis() as u64);
+        match result.status {
+            CaseStatus::Ok => info.cases_ok += 1,
+            _ => info.cases_failed += 1,
+        }
+        cases.push(result);
+    }
+    bar.finish_and_clear();
+    info.finished = Some(now_rfc3339());
+    info.status = if *interrupt.borrow() {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    dir.write_json(&dir.run_json(), &info)?;
+    Ok(RunOutcome { dir, info, cases })
+}
+
+/// One line per case for the progress output.
+fn progress_line(i: usize, n: usize, r: &CaseResult) -> String {
+    let width = n.to_string().len();
+    match (r.status, r.ok()) {
+        (CaseStatus::Ok, Some(c)) => format!(
+            "[{i:>width$}/{n}] {:<34} ok   p50 {:>9}  p99 {:>9}  {:>10} ev/s{}",
+            r.id,
+            crate::report::fmt_us(c.latency_us.p50),
+            crate::report::fmt_us(c.latency_us.p99),
+            format!("{:.0}", c.events_per_s),
+            if c.lost > 0 {
+                format!("  LOST {}", c.lost)
+            } else {
+                String::new()
+            },
+        ),
+        (status, _) => format!(
+            "[{i:>width$}/{n}] {:<34} {}: {}",
+            r.id,
+            format!("{status:?}").to_uppercase(),
+            r.error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+    }
+}
+
+/// Runs one case end to end. Never fails: failures are recorded in the result.
+pub async fn run_case(
+    case: &Case,
+    opts: &RunOptions,
+    interrupt: &mut watch::Receiver<bool>,
+) -> CaseResult {
+    let started = Instant::now();
+    let mut result = CaseResult {
+        schema_version: SCHEMA_VERSION,
+        id: case.id(),
+        scenario: case.scenario.clone(),
+        kind: case.kind,
+        transport: case.transport,
+        point: case.point,
+        params: case.params.clone(),
+        status: CaseStatus::Failed,
+        error: None,
+        server_stderr_tail: None,
+        wall_s: 0.0,
+        server: None,
+        client: None,
+    };
+    let server_opts = ServerOptions {
+        rate: case.params.rate,
+        payload_bytes: case.params.payload_bytes,
+        subscriber_queue: case.params.subscriber_queue,
+        max_connections: (case.params.clients * 2).max(1024),
+        pin: opts.pin,
+    };
+    let mut server = match ServerProcess::start(&opts.server_bin, &server_opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            if let crate::server_process::ServerError::Startup { tail, .. } = &e {
+                result.server_stderr_tail = Some(tail.clone());
+            }
+            result.wall_s = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
+    let pid = server.pid();
+    let baseline = tokio::task::spawn_blocking(move || read_sample(pid))
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let sampler = Sampler::start(pid);
+
+    enum Outcome {
+        Client(Box<Result<crate::RunReport, String>>),
+        ServerDied(std::process::ExitStatus),
+        Interrupted,
+    }
+    let outcome = tokio::select! {
+        r = run_client(case, server.http, server.tcp) => Outcome::Client(Box::new(r)),
+        status = server.exited() => Outcome::ServerDied(status),
+        _ = interrupt.wait_for(|stop| *stop) => Outcome::Interrupted,
+    };
+    let client_end = Instant::now();
+    let series = sampler.finish().await;
+    let exit = server.stop().await;
+
+    let mut cost = ServerCost {
+        pid: Some(pid),
+        pinned: opts.pin,
+        cpu_seconds_total: series.samples.last().map_or(0.0, |s| s.cpu_s),
+        rss_baseline_bytes: baseline.map_or(0, |b| b.rss_bytes),
+        rss_peak_bytes: series.rss_peak(),
+        samples: series.samples.len(),
+        exit: exit.map(|s| s.to_string()),
+        ..ServerCost::default()
+    };
+    let window = Duration::from_secs_f64(case.params.duration_s);
+    if let Some(cpu) = series.cpu_between(
+        client_end.checked_sub(window).unwrap_or(started),
+        client_end,
+    ) {
+        cost.cpu_seconds = cpu;
+        cost.cpu_utilisation = cpu / case.params.duration_s;
+    }
+    cost.memory_per_connection_bytes = Some(
+        cost.rss_peak_bytes.saturating_sub(cost.rss_baseline_bytes) as f64
+            / case.params.clients as f64,
+    );
+    match outcome {
+        Outcome::Client(r) => match *r {
+            Ok(report) => {
+                // Below a few clock ticks of CPU the ratio is noise (/proc counts in 10 ms ticks).
+                if report.events_received > 0 && cost.cpu_seconds >= MIN_CPU_SECONDS {
+                    cost.cpu_ms_per_1000_events =
+                        Some(cost.cpu_seconds * 1e6 / report.events_received as f64);
+                }
+                result.status = CaseStatus::Ok;
+                result.client = Some(report);
+            }
+            Err(e) => {
+                result.error = Some(format!("client: {e}"));
+                result.server_stderr_tail = Some(server.tail());
+            }
+        },
+        Outcome::ServerDied(status) => {
+            result.error = Some(format!("the server died mid-case ({status})"));
+            result.server_stderr_tail = Some(server.tail());
+        }
+        Outcome::Interrupted => {
+            result.status = CaseStatus::Interrupted;
+            result.error = Some("interrupted (Ctrl-C)".into());
+        }
+    }
+    result.server = Some(cost);
+    result.wall_s = started.elapsed().as_secs_f64();
+    result
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

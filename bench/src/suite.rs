@@ -1,0 +1,601 @@
+//! Suites: which scenarios the lab runs, read from a TOML file.
+//!
+//! A suite is a list of **scenarios**. Each scenario asks one question (how fast? how many bytes?
+//! how many clients? how much rate? how often to poll? what does publishing cost?) and answers it
+//! for every transport, so one scenario becomes one **case** per transport, and a scenario with a
+//! `sweep` becomes one case per transport *and* per swept value:
+//!
+//! ```toml
+//! name = "quick"
+//! [defaults]            # every scenario starts from these
+//! duration = "2s"       # measured window (humantime)
+//! warmup = "1s"         # connected but not measured
+//! clients = 10
+//! rate = 100            # events/s published by the server's ticker
+//!
+//! [[scenario]]
+//! name = "payload"
+//! kind = "payload"      # which charts and findings use it
+//! sweep.payload_bytes = [16, 1024, 65536]
+//! ```
+//!
+//! Why sweeps: a single point says little about a trade-off. Overhead per event only means
+//! something next to the payload it wraps (16 B vs 64 KiB); a server's cost per connection only
+//! shows as the number of connections grows by decades; a transport's ceiling only shows when the
+//! rate is pushed past it; a short poll's waste only shows against its interval.
+//!
+//! Files are read with `#[serde(deny_unknown_fields)]`: a typo is an error, not a silently ignored
+//! setting. Errors name the file, the line and the key ([`SuiteError::Parse`]), using the spans
+//! the `toml` crate keeps.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rtlab_wire::Transport;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The suite shipped as `bench/suites/default.toml`: the lab's full comparison (a few minutes).
+pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
+/// The suite shipped as `bench/suites/quick.toml`: a smoke run for tests (seconds).
+pub const QUICK_SUITE: &str = include_str!("../suites/quick.toml");
+
+/// What can go wrong while loading a suite.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The file could not be read.
+    #[error("cannot read suite {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid suite: bad TOML, an unknown key or a bad value.
+    #[error("{path}:{line}:{column}: key `{key}`: {message}")]
+    Parse {
+        /// The file (or `default`/`quick` for built-in suites).
+        path: String,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The key involved, as written in the file.
+        key: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The suite parsed but makes no sense (e.g. two scenarios with one name).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// A duration written the human way in a suite (`"250ms"`, `"2s"`, `"1m"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(Dur)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+    }
+}
+
+/// What a scenario measures; decides which charts and findings use its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Latency percentiles at a moderate, steady load.
+    Latency,
+    /// Wire bytes per event against payload size.
+    Payload,
+    /// Throughput, latency and server cost against the number of clients.
+    Fanout,
+    /// Delivery and latency against the publish rate, up to saturation.
+    Rate,
+    /// Short-poll latency and wasted requests against the poll interval.
+    PollInterval,
+    /// Clients publishing: upstream cost and publish → receive round trip.
+    RoundTrip,
+}
+
+impl Kind {
+    /// The text form used in files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Latency => "latency",
+            Kind::Payload => "payload",
+            Kind::Fanout => "fanout",
+            Kind::Rate => "rate",
+            Kind::PollInterval => "poll-interval",
+            Kind::RoundTrip => "round-trip",
+        }
+    }
+}
+
+/// Settings a scenario can set, each optional so that `[defaults]` can fill the gaps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Transports to run (default: all five).
+    pub transports: Option<Vec<Transport>>,
+    /// Concurrent subscribers.
+    pub clients: Option<u64>,
+    /// Events per second published by the server's ticker.
+    pub rate: Option<u64>,
+    /// Bytes of filler in each ticker event's `data`.
+    pub payload_bytes: Option<u64>,
+    /// Short-poll interval.
+    pub poll_interval: Option<Dur>,
+    /// Publishes per second per client (round trip); absent = subscribers only.
+    pub publish_rate: Option<f64>,
+    /// Measured window.
+    pub duration: Option<Dur>,
+    /// Warm-up before the measured window.
+    pub warmup: Option<Dur>,
+    /// The server's per-subscriber queue, in events (`--subscriber-queue`).
+    pub subscriber_queue: Option<u64>,
+}
+
+/// The one setting a scenario varies, and its values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Sweep the number of clients.
+    pub clients: Option<Vec<u64>>,
+    /// Sweep the publish rate (events/s).
+    pub rate: Option<Vec<u64>>,
+    /// Sweep the payload size (bytes).
+    pub payload_bytes: Option<Vec<u64>>,
+    /// Sweep the short-poll interval.
+    pub poll_interval: Option<Vec<Dur>>,
+}
+
+/// One `[[scenario]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// Unique name, used in file names.
+    pub name: String,
+    /// What it measures.
+    pub kind: Kind,
+    /// A sentence for the report: the question this scenario answers.
+    #[serde(default)]
+    pub about: Option<String>,
+    /// Transports to run (default: `[defaults]`, else all five).
+    pub transports: Option<Vec<Transport>>,
+    /// Concurrent subscribers.
+    pub clients: Option<u64>,
+    /// Events per second published by the server's ticker.
+    pub rate: Option<u64>,
+    /// Bytes of filler in each ticker event's `data`.
+    pub payload_bytes: Option<u64>,
+    /// Short-poll interval.
+    pub poll_interval: Option<Dur>,
+    /// Publishes per second per client (round trip).
+    pub publish_rate: Option<f64>,
+    /// Measured window.
+    pub duration: Option<Dur>,
+    /// Warm-up before the measured window.
+    pub warmup: Option<Dur>,
+    /// The server's per-subscriber queue, in events.
+    pub subscriber_queue: Option<u64>,
+    /// The varied setting.
+    #[serde(default)]
+    pub sweep: Option<Sweep>,
+}
+
+/// A suite file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// The suite's name (used in the results folder name).
+    pub name: String,
+    /// Settings every scenario starts from.
+    #[serde(default)]
+    pub defaults: Settings,
+    /// The scenarios, in running order.
+    #[serde(rename = "scenario")]
+    pub scenarios: Vec<ScenarioSpec>,
+}
+
+/// The swept setting of a case and its value, for labels, charts and file names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "key", content = "value", rename_all = "snake_case")]
+pub enum Point {
+    /// Number of clients.
+    Clients(u64),
+    /// Events per second.
+    Rate(u64),
+    /// Payload bytes.
+    PayloadBytes(u64),
+    /// Poll interval, in milliseconds.
+    PollIntervalMs(f64),
+}
+
+impl Point {
+    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`.
+    pub fn label(&self) -> String {
+        match self {
+            Point::Clients(n) => format!("c{n}"),
+            Point::Rate(n) => format!("r{n}"),
+            Point::PayloadBytes(n) => format!("p{n}"),
+            Point::PollIntervalMs(ms) => format!("i{ms}ms"),
+        }
+    }
+
+    /// The value as a number, for chart axes.
+    pub fn value(&self) -> f64 {
+        match *self {
+            Point::Clients(n) | Point::Rate(n) | Point::PayloadBytes(n) => n as f64,
+            Point::PollIntervalMs(ms) => ms,
+        }
+    }
+}
+
+/// Fully resolved settings of one case: what the server and the client are started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseParams {
+    /// Concurrent subscribers.
+    pub clients: u64,
+    /// Ticker events per second.
+    pub rate: u64,
+    /// Filler bytes per ticker event.
+    pub payload_bytes: u64,
+    /// Short-poll interval, in milliseconds.
+    pub poll_interval_ms: f64,
+    /// Publishes per second per client, if any.
+    pub publish_rate: Option<f64>,
+    /// Measured window, in seconds.
+    pub duration_s: f64,
+    /// Warm-up, in seconds.
+    pub warmup_s: f64,
+    /// Server per-subscriber queue, in events, if set.
+    pub subscriber_queue: Option<u64>,
+}
+
+/// One run: one scenario, one swept value, one transport, one fresh server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario kind.
+    pub kind: Kind,
+    /// The swept value, if the scenario sweeps.
+    pub point: Option<Point>,
+    /// The transport.
+    pub transport: Transport,
+    /// Resolved settings.
+    pub params: CaseParams,
+}
+
+impl Case {
+    /// Unique id, also the stem of its result files: `payload-p16-ws`, `latency-sse`.
+    pub fn id(&self) -> String {
+        match &self.point {
+            Some(p) => format!("{}-{}-{}", self.scenario, p.label(), self.transport),
+            None => format!("{}-{}", self.scenario, self.transport),
+        }
+    }
+
+    /// Rough wall time of this case: warm-up, window, and start-up/connect/teardown slack.
+    pub fn estimated(&self) -> Duration {
+        let connect = self.params.clients as f64 / 5_000.0;
+        Duration::from_secs_f64(self.params.warmup_s + self.params.duration_s + 0.6 + connect)
+    }
+}
+
+/// A loaded suite: its name and its cases in running order.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The suite's name.
+    pub name: String,
+    /// Where it came from (a path, or `default`/`quick`).
+    pub source: String,
+    /// The scenarios as written (for the report's descriptions).
+    pub scenarios: Vec<ScenarioSpec>,
+    /// Every case, in running order.
+    pub cases: Vec<Case>,
+}
+
+impl Suite {
+    /// Loads `default`, `quick` (the built-in suites) or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Self, SuiteError> {
+        match name_or_path {
+            "default" => Self::parse(DEFAULT_SUITE, "bench/suites/default.toml"),
+            "quick" => Self::parse(QUICK_SUITE, "bench/suites/quick.toml"),
+            path => {
+                let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
+                    path: PathBuf::from(path),
+                    source,
+                })?;
+                Self::parse(&text, path)
+            }
+        }
+    }
+
+    /// Parses suite text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, SuiteError> {
+        let file: SuiteFile = toml::from_str(text).map_err(|e| parse_error(text, origin, &e))?;
+        let invalid = |message: String| SuiteError::Invalid {
+            path: origin.to_owned(),
+            message,
+        };
+        if file.scenarios.is_empty() {
+            return Err(invalid("a suite needs at least one [[scenario]]".into()));
+        }
+        let mut cases = Vec::new();
+        for (i, s) in file.scenarios.iter().enumerate() {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(invalid(format!(
+                    "scenario {:?}: names may hold only letters, digits and '-'",
+                    s.name
+                )));
+            }
+            if file.scenarios[..i].iter().any(|o| o.name == s.name) {
+                return Err(invalid(format!("two scenarios are named {:?}", s.name)));
+            }
+            cases.extend(
+                expand(s, &file.defaults)
+                    .map_err(|m| invalid(format!("scenario {:?}: {m}", s.name)))?,
+            );
+        }
+        Ok(Suite {
+            name: file.name,
+            source: origin.to_owned(),
+            scenarios: file.scenarios,
+            cases,
+        })
+    }
+
+    /// Keeps only the cases of these transports.
+    pub fn retain_transports(&mut self, keep: &[Transport]) {
+        self.cases.retain(|c| keep.contains(&c.transport));
+    }
+
+    /// Sum of the cases' estimated wall times.
+    pub fn estimated(&self) -> Duration {
+        self.cases.iter().map(Case::estimated).sum()
+    }
+}
+
+/// Turns a `toml` error into one naming file, line, column and key.
+fn parse_error(text: &str, origin: &str, e: &toml::de::Error) -> SuiteError {
+    let (line, column, key) = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let line_text = text.lines().nth(line - 1).unwrap_or("");
+            (line, column, key_of(line_text, &text[span.clone()]))
+        }
+        None => (1, 1, String::from("?")),
+    };
+    SuiteError::Parse {
+        path: origin.to_owned(),
+        line,
+        column,
+        key,
+        message: e.message().trim().to_owned(),
+    }
+}
+
+/// The key written on a line (`foo = 1` → `foo`, `[[scenario]]` → `scenario`), or the spanned text.
+fn key_of(line: &str, spanned: &str) -> String {
+    let line = line.trim();
+    if let Some((k, _)) = line.split_once('=') {
+        return k.trim().trim_matches('"').to_owned();
+    }
+    let header = line.trim_matches(|c| c == '[' || c == ']').trim();
+    if !header.is_empty() {
+        return header.to_owned();
+    }
+    spanned.trim().to_owned()
+}
+
+/// Expands one scenario into its cases: swept values × transports.
+fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>, String> {
+    // Written out rather than `#[serde(flatten)]`: flatten defeats `deny_unknown_fields` and spans.
+    let own = Settings {
+        transports: s.transports.clone(),
+        clients: s.clients,
+        rate: s.rate,
+        payload_bytes: s.payload_bytes,
+        poll_interval: s.poll_interval,
+        publish_rate: s.publish_rate,
+        duration: s.duration,
+        warmup: s.warmup,
+        subscriber_queue: s.subscriber_queue,
+    };
+    let def = defaults.clone();
+    let transports = own
+        .transports
+        .or(def.transports)
+        .unwrap_or_else(|| Transport::ALL.to_vec());
+    if transports.is_empty() {
+        return Err("`transports` is empty".into());
+    }
+    let base = CaseParams {
+        clients: own.clients.or(def.clients).unwrap_or(10),
+        rate: own.rate.or(def.rate).unwrap_or(100),
+        payload_bytes: own.payload_bytes.or(def.payload_bytes).unwrap_or(64),
+        poll_interval_ms: ms(own
+            .poll_interval
+            .or(def.poll_interval)
+            .unwrap_or(Dur(Duration::from_millis(100)))),
+        publish_rate: own.publish_rate.or(def.publish_rate),
+        duration_s: own
+            .duration
+            .or(def.duration)
+            .unwrap_or(Dur(Duration::from_secs(2)))
+            .0
+            .as_secs_f64(),
+        warmup_s: own
+            .warmup
+            .or(def.warmup)
+            .unwrap_or(Dur(Duration::from_secs(1)))
+            .0
+            .as_secs_f64(),
+        subscriber_queue: own.subscriber_queue.or(def.subscriber_queue),
+    };
+    check(&base)?;
+    let points: Vec<Option<Point>> = match &s.sweep {
+        None => vec![None],
+        Some(sw) => {
+            let mut found: Vec<Vec<Point>> = Vec::new();
+            if let Some(v) = &sw.clients {
+                found.push(v.iter().map(|&n| Point::Clients(n)).collect());
+            }
+            if let Some(v) = &sw.rate {
+                found.push(v.iter().map(|&n| Point::Rate(n)).collect());
+            }
+            if let Some(v) = &sw.payload_bytes {
+                found.push(v.iter().map(|&n| Point::PayloadBytes(n)).collect());
+            }
+            if let Some(v) = &sw.poll_interval {
+                found.push(v.iter().map(|&d| Point::PollIntervalMs(ms(d))).collect());
+            }
+            match found.len() {
+                1 if !found[0].is_empty() => found.remove(0).into_iter().map(Some).collect(),
+                1 => return Err("the sweep has no values".into()),
+                0 => return Err("`sweep` names no setting".into()),
+                _ => return Err("`sweep` may vary one setting only".into()),
+            }
+        }
+    };
+    let mut cases = Vec::new();
+    for point in points {
+        let mut params = base.clone();
+        match point {
+            Some(Point::Clients(n)) => params.clients = n,
+            Some(Point::Rate(n)) => params.rate = n,
+            Some(Point::PayloadBytes(n)) => params.payload_bytes = n,
+            Some(Point::PollIntervalMs(v)) => params.poll_interval_ms = v,
+            None => {}
+        }
+        check(&params)?;
+        for &transport in &transports {
+            cases.push(Case {
+                scenario: s.name.clone(),
+                kind: s.kind,
+                point,
+                transport,
+                params: params.clone(),
+            });
+        }
+    }
+    Ok(cases)
+}
+
+fn ms(d: Dur) -> f64 {
+    d.0.as_secs_f64() * 1e3
+}
+
+/// Values the server or client would refuse, caught before anything starts.
+fn check(p: &CaseParams) -> Result<(), String> {
+    if p.clients == 0 {
+        return Err("`clients` must be at least 1".into());
+    }
+    if p.duration_s <= 0.0 {
+        return Err("`duration` must be positive".into());
+    }
+    if p.poll_interval_ms <= 0.0 {
+        return Err("`poll_interval` must be positive".into());
+    }
+    if p.publish_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err("`publish_rate` must be a positive number".into());
+    }
+    Ok(())
+}
+
+/// The path a suite name would load from, for messages (`quick` → `bench/suites/quick.toml`).
+pub fn describe(name_or_path: &str) -> String {
+    match name_or_path {
+        "default" | "quick" => format!("bench/suites/{name_or_path}.toml"),
+        p => Path::new(p).display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_suites_parse() {
+        let d = Suite::load("default").unwrap();
+        let q = Suite::load("quick").unwrap();
+        assert!(d.cases.len() > 50);
+        assert!(q.cases.len() >= 5);
+        for t in Transport::ALL {
+            assert!(q.cases.iter().any(|c| c.transport == t));
+        }
+        assert!(
+            d.estimated() < Duration::from_secs(540),
+            "{:?}",
+            d.estimated()
+        );
+        assert!(
+            q.estimated() < Duration::from_secs(50),
+            "{:?}",
+            q.estimated()
+        );
+    }
+
+    #[test]
+    fn sweep_expands_to_points_times_transports() {
+        let s = Suite::parse(
+            "name = \"t\"\n[[scenario]]\nname = \"p\"\nkind = \"payload\"\ntransports = [\"ws\", \"tcp\"]\nsweep.payload_bytes = [16, 64, 256]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(s.cases.len(), 6);
+        assert_eq!(s.cases[0].id(), "p-p16-ws");
+        assert_eq!(s.cases[5].params.payload_bytes, 256);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "name = \"t\"\n\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nclinets = 5\n";
+        let err = Suite::parse(text, "bad.toml").unwrap_err().to_string();
+        assert!(err.starts_with("bad.toml:6:"), "{err}");
+        assert!(err.contains("key `clinets`"), "{err}");
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_file_line_and_key() {
+        let text = "name = \"t\"\n[defaults]\nduration = \"fast\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\n";
+        let err = Suite::parse(text, "d.toml").unwrap_err().to_string();
+        assert!(err.starts_with("d.toml:3:"), "{err}");
+        assert!(err.contains("key `duration`"), "{err}");
+
+        let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\ntransports = [\"ws\", \"carrier-pigeon\"]\n";
+        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:5:"), "{err}");
+        assert!(err.contains("key `transports`"), "{err}");
+    }
+
+    #[test]
+    fn sweeping_two_settings_is_refused() {
+        let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"rate\"\nsweep.rate = [1]\nsweep.clients = [1]\n";
+        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("one setting only"), "{err}");
+    }
+
+    #[test]
+    fn zero_clients_is_refused() {
+        let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"rate\"\nclients = 0\n";
+        assert!(Suite::parse(text, "t.toml").is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! End to end: the real `rtlab` binary runs `quick.toml` against the real `rtlab-server` binary,
+//! and everything it promises to leave behind is checked: every file, every JSON against its
+//! schema, every PNG decodes and is not blank, the report names every transport, and no server
+//! process outlives the run — also when the run is interrupted with Ctrl-C or the server fails.
+//!
+//! The server binary must be built first (`cargo build -p rtlab-server`): Cargo only builds the
+//! binaries of the package under test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TRANSPORTS: [&str; 5] = ["ws", "sse", "long-poll", "short-poll", "tcp"];
+const CHARTS: [&str; 8] = [
+    "latency-percentiles",
+    "bytes-per-event",
+    "payload-efficiency",
+    "fanout-throughput",
+    "fanout-server-cost",
+    "rate-saturation",
+    "short-poll-interval",
+    "round-trip",
+];
+
+fn rtlab() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rtlab"))
+}
+
+/// `rtlab-server` next to `rtlab`; fails with instructions if it has not been built.
+fn server_bin() -> PathBuf {
+    let p = rtlab().with_file_name("rtlab-server");
+    assert!(
+        p.is_file(),
+        "{} is missing: build it first with `cargo build -p rtlab-server` (Cargo does not build \
+         another package's binaries for this test)",
+        p.display()
+    );
+    p
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(rtlab())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()))
+}
+
+fn validator(name: &str) -> jsonschema::Validator {
+    let schema = read_json(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schema")
+            .join(name),
+    );
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &Path) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not match its schema:\n{}",
+        what.display(),
+        errors.join("\n")
+    );
+}
+
+/// Decodes a PNG and checks it has more than one colour.
+fn assert_png_not_blank(p: &Path) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap()));
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let px = info.color_type.samples() * (info.bit_depth as usize).div_ceil(8);
+    let data = &buf[..info.buffer_size()];
+    let first = &data[..px];
+    let distinct = data.chunks(px).filter(|c| *c != first).count();
+    assert!(
+        info.width >= 640 && info.height >= 360,
+        "{}: tiny image",
+        p.display()
+    );
+    assert!(distinct > 1000, "{} is blank (one colour)", p.display());
+}
+
+/// Server pids recorded in the case files; none may still be a live process.
+fn assert_no_server_left(run_dir: &Path) {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(run_dir.join("cases")).unwrap() {
+        let doc = read_json(&entry.unwrap().path());
+        if let Some(pid) = doc["server"]["pid"].as_u64() {
+            pids.push(pid);
+        }
+    }
+    // The runner reaps its children before exiting; give the kernel a moment anyway.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let alive: Vec<u64> = pids
+            .iter()
+            .copied()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c.contains("rtlab-server") && c.contains("127.0.0.1:0"))
+            })
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rtlab-server processes left behind: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn latest(out: &Path) -> PathBuf {
+    let link = out.join("latest");
+    let target = std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display()));
+    out.join(target)
+}
+
+#[test]
+fn quick_suite_leaves_every_promised_file_and_no_process() {
+    server_bin();
+    let out = scratch("quick");
+    let started = Instant::now();
+    let o = run(&["run", "--suite", "quick", "--out", out.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert!(o.status.success(), "rtlab run failed:\n{}", show(&o));
+    eprintln!("quick suite took {took:?}");
+    let dir = latest(&out);
+
+    let run_json = dir.join("run.json");
+    let run_doc = read_json(&run_json);
+    assert_valid(&validator("run.schema.json"), &run_doc, &run_json);
+    assert_eq!(run_doc["status"], "complete");
+    let case_schema = validator("case.schema.json");
+    let ids: Vec<&str> = run_doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(ids.len() >= 30, "{ids:?}");
+    for id in &ids {
+        let p = dir.join("cases").join(format!("{id}.json"));
+        let doc = read_json(&p);
+        assert_valid(&case_schema, &doc, &p);
+        assert_eq!(doc["status"], "ok", "{id}: {}", doc["error"]);
+        let hgrm = dir.join("hgrm").join(format!("{id}.hgrm"));
+        assert!(hgrm.is_file(), "{} missing", hgrm.display());
+    }
+    for name in CHARTS {
+        let png = dir.join("charts").join(format!("{name}.png"));
+        assert_png_not_blank(&png);
+        let svg = std::fs::read_to_string(dir.join("charts").join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("<text"),
+            "{name}.svg has no text"
+        );
+    }
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), ids.len() + 1);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for t in TRANSPORTS {
+        assert!(
+            report.contains(&format!("**{t}**")),
+            "report does not name {t}"
+        );
+    }
+    for name in CHARTS {
+        assert!(
+            report.contains(&format!("charts/{name}.png")),
+            "report does not embed {name}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("latency-ws") && stdout.contains("p99"),
+        "no final table:\n{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("[ 1/{}] latency-ws", ids.len())),
+        "no progress lines:\n{stderr}"
+    );
+    assert_no_server_left(&dir);
+
+    // Redraw from the stored JSON, and compare the run with itself.
+    std::fs::remove_file(dir.join("charts/round-trip.png")).unwrap();
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let o = run(&["plot", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "rtlab plot failed:\n{}", show(&o));
+    assert_png_not_blank(&dir.join("charts/round-trip.png"));
+    assert!(dir.join("report.md").is_file());
+    let o = run(&["compare", dir.to_str().unwrap(), dir.to_str().unwrap()]);
+    assert!(o.status.success(), "rtlab compare failed:\n{}", show(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("latency-ws") && table.contains("+0.0%"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_bad_suite_names_file_line_and_key() {
+    let out = scratch("bad-suite");
+    let suite = out.join("bad.toml");
+    std::fs::write(
+        &suite,
+        "name = \"bad\"\n\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nclinets = 3\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "run",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:6:", suite.display())),
+        "no file:line in:\n{err}"
+    );
+    assert!(err.contains("clinets"), "no key in:\n{err}");
+    assert!(
+        !out.join("latest").exists(),
+        "a results folder was made for a bad suite"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_server_that_fails_to_start_fails_its_cases_but_not_the_run() {
+    let out = scratch("bad-server");
+    let fake = out.join("fake-server");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'fake-server: refusing to start' >&2\nexit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(&[
+        "run",
+        "--suite",
+        "quick",
+        "--scenarios",
+        "latency",
+        "--transports",
+        "ws,sse",
+        "--server-bin",
+        fake.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let dir = latest(&out);
+    for id in ["latency-ws", "latency-sse"] {
+        let doc = read_json(&dir.join("cases").join(format!("{id}.json")));
+        assert_eq!(doc["status"], "failed");
+        assert!(
+            doc["server_stderr_tail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("refusing to start"),
+            "{doc}"
+        );
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Failed cases") && report.contains("refusing to start"),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_the_server_and_leaves_a_partial_report() {
+    server_bin();
+    let out = scratch("ctrl-c");
+    let child = Command::new(rtlab())
+        .args(["run", "--suite", "quick", "--out", out.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the second case is under way, then interrupt.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let cases_dir = || {
+        std::fs::read_dir(&out)
+            .ok()?
+            .flatten()
+            .find(|e| e.path().join("cases").is_dir())
+            .map(|e| e.path().join("cases"))
+    };
+    loop {
+        if let Some(dir) = cases_dir()
+            && std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) >= 1
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no case finished within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", show(&o));
+    let dir = latest(&out);
+    let run_doc = read_json(&dir.join("run.json"));
+    assert_eq!(run_doc["status"], "interrupted");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Partial results"), "{report}");
+    assert_no_server_left(&dir);
+    std::fs::remove_dir_all(&out).unwrap();
+}

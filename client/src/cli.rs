@@ -1,0 +1,272 @@
+//! The command line of `rtlab-client`, with clap's derive API: each flag's `///` comment is its
+//! `--help` text, each unit-bearing value has a parser with unit tests, and the whole thing turns
+//! into one [`RunConfig`] (or the `trace` subcommand).
+//!
+//! Values read the way people write them: durations as `10s`, `100ms`, `1m30s` (humantime) or a
+//! bare number of seconds; rates as `500/s`, `30/min` or a bare number per second.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use rtlab_wire::Transport;
+
+use crate::RunConfig;
+use crate::trace::TraceArgs;
+
+/// Load generator for real-time web transports: opens N subscribers of one transport against a
+/// server speaking the rtlab wire contract, and reports latency percentiles, throughput, loss
+/// and the bytes each event really cost on the wire.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtlab-client",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n\nExit status: 0 measured, 1 the run failed, 2 bad usage."
+)]
+pub struct Cli {
+    /// Inspect one connection instead of running a load.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Transport to measure.
+    #[arg(long, short, value_enum, required = true)]
+    pub transport: Option<Transport>,
+
+    /// Server base URL: http://HOST:PORT, or tcp://HOST:PORT for the tcp transport
+    /// [default: http://127.0.0.1:8080, tcp://127.0.0.1:8081 for tcp]
+    #[arg(long, value_parser = parse_url)]
+    pub url: Option<String>,
+
+    /// The server's HTTP side, for /stats and /publish, when --url is not it (tcp)
+    #[arg(long, value_parser = parse_url, value_name = "URL")]
+    pub control_url: Option<String>,
+
+    /// Concurrent subscribers
+    #[arg(long, short, default_value = "1", value_parser = parse_clients, value_name = "N")]
+    pub clients: u64,
+
+    /// Length of the measured window
+    #[arg(long, short, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Duration,
+
+    /// Unmeasured time after the last connection opened, before the window
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub warmup: Duration,
+
+    /// Short polling: time between two polls of one subscriber
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub poll_interval: Duration,
+
+    /// Long polling: how long the server may park one request (timeout_ms; at most 60s)
+    #[arg(long, default_value = "25s", value_parser = parse_duration, value_name = "DURATION")]
+    pub long_poll_timeout: Duration,
+
+    /// Also publish, per subscriber per second (over its WebSocket, else POST /publish), and
+    /// measure each publish's round trip from its scheduled send time
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub publish_rate: Option<f64>,
+
+    /// New connections per second while ramping up
+    #[arg(long, default_value = "500/s", value_parser = parse_rate, value_name = "RATE")]
+    pub connect_rate: f64,
+
+    /// Longest a subscriber may take to connect and set up
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+
+    /// Write the full report as JSON to FILE ("-" for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write the latency percentile distribution (HdrHistogram .hgrm text, ms) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+
+    /// No table on stdout and no progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open one real connection and print, annotated, the bytes that cross it
+    Trace(TraceArgs),
+}
+
+impl Cli {
+    /// The run these flags ask for (`None` with a subcommand).
+    pub fn run_config(&self) -> Option<RunConfig> {
+        let transport = self.transport?;
+        let url = self.url.clone().unwrap_or_else(|| match transport {
+            Transport::Tcp => format!("tcp://{}", rtlab_wire::defaults::TCP_ADDR),
+            _ => format!("http://{}", rtlab_wire::defaults::HTTP_ADDR),
+        });
+        Some(RunConfig {
+            control_url: self.control_url.clone(),
+            clients: self.clients,
+            duration: self.duration,
+            warmup: self.warmup,
+            poll_interval: self.poll_interval,
+            long_poll_timeout: self.long_poll_timeout,
+            publish_rate: self.publish_rate,
+            connect_rate: self.connect_rate,
+            connect_timeout: self.connect_timeout,
+            progress: !self.quiet,
+            ..RunConfig::new(transport, url)
+        })
+    }
+}
+
+/// Parses a duration: `10s`, `100ms`, `1m30s`, or a bare number of seconds (`2.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{s:?} is not a duration of zero or more seconds"));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 10s or 250ms ({e})"))
+}
+
+/// Parses a rate per second: `500/s`, `500`, `30/min`, `2.5/s`. Must be positive.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = match t.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (t, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        "ms" => 0.001,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown rate unit {other:?} (use /s or /min)"
+            ));
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate like 500/s"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("{s:?}: a rate must be more than 0"));
+    }
+    Ok(n / seconds)
+}
+
+/// Parses a number of clients: a whole number of at least 1.
+pub fn parse_clients(s: &str) -> Result<u64, String> {
+    match s.trim().replace('_', "").parse::<u64>() {
+        Ok(0) => Err("at least 1 client is needed".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// Checks a server URL's shape: `http://HOST[:PORT]` or `tcp://HOST:PORT`.
+pub fn parse_url(s: &str) -> Result<String, String> {
+    let transport = if s.starts_with("tcp://") {
+        Transport::Tcp
+    } else {
+        Transport::Sse
+    };
+    crate::config::Target::parse(s, transport)
+        .map(|_| s.to_owned())
+        .map_err(|e| match e {
+            crate::RunError::Config(m) => m,
+            other => other.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("500/s"), Ok(500.0));
+        assert_eq!(parse_rate("500"), Ok(500.0));
+        assert_eq!(parse_rate("30/min"), Ok(0.5));
+        assert_eq!(parse_rate(" 2.5 / s "), Ok(2.5));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-3/s").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5/fortnight").is_err());
+    }
+
+    #[test]
+    fn clients() {
+        assert_eq!(parse_clients("10_000"), Ok(10_000));
+        assert!(parse_clients("0").is_err());
+        assert!(parse_clients("-1").is_err());
+        assert!(parse_clients("many").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert!(parse_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_url("tcp://127.0.0.1:8081").is_ok());
+        assert!(parse_url("tcp://127.0.0.1").is_err());
+        assert!(parse_url("localhost:8080").is_err());
+        assert!(parse_url("https://example.org").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_a_run_config() {
+        let cli = Cli::try_parse_from([
+            "rtlab-client",
+            "-t",
+            "short-poll",
+            "-c",
+            "20",
+            "--duration",
+            "3s",
+            "--poll-interval",
+            "250ms",
+            "--connect-rate",
+            "100/s",
+            "--quiet",
+        ])
+        .unwrap();
+        let c = cli.run_config().unwrap();
+        assert_eq!(c.transport, Transport::ShortPoll);
+        assert_eq!(c.url, "http://127.0.0.1:8080");
+        assert_eq!((c.clients, c.duration), (20, Duration::from_secs(3)));
+        assert_eq!(c.poll_interval, Duration::from_millis(250));
+        assert_eq!(c.connect_rate, 100.0);
+        assert!(!c.progress);
+        let tcp = Cli::try_parse_from(["rtlab-client", "-t", "tcp"]).unwrap();
+        assert_eq!(tcp.run_config().unwrap().url, "tcp://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn transport_is_required_except_for_trace() {
+        assert!(Cli::try_parse_from(["rtlab-client"]).is_err());
+        let t = Cli::try_parse_from(["rtlab-client", "trace", "ws"]).unwrap();
+        assert!(matches!(t.command, Some(Command::Trace(_))));
+        assert!(t.run_config().is_none());
+        assert!(Cli::try_parse_from(["rtlab-client", "-t", "ws", "--clients", "0"]).is_err());
+    }
+}

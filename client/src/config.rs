@@ -1,0 +1,324 @@
+//! What to run: [`RunConfig`], the one input of [`run`](crate::run).
+//!
+//! The command line (`cli.rs`) and the lab runner (`rtlab-bench`) both build a `RunConfig`; the
+//! engine only ever sees this struct. It is plain data with public, documented fields and a
+//! [`RunConfig::new`] with the defaults of the command line, so code can write
+//! `RunConfig { clients: 100, ..RunConfig::new(Transport::Ws, "http://127.0.0.1:8080") }`.
+//!
+//! [`Target`] is the parsed, checked form of a URL: the engine resolves it once and every
+//! subscriber connects to the resulting socket address, so 10 000 subscribers do not ask the
+//! resolver 10 000 times.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::Uri;
+use rtlab_wire::Transport;
+
+use crate::RunError;
+
+/// One load run: which transport, against which server, how hard and how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// The transport every subscriber uses.
+    pub transport: Transport,
+    /// The server's base URL: `http://HOST:PORT` (an optional path prefix is kept) for the web
+    /// transports, `tcp://HOST:PORT` for the raw-TCP baseline.
+    pub url: String,
+    /// Base URL of the server's HTTP side, for `GET /stats` and `POST /publish`. `None` means
+    /// [`url`](Self::url) for the HTTP transports; for `tcp` it means "no HTTP side": the events
+    /// published in the window are then taken from the seq range seen, and publishing is not
+    /// possible.
+    pub control_url: Option<String>,
+    /// Concurrent subscribers to open (at least 1).
+    pub clients: u64,
+    /// Length of the measured window.
+    pub duration: Duration,
+    /// Time between the last connection being opened and the measured window: lets the server's
+    /// caches, the kernel's buffers and the subscribers' positions settle. Not measured.
+    pub warmup: Duration,
+    /// Short polling: time between two requests of one subscriber.
+    pub poll_interval: Duration,
+    /// Long polling: the `timeout_ms` asked of the server for each parked request.
+    pub long_poll_timeout: Duration,
+    /// Publishes per second *per subscriber* (`None`: subscribers only listen). Over the
+    /// subscriber's own WebSocket for `ws`, via `POST /publish` otherwise; the round trip of
+    /// each publish back to its sender is measured from its scheduled send time.
+    pub publish_rate: Option<f64>,
+    /// New connections opened per second while ramping up, so that a ramp of thousands of
+    /// subscribers is not mistaken for (or turned into) a server failure.
+    pub connect_rate: f64,
+    /// Longest a subscriber may take to connect and set up before it counts as failed.
+    pub connect_timeout: Duration,
+    /// Show a progress bar on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl RunConfig {
+    /// A configuration with the command line's defaults: 1 client, 10 s measured after 2 s of
+    /// warm-up, 100 ms short-poll interval, 25 s long-poll timeout, no publishing, 500
+    /// connections/s, 5 s connect timeout, no progress bar.
+    pub fn new(transport: Transport, url: impl Into<String>) -> Self {
+        Self {
+            transport,
+            url: url.into(),
+            control_url: None,
+            clients: 1,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            poll_interval: Duration::from_millis(100),
+            long_poll_timeout: Duration::from_millis(rtlab_wire::defaults::LONG_POLL_TIMEOUT_MS),
+            publish_rate: None,
+            connect_rate: 500.0,
+            connect_timeout: Duration::from_secs(5),
+            progress: false,
+        }
+    }
+
+    /// Checks the values that no type rules out (zero clients, a zero window, bad URLs).
+    pub fn validate(&self) -> Result<(), RunError> {
+        let bad = |m: String| Err(RunError::Config(m));
+        if self.clients == 0 {
+            return bad("--clients must be at least 1".into());
+        }
+        if self.duration.is_zero() {
+            return bad("--duration must be longer than 0".into());
+        }
+        if !(self.connect_rate.is_finite() && self.connect_rate > 0.0) {
+            return bad("--connect-rate must be a positive number per second".into());
+        }
+        if self.transport == Transport::ShortPoll && self.poll_interval.is_zero() {
+            return bad("--poll-interval must be longer than 0".into());
+        }
+        if self.long_poll_timeout.as_millis()
+            > u128::from(rtlab_wire::defaults::LONG_POLL_TIMEOUT_MAX_MS)
+        {
+            return bad("the long-poll timeout may not exceed 60 s (the contract's limit)".into());
+        }
+        if let Some(rate) = self.publish_rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return bad("--publish-rate must be a positive number per second".into());
+        }
+        Target::parse(&self.url, self.transport)?;
+        let control = self.control_target()?;
+        if self.publish_rate.is_some() && control.is_none() {
+            return bad(
+                "--publish-rate with tcp needs --control-url (the server's HTTP side)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The HTTP side of the server, for `/stats` and `/publish`, if there is one.
+    pub fn control_target(&self) -> Result<Option<Target>, RunError> {
+        match (&self.control_url, self.transport) {
+            (Some(url), _) => Target::parse_http(url).map(Some),
+            (None, Transport::Tcp) => Ok(None),
+            (None, _) => Target::parse_http(&self.url).map(Some),
+        }
+    }
+}
+
+/// A server address parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or address literal, as written.
+    pub host: String,
+    /// Port (80 when an `http` URL names none).
+    pub port: u16,
+    /// `host:port`, for the `Host` header.
+    pub authority: String,
+    /// Path prefix before the contract's paths, without a trailing `/` (usually empty).
+    pub base_path: String,
+}
+
+impl Target {
+    /// Parses `url` as the transport needs it: `tcp://HOST:PORT` for tcp, `http://…` otherwise.
+    pub fn parse(url: &str, transport: Transport) -> Result<Target, RunError> {
+        if transport == Transport::Tcp {
+            Self::parse_scheme(url, "tcp", None)
+        } else {
+            Self::parse_http(url)
+        }
+    }
+
+    /// Parses an `http://HOST[:PORT][/prefix]` URL.
+    pub fn parse_http(url: &str) -> Result<Target, RunError> {
+        Self::parse_scheme(url, "http", Some(80))
+    }
+
+    fn parse_scheme(
+        url: &str,
+        scheme: &str,
+        default_port: Option<u16>,
+    ) -> Result<Target, RunError> {
+        let bad = |why: &str| RunError::Config(format!("bad URL {url:?}: {why}"));
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case(scheme) => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported (the lab measures plain HTTP/1.1)",
+                ));
+            }
+            Some(other) => return Err(bad(&format!("expected {scheme}://, not {other}://"))),
+            None => return Err(bad(&format!("expected {scheme}://HOST:PORT"))),
+        }
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
+        let port = uri
+            .port_u16()
+            .or(default_port)
+            .ok_or_else(|| bad("no port"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let base_path = uri.path().trim_end_matches('/').to_owned();
+        if uri.query().is_some() {
+            return Err(bad("a base URL takes no query"));
+        }
+        Ok(Target {
+            host,
+            port,
+            authority,
+            base_path,
+        })
+    }
+
+    /// The base path joined with a contract path, e.g. `/ws`.
+    pub fn path(&self, contract_path: &str) -> String {
+        format!("{}{}", self.base_path, contract_path)
+    }
+
+    /// Resolves the host once.
+    pub async fn resolve(&self) -> Result<SocketAddr, RunError> {
+        let err = |source| RunError::Resolve {
+            host: self.host.clone(),
+            source,
+        };
+        let mut addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(err)?;
+        addrs.next().ok_or_else(|| {
+            err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no address",
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_parse_with_default_port_and_prefix() {
+        let t = Target::parse_http("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.base_path.as_str()),
+            ("127.0.0.1", 8080, "")
+        );
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        let t = Target::parse_http("http://example.org/lab/").unwrap();
+        assert_eq!((t.port, t.path("/ws").as_str()), (80, "/lab/ws"));
+        let t = Target::parse_http("http://[::1]:9000").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.authority.as_str()),
+            ("::1", "[::1]:9000")
+        );
+    }
+
+    #[test]
+    fn tcp_needs_its_scheme_and_a_port() {
+        assert_eq!(
+            Target::parse("tcp://127.0.0.1:8081", Transport::Tcp)
+                .unwrap()
+                .port,
+            8081
+        );
+        assert!(Target::parse("tcp://127.0.0.1", Transport::Tcp).is_err());
+        assert!(Target::parse("http://127.0.0.1:8081", Transport::Tcp).is_err());
+        assert!(Target::parse("tcp://127.0.0.1:8081", Transport::Ws).is_err());
+    }
+
+    #[test]
+    fn bad_urls_are_config_errors() {
+        for url in [
+            "",
+            "127.0.0.1:8080",
+            "https://x",
+            "http://",
+            "ftp://x:1",
+            "http://h:1/?q",
+        ] {
+            let e = Target::parse(url, Transport::Sse).unwrap_err();
+            assert!(e.is_usage(), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn validation_rejects_what_types_allow() {
+        let ok = RunConfig::new(Transport::Ws, "http://127.0.0.1:1");
+        assert!(ok.validate().is_ok());
+        assert!(
+            RunConfig {
+                clients: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            RunConfig {
+                duration: Duration::ZERO,
+                ..ok.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            RunConfig {
+                connect_rate: 0.0,
+                ..ok.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            RunConfig {
+                publish_rate: Some(-1.0),
+                ..ok.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        let tcp = RunConfig::new(Transport::Tcp, "tcp://127.0.0.1:1");
+        assert!(tcp.validate().is_ok());
+        assert!(
+            RunConfig {
+                publish_rate: Some(1.0),
+                ..tcp.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        let with_control = RunConfig {
+            publish_rate: Some(1.0),
+            control_url: Some("http://127.0.0.1:2".into()),
+            ..tcp
+        };
+        assert!(with_control.validate().is_ok());
+    }
+}

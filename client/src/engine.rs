@@ -1,0 +1,346 @@
+//! The engine: ramp up, warm up, measure, stop, merge.
+//!
+//! ```text
+//!  start        ramp (clients / connect-rate)     warm-up         measured window      stop
+//!    |-- subscriber 0, 1, 2, … connect ------|--------------|======================|
+//!                                                           ^ /stats               ^ /stats
+//! ```
+//!
+//! **Connections are opened at `--connect-rate`**, on a fixed grid, because a server that
+//! accepts 10 000 connections in one burst is being measured on its accept queue, not on its
+//! transport; and a SYN flood that overflows the backlog looks like a server failure when it is
+//! the client's. **The warm-up** starts after the last connection is due, so the window sees
+//! every subscriber in steady state. Each subscriber is one tokio task (see `transport/`) that
+//! stops by itself when the window ends; the engine only spawns, collects the [`Outcome`]s,
+//! and gives up on stragglers [`STOP_GRACE`] after the end.
+//!
+//! Then the pipeline closes as in oha: the per-subscriber [`Tally`]s are summed, the per-shard
+//! histograms merged, and [`RunReport`] built. A run fails only when nothing could be measured
+//! (no subscriber connected, or every one was lost before the end); anything less is data.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use rtlab_wire::framing::streaming_overhead;
+use rtlab_wire::{StatsSnapshot, Transport, now_unix_nanos};
+use tokio::task::JoinSet;
+
+use crate::RunError;
+use crate::config::{RunConfig, Target};
+use crate::control::ControlClient;
+use crate::progress::Progress;
+use crate::report::{PublishReport, RunReport, SCHEMA_VERSION, WireReport};
+use crate::sample::{LiveCounters, Recorder};
+use crate::stats::{Stats, StatsShard, summarize, to_base64};
+use crate::transport::long_poll::LongPollSubscriber;
+use crate::transport::short_poll::ShortPollSubscriber;
+use crate::transport::sse::SseSubscriber;
+use crate::transport::tcp::TcpSubscriber;
+use crate::transport::ws::WsSubscriber;
+use crate::transport::{Ctx, End, Meter, Outcome, RunClock, SubError, Tally, drive};
+
+/// How long after the window the engine waits for subscribers to finish before aborting them.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs one load test and returns its report. Call it inside a tokio runtime (a multi-threaded
+/// one, so that subscribers spread over the cores).
+pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
+    config.validate()?;
+    let target = Target::parse(&config.url, config.transport)?;
+    let control_target = config.control_target()?;
+    // One socket per subscriber, two when publishing over POST.
+    let posting = config.publish_rate.is_some() && config.transport != Transport::Ws;
+    raise_open_file_limit(config.clients * if posting { 2 } else { 1 });
+    let addr = target.resolve().await?;
+    let control = match &control_target {
+        Some(t) => Some((t.clone(), t.resolve().await?)),
+        None => None,
+    };
+    let stats_client = control_target.as_ref().and_then(ControlClient::new);
+
+    let start = Instant::now();
+    let ramp = Duration::from_secs_f64((config.clients - 1) as f64 / config.connect_rate);
+    let window_start = start + ramp + config.warmup;
+    let clock = RunClock {
+        start,
+        start_unix_ns: now_unix_nanos(),
+        window_start,
+        window_end: window_start + config.duration,
+    };
+    let ctx = Arc::new(Ctx {
+        transport: config.transport,
+        target,
+        addr,
+        control,
+        clock,
+        poll_interval: config.poll_interval,
+        long_poll_timeout: config.long_poll_timeout,
+        publish_rate: config.publish_rate,
+        connect_timeout: config.connect_timeout,
+        run_id: clock.start_unix_ns ^ u64::from(std::process::id()),
+        clients: config.clients,
+        conn_counter: AtomicU64::new(0),
+    });
+
+    let shard_count = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let shards: Vec<Arc<StatsShard>> = (0..shard_count).map(|_| Arc::default()).collect();
+    let live = Arc::new(LiveCounters::default());
+    let progress = Progress::start(config.progress, config.clients, clock, live.clone());
+
+    let server_stats = stats_client.map(|c| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(clock.window_start.into()).await;
+            let first = c.stats().await.ok();
+            tokio::time::sleep_until(clock.window_end.into()).await;
+            let last = c.stats().await.ok();
+            (first, last)
+        })
+    });
+
+    let outcome = collect(&config, &ctx, &shards, &live).await;
+    drop(progress);
+    let server = match server_stats {
+        Some(task) if outcome.is_ok() => task.await.unwrap_or((None, None)),
+        Some(task) => {
+            task.abort();
+            (None, None)
+        }
+        None => (None, None),
+    };
+    let collected = outcome?;
+
+    let mut stats = Stats::new();
+    for s in &shards {
+        s.merge_into(&mut stats);
+    }
+    Ok(build_report(&config, collected, &stats, server))
+}
+
+/// What the subscribers left behind.
+struct Collected {
+    total: Tally,
+    connected: u64,
+    completed: u64,
+    lagging: u64,
+    disconnects: u64,
+}
+
+async fn collect(
+    config: &RunConfig,
+    ctx: &Arc<Ctx>,
+    shards: &[Arc<StatsShard>],
+    live: &Arc<LiveCounters>,
+) -> Result<Collected, RunError> {
+    let clock = ctx.clock;
+    let mut set = JoinSet::new();
+    let mut next: u64 = 0;
+    let mut c = Collected {
+        total: Tally::default(),
+        connected: 0,
+        completed: 0,
+        lagging: 0,
+        disconnects: 0,
+    };
+    let mut first_connect_error: Option<SubError> = None;
+    let mut first_loss: Option<SubError> = None;
+    let due = |i: u64| clock.start + Duration::from_secs_f64(i as f64 / config.connect_rate);
+    let hard_stop = clock.window_end + STOP_GRACE;
+
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(due(next).into()), if next < config.clients => {
+                let now = Instant::now();
+                while next < config.clients && due(next) <= now {
+                    let shard = shards[(next as usize) % shards.len()].clone();
+                    let meter = Meter::new(next, ctx, Recorder::new(shard, live.clone()));
+                    set.spawn(subscriber(ctx.clone(), meter));
+                    next += 1;
+                }
+            }
+            Some(joined) = set.join_next(), if !set.is_empty() => {
+                let Outcome { tally, end } = match joined {
+                    Ok(o) => o,
+                    Err(e) => return Err(RunError::Internal(format!("a subscriber task failed: {e}"))),
+                };
+                c.total.merge(&tally);
+                match end {
+                    End::Completed => {
+                        c.connected += 1;
+                        c.completed += 1;
+                    }
+                    End::Lost(e) => {
+                        c.connected += 1;
+                        if matches!(e, SubError::Lagging) {
+                            c.lagging += 1;
+                        } else {
+                            c.disconnects += 1;
+                        }
+                        first_loss.get_or_insert(e);
+                    }
+                    End::ConnectFailed(e) => {
+                        first_connect_error.get_or_insert(e);
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(hard_stop.into()) => {
+                let stuck = set.len() as u64;
+                set.abort_all();
+                *c.total.errors.entry("stuck at end".into()).or_default() += stuck;
+                break;
+            }
+        }
+        if next == config.clients && set.is_empty() {
+            break;
+        }
+    }
+
+    if c.completed == 0 {
+        let url = config.url.clone();
+        if c.connected == 0 {
+            return Err(match first_connect_error {
+                Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
+                Some(SubError::Status(code)) if code != 503 && code != 429 => RunError::Protocol {
+                    url,
+                    reason: format!("the {} endpoint answered HTTP {code}", config.transport),
+                },
+                Some(e) => RunError::Connect {
+                    url,
+                    reason: e.to_string(),
+                },
+                None => RunError::Internal("no subscriber ran".into()),
+            });
+        }
+        return Err(match first_loss {
+            Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
+            Some(e) => RunError::AllDisconnected {
+                reason: e.to_string(),
+            },
+            None => RunError::Internal("no subscriber completed".into()),
+        });
+    }
+    Ok(c)
+}
+
+/// One subscriber task: the transport's [`Subscriber`](crate::transport::Subscriber) driven
+/// by the shared measurement code.
+async fn subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
+    match ctx.transport {
+        Transport::Ws => drive::<WsSubscriber>(ctx, meter).await,
+        Transport::Sse => drive::<SseSubscriber>(ctx, meter).await,
+        Transport::LongPoll => drive::<LongPollSubscriber>(ctx, meter).await,
+        Transport::ShortPoll => drive::<ShortPollSubscriber>(ctx, meter).await,
+        Transport::Tcp => drive::<TcpSubscriber>(ctx, meter).await,
+    }
+}
+
+/// Each subscriber holds one or two sockets; the default soft limit (often 1024) would stop a
+/// run at a few hundred subscribers with "too many open files". Raises the soft limit to the
+/// hard one.
+fn raise_open_file_limit(sockets: u64) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < sockets + 64 => tracing::warn!(
+            limit,
+            sockets,
+            "the open-file limit is too low for this many connections"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn build_report(
+    config: &RunConfig,
+    c: Collected,
+    stats: &Stats,
+    server: (Option<StatsSnapshot>, Option<StatsSnapshot>),
+) -> RunReport {
+    let t = &c.total;
+    let duration_s = config.duration.as_secs_f64();
+    let server_events_published = match server {
+        (Some(a), Some(b)) => b.events_published.saturating_sub(a.events_published),
+        _ => t.seq_range.map_or(0, |(lo, hi)| hi - lo + 1),
+    };
+    let overhead = t
+        .window
+        .down
+        .saturating_sub(t.payload_bytes + t.keepalive_down);
+    let analytic = streaming_overhead(config.transport, 1, 1).map(|_| t.analytic_overhead_bytes);
+    let is_poll = !config.transport.is_streaming();
+    let publish = config.publish_rate.map(|rate| PublishReport {
+        rate_per_client: rate,
+        via: if config.transport == Transport::Ws {
+            "ws-frame"
+        } else {
+            "http-post"
+        }
+        .into(),
+        sent: t.publish.sent,
+        echoed: t.echoed,
+        round_trip_us: summarize(&stats.round_trip),
+        bytes_up_per_publish: ratio(t.publish.bytes_up, t.publish.sent),
+        round_trip_histogram_b64: to_base64(&stats.round_trip),
+    });
+    let post_publishes = if config.transport == Transport::Ws {
+        0
+    } else {
+        t.publish.sent
+    };
+    let mut errors = t.errors.clone();
+    errors.retain(|k, _| k != "lagging");
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        transport: Some(config.transport),
+        url: config.url.clone(),
+        clients: config.clients,
+        connected: c.connected,
+        completed: c.completed,
+        duration_s,
+        warmup_s: config.warmup.as_secs_f64(),
+        poll_interval_ms: (config.transport == Transport::ShortPoll)
+            .then_some(config.poll_interval.as_secs_f64() * 1e3),
+        events_received: t.events,
+        events_per_s: t.events as f64 / duration_s,
+        server_events_published,
+        server_events_per_s: server_events_published as f64 / duration_s,
+        delivery_ratio: ratio(t.events, server_events_published * c.connected),
+        lost: t.lost,
+        duplicates: t.duplicates,
+        out_of_order: t.out_of_order,
+        lagging_disconnects: c.lagging,
+        disconnects: c.disconnects,
+        errors,
+        latency_us: summarize(&stats.latency),
+        connect_us: summarize(&stats.connect),
+        first_event_us: summarize(&stats.first_event),
+        wire: WireReport {
+            setup_bytes_down: t.setup.down,
+            setup_bytes_up: t.setup.up,
+            bytes_down: t.window.down,
+            bytes_up: t.window.up,
+            payload_bytes_per_event: ratio(t.payload_bytes, t.events),
+            overhead_bytes_per_event: ratio(overhead, t.events),
+            analytic_overhead_bytes_per_event: analytic.map(|a| ratio(a, t.events)),
+            keepalive_bytes: t.keepalive_down + t.keepalive_up,
+            payload_bytes: t.payload_bytes,
+            overhead_bytes: overhead,
+            analytic_overhead_bytes: analytic,
+            keepalive_bytes_down: t.keepalive_down,
+            keepalive_bytes_up: t.keepalive_up,
+            request_bytes_per_request: is_poll.then(|| ratio(t.request_bytes, t.requests)),
+            response_head_bytes_per_request: is_poll
+                .then(|| ratio(t.response_head_bytes, t.requests)),
+        },
+        requests: t.requests + post_publishes,
+        requests_per_event: is_poll.then(|| ratio(t.requests, t.events)),
+        empty_polls: t.empty_polls,
+        empty_poll_share: is_poll.then(|| ratio(t.empty_polls, t.requests)),
+        reconnects: t.reconnects,
+        publish,
+        latency_histogram_b64: to_base64(&stats.latency),
+    }
+}

@@ -1,0 +1,282 @@
+//! Printers: the same [`RunReport`] as a compact table for people, JSON for programs, and the
+//! HdrHistogram percentile distribution (`.hgrm`) for plotting tools.
+//!
+//! The `.hgrm` text is HdrHistogram's classic percentile output, as its Java
+//! `outputPercentileDistribution` and wrk2's `--u_latency` print it: one line per percentile
+//! step (value, percentile, cumulative count, `1/(1-percentile)`), steps halving the distance to
+//! 100 % five ticks at a time, then mean, standard deviation, max and count. HdrHistogram's
+//! plotter and many notebooks read it as is; values are written in milliseconds (the report's
+//! microseconds divided by 1000), like wrk2.
+
+use std::fmt::Write as _;
+use std::io;
+
+use hdrhistogram::Histogram;
+
+use crate::report::{LatencySummary, RunReport};
+use crate::stats::{HistogramDecodeError, from_base64};
+
+/// Microseconds per millisecond: the `.hgrm` files are in milliseconds.
+pub const HGRM_SCALE_US_TO_MS: f64 = 1000.0;
+
+/// Percentile steps per halving of the distance to 100 % (HdrHistogram's and wrk2's default).
+const TICKS_PER_HALF_DISTANCE: u32 = 5;
+
+/// Writes `h`'s percentile distribution in HdrHistogram's classic text format, dividing values
+/// by `scale` (e.g. [`HGRM_SCALE_US_TO_MS`] for a µs histogram written in ms).
+pub fn write_hgrm(h: &Histogram<u64>, scale: f64, out: &mut impl io::Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    )?;
+    let mut total: u64 = 0;
+    if !h.is_empty() {
+        for v in h.iter_quantiles(TICKS_PER_HALF_DISTANCE) {
+            total += v.count_since_last_iteration();
+            let value = v.value_iterated_to() as f64 / scale;
+            let q = v.quantile_iterated_to();
+            if q < 1.0 {
+                writeln!(
+                    out,
+                    "{value:12.3} {q:2.12} {total:10} {:14.2}",
+                    1.0 / (1.0 - q)
+                )?;
+            } else {
+                writeln!(out, "{value:12.3} {q:2.12} {total:10}")?;
+            }
+        }
+    }
+    let sub_buckets = (2 * 10u64.pow(u32::from(h.sigfig()))).next_power_of_two();
+    writeln!(
+        out,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / scale,
+        h.stdev() / scale
+    )?;
+    writeln!(
+        out,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / scale,
+        h.len()
+    )?;
+    writeln!(
+        out,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        sub_buckets
+    )
+}
+
+/// The `.hgrm` text of a report's event-latency histogram, in milliseconds.
+pub fn hgrm_from_report(report: &RunReport) -> Result<String, HistogramDecodeError> {
+    let h = from_base64(&report.latency_histogram_b64)?;
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_hgrm(&h, HGRM_SCALE_US_TO_MS, &mut out);
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The report as pretty JSON (what `--json` writes).
+pub fn to_json(report: &RunReport) -> String {
+    // A struct of numbers, strings and maps with string keys always serializes.
+    serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+/// Whether the run lost, duplicated or reordered events, or dropped subscribers.
+pub fn has_loss(r: &RunReport) -> bool {
+    r.lost > 0 || r.duplicates > 0 || r.out_of_order > 0 || r.lagging_disconnects > 0
+}
+
+fn us(s: &LatencySummary) -> String {
+    if s.count == 0 {
+        return "none".into();
+    }
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {}",
+        dur(s.p50),
+        dur(s.p90),
+        dur(s.p99),
+        dur(s.p999),
+        dur(s.max),
+        dur(s.mean)
+    )
+}
+
+fn dur(micros: f64) -> String {
+    if micros >= 1_000_000.0 {
+        format!("{:.2}s", micros / 1e6)
+    } else if micros >= 1000.0 {
+        format!("{:.2}ms", micros / 1e3)
+    } else {
+        format!("{micros:.0}µs")
+    }
+}
+
+fn bytes(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.2} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2} MB", n / 1e6)
+    } else if n >= 1e4 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n:.0} B")
+    }
+}
+
+/// The compact human-readable table.
+pub fn human(r: &RunReport) -> String {
+    let mut o = String::new();
+    let transport = r.transport.map_or("?", |t| t.as_str());
+    let loss_banner = format!(
+        "!!! LOSS: {} lost, {} duplicated, {} out of order, {} lagging disconnects !!!",
+        r.lost, r.duplicates, r.out_of_order, r.lagging_disconnects
+    );
+    if has_loss(r) {
+        let _ = writeln!(o, "{loss_banner}");
+    }
+    let _ = writeln!(
+        o,
+        "{transport} → {}: {} clients ({} connected, {} to the end), {:.1}s measured after {:.1}s warm-up",
+        r.url, r.clients, r.connected, r.completed, r.duration_s, r.warmup_s
+    );
+    let _ = writeln!(
+        o,
+        "  events       {} received, {:.1}/s; server published {} ({:.1}/s); delivery {:.1} %",
+        r.events_received,
+        r.events_per_s,
+        r.server_events_published,
+        r.server_events_per_s,
+        r.delivery_ratio * 100.0
+    );
+    let _ = writeln!(o, "  latency      {}", us(&r.latency_us));
+    let _ = writeln!(
+        o,
+        "  connect      {}\n  first event  {}",
+        us(&r.connect_us),
+        us(&r.first_event_us)
+    );
+    let _ = writeln!(
+        o,
+        "  correctness  lost {}  duplicates {}  out of order {}  lagging {}  disconnects {}",
+        r.lost, r.duplicates, r.out_of_order, r.lagging_disconnects, r.disconnects
+    );
+    let w = &r.wire;
+    let _ = writeln!(
+        o,
+        "  wire         down {}  up {}  (set-up: down {}, up {})",
+        bytes(w.bytes_down as f64),
+        bytes(w.bytes_up as f64),
+        bytes(w.setup_bytes_down as f64),
+        bytes(w.setup_bytes_up as f64)
+    );
+    let analytic = w
+        .analytic_overhead_bytes_per_event
+        .map_or(String::new(), |a| format!(" (analytic {a:.2} B)"));
+    let _ = writeln!(
+        o,
+        "  per event    payload {:.1} B  framing+headers {:.2} B{analytic}  keep-alive total {}",
+        w.payload_bytes_per_event,
+        w.overhead_bytes_per_event,
+        bytes(w.keepalive_bytes as f64)
+    );
+    if let (Some(rpe), Some(share)) = (r.requests_per_event, r.empty_poll_share) {
+        let _ = writeln!(
+            o,
+            "  polls        {} requests ({rpe:.3} per event), {:.1} % empty, request {:.0} B, response head {:.0} B",
+            r.requests,
+            share * 100.0,
+            w.request_bytes_per_request.unwrap_or(0.0),
+            w.response_head_bytes_per_request.unwrap_or(0.0)
+        );
+    }
+    if let Some(p) = &r.publish {
+        let _ = writeln!(
+            o,
+            "  publish      {}/s per client via {}: {} sent, {} echoed, {:.1} B up each; round trip {}",
+            p.rate_per_client,
+            p.via,
+            p.sent,
+            p.echoed,
+            p.bytes_up_per_publish,
+            us(&p.round_trip_us)
+        );
+    }
+    if !r.errors.is_empty() {
+        let list: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(o, "  errors       {}", list.join(", "));
+    }
+    if has_loss(r) {
+        let _ = writeln!(o, "{loss_banner}");
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Sample;
+    use crate::stats::{Stats, to_base64};
+
+    #[test]
+    fn hgrm_has_the_classic_layout() {
+        let mut s = Stats::new();
+        for v in 1..=1000u64 {
+            s.push(Sample::Latency(v * 10));
+        }
+        let mut out = Vec::new();
+        write_hgrm(&s.latency, HGRM_SCALE_US_TO_MS, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "       Value     Percentile TotalCount 1/(1-Percentile)"
+        );
+        assert_eq!(lines.next().unwrap(), "");
+        // First step: the smallest value (10 µs = 0.010 ms) at percentile 0.
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("       0.010 0.000000000000          1")
+        );
+        assert!(
+            text.lines().any(
+                |l| l.starts_with("#[Mean    =        5.0") && l.contains(", StdDeviation   =")
+            ),
+            "{text}"
+        );
+        assert!(text.contains("#[Max     =       10.007, Total count    =         1000]"));
+        assert!(text.contains("SubBuckets     =         2048]"));
+        // The last percentile line has 100 % and no 1/(1-p) column.
+        let last = text.lines().rfind(|l| !l.starts_with('#')).unwrap();
+        assert!(last.contains("1.000000000000       1000"), "{last}");
+    }
+
+    #[test]
+    fn human_output_shouts_about_loss() {
+        let mut r = RunReport {
+            lost: 3,
+            ..RunReport::default()
+        };
+        assert!(human(&r).starts_with("!!! LOSS: 3 lost"));
+        r.lost = 0;
+        assert!(!human(&r).contains("LOSS"));
+    }
+
+    #[test]
+    fn hgrm_from_report_decodes_the_histogram() {
+        let mut s = Stats::new();
+        s.push(Sample::Latency(1500));
+        let r = RunReport {
+            latency_histogram_b64: to_base64(&s.latency),
+            ..RunReport::default()
+        };
+        assert!(
+            hgrm_from_report(&r)
+                .unwrap()
+                .contains("Total count    =            1]")
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Upstream: subscribers that also publish, on an open-model schedule.
+//!
+//! **Why the schedule is fixed in advance.** A naive load generator sends, waits for the answer,
+//! then sends again (a *closed* model). When the server stalls for a second, such a client simply
+//! stops sending for a second: the stall delays one request, and the hundreds of requests that
+//! *should* have been sent during it are never made, so never measured. The histogram looks
+//! healthy while users would have suffered; Gil Tene named this *coordinated omission*. wrk2's
+//! answer, used here: fix every send time before the run (`start + k / rate`), send as soon as
+//! possible when late, and measure latency from the **scheduled** time, so that a stall shows up
+//! in every publish it delayed.
+//!
+//! **How a publish comes back.** The published text is `rtlab-pub:<run>:<subscriber>:<scheduled
+//! unix ns>`. The server turns it into an event that every subscriber receives; the publisher
+//! recognises its own by the prefix and reads the scheduled time back out of it, so no
+//! per-publish state is kept. Over WebSocket the publish is a text frame on the subscriber's own
+//! connection (full duplex: 6 bytes of masked header); every other transport must open a second
+//! connection and `POST /publish` (a whole HTTP request per publish). This file has the schedule,
+//! the text format, and the POST publisher.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::Target;
+use crate::transport::http::HttpClient;
+use crate::wire_counter::ByteTally;
+
+/// Send times fixed in advance: `first + k × period`.
+#[derive(Debug, Clone)]
+pub struct OpenSchedule {
+    first: Instant,
+    period: Duration,
+    k: u64,
+}
+
+impl OpenSchedule {
+    /// `rate` sends per second starting at `start`, shifted by `offset` (a fraction of one
+    /// period, 0..1) so that many publishers do not all send at the same instant.
+    pub fn new(start: Instant, rate: f64, offset: f64) -> Self {
+        let period = Duration::from_secs_f64(1.0 / rate.max(1e-9));
+        Self {
+            first: start + period.mul_f64(offset.clamp(0.0, 1.0)),
+            period,
+            k: 0,
+        }
+    }
+
+    /// The time of the next send.
+    pub fn next_due(&self) -> Instant {
+        self.first + self.period.mul_f64(self.k as f64)
+    }
+
+    /// Returns the time of the next send and moves past it. Lateness never shifts later sends:
+    /// that is the open model.
+    pub fn take(&mut self) -> Instant {
+        let due = self.next_due();
+        self.k += 1;
+        due
+    }
+
+    /// Skips the sends scheduled before `now` (used once, when a subscriber joins late: it
+    /// did not exist to send them, so they were never intended).
+    pub fn skip_until(&mut self, now: Instant) {
+        if now > self.first {
+            let behind = (now - self.first).as_secs_f64() / self.period.as_secs_f64();
+            self.k = self.k.max(behind.ceil() as u64);
+        }
+    }
+}
+
+/// The identifying prefix of the publishes of subscriber `id` in run `run`.
+pub fn own_prefix(run: u64, id: u64) -> String {
+    format!("rtlab-pub:{run:x}:{id}:")
+}
+
+/// The text of one publish: the prefix and the scheduled send time.
+pub fn publish_text(prefix: &str, scheduled_unix_ns: u64) -> String {
+    format!("{prefix}{scheduled_unix_ns}")
+}
+
+/// If `data` is one of ours (starts with `prefix`), the scheduled send time it carries.
+pub fn scheduled_time(prefix: &[u8], data: &[u8]) -> Option<u64> {
+    let rest = data.strip_prefix(prefix)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// What one publisher did in the measured window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishTally {
+    /// Publishes scheduled in the window and sent.
+    pub sent: u64,
+    /// Bytes sent up for those publishes (frames, or whole requests).
+    pub bytes_up: u64,
+    /// Failed publishes by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Everything a POST publisher needs.
+pub(crate) struct PostPublisher {
+    /// Server's HTTP side.
+    pub target: Target,
+    /// Its resolved address.
+    pub addr: SocketAddr,
+    /// Connection index (for the source address) and the run's total.
+    pub conn_index: u64,
+    /// Total connections of the run.
+    pub conn_total: u64,
+    /// Text prefix.
+    pub prefix: String,
+    /// Send times.
+    pub schedule: OpenSchedule,
+    /// Measured window.
+    pub window: (Instant, Instant),
+    /// Maps an `Instant` to unix nanoseconds.
+    pub clock: crate::transport::RunClock,
+}
+
+impl PostPublisher {
+    /// Publishes by `POST /publish` until the window ends.
+    pub(crate) async fn run(mut self) -> PublishTally {
+        let mut tally = PublishTally::default();
+        let bytes = ByteTally::new_shared();
+        let mut client: Option<HttpClient> = None;
+        let path = self.target.path(rtlab_wire::paths::PUBLISH);
+        let mut body_buf = Vec::new();
+        let (window_start, window_end) = self.window;
+        self.schedule.skip_until(Instant::now());
+        loop {
+            let due = self.schedule.take();
+            if due >= window_end {
+                break;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            let in_window = due >= window_start;
+            if client.as_ref().is_none_or(|c| c.is_closed()) {
+                match HttpClient::open(
+                    self.addr,
+                    &self.target,
+                    self.conn_index,
+                    self.conn_total,
+                    bytes.clone(),
+                )
+                .await
+                {
+                    Ok(c) => client = Some(c),
+                    Err(e) => {
+                        *tally
+                            .errors
+                            .entry(format!("publish {}", e.kind()))
+                            .or_default() += 1;
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = client.as_mut() else { continue };
+            let text = publish_text(&self.prefix, self.clock.unix_nanos(due));
+            let before = bytes.snapshot();
+            let result = c
+                .request(http::Method::POST, &path, Bytes::from(text), &mut body_buf)
+                .await;
+            let spent = bytes.snapshot().since(before);
+            match result {
+                Ok(status) if status.is_success() => {
+                    if in_window {
+                        tally.sent += 1;
+                        tally.bytes_up += spent.up;
+                    }
+                }
+                Ok(status) => {
+                    *tally
+                        .errors
+                        .entry(format!("publish http {}", status.as_u16()))
+                        .or_default() += 1;
+                }
+                Err(e) => {
+                    client = None;
+                    *tally
+                        .errors
+                        .entry(format!("publish {}", e.kind()))
+                        .or_default() += 1;
+                }
+            }
+        }
+        tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_times_are_fixed_in_advance_and_lateness_does_not_shift_them() {
+        let t0 = Instant::now();
+        let mut s = OpenSchedule::new(t0, 10.0, 0.0);
+        assert_eq!(s.take(), t0);
+        assert_eq!(s.take(), t0 + Duration::from_millis(100));
+        // However late the caller is, the next time stays on the grid.
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(s.take(), t0 + Duration::from_millis(200));
+    }
+
+    #[test]
+    fn offset_and_skip() {
+        let t0 = Instant::now();
+        let mut s = OpenSchedule::new(t0, 10.0, 0.5);
+        assert_eq!(s.next_due(), t0 + Duration::from_millis(50));
+        s.skip_until(t0 + Duration::from_millis(420));
+        assert_eq!(s.next_due(), t0 + Duration::from_millis(450));
+        // Skipping backwards never happens.
+        s.skip_until(t0);
+        assert_eq!(s.next_due(), t0 + Duration::from_millis(450));
+    }
+
+    #[test]
+    fn publish_text_round_trips() {
+        let prefix = own_prefix(0xabc, 7);
+        assert_eq!(prefix, "rtlab-pub:abc:7:");
+        let text = publish_text(&prefix, 1_763_769_600_123_456_789);
+        assert_eq!(
+            scheduled_time(prefix.as_bytes(), text.as_bytes()),
+            Some(1_763_769_600_123_456_789)
+        );
+        // Another subscriber's publish is not ours.
+        let other = publish_text(&own_prefix(0xabc, 70), 5);
+        assert_eq!(scheduled_time(prefix.as_bytes(), other.as_bytes()), None);
+        assert_eq!(scheduled_time(prefix.as_bytes(), b"xxxx"), None);
+    }
+}

@@ -1,0 +1,578 @@
+//! WebSocket on the wire (RFC 6455): the opening handshake and the frame format.
+//!
+//! **The handshake** (§4) is one HTTP/1.1 request and response. The client sends
+//! `Upgrade: websocket` and a `Sec-WebSocket-Key` (16 random bytes, base64). The server proves it
+//! understood — that it is not an unsuspecting HTTP server replaying a cached answer — by returning
+//! `101 Switching Protocols` with `Sec-WebSocket-Accept = base64(SHA-1(key + GUID))`, where the
+//! GUID `258EAFA5-E914-47DA-95CA-C5AB0DC85B11` is fixed by the RFC (§4.2.2, step 5.4). It is not a
+//! security mechanism: anybody can compute it. After the empty line ending that response, the
+//! connection carries frames, not HTTP.
+//!
+//! **A frame** (§5.2) is 2 to 14 bytes of header and a payload:
+//!
+//! ```text
+//!  byte 0: FIN(1) RSV1 RSV2 RSV3 (3) opcode (4)
+//!  byte 1: MASK(1) payload length (7): 0–125 = the length; 126 = a 16-bit length follows;
+//!          127 = a 64-bit length follows
+//!  then:   extended length (0, 2 or 8 bytes), masking key (4 bytes if MASK), payload
+//! ```
+//!
+//! Frames from the client are always masked (each payload byte XOR one of 4 key bytes, so that a
+//! client cannot make a confused proxy see bytes it chose); frames from the server never are. So an
+//! event of up to 125 bytes costs the server 2 bytes of framing: less than anything but raw TCP.
+//!
+//! The pure parts ([`accept_key`], [`FrameHeader::parse`], [`annotate_frame`]) are tested on the
+//! RFC's own examples; [`trace`] runs them over one real connection opened by tokio-tungstenite
+//! through the recording tap.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use sha1::{Digest as _, Sha1};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::hexdump::{hex_bytes, hexdump_head, truncate};
+use super::http::{Head, print_head};
+use super::recorder::{Direction, Recording, Tap};
+use super::{Out, Target, Totals, TraceError};
+
+/// Rows of hex shown per frame (16 bytes each); the rest of a big frame is summarised.
+pub const MAX_DUMP_ROWS: usize = 8;
+
+/// The GUID RFC 6455 §1.3 appends to the key before hashing.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The RFC's own example key (§1.3)…
+pub const RFC_EXAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+/// …and the accept value the RFC derives from it.
+pub const RFC_EXAMPLE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// SHA-1 of `key` followed by the GUID: the 20 bytes that [`accept_key`] base64-encodes.
+pub fn accept_digest(key: &str) -> [u8; 20] {
+    let mut h = Sha1::new();
+    h.update(key.as_bytes());
+    h.update(WS_GUID.as_bytes());
+    h.finalize().into()
+}
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2):
+/// `base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))`.
+pub fn accept_key(key: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(accept_digest(key))
+}
+
+/// How the payload length was encoded in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthForm {
+    /// 0–125, in the 7 low bits of byte 1.
+    Bits7,
+    /// 126 in byte 1, then a 16-bit big-endian length.
+    Bits16,
+    /// 127 in byte 1, then a 64-bit big-endian length.
+    Bits64,
+}
+
+/// The decoded header of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Final fragment of a message.
+    pub fin: bool,
+    /// The three reserved bits (RSV1..RSV3 as bits 2..0), non-zero only with an extension.
+    pub rsv: u8,
+    /// The opcode: 0x0 continuation, 0x1 text, 0x2 binary, 0x8 close, 0x9 ping, 0xA pong.
+    pub opcode: u8,
+    /// Whether the payload is masked (client → server).
+    pub masked: bool,
+    /// The payload length.
+    pub payload_len: u64,
+    /// How the length was encoded.
+    pub length_form: LengthForm,
+    /// The masking key, when masked.
+    pub mask_key: Option<[u8; 4]>,
+    /// Bytes of header: 2 + extended length + masking key.
+    pub header_len: usize,
+}
+
+impl FrameHeader {
+    /// Decodes the header at the start of `buf`; `None` if `buf` is shorter than the header.
+    pub fn parse(buf: &[u8]) -> Option<FrameHeader> {
+        let (&b0, rest) = buf.split_first()?;
+        let (&b1, rest) = rest.split_first()?;
+        let masked = b1 & 0x80 != 0;
+        let (payload_len, length_form, ext) = match b1 & 0x7f {
+            126 => {
+                let b: [u8; 2] = rest.get(..2)?.try_into().ok()?;
+                (u64::from(u16::from_be_bytes(b)), LengthForm::Bits16, 2)
+            }
+            127 => {
+                let b: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+                (u64::from_be_bytes(b), LengthForm::Bits64, 8)
+            }
+            n => (u64::from(n), LengthForm::Bits7, 0),
+        };
+        let mask_key = if masked {
+            let k: [u8; 4] = rest.get(ext..ext + 4)?.try_into().ok()?;
+            Some(k)
+        } else {
+            None
+        };
+        Some(FrameHeader {
+            fin: b0 & 0x80 != 0,
+            rsv: (b0 >> 4) & 0x07,
+            opcode: b0 & 0x0f,
+            masked,
+            payload_len,
+            length_form,
+            mask_key,
+            header_len: 2 + ext + if masked { 4 } else { 0 },
+        })
+    }
+
+    /// Bytes of the whole frame, or `None` if it does not fit a `usize`.
+    pub fn frame_len(&self) -> Option<usize> {
+        usize::try_from(self.payload_len)
+            .ok()?
+            .checked_add(self.header_len)
+    }
+}
+
+/// The name of an opcode.
+pub fn opcode_name(opcode: u8) -> &'static str {
+    match opcode {
+        0x0 => "continuation",
+        0x1 => "text",
+        0x2 => "binary",
+        0x8 => "close",
+        0x9 => "ping",
+        0xA => "pong",
+        0x3..=0x7 => "reserved (data)",
+        _ => "reserved (control)",
+    }
+}
+
+/// XORs `payload` with the masking key (RFC 6455 §5.3): masking and unmasking are the same.
+pub fn unmask(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    payload
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect()
+}
+
+/// Splits a received or sent byte stream into whole frames: each header with the byte range of
+/// its frame. Stops at the first incomplete frame.
+pub fn split_frames(buf: &[u8]) -> Vec<(FrameHeader, std::ops::Range<usize>)> {
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while let Some(h) = buf.get(pos..).and_then(FrameHeader::parse) {
+        let Some(len) = h.frame_len() else { break };
+        if pos + len > buf.len() {
+            break;
+        }
+        frames.push((h, pos..pos + len));
+        pos += len;
+    }
+    frames
+}
+
+/// Annotates one whole frame (`frame` = header and payload): the hex, then every header field by
+/// name, then the payload (unmasked when needed).
+pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
+    for row in hexdump_head(frame, "  ", MAX_DUMP_ROWS) {
+        out.line(row);
+    }
+    let b0 = frame.first().copied().unwrap_or_default();
+    let b1 = frame.get(1).copied().unwrap_or_default();
+    out.line(format!(
+        "  byte 0  0x{b0:02x} = {:04b} {:04b}   FIN={} ({})  RSV={:03b}  opcode=0x{:x} ({})",
+        b0 >> 4,
+        b0 & 0xf,
+        u8::from(h.fin),
+        if h.fin {
+            "final fragment"
+        } else {
+            "more fragments follow"
+        },
+        h.rsv,
+        h.opcode,
+        opcode_name(h.opcode)
+    ));
+    let len7 = b1 & 0x7f;
+    let length_text = match h.length_form {
+        LengthForm::Bits7 => format!("payload length={} (7-bit)", h.payload_len),
+        LengthForm::Bits16 => format!("length field={len7}: a 16-bit length follows"),
+        LengthForm::Bits64 => format!("length field={len7}: a 64-bit length follows"),
+    };
+    out.line(format!(
+        "  byte 1  0x{b1:02x} = {:04b} {:04b}   MASK={} ({})  {length_text}",
+        b1 >> 4,
+        b1 & 0xf,
+        u8::from(h.masked),
+        if h.masked {
+            "client→server frames are always masked"
+        } else {
+            "server→client frames never are"
+        },
+    ));
+    let mut pos = 2;
+    match h.length_form {
+        LengthForm::Bits7 => {}
+        LengthForm::Bits16 => {
+            out.line(format!(
+                "  bytes 2-3  {}   payload length={} (16-bit)",
+                hex_bytes(frame.get(2..4).unwrap_or_default()),
+                h.payload_len
+            ));
+            pos = 4;
+        }
+        LengthForm::Bits64 => {
+            out.line(format!(
+                "  bytes 2-9  {}   payload length={} (64-bit)",
+                hex_bytes(frame.get(2..10).unwrap_or_default()),
+                h.payload_len
+            ));
+            pos = 10;
+        }
+    }
+    if let Some(key) = h.mask_key {
+        out.line(format!(
+            "  bytes {}-{}  {}   masking key: payload[i] XOR key[i mod 4]",
+            pos,
+            pos + 3,
+            hex_bytes(&key)
+        ));
+    }
+    let payload = frame.get(h.header_len..).unwrap_or_default();
+    let clear = match h.mask_key {
+        Some(key) => unmask(payload, key),
+        None => payload.to_vec(),
+    };
+    let shown = match h.opcode {
+        0x8 if clear.len() >= 2 => {
+            let code = u16::from_be_bytes([clear[0], clear[1]]);
+            format!(
+                "close code {code}{}",
+                match std::str::from_utf8(&clear[2..]) {
+                    Ok("") | Err(_) => String::new(),
+                    Ok(r) => format!(", reason {r:?}"),
+                }
+            )
+        }
+        0x1 | 0x9 | 0xA => format!("{:?}", truncate(&String::from_utf8_lossy(&clear), 90)),
+        _ => hex_bytes(&clear[..clear.len().min(24)]),
+    };
+    out.line(format!(
+        "  payload {} B{}: {shown}",
+        payload.len(),
+        if h.masked {
+            format!(
+                " (masked {} → unmasked)",
+                hex_bytes(&payload[..payload.len().min(8)])
+            )
+        } else {
+            String::new()
+        }
+    ));
+    out.line(format!(
+        "  = {} B of header + {} B of payload",
+        h.header_len,
+        payload.len()
+    ));
+}
+
+/// Prints the accept derivation: the RFC example first, then this connection's key and what the
+/// server sent. Returns whether the server's value matched.
+pub fn print_accept_derivation(
+    out: &mut Out,
+    key: Option<&str>,
+    server_accept: Option<&str>,
+) -> bool {
+    out.section("Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)");
+    out.line(format!("  accept = base64( SHA-1( key + \"{WS_GUID}\" ) )"));
+    let example = accept_key(RFC_EXAMPLE_KEY);
+    out.line(format!(
+        "  RFC example:     key {RFC_EXAMPLE_KEY} → {example}  {}",
+        if example == RFC_EXAMPLE_ACCEPT {
+            "✓ = the RFC's s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        } else {
+            "✗ differs from the RFC!"
+        }
+    ));
+    let Some(key) = key else {
+        out.line("  (no Sec-WebSocket-Key in the request)");
+        return false;
+    };
+    let digest = accept_digest(key);
+    let ours = accept_key(key);
+    out.line(format!("  this connection: key {key}"));
+    out.line(format!("    SHA-1(key + GUID) = {}", hex_bytes(&digest)));
+    out.line(format!("    base64 of those 20 bytes = {ours}"));
+    match server_accept {
+        Some(theirs) if theirs == ours => {
+            out.line(format!("    server sent        {theirs}  ✓ match"));
+            true
+        }
+        Some(theirs) => {
+            out.line(format!("    server sent        {theirs}  ✗ MISMATCH"));
+            false
+        }
+        None => {
+            out.line("    server sent no Sec-WebSocket-Accept  ✗");
+            false
+        }
+    }
+}
+
+/// Opens one WebSocket to `/ws`, reads `frames` events, closes, and prints every byte annotated.
+pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow::Result<Out> {
+    let mut out = Out::default();
+    let rec = Recording::new();
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&target.http_host))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", target.http_host))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", target.http_host))?;
+    let url = format!("ws://{}{}", target.http_host, rtlab_wire::paths::WS);
+    out.line(format!(
+        "rtlab trace ws: one WebSocket connection to {url}; every byte below crossed the socket"
+    ));
+
+    let capture = async {
+        let (mut ws, _response) =
+            tokio_tungstenite::client_async(url.as_str(), Tap::new(tcp, rec.clone()))
+                .await
+                .map_err(|e| anyhow::anyhow!("WebSocket handshake failed: {e}"))?;
+        let mut texts = 0;
+        while texts < frames {
+            match ws.next().await {
+                Some(Ok(Message::Text(_))) => texts += 1,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => anyhow::bail!("connection failed after {texts} events: {e}"),
+                None => anyhow::bail!("server closed after {texts} events"),
+            }
+        }
+        // A normal close: our (masked) close frame, then the server's answer.
+        ws.close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "trace done".into(),
+        }))
+        .await?;
+        while let Some(Ok(_)) = ws.next().await {}
+        anyhow::Ok(())
+    };
+    let note = match tokio::time::timeout(timeout, capture).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "timed out after {timeout:?} (is the server's ticker running? --rate > 0)"
+        )),
+    };
+
+    let sent = rec.stream(Direction::Sent);
+    let received = rec.stream(Direction::Received);
+    let mut totals = Totals::default();
+    let request = Head::parse(&sent)?.ok_or(TraceError::Incomplete("request head"))?;
+    print_head(&mut out, "client → server: HTTP request head", &request);
+    totals.head_bytes += request.len;
+    let Some(response) = Head::parse(&received)? else {
+        out.line("  (no complete response head)");
+        out.failure = note.or(Some("no response head".into()));
+        return Ok(out);
+    };
+    print_head(&mut out, "server → client: HTTP response head", &response);
+    totals.head_bytes += response.len;
+    print_accept_derivation(
+        &mut out,
+        request.header("sec-websocket-key"),
+        response.header("sec-websocket-accept"),
+    );
+
+    let down = &received[response.len..];
+    let mut shown = 0;
+    for (h, range) in split_frames(down) {
+        let frame = &down[range.clone()];
+        totals.framing_bytes += h.header_len;
+        let payload = frame.len() - h.header_len;
+        if h.opcode == 0x1 || h.opcode == 0x2 {
+            totals.payload_bytes += payload;
+            totals.events += 1;
+        } else {
+            totals.control_bytes += payload;
+        }
+        if shown < frames || h.opcode >= 0x8 {
+            shown += 1;
+            out.section(&format!(
+                "server → client: frame {} at +{:.1} ms ({} bytes)",
+                shown,
+                rec.time_of(Direction::Received, response.len + range.start)
+                    .unwrap_or_default()
+                    .as_secs_f64()
+                    * 1e3,
+                frame.len()
+            ));
+            annotate_frame(&mut out, frame, &h);
+        }
+    }
+    let up = &sent[request.len..];
+    for (h, range) in split_frames(up) {
+        totals.framing_bytes += h.header_len;
+        totals.control_bytes += range.len() - h.header_len;
+        out.section(&format!(
+            "client → server: {} frame ({} bytes)",
+            opcode_name(h.opcode),
+            range.len()
+        ));
+        annotate_frame(&mut out, &up[range], &h);
+    }
+    if let Some(n) = note {
+        out.blank();
+        out.line(format!("! {n}"));
+        out.failure = (totals.events == 0).then_some(n);
+    }
+    out.blank();
+    out.line(totals.line());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_matches_the_rfc_example() {
+        assert_eq!(accept_key(RFC_EXAMPLE_KEY), RFC_EXAMPLE_ACCEPT);
+        assert_eq!(
+            hex_bytes(&accept_digest(RFC_EXAMPLE_KEY)),
+            "b3 7a 4f 2c c0 62 4f 16 90 f6 46 06 cf 38 59 45 b2 be c4 ea"
+        );
+    }
+
+    #[test]
+    fn unmasked_hello_rfc_5_7() {
+        let frame = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let h = FrameHeader::parse(&frame).unwrap();
+        assert!(h.fin);
+        assert_eq!((h.rsv, h.opcode, h.masked), (0, 0x1, false));
+        assert_eq!((h.payload_len, h.length_form), (5, LengthForm::Bits7));
+        assert_eq!((h.header_len, h.frame_len()), (2, Some(7)));
+        assert_eq!(h.header_len, rtlab_wire::framing::ws_header_len(5, false));
+    }
+
+    #[test]
+    fn masked_hello_rfc_5_7() {
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let h = FrameHeader::parse(&frame).unwrap();
+        assert!(h.masked);
+        assert_eq!(h.mask_key, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert_eq!(h.header_len, 6);
+        assert_eq!(h.header_len, rtlab_wire::framing::ws_header_len(5, true));
+        assert_eq!(unmask(&frame[6..], [0x37, 0xfa, 0x21, 0x3d]), b"Hello");
+    }
+
+    #[test]
+    fn extended_lengths_rfc_5_7() {
+        // 256 bytes binary, unmasked: 82 7E 0100.
+        let h = FrameHeader::parse(&[0x82, 0x7e, 0x01, 0x00]).unwrap();
+        assert_eq!(
+            (h.opcode, h.payload_len, h.length_form),
+            (2, 256, LengthForm::Bits16)
+        );
+        assert_eq!(h.header_len, 4);
+        // 64 KiB binary, unmasked: 82 7F 0000000000010000.
+        let h = FrameHeader::parse(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
+        assert_eq!((h.payload_len, h.length_form), (65_536, LengthForm::Bits64));
+        assert_eq!(h.header_len, 10);
+        // Too short to hold the extended length.
+        assert_eq!(FrameHeader::parse(&[0x82, 0x7e, 0x01]), None);
+        assert_eq!(FrameHeader::parse(&[0x81]), None);
+    }
+
+    #[test]
+    fn fragments_and_control_frames_rfc_5_7() {
+        // "Hel" then "lo": FIN=0 text, then FIN=1 continuation.
+        let first = FrameHeader::parse(&[0x01, 0x03, 0x48, 0x65, 0x6c]).unwrap();
+        assert!(!first.fin);
+        assert_eq!(opcode_name(first.opcode), "text");
+        let last = FrameHeader::parse(&[0x80, 0x02, 0x6c, 0x6f]).unwrap();
+        assert!(last.fin);
+        assert_eq!(opcode_name(last.opcode), "continuation");
+        let ping = FrameHeader::parse(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
+        assert_eq!(opcode_name(ping.opcode), "ping");
+    }
+
+    #[test]
+    fn split_stops_at_an_incomplete_frame() {
+        let mut stream = vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        stream.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+        stream.extend_from_slice(&[0x81, 0x05, b'x']);
+        let frames = split_frames(&stream);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1].1, 7..11);
+    }
+
+    #[test]
+    fn annotation_names_every_field() {
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let h = FrameHeader::parse(&frame).unwrap();
+        let mut out = Out::default();
+        annotate_frame(&mut out, &frame, &h);
+        let text = out.into_string();
+        assert!(
+            text.contains("0000  81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+            "{text}"
+        );
+        assert!(text.contains("FIN=1"), "{text}");
+        assert!(text.contains("RSV=000"), "{text}");
+        assert!(text.contains("opcode=0x1 (text)"), "{text}");
+        assert!(text.contains("MASK=1"), "{text}");
+        assert!(text.contains("payload length=5 (7-bit)"), "{text}");
+        assert!(text.contains("37 fa 21 3d   masking key"), "{text}");
+        assert!(text.contains("\"Hello\""), "{text}");
+    }
+
+    #[test]
+    fn annotation_of_a_close_frame_and_a_16_bit_length() {
+        let frame = [0x88, 0x02, 0x03, 0xe8];
+        let h = FrameHeader::parse(&frame).unwrap();
+        let mut out = Out::default();
+        annotate_frame(&mut out, &frame, &h);
+        assert!(out.into_string().contains("close code 1000"));
+
+        let mut frame = vec![0x82, 0x7e, 0x01, 0x00];
+        frame.extend(std::iter::repeat_n(0u8, 256));
+        let h = FrameHeader::parse(&frame).unwrap();
+        let mut out = Out::default();
+        annotate_frame(&mut out, &frame, &h);
+        let text = out.into_string();
+        assert!(
+            text.contains("bytes 2-3  01 00   payload length=256 (16-bit)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn accept_derivation_checks_the_server() {
+        let mut out = Out::default();
+        assert!(print_accept_derivation(
+            &mut out,
+            Some(RFC_EXAMPLE_KEY),
+            Some(RFC_EXAMPLE_ACCEPT)
+        ));
+        let text = out.into_string();
+        assert!(text.contains("✓ match"));
+        assert!(text.contains(WS_GUID));
+        let mut out = Out::default();
+        assert!(!print_accept_derivation(
+            &mut out,
+            Some(RFC_EXAMPLE_KEY),
+            Some("nope")
+        ));
+    }
+}

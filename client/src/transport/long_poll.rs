@@ -1,0 +1,176 @@
+//! Long-polling subscriber: ask, wait for the answer, ask again at once.
+//!
+//! **Why it re-requests.** Plain HTTP cannot push: the server may only answer a request. Long
+//! polling makes the server *hold* the request (park it) until it has something newer than the
+//! `after` the client names, answers, and the client immediately asks again with the newest seq
+//! it has. Nothing is lost between two requests, because the server keeps a history and `after`
+//! says where to resume, and latency stays near one network round trip when events are rare.
+//! When events are frequent, every few events pay a full request and response head (hundreds of
+//! bytes), and while a request is in flight back to the client, new events wait for the next
+//! request: under load, answers carry batches. The timeout (`timeout_ms`) answers `[]` now and
+//! then so that idle connections and proxies stay healthy.
+//!
+//! **How.** A keep-alive hyper connection over the counted socket ([`HttpClient`]); the bytes
+//! of each request/response pair are a snapshot difference; the first answer (the request
+//! without `after`, which waits for the next event) is the set-up.
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use rtlab_wire::{Seq, paths};
+
+use crate::transport::http::HttpClient;
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+
+/// Pause before retrying after the server refused a poll (429, 503).
+const BACKOFF: Duration = Duration::from_millis(50);
+
+/// A subscriber on `GET /poll/long`.
+pub struct LongPollSubscriber {
+    client: HttpClient,
+    body: Vec<u8>,
+    after: Seq,
+}
+
+impl Subscriber for LongPollSubscriber {
+    async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
+        let client = open(ctx, meter).await?;
+        meter.connected();
+        let mut s = Self {
+            client,
+            body: Vec::new(),
+            after: 0,
+        };
+        let path = format!(
+            "{}?timeout_ms={}",
+            ctx.target.path(paths::LONG_POLL),
+            ctx.long_poll_timeout.as_millis()
+        );
+        let status = s
+            .client
+            .request(Method::GET, &path, Bytes::new(), &mut s.body)
+            .await?;
+        if status != StatusCode::OK {
+            return Err(SubError::Status(status.as_u16()));
+        }
+        s.after = answer(&s.body, meter, Default::default())?;
+        meter.set_up_idle(0);
+        Ok(s)
+    }
+
+    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        let result = self.run(ctx, meter).await;
+        meter.finish(0);
+        result
+    }
+}
+
+impl LongPollSubscriber {
+    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        if meter.phase() == Phase::Done {
+            return Ok(());
+        }
+        let boundary = tokio::time::sleep_until(meter.boundary().into());
+        tokio::pin!(boundary);
+        let base = ctx.target.path(paths::LONG_POLL);
+        let timeout_ms = ctx.long_poll_timeout.as_millis();
+        loop {
+            if self.client.is_closed() {
+                self.client = open(ctx, meter).await?;
+                meter.tally.reconnects += 1;
+            }
+            let path = format!("{base}?after={}&timeout_ms={timeout_ms}", self.after);
+            let before = meter.bytes.snapshot();
+            let result = {
+                let mut request =
+                    pin!(
+                        self.client
+                            .request(Method::GET, &path, Bytes::new(), &mut self.body)
+                    );
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut request => break r,
+                        // A parked request is an idle moment: cross the boundary now, the
+                        // answer will fall in the new phase with its events.
+                        () = &mut boundary => {
+                            if meter.cross(0) {
+                                return Ok(());
+                            }
+                            boundary.as_mut().reset(meter.boundary().into());
+                        }
+                    }
+                }
+            };
+            match result {
+                Ok(StatusCode::OK) => {
+                    let spent = meter.bytes.snapshot().since(before);
+                    // An answer read after the boundary belongs to the next phase: cross
+                    // first, leaving its bytes on the far side.
+                    let done = Instant::now() >= meter.boundary()
+                        && meter.cross(usize::try_from(spent.down).unwrap_or(usize::MAX));
+                    self.after = answer(&self.body, meter, spent).map(|a| a.max(self.after))?;
+                    if done {
+                        return Ok(());
+                    }
+                }
+                Ok(status)
+                    if status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::SERVICE_UNAVAILABLE =>
+                {
+                    meter.tally.error(format!("http {}", status.as_u16()));
+                    tokio::time::sleep(BACKOFF).await;
+                }
+                Ok(status) => return Err(SubError::Status(status.as_u16())),
+                Err(SubError::Closed(_)) if !self.client.is_closed() => {
+                    return Err(SubError::Closed("poll connection failed".into()));
+                }
+                // The server closed the keep-alive connection: open another next time round.
+                Err(SubError::Closed(_)) => {}
+                Err(e) => return Err(e),
+            }
+            if meter.overdue() && meter.cross(0) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Opens this subscriber's poll connection.
+pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubError> {
+    let index = ctx
+        .conn_counter
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    HttpClient::open(
+        ctx.addr,
+        &ctx.target,
+        index,
+        ctx.clients,
+        meter.bytes.clone(),
+    )
+    .await
+}
+
+/// Decodes a poll answer (a JSON array of events), records its events and bytes, and returns
+/// the highest seq in it (0 when empty).
+pub(crate) fn answer(
+    body: &[u8],
+    meter: &mut Meter,
+    spent: crate::wire_counter::Bytes2,
+) -> Result<Seq, SubError> {
+    let raw: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).map_err(|e| {
+        SubError::Protocol(format!("poll answer is not a JSON array of events: {e}"))
+    })?;
+    meter.poll_answered(spent, body.len(), raw.len());
+    let mut highest = 0;
+    for r in raw {
+        let json = r.get().as_bytes();
+        let ev =
+            rtlab_wire::EventView::parse(json).map_err(|e| SubError::Protocol(e.to_string()))?;
+        highest = highest.max(ev.seq);
+        meter.event(&ev, json.len(), None);
+    }
+    Ok(highest)
+}

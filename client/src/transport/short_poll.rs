@@ -1,0 +1,129 @@
+//! Short-polling subscriber: ask on a timer, whether or not anything happened.
+//!
+//! **What it costs.** The simplest thing that works anywhere: `GET /poll/short?after=N` every
+//! `--poll-interval`, answered at once with whatever is newer (often `[]`). Latency is the wait
+//! for the next poll, about half the interval on average plus a round trip, and every poll pays
+//! a full request and response head whether it carries events or not: with events rarer than
+//! polls most requests are wasted (the *empty-poll share*), with events more frequent each answer
+//! carries a batch. The interval trades latency against requests, linearly; the lab's sweep shows
+//! both.
+//!
+//! **How.** The same keep-alive hyper connection as long polling ([`HttpClient`]); polls start
+//! on a fixed grid (`tokio::time::interval`, skipping missed ticks, as `setInterval` would);
+//! the first poll, without `after`, is the set-up (it returns the latest event, which tells
+//! where the feed is).
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use rtlab_wire::{Seq, paths};
+use std::time::Instant;
+
+use tokio::time::MissedTickBehavior;
+
+use crate::transport::http::HttpClient;
+use crate::transport::long_poll::{answer, open};
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+
+/// A subscriber on `GET /poll/short`.
+pub struct ShortPollSubscriber {
+    client: HttpClient,
+    body: Vec<u8>,
+    after: Seq,
+}
+
+impl Subscriber for ShortPollSubscriber {
+    async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
+        let client = open(ctx, meter).await?;
+        meter.connected();
+        let mut s = Self {
+            client,
+            body: Vec::new(),
+            after: 0,
+        };
+        let path = ctx.target.path(paths::SHORT_POLL);
+        let status = s
+            .client
+            .request(Method::GET, &path, Bytes::new(), &mut s.body)
+            .await?;
+        if status != StatusCode::OK {
+            return Err(SubError::Status(status.as_u16()));
+        }
+        s.after = answer(&s.body, meter, Default::default())?;
+        if s.after > 0 {
+            meter.expect_after(s.after);
+        }
+        meter.set_up_idle(0);
+        Ok(s)
+    }
+
+    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        let result = self.run(ctx, meter).await;
+        meter.finish(0);
+        result
+    }
+}
+
+impl ShortPollSubscriber {
+    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        if meter.phase() == Phase::Done {
+            return Ok(());
+        }
+        let boundary = tokio::time::sleep_until(meter.boundary().into());
+        tokio::pin!(boundary);
+        let mut ticks = tokio::time::interval(ctx.poll_interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        ticks.tick().await; // the first tick is immediate; the set-up poll was it.
+        let base = ctx.target.path(paths::SHORT_POLL);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut boundary => {
+                    if meter.cross(0) {
+                        return Ok(());
+                    }
+                    boundary.as_mut().reset(meter.boundary().into());
+                }
+                _ = ticks.tick() => {
+                    if self.poll(ctx, &base, meter).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One poll; `Ok(true)` when it crossed the end of the window.
+    async fn poll(&mut self, ctx: &Ctx, base: &str, meter: &mut Meter) -> Result<bool, SubError> {
+        if self.client.is_closed() {
+            self.client = open(ctx, meter).await?;
+            meter.tally.reconnects += 1;
+        }
+        let path = format!("{base}?after={}", self.after);
+        let before = meter.bytes.snapshot();
+        match self
+            .client
+            .request(Method::GET, &path, Bytes::new(), &mut self.body)
+            .await
+        {
+            Ok(StatusCode::OK) => {
+                let spent = meter.bytes.snapshot().since(before);
+                // An answer read after the boundary belongs to the next phase.
+                let done = Instant::now() >= meter.boundary()
+                    && meter.cross(usize::try_from(spent.down).unwrap_or(usize::MAX));
+                self.after = answer(&self.body, meter, spent)?.max(self.after);
+                Ok(done)
+            }
+            Ok(status)
+                if status == StatusCode::TOO_MANY_REQUESTS
+                    || status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                meter.tally.error(format!("http {}", status.as_u16()));
+                Ok(false)
+            }
+            Ok(status) => Err(SubError::Status(status.as_u16())),
+            // The server closed the keep-alive connection; the next tick opens another.
+            Err(SubError::Closed(_)) if self.client.is_closed() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Raw-TCP baseline subscriber: connect, then read lines.
+//!
+//! **What it costs.** Nothing but the event JSON and a `\n` per event: no handshake, no headers,
+//! no framing beyond the newline (1 byte). It is not a web transport (no browser can open it, no
+//! proxy understands it) and is here only as the floor: the latency and the bytes that any web
+//! transport spends above this line are what its web-friendliness costs.
+//!
+//! **How.** The subscriber owns its read buffer, so it knows exactly how many received bytes are
+//! still unparsed; phase boundaries subtract them, which makes its byte accounting exact even
+//! when events arrive back to back.
+
+use rtlab_wire::EventView;
+use rtlab_wire::framing::TCP_LINE_OVERHEAD;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+use crate::wire_counter::WireCounter;
+
+/// First read buffer size; doubled when a line does not fit (payloads up to 64 KiB).
+const INITIAL_BUFFER: usize = 16 * 1024;
+/// Longest line accepted: a 64 KiB payload JSON-escaped, with room to spare.
+const MAX_LINE: usize = 1024 * 1024;
+
+/// A subscriber on the raw-TCP listener.
+pub struct TcpSubscriber {
+    stream: WireCounter<TcpStream>,
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+impl Subscriber for TcpSubscriber {
+    async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
+        let stream = ctx.connect(meter.bytes.clone()).await?;
+        // No handshake: set-up is the TCP connect alone, zero bytes.
+        meter.set_up_idle(0);
+        Ok(Self {
+            stream,
+            buf: vec![0; INITIAL_BUFFER],
+            filled: 0,
+        })
+    }
+
+    async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        let result = self.run(meter).await;
+        meter.finish(self.filled);
+        result
+    }
+}
+
+impl TcpSubscriber {
+    async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
+        if meter.phase() == Phase::Done {
+            return Ok(());
+        }
+        let boundary = tokio::time::sleep_until(meter.boundary().into());
+        tokio::pin!(boundary);
+        loop {
+            if self.filled == self.buf.len() {
+                if self.buf.len() >= MAX_LINE {
+                    return Err(SubError::Protocol("a line longer than 1 MiB".into()));
+                }
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            tokio::select! {
+                biased;
+                n = self.stream.read(&mut self.buf[self.filled..]) => {
+                    let n = n.map_err(|e| SubError::Closed(e.to_string()))?;
+                    if n == 0 {
+                        return Err(SubError::Closed("connection closed by server".into()));
+                    }
+                    self.filled += n;
+                    self.parse_lines(meter)?;
+                    if meter.overdue() && meter.cross(self.filled) {
+                        return Ok(());
+                    }
+                }
+                () = &mut boundary => {
+                    if meter.cross(self.filled) {
+                        return Ok(());
+                    }
+                    boundary.as_mut().reset(meter.boundary().into());
+                }
+            }
+        }
+    }
+
+    fn parse_lines(&mut self, meter: &mut Meter) -> Result<(), SubError> {
+        let mut start = 0;
+        while let Some(nl) = self.buf[start..self.filled]
+            .iter()
+            .position(|&b| b == b'\n')
+        {
+            let line = &self.buf[start..start + nl];
+            let ev = EventView::parse(line).map_err(|e| SubError::Protocol(e.to_string()))?;
+            meter.event(&ev, line.len(), Some(TCP_LINE_OVERHEAD));
+            start += nl + 1;
+        }
+        if start > 0 {
+            self.buf.copy_within(start..self.filled, 0);
+            self.filled -= start;
+        }
+        Ok(())
+    }
+}

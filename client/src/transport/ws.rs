@@ -1,0 +1,176 @@
+//! WebSocket subscriber: one upgrade, then a frame per event, full duplex.
+//!
+//! **What it costs.** The upgrade is an ordinary HTTP/1.1 request and a `101 Switching
+//! Protocols` response (set-up: a few hundred bytes, once). After that each event is one text
+//! frame whose header is 2 bytes up to 125 bytes of payload, 4 up to 64 KiB, 10 beyond
+//! (RFC 6455 §5.2), about the cheapest framing a web transport can have. Frames from client to
+//! server must be *masked* (a 4-byte key XORed over the payload, so that a hostile page cannot
+//! make a proxy cache attacker-chosen bytes), so the same 64-byte message costs 6 bytes of
+//! framing upstream. The server's pings and our pongs keep the connection alive; they are
+//! counted as keep-alive, not framing.
+//!
+//! **How.** `tokio_tungstenite::client_async` does the handshake over the counted socket; the
+//! loop below takes frames with `biased` `select!` so that the phase timer is only looked at
+//! when the stream had nothing to give (see `transport/mod.rs` for why). Publishing is a text
+//! frame on the same socket: no second connection, no request head.
+
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use rtlab_wire::framing::ws_header_len;
+use rtlab_wire::{EventView, defaults, paths};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::publish::publish_text;
+use crate::transport::{Ctx, Meter, SubError, Subscriber};
+use crate::wire_counter::WireCounter;
+
+/// Read buffer per connection. tungstenite's default (128 KiB) would cost 1.3 GB at 10 000
+/// subscribers; events are small and the buffer grows when a frame needs more.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// A subscriber on `GET /ws`.
+pub struct WsSubscriber {
+    ws: WebSocketStream<WireCounter<TcpStream>>,
+}
+
+impl Subscriber for WsSubscriber {
+    const PUBLISHES_ITSELF: bool = true;
+
+    async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
+        let stream = ctx.connect(meter.bytes.clone()).await?;
+        let url = format!(
+            "ws://{}{}",
+            ctx.target.authority,
+            ctx.target.path(paths::WS)
+        );
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(0);
+        let (ws, _response) =
+            tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+                .await
+                .map_err(handshake_error)?;
+        meter.set_up();
+        Ok(Self { ws })
+    }
+
+    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        let result = self.run(ctx, meter).await;
+        meter.finish(0);
+        if result.is_ok() {
+            // Polite close; its bytes fall after the window and are not counted.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(100), self.ws.close(None))
+                    .await;
+        }
+        result
+    }
+}
+
+impl WsSubscriber {
+    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        let boundary = tokio::time::sleep_until(meter.boundary().into());
+        tokio::pin!(boundary);
+        let mut schedule = ctx.publish_schedule(meter.id);
+        if let Some(s) = schedule.as_mut() {
+            s.skip_until(Instant::now());
+        }
+        let prefix = meter.own_prefix().unwrap_or_default().to_owned();
+        let far = meter.clock().window_end + std::time::Duration::from_secs(86_400);
+        let publish_at =
+            tokio::time::sleep_until(schedule.as_ref().map_or(far, |s| s.next_due()).into());
+        tokio::pin!(publish_at);
+        if meter.phase() == crate::transport::Phase::Done {
+            return Ok(());
+        }
+        loop {
+            tokio::select! {
+                biased;
+                msg = self.ws.next() => {
+                    match msg {
+                        None => return Err(SubError::Closed("connection closed by server".into())),
+                        Some(Err(e)) => return Err(SubError::Closed(e.to_string())),
+                        Some(Ok(msg)) => self.on_message(msg, meter)?,
+                    }
+                    if meter.overdue() && meter.cross(0) {
+                        return Ok(());
+                    }
+                }
+                () = &mut publish_at, if schedule.is_some() => {
+                    if let Some(s) = schedule.as_mut() {
+                        let due = s.take();
+                        if due < meter.clock().window_end {
+                            let text = publish_text(&prefix, meter.clock().unix_nanos(due));
+                            let before = meter.bytes.snapshot();
+                            self.ws
+                                .send(Message::text(text))
+                                .await
+                                .map_err(|e| SubError::Closed(e.to_string()))?;
+                            meter.published(due, meter.bytes.snapshot().since(before).up);
+                        }
+                        publish_at.as_mut().reset(s.next_due().into());
+                    }
+                }
+                () = &mut boundary => {
+                    if meter.cross(0) {
+                        return Ok(());
+                    }
+                    boundary.as_mut().reset(meter.boundary().into());
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, msg: Message, meter: &mut Meter) -> Result<(), SubError> {
+        match msg {
+            Message::Text(text) => {
+                let ev = EventView::parse(text.as_bytes())
+                    .map_err(|e| SubError::Protocol(e.to_string()))?;
+                meter.event(&ev, text.len(), Some(ws_header_len(text.len(), false)));
+            }
+            Message::Ping(p) => {
+                // tungstenite answers with a pong of the same payload, masked.
+                meter.keepalive(
+                    p.len() + ws_header_len(p.len(), false),
+                    p.len() + ws_header_len(p.len(), true),
+                );
+            }
+            Message::Pong(p) => meter.keepalive(p.len() + ws_header_len(p.len(), false), 0),
+            Message::Close(frame) => {
+                return Err(match frame {
+                    Some(f)
+                        if u16::from(f.code) == defaults::LAGGING_CLOSE_CODE
+                            && f.reason.as_str() == defaults::LAGGING_CLOSE_REASON =>
+                    {
+                        SubError::Lagging
+                    }
+                    Some(f) => SubError::Closed(format!(
+                        "closed by server ({} {})",
+                        u16::from(f.code),
+                        f.reason.as_str()
+                    )),
+                    None => SubError::Closed("closed by server".into()),
+                });
+            }
+            Message::Binary(_) => {
+                return Err(SubError::Protocol(
+                    "binary frame (the contract sends text frames)".into(),
+                ));
+            }
+            Message::Frame(_) => {}
+        }
+        Ok(())
+    }
+}
+
+fn handshake_error(e: tungstenite::Error) -> SubError {
+    match e {
+        tungstenite::Error::Http(resp) => SubError::Status(resp.status().as_u16()),
+        tungstenite::Error::Io(io) => SubError::Connect(io),
+        other => SubError::Protocol(format!("WebSocket handshake failed: {other}")),
+    }
+}

@@ -1,0 +1,205 @@
+//! Counting bytes at the socket.
+//!
+//! Every number this lab reports about cost on the wire comes from here. A WebSocket text frame
+//! of 64 bytes costs 66 bytes downstream (a 2-byte header, RFC 6455 §5.2) but 70 upstream (clients
+//! must mask, adding a 4-byte key); an SSE event pays `id:`/`data:` lines *and* the chunked
+//! encoding of its HTTP/1.1 body; a poll pays two HTTP heads per answer. No library above the
+//! socket reports these bytes: hyper strips chunk sizes and heads, tungstenite strips frame
+//! headers. So the bytes are counted where nothing is hidden yet: a wrapper around the
+//! `TcpStream` that implements `AsyncRead + AsyncWrite` and adds what each read and write
+//! returned to a [`ByteTally`]. hyper and tungstenite then run on top of it unchanged.
+//!
+//! The tally only counts totals. Splitting them into *set-up* (handshake, first response head)
+//! and *steady state* (the measured window) is done by the subscriber, which takes
+//! [`ByteTally::snapshot`]s at the moments those phases change, and does so when its parser holds
+//! no half-read event, so that bytes and events fall on the same side of each boundary (see
+//! `transport/mod.rs`). TCP's own handshake (SYN/ACK) is below the socket and never counted;
+//! neither are IP and TCP headers: the lab compares what the *protocols* put in the byte stream.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Running byte totals of one subscriber's connections, shared between the IO wrapper (which
+/// adds) and the subscriber (which takes snapshots). Atomics, because hyper may drive the
+/// connection from another task.
+#[derive(Debug, Default)]
+pub struct ByteTally {
+    down: AtomicU64,
+    up: AtomicU64,
+}
+
+/// Byte totals at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bytes2 {
+    /// Bytes received from the server.
+    pub down: u64,
+    /// Bytes sent to the server.
+    pub up: u64,
+}
+
+impl Bytes2 {
+    /// `self - earlier`, saturating (a snapshot never goes backwards, but be safe).
+    pub fn since(self, earlier: Bytes2) -> Bytes2 {
+        Bytes2 {
+            down: self.down.saturating_sub(earlier.down),
+            up: self.up.saturating_sub(earlier.up),
+        }
+    }
+}
+
+impl ByteTally {
+    /// A new tally at zero, ready to share.
+    pub fn new_shared() -> Arc<ByteTally> {
+        Arc::new(ByteTally::default())
+    }
+
+    /// The totals now.
+    pub fn snapshot(&self) -> Bytes2 {
+        Bytes2 {
+            down: self.down.load(Ordering::Acquire),
+            up: self.up.load(Ordering::Acquire),
+        }
+    }
+
+    fn add_down(&self, n: usize) {
+        self.down.fetch_add(n as u64, Ordering::AcqRel);
+    }
+
+    fn add_up(&self, n: usize) {
+        self.up.fetch_add(n as u64, Ordering::AcqRel);
+    }
+}
+
+/// A byte-counting `AsyncRead + AsyncWrite` wrapper around a stream (a `TcpStream` in practice).
+#[derive(Debug)]
+pub struct WireCounter<S> {
+    inner: S,
+    tally: Arc<ByteTally>,
+}
+
+impl<S> WireCounter<S> {
+    /// Wraps `inner`, adding every byte read and written to `tally`.
+    pub fn new(inner: S, tally: Arc<ByteTally>) -> Self {
+        Self { inner, tally }
+    }
+
+    /// The shared tally.
+    pub fn tally(&self) -> &Arc<ByteTally> {
+        &self.tally
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WireCounter<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            this.tally.add_down(buf.filled().len() - before);
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WireCounter<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            this.tally.add_up(n);
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // hyper writes head and body with one vectored write when the stream supports it; only
+        // the bytes the kernel accepted (the returned count) crossed the socket.
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = result {
+            this.tally.add_up(n);
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_every_byte_read_and_written() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let tally = ByteTally::new_shared();
+        let mut counted = WireCounter::new(a, tally.clone());
+
+        counted.write_all(b"hello").await.unwrap();
+        let mut got = [0u8; 5];
+        b.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello");
+
+        b.write_all(b"0123456789").await.unwrap();
+        let mut back = [0u8; 10];
+        counted.read_exact(&mut back).await.unwrap();
+
+        assert_eq!(tally.snapshot(), Bytes2 { down: 10, up: 5 });
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_count_what_was_accepted() {
+        let (a, mut b) = tokio::io::duplex(1024);
+        let tally = ByteTally::new_shared();
+        let mut counted = WireCounter::new(a, tally.clone());
+        let bufs = [io::IoSlice::new(b"head\r\n"), io::IoSlice::new(b"body")];
+        let n = counted.write_vectored(&bufs).await.unwrap();
+        counted.flush().await.unwrap();
+        drop(counted);
+        let mut all = Vec::new();
+        b.read_to_end(&mut all).await.unwrap();
+        assert_eq!(n, all.len());
+        assert_eq!(tally.snapshot().up, all.len() as u64);
+    }
+
+    #[test]
+    fn since_subtracts_snapshots() {
+        let a = Bytes2 { down: 10, up: 4 };
+        let b = Bytes2 { down: 25, up: 4 };
+        assert_eq!(b.since(a), Bytes2 { down: 15, up: 0 });
+        assert_eq!(a.since(b), Bytes2 { down: 0, up: 0 });
+    }
+}

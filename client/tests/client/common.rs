@@ -1,0 +1,41 @@
+//! Shared helpers: the real server on free ports, and a short run's configuration.
+
+use std::time::Duration;
+
+use rtlab_client::RunConfig;
+use rtlab_server::{Config, RunningServer};
+use rtlab_wire::Transport;
+
+/// Events per second of the test server's ticker.
+pub const RATE: f64 = 100.0;
+
+/// The real server on 127.0.0.1, free ports, `rate` events per second.
+pub async fn server(rate: f64) -> RunningServer {
+    rtlab_server::spawn(Config {
+        rate,
+        workers: 1,
+        ..Config::ephemeral()
+    })
+    .await
+    .expect("the server starts")
+}
+
+/// The server's base URL for `transport`.
+pub fn url(server: &RunningServer, transport: Transport) -> String {
+    match transport {
+        Transport::Tcp => format!("tcp://{}", server.tcp_addr()),
+        _ => format!("http://{}", server.http_addr()),
+    }
+}
+
+/// 20 clients, 1 s measured after 300 ms of warm-up: a run of about 1.4 s.
+pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
+    RunConfig {
+        control_url: Some(format!("http://{}", server.http_addr())),
+        clients: 20,
+        duration: Duration::from_secs(1),
+        warmup: Duration::from_millis(300),
+        connect_rate: 2_000.0,
+        ..RunConfig::new(transport, url(server, transport))
+    }
+}

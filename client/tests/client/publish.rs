@@ -1,0 +1,54 @@
+//! Upstream: subscribers publish on an open-model schedule and time the round trip.
+
+use rtlab_wire::Transport;
+use rtlab_wire::framing::ws_header_len;
+
+use crate::common::{server, short_run};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
+    let server = server(10.0).await;
+    let config = rtlab_client::RunConfig {
+        publish_rate: Some(10.0),
+        ..short_run(&server, Transport::Ws)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+    let p = report.publish.as_ref().expect("a publish section");
+    assert_eq!(p.via, "ws-frame");
+    // 20 clients × 10/s × 1 s.
+    assert!((180..=220).contains(&p.sent), "{summary}");
+    assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
+    assert_eq!(p.round_trip_us.count, p.echoed);
+    assert!(p.round_trip_us.p50 > 0.0);
+    // A masked client frame: the text (~40 bytes) plus a 6-byte header, nothing else.
+    let text_len = p.bytes_up_per_publish - ws_header_len(40, true) as f64;
+    assert!((30.0..60.0).contains(&text_len), "{summary}");
+    assert_eq!(report.lost, 0, "{summary}");
+    // The published events reach everybody: more events than the ticker alone sends.
+    assert!(report.server_events_published > 150, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_publishes_with_post_and_pays_a_request_each() {
+    let server = server(10.0).await;
+    let config = rtlab_client::RunConfig {
+        publish_rate: Some(10.0),
+        ..short_run(&server, Transport::Sse)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+    let p = report.publish.as_ref().expect("a publish section");
+    assert_eq!(p.via, "http-post");
+    assert!((180..=220).contains(&p.sent), "{summary}");
+    assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
+    assert!(p.bytes_up_per_publish > 100.0, "{summary}");
+    assert_eq!(report.requests, p.sent);
+    // Exactness holds with publishes in the feed too.
+    assert_eq!(
+        Some(report.wire.overhead_bytes),
+        report.wire.analytic_overhead_bytes
+    );
+}

@@ -1,0 +1,170 @@
+//! Every transport against the real server: consecutive events, no loss, exact byte accounting
+//! for the streaming transports, request counts for the polls.
+
+use rstest::rstest;
+use rtlab_wire::Transport;
+
+use crate::common::{RATE, server, short_run};
+
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[case::tcp(Transport::Tcp)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_every_event_in_order(#[case] transport: Transport) {
+    let server = server(RATE).await;
+    let report = rtlab_client::run(short_run(&server, transport))
+        .await
+        .expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+
+    assert_eq!(report.transport, Some(transport));
+    assert_eq!((report.connected, report.completed), (20, 20), "{summary}");
+    assert_eq!(
+        (report.lost, report.duplicates, report.out_of_order),
+        (0, 0, 0),
+        "{summary}"
+    );
+    assert!(report.errors.is_empty(), "{summary}");
+    // 20 subscribers × ~100 events/s × 1 s.
+    assert!(
+        (1_500..=2_500).contains(&report.events_received),
+        "{summary}"
+    );
+    assert!(
+        (0.9..=1.1).contains(&report.delivery_ratio),
+        "delivery ratio {}\n{summary}",
+        report.delivery_ratio
+    );
+    assert_eq!(report.latency_us.count, report.events_received);
+    assert_eq!(report.connect_us.count, 20);
+    assert!(report.latency_us.p50 > 0.0 && report.latency_us.p50 < 200_000.0);
+    assert!(!report.latency_histogram_b64.is_empty());
+    assert!(report.wire.payload_bytes_per_event > 40.0, "{summary}");
+}
+
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::tcp(Transport::Tcp)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measured_framing_equals_the_analytic_framing(#[case] transport: Transport) {
+    let server = server(RATE).await;
+    let report = rtlab_client::run(short_run(&server, transport))
+        .await
+        .expect("the run succeeds");
+    server.shutdown().await.ok();
+    let w = &report.wire;
+    assert!(report.events_received > 0);
+    assert_eq!(
+        Some(w.overhead_bytes),
+        w.analytic_overhead_bytes,
+        "measured vs analytic framing, {} events: {w:?}",
+        report.events_received
+    );
+    assert_eq!(
+        w.bytes_down,
+        w.payload_bytes + w.overhead_bytes + w.keepalive_bytes_down
+    );
+    let per_event = w.overhead_bytes_per_event;
+    match transport {
+        Transport::Ws => assert_eq!(per_event, 2.0, "a <126-byte frame has a 2-byte header"),
+        Transport::Tcp => assert_eq!(per_event, 1.0, "the newline"),
+        // id:/data: lines (13 + digits) and chunking (hex digits + 4).
+        _ => assert!((18.0..=26.0).contains(&per_event), "{per_event}"),
+    }
+    // Set-up happened and was kept apart: an upgrade or a response head, or nothing for tcp.
+    if transport == Transport::Tcp {
+        assert_eq!((w.setup_bytes_up, w.setup_bytes_down), (0, 0));
+    } else {
+        assert!(w.setup_bytes_up > 50 && w.setup_bytes_down > 50, "{w:?}");
+    }
+}
+
+#[rstest]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_count_requests_and_their_heads(#[case] transport: Transport) {
+    let server = server(RATE).await;
+    let report = rtlab_client::run(short_run(&server, transport))
+        .await
+        .expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+    let per_event = report
+        .requests_per_event
+        .expect("polls report requests per event");
+    assert!(report.requests > 0, "{summary}");
+    let request_bytes = report.wire.request_bytes_per_request.unwrap();
+    let head_bytes = report.wire.response_head_bytes_per_request.unwrap();
+    assert!((30.0..300.0).contains(&request_bytes), "{summary}");
+    assert!((30.0..400.0).contains(&head_bytes), "{summary}");
+    // Every poll pays both heads: framing per event is at least heads × requests per event.
+    assert!(report.wire.overhead_bytes_per_event >= (request_bytes.min(head_bytes)) * per_event);
+    match transport {
+        // One request per answer; at 100 events/s answers carry one event or a few.
+        Transport::LongPoll => assert!((0.2..=1.05).contains(&per_event), "{summary}"),
+        // 10 polls/s per client against 100 events/s: about 0.1 request per event, none empty.
+        _ => {
+            assert!((0.05..=0.2).contains(&per_event), "{summary}");
+            assert!(report.empty_poll_share.unwrap() < 0.2, "{summary}");
+            let polls_expected = 20.0 * 10.0;
+            assert!(
+                (report.requests as f64 - polls_expected).abs() <= 30.0,
+                "{summary}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_polls_against_a_quiet_feed_are_mostly_empty() {
+    let server = server(2.0).await;
+    let config = rtlab_client::RunConfig {
+        clients: 5,
+        poll_interval: std::time::Duration::from_millis(50),
+        ..short_run(&server, Transport::ShortPoll)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let share = report.empty_poll_share.unwrap();
+    assert!(share > 0.7, "{}", rtlab_client::printer::human(&report));
+    assert_eq!(report.lost, 0);
+}
+
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_bytes_are_kept_apart_from_framing(#[case] transport: Transport) {
+    // A slow feed with frequent pings and heartbeats: keep-alive traffic in the window.
+    let server = rtlab_server::spawn(rtlab_server::Config {
+        rate: 5.0,
+        workers: 1,
+        ping_interval: std::time::Duration::from_millis(100),
+        heartbeat_interval: std::time::Duration::from_millis(40),
+        ..rtlab_server::Config::ephemeral()
+    })
+    .await
+    .unwrap();
+    let config = rtlab_client::RunConfig {
+        clients: 5,
+        ..short_run(&server, transport)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let w = &report.wire;
+    assert!(w.keepalive_bytes_down > 0, "{w:?}");
+    assert_eq!(Some(w.overhead_bytes), w.analytic_overhead_bytes, "{w:?}");
+    match transport {
+        // Pings of the server's payload with a 2-byte header; our pongs masked (6 bytes).
+        Transport::Ws => assert!(w.keepalive_bytes_up > 0, "{w:?}"),
+        // `:\n\n` in a chunk of its own: "3\r\n" + 3 + "\r\n" = 8 bytes each.
+        _ => assert_eq!(w.keepalive_bytes_down % 8, 0, "{w:?}"),
+    }
+    assert_eq!(report.completed, 5);
+}

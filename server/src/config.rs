@@ -1,0 +1,259 @@
+//! The server's settings: one [`Config`], parsed from the command line or built in code.
+//!
+//! Every knob the lab turns is here, with its unit and default in the `--help` text. The same
+//! struct is what tests and the lab runner build directly (`Config::default()` or
+//! `Config::parse_from([...])`), so there is exactly one place that knows the defaults.
+//!
+//! Durations use humantime (`500ms`, `10s`, `1m`) so nobody has to guess the unit. Values that
+//! would make the server panic or misbehave (a zero ping interval, a zero-sized queue) are
+//! refused by [`Config::validate`], which [`crate::spawn`] calls before binding anything.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use rtlab_wire::defaults;
+
+/// Default ticker rate, in events per second.
+pub const DEFAULT_RATE: f64 = 10.0;
+/// Default size of a ticker event's `data`, in bytes.
+pub const DEFAULT_PAYLOAD_BYTES: usize = 64;
+/// Default cap on the events one poll answer carries.
+pub const DEFAULT_BATCH_MAX: usize = 1_000;
+/// Default interval between WebSocket pings.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(10);
+/// Default idle time after which an SSE stream gets a `:` comment heartbeat.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// Default per-subscriber queue, in events.
+pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1_024;
+/// Default cap on open streaming connections (WebSocket, SSE, TCP, echo).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// rtlab-server: one live feed over WebSocket, SSE, long polling, short polling and raw TCP.
+///
+/// On start it prints one line to stdout, `listening http=ADDR tcp=ADDR`, once both listeners are
+/// bound (use port 0 to let the OS pick). Logs go to stderr; set `RUST_LOG` (e.g. `debug`) to see
+/// more. SIGINT or SIGTERM shut it down gracefully.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(name = "rtlab-server", version, about, long_about)]
+pub struct Config {
+    /// HTTP listen address (WebSocket, SSE, polling, publish, stats, page). Port 0 picks a free port.
+    #[arg(long, default_value = defaults::HTTP_ADDR)]
+    pub addr: SocketAddr,
+
+    /// Raw-TCP baseline listen address: every event as its JSON plus `\n`. Port 0 picks a free port.
+    #[arg(long, default_value = defaults::TCP_ADDR)]
+    pub tcp_addr: SocketAddr,
+
+    /// Ticker rate in events per second (fractions allowed, e.g. 0.5); 0 disables the ticker, so
+    /// only `/publish` and WebSocket clients create events.
+    #[arg(long, default_value_t = DEFAULT_RATE, value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Size of a ticker event's `data` field, in bytes of ASCII filler.
+    #[arg(long, default_value_t = DEFAULT_PAYLOAD_BYTES)]
+    pub payload_bytes: usize,
+
+    /// Events kept in the history ring for resumption (`?after=`, `Last-Event-ID`) and polling.
+    #[arg(long, default_value_t = defaults::HISTORY, value_parser = parse_at_least_one)]
+    pub history: usize,
+
+    /// Most events one poll answer (long or short) carries, oldest first; poll again with the
+    /// last seq to get the rest.
+    #[arg(long, default_value_t = DEFAULT_BATCH_MAX, value_parser = parse_at_least_one)]
+    pub batch_max: usize,
+
+    /// Interval between WebSocket pings (humantime: 500ms, 10s, 1m). A peer silent for two
+    /// intervals is closed.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
+    pub ping_interval: Duration,
+
+    /// Idle time after which an SSE stream gets a `:` comment heartbeat (humantime).
+    #[arg(long, default_value = "15s", value_parser = parse_positive_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// Per-subscriber queue in events (WebSocket, SSE, TCP). A subscriber that falls this far
+    /// behind is disconnected as lagging (WebSocket close 1008 "lagging").
+    #[arg(long, default_value_t = DEFAULT_SUBSCRIBER_QUEUE, value_parser = parse_at_least_one)]
+    pub subscriber_queue: usize,
+
+    /// Cap on open streaming connections (WebSocket, SSE, TCP, echo); above it: HTTP 503, or the
+    /// TCP connection is closed at once.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Largest `POST /publish` body or WebSocket text message, in bytes; above it: 413 (HTTP) or
+    /// close 1009 (WebSocket).
+    #[arg(long, default_value_t = defaults::MAX_PUBLISH_BYTES)]
+    pub max_publish_bytes: usize,
+
+    /// HTTP worker threads; 0 = one per CPU core.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl Default for Config {
+    /// The documented defaults, the same as running the binary without flags.
+    fn default() -> Self {
+        Self {
+            addr: parse_default_addr(defaults::HTTP_ADDR, 8080),
+            tcp_addr: parse_default_addr(defaults::TCP_ADDR, 8081),
+            rate: DEFAULT_RATE,
+            payload_bytes: DEFAULT_PAYLOAD_BYTES,
+            history: defaults::HISTORY,
+            batch_max: DEFAULT_BATCH_MAX,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_publish_bytes: defaults::MAX_PUBLISH_BYTES,
+            workers: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, but both listeners on `127.0.0.1:0` (free ports): what tests want.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            addr: any,
+            tcp_addr: any,
+            ..Self::default()
+        }
+    }
+
+    /// Checks what the type system cannot: values that would make the server panic or never
+    /// deliver anything. Clap's parsers already enforce this for the command line; this catches
+    /// configs built in code.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.rate.is_finite() && self.rate >= 0.0) {
+            return Err(format!("rate must be >= 0 events/s, got {}", self.rate));
+        }
+        for (name, value) in [
+            ("history", self.history),
+            ("batch-max", self.batch_max),
+            ("subscriber-queue", self.subscriber_queue),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, value) in [
+            ("ping-interval", self.ping_interval),
+            ("heartbeat-interval", self.heartbeat_interval),
+        ] {
+            if value.is_zero() {
+                return Err(format!("{name} must be greater than zero"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_default_addr(text: &str, port: u16) -> SocketAddr {
+    // The defaults are literals that always parse; the fallback only keeps this panic-free.
+    text.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Parses a count that must be at least 1 (a zero-sized queue or history cannot work).
+fn parse_at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?}: {e}")),
+    }
+}
+
+/// Parses a rate in events per second: a finite, non-negative number.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of events per second"))?;
+    if rate.is_finite() && rate >= 0.0 {
+        Ok(rate)
+    } else {
+        Err(format!("rate must be >= 0 events/s, got {text}"))
+    }
+}
+
+/// Parses a humantime duration that is not zero (a zero interval would spin or panic).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if d.is_zero() {
+        Err("must be greater than zero".into())
+    } else {
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_parsing_no_flags() {
+        let parsed = Config::parse_from(["rtlab-server"]);
+        assert_eq!(parsed, Config::default());
+        assert!(parsed.validate().is_ok());
+        assert_eq!(parsed.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(parsed.history, 10_000);
+    }
+
+    #[test]
+    fn flags_parse_with_units() {
+        let c = Config::try_parse_from([
+            "rtlab-server",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate",
+            "0.5",
+            "--ping-interval",
+            "250ms",
+            "--heartbeat-interval",
+            "1m",
+            "--subscriber-queue",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(c.addr.port(), 0);
+        assert_eq!(c.rate, 0.5);
+        assert_eq!(c.ping_interval, Duration::from_millis(250));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(60));
+        assert_eq!(c.subscriber_queue, 4);
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        for args in [
+            ["--rate", "-1"],
+            ["--rate", "abc"],
+            ["--ping-interval", "0s"],
+            ["--ping-interval", "5"],
+            ["--subscriber-queue", "0"],
+            ["--history", "0"],
+        ] {
+            let argv = ["rtlab-server", args[0], args[1]];
+            assert!(Config::try_parse_from(argv).is_err(), "{args:?} accepted");
+        }
+    }
+
+    #[test]
+    fn validate_catches_configs_built_in_code() {
+        let mut c = Config::ephemeral();
+        assert!(c.validate().is_ok());
+        c.subscriber_queue = 0;
+        assert!(c.validate().is_err());
+        let c = Config {
+            ping_interval: Duration::ZERO,
+            ..Config::ephemeral()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            rate: f64::NAN,
+            ..Config::ephemeral()
+        };
+        assert!(c.validate().is_err());
+    }
+}

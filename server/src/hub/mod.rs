@@ -1,0 +1,335 @@
+//! The hub: one feed, one history, one fan-out, shared by every transport.
+//!
+//! Publishing an event ([`Hub::publish`]) does four things under one lock, so that every
+//! subscriber sees events in seq order with no gap and no duplicate:
+//!
+//! 1. assigns the next seq and reads the wall clock into `ts`;
+//! 2. encodes the event once ([`EncodedEvent`]: JSON, SSE block, TCP line share one buffer);
+//! 3. appends it to the bounded history ([`EventLog`]), which polls and resumption read;
+//! 4. offers it to every streaming subscriber's bounded queue ([`Subscription`]); a full queue
+//!    means that subscriber is cut off as lagging, never that the publisher waits;
+//!
+//! and then bumps a `watch` channel holding the head seq, which is how a parked long poll learns
+//! that something new exists without a sleep loop.
+//!
+//! Resumption is seamless because subscribing and reading the history happen under the same lock
+//! ([`Hub::subscribe_after`]): the backlog ends exactly where the live queue begins. Transports still
+//! skip seqs they have already sent, the classic "subscribe first, then read history, then skip
+//! duplicates" guard, so the seam stays safe even if this lock is ever split.
+//!
+//! The hub knows nothing about actix or sockets: the Criterion benchmark drives it directly.
+//! A production broker would encode outside the lock (a sequencer hands out seqs, encoding runs
+//! in parallel, a reorder buffer restores order) and shard the subscriber set; one mutex is
+//! simple and, at the lab's rates, far from the bottleneck.
+
+mod encoded;
+mod event_log;
+mod subscription;
+pub mod ticker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rtlab_wire::{Event, Seq, Transport, now_unix_nanos};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::stats::Stats;
+
+pub use encoded::{EncodedEvent, EventRef};
+pub use event_log::EventLog;
+pub use subscription::{Subscription, SubscriptionEnded};
+
+/// Sizes of the hub's two bounded buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Events kept for resumption and polling (`--history`).
+    pub history: usize,
+    /// Per-subscriber queue, in events (`--subscriber-queue`).
+    pub subscriber_queue: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            history: rtlab_wire::defaults::HISTORY,
+            subscriber_queue: crate::config::DEFAULT_SUBSCRIBER_QUEUE,
+        }
+    }
+}
+
+/// Who published an event (counted separately in `/stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The server's own ticker.
+    Ticker,
+    /// A client: `POST /publish` or a WebSocket text frame.
+    Client,
+}
+
+/// A cheap, cloneable handle to the one feed.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    head: watch::Sender<Seq>,
+    stats: Arc<Stats>,
+    config: HubConfig,
+}
+
+#[derive(Debug)]
+struct State {
+    last_seq: Seq,
+    log: EventLog,
+    next_id: u64,
+    subscribers: HashMap<u64, Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    tx: mpsc::Sender<EventRef>,
+    kicked: CancellationToken,
+    transport: Transport,
+}
+
+impl Hub {
+    /// An empty hub (head seq 0) with its own fresh counters.
+    pub fn new(config: HubConfig) -> Self {
+        Self::with_stats(config, Arc::new(Stats::new()))
+    }
+
+    /// An empty hub that counts into `stats`.
+    pub fn with_stats(config: HubConfig, stats: Arc<Stats>) -> Self {
+        let config = HubConfig {
+            history: config.history.max(1),
+            subscriber_queue: config.subscriber_queue.max(1),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    last_seq: 0,
+                    log: EventLog::new(config.history),
+                    next_id: 0,
+                    subscribers: HashMap::new(),
+                }),
+                head: watch::channel(0).0,
+                stats,
+                config,
+            }),
+        }
+    }
+
+    /// Publishes `data` as the next event: assigns seq and ts, encodes it once, appends it to the
+    /// history, fans it out, wakes long polls. Never waits on a subscriber. Returns the event.
+    pub fn publish(&self, data: String, origin: Origin) -> EventRef {
+        let inner = &*self.inner;
+        let mut state = inner.lock();
+        let seq = state.last_seq + 1;
+        let event = Event {
+            seq,
+            // Read under the lock so that ts never goes backwards along seq (barring clock steps).
+            ts: now_unix_nanos(),
+            data,
+        };
+        let event: EventRef = Arc::new(EncodedEvent::new(&event));
+        state.last_seq = seq;
+        state.log.push(Arc::clone(&event));
+        state.subscribers.retain(|_, slot| {
+            match slot.tx.try_send(Arc::clone(&event)) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    slot.kicked.cancel();
+                    inner.stats.lagging(slot.transport);
+                    false
+                }
+                // The subscription was dropped; its Drop will find nothing to remove.
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        inner.head.send_replace(seq);
+        drop(state);
+        inner.stats.published(origin == Origin::Client);
+        event
+    }
+
+    /// Subscribes a streaming connection of `transport` to live events (those published from now on).
+    pub fn subscribe(&self, transport: Transport) -> Subscription {
+        self.subscribe_after(transport, None).1
+    }
+
+    /// Subscribes to live events and, atomically with it, reads the history after `after`: the
+    /// returned backlog (oldest first) ends exactly where the subscription's first event begins.
+    /// `None` means live only. The backlog is not capped by the queue: it is already in memory.
+    pub fn subscribe_after(
+        &self,
+        transport: Transport,
+        after: Option<Seq>,
+    ) -> (Vec<EventRef>, Subscription) {
+        let (tx, rx) = mpsc::channel(self.inner.config.subscriber_queue);
+        let kicked = CancellationToken::new();
+        let mut state = self.inner.lock();
+        let backlog = match after {
+            Some(after) => state.log.after(after, usize::MAX).cloned().collect(),
+            None => Vec::new(),
+        };
+        let id = state.next_id;
+        state.next_id += 1;
+        state.subscribers.insert(
+            id,
+            Slot {
+                tx,
+                kicked: kicked.clone(),
+                transport,
+            },
+        );
+        drop(state);
+        let sub = Subscription {
+            id,
+            rx,
+            kicked,
+            hub: Arc::downgrade(&self.inner),
+        };
+        (backlog, sub)
+    }
+
+    /// Up to `max` events with seq > `after`, oldest first, from the history (polling).
+    pub fn events_after(&self, after: Seq, max: usize) -> Vec<EventRef> {
+        self.inner.lock().log.after(after, max).cloned().collect()
+    }
+
+    /// The newest event, if any.
+    pub fn latest(&self) -> Option<EventRef> {
+        self.inner.lock().log.latest().cloned()
+    }
+
+    /// The seq of the newest event (0 before the first).
+    pub fn head(&self) -> Seq {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver of the head seq: `changed()` resolves when an event is published. Take it
+    /// *before* reading the history, so a publish in between is not missed.
+    pub fn watch_head(&self) -> watch::Receiver<Seq> {
+        self.inner.head.subscribe()
+    }
+
+    /// Streaming subscribers currently in the fan-out.
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.lock().subscribers.len()
+    }
+
+    /// The counters this hub (and the server around it) count into.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+
+    /// The buffer sizes this hub was built with.
+    pub fn config(&self) -> HubConfig {
+        self.inner.config
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that matters
+        // more than stopping the feed would; keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn unsubscribe(&self, id: u64) {
+        self.lock().subscribers.remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(queue: usize) -> Hub {
+        Hub::new(HubConfig {
+            history: 100,
+            subscriber_queue: queue,
+        })
+    }
+
+    #[tokio::test]
+    async fn seqs_start_at_one_and_fan_out_in_order() {
+        let hub = hub(10);
+        let mut a = hub.subscribe(Transport::Ws);
+        let mut b = hub.subscribe(Transport::Tcp);
+        for i in 0..3 {
+            hub.publish(format!("e{i}"), Origin::Ticker);
+        }
+        for sub in [&mut a, &mut b] {
+            for seq in 1..=3 {
+                assert_eq!(sub.recv().await.unwrap().seq(), seq);
+            }
+        }
+        assert_eq!(hub.head(), 3);
+        assert_eq!(
+            &a.try_recv().unwrap().map(|e| e.seq()),
+            &None,
+            "nothing more queued"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_kicks_only_that_subscriber() {
+        let hub = hub(2);
+        let mut slow = hub.subscribe(Transport::Sse);
+        let mut fast = hub.subscribe(Transport::Ws);
+        for i in 1..=5u64 {
+            hub.publish(String::new(), Origin::Ticker);
+            assert_eq!(fast.recv().await.unwrap().seq(), i);
+        }
+        assert!(slow.is_lagged());
+        assert_eq!(slow.recv().await.unwrap_err(), SubscriptionEnded::Lagged);
+        assert_eq!(hub.subscriber_count(), 1);
+        let snap = hub.stats().snapshot(hub.head());
+        assert_eq!(snap.transports[&Transport::Sse].lagging_disconnects, 1);
+        assert_eq!(snap.transports[&Transport::Ws].lagging_disconnects, 0);
+    }
+
+    #[tokio::test]
+    async fn resume_has_no_gap_and_no_duplicate_at_the_seam() {
+        let hub = hub(10);
+        for _ in 0..4 {
+            hub.publish(String::new(), Origin::Ticker);
+        }
+        let (backlog, mut sub) = hub.subscribe_after(Transport::Sse, Some(2));
+        hub.publish(String::new(), Origin::Client);
+        let backlog: Vec<_> = backlog.iter().map(|e| e.seq()).collect();
+        assert_eq!(backlog, [3, 4]);
+        assert_eq!(sub.recv().await.unwrap().seq(), 5);
+        assert_eq!(hub.stats().snapshot(5).events_published_by_clients, 1);
+    }
+
+    #[tokio::test]
+    async fn dropping_a_subscription_unsubscribes() {
+        let hub = hub(1);
+        let sub = hub.subscribe(Transport::Tcp);
+        assert_eq!(hub.subscriber_count(), 1);
+        drop(sub);
+        assert_eq!(hub.subscriber_count(), 0);
+        // And publishing afterwards counts no lagging.
+        hub.publish(String::new(), Origin::Ticker);
+        hub.publish(String::new(), Origin::Ticker);
+        assert_eq!(hub.stats().snapshot(0).lagging_disconnects, 0);
+    }
+
+    #[tokio::test]
+    async fn watch_head_wakes_on_publish() {
+        let hub = hub(1);
+        let mut head = hub.watch_head();
+        let h = hub.clone();
+        tokio::spawn(async move { h.publish("x".into(), Origin::Client) });
+        head.changed().await.unwrap();
+        assert_eq!(*head.borrow(), 1);
+        assert_eq!(hub.events_after(0, 10).len(), 1);
+        assert_eq!(hub.latest().unwrap().seq(), 1);
+    }
+}

@@ -1,0 +1,180 @@
+//! Starting and stopping the whole server: [`spawn`] and [`RunningServer`].
+//!
+//! [`spawn`] is what the binary, the integration tests, the client's tests and the lab runner all
+//! call: it binds both listeners (port 0 picks a free port, so tests never collide), starts the
+//! HTTP server, the raw-TCP baseline and the ticker in the background of the *caller's* tokio
+//! runtime, and returns at once with the bound addresses.
+//!
+//! actix-web runs fine under a plain tokio runtime (no actix `System` needed): `HttpServer::run`
+//! returns a future that, when polled inside tokio, starts its acceptor thread and one worker
+//! thread per `--workers`, each with its own single-threaded runtime where handlers run. That
+//! future is simply `tokio::spawn`ed. The hub only uses thread-safe primitives (`Mutex`, tokio
+//! channels, `CancellationToken`), so handlers on worker threads and the TCP baseline and ticker
+//! on the caller's runtime share it freely.
+//!
+//! Two actix defaults are changed, both measured facts rather than taste:
+//! - `keep_alive` and `client_request_timeout` default to 5 s. In actix-http they apply only
+//!   between requests and to reading a request head, never to a response in progress, so they
+//!   cannot cut a parked long poll or an idle stream; they are raised anyway ([`KEEP_ALIVE`],
+//!   [`CLIENT_REQUEST_TIMEOUT`]) so a client pausing between polls keeps its connection.
+//! - actix's signal handling is disabled; [`crate::shutdown`] owns the shutdown order.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::hub::{Hub, HubConfig, ticker};
+use crate::shutdown::SHUTDOWN_GRACE;
+use crate::stats::Stats;
+use crate::transport::tcp;
+
+/// How long an idle keep-alive connection is kept between requests (longer than the longest long
+/// poll, so a poller's connection survives a pause between polls).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
+
+/// How long a client has to send a complete request head once it started one.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds both listeners from `config` and runs the server in the background of the current
+/// tokio runtime (any flavour). Returns once both are bound; the server runs until
+/// [`RunningServer::shutdown`] (or until the `RunningServer` is dropped, which stops it abruptly).
+pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
+    config.validate().map_err(ServerError::InvalidConfig)?;
+    let bind = |addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })
+    };
+    let http_listener = bind(config.addr).await?;
+    let tcp_listener = bind(config.tcp_addr).await?;
+    let http_addr = http_listener.local_addr()?;
+    let tcp_addr = tcp_listener.local_addr()?;
+
+    let hub = Hub::with_stats(
+        HubConfig {
+            history: config.history,
+            subscriber_queue: config.subscriber_queue,
+        },
+        Arc::new(Stats::new()),
+    );
+    let shutdown = CancellationToken::new();
+    let state = web::Data::new(AppState {
+        hub: hub.clone(),
+        config: Arc::new(config.clone()),
+        shutdown: shutdown.clone(),
+    });
+
+    let mut server =
+        HttpServer::new(move || App::new().app_data(state.clone()).configure(app::routes))
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+            .keep_alive(KEEP_ALIVE)
+            .client_request_timeout(CLIENT_REQUEST_TIMEOUT);
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    let server = server.listen(http_listener.into_std()?)?.run();
+    let handle = server.handle();
+    let http_task = tokio::spawn(server);
+    let tcp_task = tokio::spawn(tcp::serve(
+        tcp_listener,
+        hub.clone(),
+        config.max_connections,
+        shutdown.clone(),
+    ));
+    let ticker_task = tokio::spawn(ticker::run(
+        hub.clone(),
+        config.rate,
+        config.payload_bytes,
+        shutdown.clone(),
+    ));
+    tracing::info!(%http_addr, %tcp_addr, rate = config.rate, "rtlab-server running");
+    Ok(RunningServer {
+        http_addr,
+        tcp_addr,
+        hub,
+        shutdown,
+        handle,
+        tasks: Some(Tasks {
+            http: http_task,
+            tcp: tcp_task,
+            ticker: ticker_task,
+        }),
+    })
+}
+
+/// A server started by [`spawn`]: its addresses, its hub, and the way to stop it.
+#[derive(Debug)]
+pub struct RunningServer {
+    http_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    hub: Hub,
+    shutdown: CancellationToken,
+    handle: ServerHandle,
+    tasks: Option<Tasks>,
+}
+
+#[derive(Debug)]
+struct Tasks {
+    http: JoinHandle<io::Result<()>>,
+    tcp: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound HTTP address (WebSocket, SSE, polls, publish, stats, page).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound raw-TCP baseline address.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// The server's hub: publish into the feed or read its counters directly.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Stops gracefully, as on SIGTERM (see [`crate::shutdown`]): stop accepting, close
+    /// WebSockets with 1001, end SSE streams, answer parked long polls, close TCP subscribers,
+    /// stop the ticker, and wait (at most [`SHUTDOWN_GRACE`] plus a little) for all of it.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        let Some(tasks) = self.tasks.take() else {
+            return Ok(());
+        };
+        // The stop command is sent now (accepting stops); its future only awaits completion.
+        let stopped = self.handle.stop(true);
+        self.shutdown.cancel();
+        stopped.await;
+        let http = tasks.http.await;
+        let _ = tasks.tcp.await;
+        let _ = tasks.ticker.await;
+        match http {
+            Ok(result) => result.map_err(ServerError::Io),
+            Err(join) => Err(ServerError::Io(io::Error::other(join))),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tasks) = self.tasks.take() {
+            // Not shut down gracefully: stop everything now (the stop command is sent at once).
+            self.shutdown.cancel();
+            drop(self.handle.stop(false));
+            tasks.tcp.abort();
+            tasks.ticker.abort();
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The server's own counters, served at `GET /stats`, and the cap on open streaming connections.
+//!
+//! A measurement lab must be able to check the client's numbers against the server's: how many
+//! events were published in a window, how many deliveries each transport made, how many body
+//! bytes left, how many subscribers were cut off for lagging. Every counter here is a relaxed
+//! atomic: each one is exact on its own, but a snapshot is not one consistent instant (a delivery
+//! can be counted while its bytes are not yet). That is the usual trade for counters on a hot
+//! path; a production system would export them to Prometheus rather than a JSON endpoint.
+//!
+//! What `bytes_sent` counts: body bytes handed to the framework or the socket. For WebSocket the
+//! frame header plus payload of every frame we send (events, pings, pongs, closes); for SSE the
+//! `id:`/`data:` blocks and heartbeats, without the HTTP chunk framing actix adds around them; for
+//! polls the JSON array; for TCP the lines.
+//!
+//! The connection cap lives here too because it *is* a counter: [`Stats::open_streaming`] bumps
+//! the count of open streaming connections and refuses (and counts the refusal) above the cap;
+//! the returned [`ConnectionGuard`] gives the slot back when the connection ends, however it ends.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use rtlab_wire::{Seq, StatsSnapshot, Transport, TransportStats};
+
+/// Counters of one transport; field meanings as in [`TransportStats`].
+#[derive(Debug, Default)]
+pub struct TransportCounters {
+    /// Streaming connections open, or poll requests in flight.
+    pub open_connections: AtomicU64,
+    /// Connections or poll requests accepted since start.
+    pub connections_total: AtomicU64,
+    /// Events handed to subscribers (one per event per subscriber).
+    pub deliveries: AtomicU64,
+    /// Poll requests answered.
+    pub requests: AtomicU64,
+    /// Poll answers that were `[]`.
+    pub empty_responses: AtomicU64,
+    /// Body bytes written.
+    pub bytes_sent: AtomicU64,
+    /// Subscribers disconnected because their queue was full.
+    pub lagging_disconnects: AtomicU64,
+}
+
+impl TransportCounters {
+    /// Counts `events` deliveries carried in `bytes` body bytes.
+    pub fn delivered(&self, events: u64, bytes: usize) {
+        self.deliveries.fetch_add(events, Relaxed);
+        self.add_bytes(bytes);
+    }
+
+    /// Counts body bytes that carried no event (pings, heartbeats, close frames).
+    pub fn add_bytes(&self, bytes: usize) {
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Counts one answered poll that carried `events` events in `bytes` body bytes.
+    pub fn answered_poll(&self, events: usize, bytes: usize) {
+        self.requests.fetch_add(1, Relaxed);
+        if events == 0 {
+            self.empty_responses.fetch_add(1, Relaxed);
+        }
+        self.delivered(events as u64, bytes);
+    }
+
+    fn snapshot(&self) -> TransportStats {
+        TransportStats {
+            open_connections: self.open_connections.load(Relaxed),
+            connections_total: self.connections_total.load(Relaxed),
+            deliveries: self.deliveries.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+            empty_responses: self.empty_responses.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+            lagging_disconnects: self.lagging_disconnects.load(Relaxed),
+        }
+    }
+}
+
+/// All of the server's counters.
+#[derive(Debug)]
+pub struct Stats {
+    started: Instant,
+    events_published: AtomicU64,
+    events_published_by_clients: AtomicU64,
+    rejected_connections: AtomicU64,
+    /// Open streaming connections of every kind (echo included): what `--max-connections` caps.
+    open_streaming: AtomicUsize,
+    transports: [TransportCounters; 5],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stats {
+    /// Fresh counters; uptime counts from now.
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            events_published: AtomicU64::new(0),
+            events_published_by_clients: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            open_streaming: AtomicUsize::new(0),
+            transports: Default::default(),
+        }
+    }
+
+    /// The counters of one transport.
+    pub fn transport(&self, t: Transport) -> &TransportCounters {
+        &self.transports[index(t)]
+    }
+
+    /// Counts one published event; `by_client` for `/publish` and WebSocket text frames.
+    pub fn published(&self, by_client: bool) {
+        self.events_published.fetch_add(1, Relaxed);
+        if by_client {
+            self.events_published_by_clients.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts one streaming subscriber of `t` cut off for lagging.
+    pub fn lagging(&self, t: Transport) {
+        self.transport(t).lagging_disconnects.fetch_add(1, Relaxed);
+    }
+
+    /// Takes one of the `max` streaming-connection slots for a connection of `transport` (`None`
+    /// for the echo socket, which is capped but not a feed transport). `None` when all slots are
+    /// taken; the refusal is counted.
+    pub fn open_streaming(
+        self: &Arc<Self>,
+        transport: Option<Transport>,
+        max: usize,
+    ) -> Option<ConnectionGuard> {
+        // Optimistic increment, undone on overflow: no lock, and the cap is never exceeded.
+        if self.open_streaming.fetch_add(1, Relaxed) >= max {
+            self.open_streaming.fetch_sub(1, Relaxed);
+            self.rejected_connections.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(self.open(transport, true))
+    }
+
+    /// Registers one poll request of `transport` in flight (polls are not capped).
+    pub fn open_request(self: &Arc<Self>, transport: Transport) -> ConnectionGuard {
+        self.open(Some(transport), false)
+    }
+
+    fn open(self: &Arc<Self>, transport: Option<Transport>, capped: bool) -> ConnectionGuard {
+        if let Some(t) = transport {
+            let c = self.transport(t);
+            c.open_connections.fetch_add(1, Relaxed);
+            c.connections_total.fetch_add(1, Relaxed);
+        }
+        ConnectionGuard {
+            stats: Arc::clone(self),
+            transport,
+            capped,
+        }
+    }
+
+    /// The `/stats` document, given the hub's head seq.
+    pub fn snapshot(&self, head_seq: Seq) -> StatsSnapshot {
+        let transports: BTreeMap<_, _> = Transport::ALL
+            .into_iter()
+            .map(|t| (t, self.transport(t).snapshot()))
+            .collect();
+        StatsSnapshot {
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            head_seq,
+            events_published: self.events_published.load(Relaxed),
+            events_published_by_clients: self.events_published_by_clients.load(Relaxed),
+            bytes_sent: transports.values().map(|t| t.bytes_sent).sum(),
+            lagging_disconnects: transports.values().map(|t| t.lagging_disconnects).sum(),
+            rejected_connections: self.rejected_connections.load(Relaxed),
+            transports,
+        }
+    }
+}
+
+/// One open connection or request in the counters; dropping it closes it there.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    stats: Arc<Stats>,
+    transport: Option<Transport>,
+    capped: bool,
+}
+
+impl ConnectionGuard {
+    /// The counters of this connection's transport, if it has one.
+    pub fn counters(&self) -> Option<&TransportCounters> {
+        self.transport.map(|t| self.stats.transport(t))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.transport {
+            self.stats
+                .transport(t)
+                .open_connections
+                .fetch_sub(1, Relaxed);
+        }
+        if self.capped {
+            self.stats.open_streaming.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+const fn index(t: Transport) -> usize {
+    match t {
+        Transport::Ws => 0,
+        Transport::Sse => 1,
+        Transport::LongPoll => 2,
+        Transport::ShortPoll => 3,
+        Transport::Tcp => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_refuses_and_counts_then_frees_on_drop() {
+        let stats = Arc::new(Stats::new());
+        let a = stats.open_streaming(Some(Transport::Ws), 2).unwrap();
+        let _b = stats.open_streaming(None, 2).unwrap();
+        assert!(stats.open_streaming(Some(Transport::Sse), 2).is_none());
+        let snap = stats.snapshot(0);
+        assert_eq!(snap.rejected_connections, 1);
+        assert_eq!(snap.transports[&Transport::Ws].open_connections, 1);
+        assert_eq!(snap.transports[&Transport::Sse].open_connections, 0);
+        drop(a);
+        assert_eq!(
+            stats.snapshot(0).transports[&Transport::Ws].open_connections,
+            0
+        );
+        assert!(stats.open_streaming(Some(Transport::Sse), 2).is_some());
+    }
+
+    #[test]
+    fn totals_sum_transports() {
+        let stats = Arc::new(Stats::new());
+        stats.transport(Transport::Ws).delivered(2, 100);
+        stats.transport(Transport::LongPoll).answered_poll(0, 2);
+        stats.lagging(Transport::Tcp);
+        let snap = stats.snapshot(7);
+        assert_eq!(snap.bytes_sent, 102);
+        assert_eq!(snap.lagging_disconnects, 1);
+        assert_eq!(snap.head_seq, 7);
+        let lp = &snap.transports[&Transport::LongPoll];
+        assert_eq!((lp.requests, lp.empty_responses), (1, 1));
+    }
+}

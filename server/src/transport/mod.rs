@@ -1,0 +1,61 @@
+//! The five ways out of the server, one file each (the client crate uses the same names), plus
+//! the WebSocket echo.
+//!
+//! | file | transport | how an event leaves |
+//! |---|---|---|
+//! | [`ws`] | WebSocket | a text frame holding the event JSON |
+//! | [`sse`] | Server-Sent Events | an `id:`/`data:` block in a chunked response |
+//! | [`long_poll`] | long polling | a JSON array, answered as soon as something is new |
+//! | [`short_poll`] | short polling | a JSON array, answered at once from the history |
+//! | [`tcp`] | raw-TCP baseline | the event JSON and `\n` |
+//! | [`echo`] | WebSocket echo | (not the feed: every message comes back unchanged) |
+//!
+//! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
+//! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a
+//! task hostage. Both polls read [`crate::hub::Hub::events_after`].
+
+pub mod echo;
+pub mod long_poll;
+pub mod short_poll;
+pub mod sse;
+pub mod tcp;
+pub mod ws;
+
+use rtlab_wire::Seq;
+use serde::Deserialize;
+
+/// The `?after=N` query of `/ws`, `/sse` and `/poll/short`: events with seq > N.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct AfterQuery {
+    /// Resume after this seq; absent means "from now on" (streams) or "the latest" (short poll).
+    pub after: Option<Seq>,
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::web::Query;
+
+    use super::*;
+
+    #[test]
+    fn after_parses_only_non_negative_integers() {
+        let q = Query::<AfterQuery>::from_query("after=42").unwrap();
+        assert_eq!(q.after, Some(42));
+        let q = Query::<AfterQuery>::from_query("").unwrap();
+        assert_eq!(q.after, None);
+        let q = Query::<AfterQuery>::from_query("other=1&after=0").unwrap();
+        assert_eq!(q.after, Some(0));
+        for bad in [
+            "after=abc",
+            "after=-1",
+            "after=1.5",
+            "after=",
+            "after=99999999999999999999",
+        ] {
+            assert!(
+                Query::<AfterQuery>::from_query(bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+}

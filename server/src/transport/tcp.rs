@@ -1,0 +1,116 @@
+//! The raw-TCP baseline (`--tcp-addr`): connect, and every event arrives as its JSON plus `\n`.
+//!
+//! This is not a web transport and no browser can use it. It is the *floor*: no handshake, no
+//! HTTP head, no framing beyond one newline (JSON never contains a raw newline, so `\n` delimits
+//! events unambiguously). Whatever a web transport costs above this, in bytes or in latency, is
+//! the price of its protocol rather than of TCP, the hub or the machine.
+//!
+//! Each connection is one task that drains its hub subscription into the socket, racing every
+//! write against the lagging kick and shutdown like the other streaming transports. It also
+//! reads (and discards) whatever the client sends, only to notice promptly when the client hangs
+//! up: with `--rate 0` there would otherwise be no write to fail. Above `--max-connections` a new
+//! connection is closed at once (counted as rejected): there is no channel to explain why.
+//!
+//! A production raw feed would negotiate a version, authenticate, and frame with a length prefix
+//! (so payloads may contain any byte); the baseline keeps the minimum.
+
+use std::time::Duration;
+
+use rtlab_wire::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{Hub, Subscription};
+use crate::stats::ConnectionGuard;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the loop
+/// does not spin.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for connection tasks to finish closing their sockets.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
+
+/// Accepts baseline subscribers on `listener` until `shutdown`, then closes them all.
+pub async fn serve(
+    listener: TcpListener,
+    hub: Hub,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            // Reap finished connection tasks so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => {
+                    let Some(guard) = hub.stats().open_streaming(Some(Transport::Tcp), max_connections)
+                    else {
+                        tracing::debug!(%peer, "tcp connection refused: --max-connections reached");
+                        continue;
+                    };
+                    let sub = hub.subscribe(Transport::Tcp);
+                    connections.spawn(connection(socket, sub, guard, shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tcp accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    // The tasks saw the same token; give them a moment to close their sockets cleanly.
+    let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+/// One subscriber: events out, input ignored, until the peer leaves, lags, or shutdown.
+async fn connection(
+    socket: TcpStream,
+    mut sub: Subscription,
+    guard: ConnectionGuard,
+    shutdown: CancellationToken,
+) {
+    // Same as actix's default for HTTP: small writes leave at once, as every transport's do.
+    let _ = socket.set_nodelay(true);
+    let (mut reader, mut writer) = socket.into_split();
+    let mut scratch = [0u8; 512];
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            next = sub.recv() => {
+                let Ok(event) = next else { break };
+                let line = event.tcp_line();
+                let written = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => break,
+                    () = sub.lagged() => break,
+                    written = writer.write_all(line) => written,
+                };
+                if written.is_err() {
+                    break;
+                }
+                if let Some(c) = guard.counters() {
+                    c.delivered(1, line.len());
+                }
+            }
+            read = reader.read(&mut scratch) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+    }
+    // FIN rather than RST where possible: the client reads everything written so far, then EOF.
+    let _ = writer.shutdown().await;
+}

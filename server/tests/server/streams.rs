@@ -1,0 +1,240 @@
+//! Long-lived connections: slow subscribers, resumption, echo, keep-alive pings, message limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rtlab_wire::Transport;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_never_reads_is_cut_off_while_a_healthy_one_gets_everything() {
+    // 32 KiB events at 200/s (6.4 MB/s) with a 64-event queue: the silent client's socket
+    // buffers, actix's 32-frame channel and then its hub queue fill within a few seconds, while
+    // the healthy client has 320 ms of slack at any moment.
+    let server = start(|c| {
+        c.rate = 200.0;
+        c.payload_bytes = 32 * 1024;
+        c.subscriber_queue = 64;
+        c.workers = 2;
+    })
+    .await;
+    let addr = server.http_addr();
+    let mut silent = ws_connect(addr, "/ws").await;
+    let healthy = ws_connect(addr, "/ws").await;
+
+    let last_seen = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&last_seen);
+    let reader = tokio::spawn(async move {
+        let mut healthy = healthy;
+        let mut previous = None;
+        loop {
+            let (event, _) = ws_event(&mut healthy).await;
+            if let Some(p) = previous {
+                assert_eq!(event.seq, p + 1, "healthy client saw a gap or reordering");
+            }
+            previous = Some(event.seq);
+            seen.store(event.seq, Ordering::Relaxed);
+        }
+    });
+
+    let stats_of = |server: &rtlab_server::RunningServer| {
+        server.hub().stats().snapshot(0).transports[&Transport::Ws].clone()
+    };
+    eventually("the silent client is cut off as lagging", || {
+        stats_of(&server).lagging_disconnects == 1
+    })
+    .await;
+    assert!(
+        !reader.is_finished(),
+        "healthy reader failed: {:?}",
+        reader.await
+    );
+    // The healthy client keeps receiving, in order, after the kick.
+    let at_kick = server.hub().head();
+    eventually("healthy client continues", || {
+        last_seen.load(Ordering::Relaxed) >= at_kick + 20
+    })
+    .await;
+    assert!(!reader.is_finished());
+    assert_eq!(
+        stats_of(&server).lagging_disconnects,
+        1,
+        "only the silent one lags"
+    );
+
+    // The silent client, reading at last: consecutive events that were already queued, then
+    // close 1008 "lagging".
+    let close = within("close frame for the lagging client", async {
+        let mut previous = None;
+        loop {
+            match silent.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let seq = rtlab_wire::EventView::parse(t.as_bytes()).unwrap().seq;
+                    if let Some(p) = previous {
+                        assert_eq!(seq, p + 1);
+                    }
+                    previous = Some(seq);
+                }
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("lagging client got {other:?} instead of a close frame"),
+            }
+        }
+    })
+    .await
+    .expect("close frame with a code");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert_eq!(
+        u16::from(close.code),
+        rtlab_wire::defaults::LAGGING_CLOSE_CODE
+    );
+    assert_eq!(
+        close.reason.as_str(),
+        rtlab_wire::defaults::LAGGING_CLOSE_REASON
+    );
+    drop(silent);
+    eventually("silent connection released", || {
+        stats_of(&server).open_connections == 1
+    })
+    .await;
+    reader.abort();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let block = |seq| {
+        format!(
+            "id: {seq}\ndata: {}\n\n",
+            String::from_utf8_lossy(&json_of(&server, seq))
+        )
+    };
+    let mut first = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    first.head().await;
+    publish(addr, "1").await;
+    publish(addr, "2").await;
+    assert_eq!(String::from_utf8(first.chunk().await).unwrap(), block(1));
+    assert_eq!(String::from_utf8(first.chunk().await).unwrap(), block(2));
+    drop(first);
+    // Missed while away.
+    for i in 3..=5 {
+        publish(addr, &i.to_string()).await;
+    }
+    let mut second = Raw::send(
+        addr,
+        b"GET /sse?after=0 HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 2\r\n\r\n",
+    )
+    .await;
+    second.head().await;
+    for seq in 3..=5 {
+        assert_eq!(String::from_utf8(second.chunk().await).unwrap(), block(seq));
+    }
+    publish(addr, "6").await;
+    assert_eq!(String::from_utf8(second.chunk().await).unwrap(), block(6));
+    // And `?after=N` does the same without the header.
+    let mut third = Raw::send(addr, b"GET /sse?after=4 HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    third.head().await;
+    assert_eq!(String::from_utf8(third.chunk().await).unwrap(), block(5));
+    assert_eq!(String::from_utf8(third.chunk().await).unwrap(), block(6));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_returns_text_binary_and_pongs_unchanged() {
+    let server = start(|_| {}).await;
+    let mut ws = ws_connect(server.http_addr(), "/ws/echo").await;
+    ws.send(Message::Text("héllo".into())).await.unwrap();
+    assert_eq!(ws_next(&mut ws).await, Message::Text("héllo".into()));
+    let blob: Vec<u8> = (0..=255).collect();
+    ws.send(Message::Binary(blob.clone().into())).await.unwrap();
+    assert_eq!(ws_next(&mut ws).await, Message::Binary(blob.into()));
+    ws.send(Message::Ping(b"p1"[..].into())).await.unwrap();
+    let pong = within("pong", async {
+        loop {
+            if let Some(Ok(Message::Pong(p))) = ws.next().await {
+                return p;
+            }
+        }
+    })
+    .await;
+    assert_eq!(&pong[..], b"p1");
+    // Echo is not the feed: nothing published.
+    assert_eq!(server.hub().head(), 0);
+    ws.close(None).await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_pings_and_closes_a_silent_peer() {
+    let server = start(|c| c.ping_interval = Duration::from_millis(100)).await;
+    let mut ws = ws_connect(server.http_addr(), "/ws").await;
+    // Not reading means not answering pings (tungstenite answers while reading).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut pings = 0;
+    let close = within("ping timeout close", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(p))) => {
+                    assert_eq!(&p[..], b"rtlab");
+                    pings += 1;
+                }
+                Some(Ok(Message::Close(frame))) => return frame,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close frame");
+    assert!(pings >= 1);
+    assert_eq!(close.reason.as_str(), "ping timeout");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answering_peer_stays_connected_and_a_too_big_message_is_closed_1009() {
+    let server = start(|c| {
+        c.ping_interval = Duration::from_millis(200);
+        c.max_publish_bytes = 1000;
+    })
+    .await;
+    let addr = server.http_addr();
+    let mut ws = ws_connect(addr, "/ws").await;
+    // Reading answers the pings (tungstenite pongs while reading): after five intervals the
+    // connection is still alive. Publish through the hub so there is no silent gap.
+    let _ = tokio::time::timeout(Duration::from_millis(1000), ws_next(&mut ws)).await;
+    server
+        .hub()
+        .publish("still here".into(), rtlab_server::hub::Origin::Ticker);
+    let (event, _) = ws_event(&mut ws).await;
+    assert_eq!(event.data, "still here");
+    assert!(stats(addr).await.transports[&Transport::Ws].bytes_sent > 0);
+
+    ws.send(Message::Text("x".repeat(1001).into()))
+        .await
+        .unwrap();
+    let close = within("1009", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close frame");
+    assert_eq!(close.code, CloseCode::Size);
+    assert_eq!(
+        server.hub().head(),
+        1,
+        "the oversized message was not published"
+    );
+    server.shutdown().await.unwrap();
+}

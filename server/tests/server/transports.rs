@@ -1,0 +1,355 @@
+//! Every transport delivers consecutive seqs in the contract's exact framing.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use rtlab_wire::Transport;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_sends_one_text_frame_per_event_with_consecutive_seqs() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let mut ws = ws_connect(addr, "/ws").await;
+    for i in 1..=3 {
+        assert_eq!(publish(addr, &format!("e{i}")).await, i);
+    }
+    for seq in 1..=3 {
+        let (event, text) = ws_event(&mut ws).await;
+        assert_eq!(event.seq, seq);
+        assert_eq!(event.data, format!("e{seq}"));
+        assert_eq!(text.as_bytes(), &json_of(&server, seq)[..]);
+        assert!(text.starts_with(&format!("{{\"seq\":{seq},\"ts\":")));
+        assert!(text.ends_with(&format!(",\"data\":\"e{seq}\"}}")));
+    }
+    let s = stats(addr).await.transports[&Transport::Ws].clone();
+    assert_eq!(
+        (s.open_connections, s.connections_total, s.deliveries),
+        (1, 1, 3)
+    );
+    // 3 frames: 2-byte header + JSON each.
+    let json_bytes: usize = (1..=3).map(|s| json_of(&server, s).len() + 2).sum();
+    assert_eq!(s.bytes_sent, json_bytes as u64);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_after_replays_history_then_goes_live_without_gap_or_duplicate() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    for i in 1..=3 {
+        publish(addr, &format!("old{i}")).await;
+    }
+    let mut ws = ws_connect(addr, "/ws?after=1").await;
+    publish(addr, "new").await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(ws_event(&mut ws).await.0.seq);
+    }
+    assert_eq!(got, [2, 3, 4]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_blocks_are_exact_and_one_chunk_each() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let mut raw = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let head = raw.head().await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(
+        !head.contains("content-encoding"),
+        "SSE must not be compressed: {head}"
+    );
+    for i in 1..=3 {
+        publish(addr, &format!("s{i}")).await;
+    }
+    for seq in 1..=3u64 {
+        let json = json_of(&server, seq);
+        let mut block = format!("id: {seq}\ndata: ").into_bytes();
+        block.extend_from_slice(&json);
+        block.extend_from_slice(b"\n\n");
+        assert_eq!(
+            String::from_utf8(raw.chunk().await).unwrap(),
+            String::from_utf8(block).unwrap()
+        );
+    }
+    // The exact wire bytes of one more event, chunk framing included.
+    let seq = publish(addr, "x").await;
+    let json = json_of(&server, seq);
+    let block = format!("id: {seq}\ndata: {}\n\n", String::from_utf8_lossy(&json));
+    let wire = format!("{:X}\r\n{block}\r\n", block.len());
+    assert_eq!(
+        String::from_utf8(raw.exact(wire.len()).await).unwrap(),
+        wire
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_sends_comment_heartbeats_when_idle() {
+    let server = start(|c| c.heartbeat_interval = Duration::from_millis(100)).await;
+    let mut raw = Raw::send(server.http_addr(), b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    raw.head().await;
+    assert_eq!(raw.chunk().await, b":\n\n");
+    assert_eq!(raw.chunk().await, b":\n\n");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_answers_a_json_array_of_consecutive_events() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let parked = tokio::spawn(reqwest::get(url(
+        addr,
+        "/poll/long?after=0&timeout_ms=10000",
+    )));
+    eventually("long poll parked", || {
+        server
+            .hub()
+            .stats()
+            .transport(Transport::LongPoll)
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    publish(addr, "a").await;
+    let resp = within("long poll answer", parked).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(
+        body,
+        format!("[{}]", String::from_utf8_lossy(&json_of(&server, 1)))
+    );
+
+    publish(addr, "b").await;
+    publish(addr, "c").await;
+    let body = reqwest::get(url(addr, "/poll/long?after=1"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let expected = format!(
+        "[{},{}]",
+        String::from_utf8_lossy(&json_of(&server, 2)),
+        String::from_utf8_lossy(&json_of(&server, 3))
+    );
+    assert_eq!(body, expected);
+
+    // Nothing new within the timeout: 200 [].
+    let resp = reqwest::get(url(addr, "/poll/long?after=3&timeout_ms=50"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), "[]");
+    let s = stats(addr).await.transports[&Transport::LongPoll].clone();
+    assert_eq!((s.requests, s.empty_responses, s.deliveries), (3, 1, 3));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_without_after_waits_for_the_next_event() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    publish(addr, "old").await;
+    let parked = tokio::spawn(reqwest::get(url(addr, "/poll/long?timeout_ms=10000")));
+    eventually("long poll parked", || {
+        server
+            .hub()
+            .stats()
+            .transport(Transport::LongPoll)
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    publish(addr, "new").await;
+    let body = within("answer", parked)
+        .await
+        .unwrap()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let events = rtlab_wire::EventView::parse_array(&body).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].seq, &*events[0].data), (2, "new"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_answers_before_the_next_ticker_event() {
+    // Ticker every 250 ms: a poll parked right after a tick must be answered for a publish long
+    // before the next tick, i.e. within a few ms rather than on some polling period.
+    let server = start(|c| c.rate = 4.0).await;
+    let addr = server.http_addr();
+    let client = reqwest::Client::new();
+    // Align on a tick: wait for the next ticker event.
+    let body = client
+        .get(url(addr, "/poll/long"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let tick = rtlab_wire::EventView::parse_array(&body)
+        .unwrap()
+        .last()
+        .unwrap()
+        .seq;
+    let parked = tokio::spawn(
+        client
+            .get(url(addr, &format!("/poll/long?after={tick}")))
+            .send(),
+    );
+    eventually("long poll parked", || {
+        server
+            .hub()
+            .stats()
+            .transport(Transport::LongPoll)
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    let seq = publish(addr, "fast").await;
+    let body = within("answer", parked)
+        .await
+        .unwrap()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let head_when_answered = server.hub().head();
+    let events = rtlab_wire::EventView::parse_array(&body).unwrap();
+    assert_eq!(events.len(), 1, "{body:?}");
+    assert_eq!((events[0].seq, &*events[0].data), (seq, "fast"));
+    assert_eq!(
+        head_when_answered, seq,
+        "the next ticker event came before the answer"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_poll_answers_at_once_from_history() {
+    let server = start(|c| c.batch_max = 2).await;
+    let addr = server.http_addr();
+    let get = |path: &'static str| async move {
+        let resp = reqwest::get(url(addr, path)).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap()
+    };
+    assert_eq!(get("/poll/short").await, "[]");
+    assert_eq!(get("/poll/short?after=0").await, "[]");
+    for i in 1..=3 {
+        publish(addr, &format!("p{i}")).await;
+    }
+    let j = |s| String::from_utf8(json_of(&server, s).to_vec()).unwrap();
+    // At most --batch-max, oldest first.
+    assert_eq!(
+        get("/poll/short?after=0").await,
+        format!("[{},{}]", j(1), j(2))
+    );
+    assert_eq!(get("/poll/short?after=2").await, format!("[{}]", j(3)));
+    assert_eq!(get("/poll/short?after=3").await, "[]");
+    assert_eq!(get("/poll/short").await, format!("[{}]", j(3)));
+    let s = stats(addr).await.transports[&Transport::ShortPoll].clone();
+    assert_eq!((s.requests, s.empty_responses, s.deliveries), (6, 3, 4));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_sends_json_lines_with_consecutive_seqs() {
+    let server = start(|_| {}).await;
+    let stream = TcpStream::connect(server.tcp_addr()).await.unwrap();
+    eventually("tcp subscribed", || server.hub().subscriber_count() == 1).await;
+    for i in 1..=3 {
+        publish(server.http_addr(), &format!("t{i}")).await;
+    }
+    let mut lines = BufReader::new(stream);
+    for seq in 1..=3 {
+        let mut line = Vec::new();
+        within("tcp line", lines.read_until(b'\n', &mut line))
+            .await
+            .unwrap();
+        let mut expected = json_of(&server, seq).to_vec();
+        expected.push(b'\n');
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+    let s = stats(server.http_addr()).await.transports[&Transport::Tcp].clone();
+    assert_eq!((s.open_connections, s.deliveries), (1, 3));
+    drop(lines);
+    eventually("tcp unsubscribed", || server.hub().subscriber_count() == 0).await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_published_anywhere_reaches_every_transport() {
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let mut ws = ws_connect(addr, "/ws").await;
+    let mut publisher = ws_connect(addr, "/ws").await;
+    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    sse.head().await;
+    let tcp = TcpStream::connect(server.tcp_addr()).await.unwrap();
+    eventually("4 subscribers", || server.hub().subscriber_count() == 4).await;
+
+    publish(addr, "via-post").await;
+    publisher
+        .send(Message::Text("via-ws".into()))
+        .await
+        .unwrap();
+
+    let expected = [(1, "via-post"), (2, "via-ws")];
+    for (seq, data) in expected {
+        let (event, _) = ws_event(&mut ws).await;
+        assert_eq!((event.seq, event.data.as_str()), (seq, data), "ws");
+        let (event, _) = ws_event(&mut publisher).await;
+        assert_eq!(
+            (event.seq, event.data.as_str()),
+            (seq, data),
+            "ws publisher"
+        );
+        let block = sse.chunk().await;
+        let expected_block = format!(
+            "id: {seq}\ndata: {}\n\n",
+            String::from_utf8_lossy(&json_of(&server, seq))
+        );
+        assert_eq!(String::from_utf8(block).unwrap(), expected_block, "sse");
+    }
+    let mut lines = BufReader::new(tcp).lines();
+    for (seq, data) in expected {
+        let line = within("tcp", lines.next_line()).await.unwrap().unwrap();
+        let event = rtlab_wire::EventView::parse(line.as_bytes()).unwrap();
+        assert_eq!((event.seq, &*event.data), (seq, data), "tcp");
+    }
+    for path in ["/poll/long?after=0", "/poll/short?after=0"] {
+        let body = reqwest::get(url(addr, path))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let events = rtlab_wire::EventView::parse_array(&body).unwrap();
+        let got: Vec<_> = events.iter().map(|e| (e.seq, &*e.data)).collect();
+        assert_eq!(got, expected, "{path}");
+    }
+    let snap = stats(addr).await;
+    assert_eq!(snap.events_published_by_clients, 2);
+    assert_eq!(snap.head_seq, 2);
+    server.shutdown().await.unwrap();
+}
