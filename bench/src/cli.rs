@@ -12,7 +12,18 @@ use rtlab_wire::Transport;
 /// rtlab: measure what WebSocket, SSE, long polling and short polling really cost, against a
 /// raw-TCP baseline, and draw the trade-offs.
 #[derive(Debug, Parser)]
-#[command(name = "rtlab", version, propagate_version = true)]
+#[command(
+    name = "rtlab",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+    rtlab                                   run the default suite (same as `rtlab run`)\n  \
+    rtlab run --suite quick                 a smoke run in seconds\n  \
+    rtlab run --transports ws,sse --duration 5s\n  \
+    rtlab run --dry-run                     list the cases and the estimated time\n  \
+    rtlab plot results/latest               redraw charts and report from stored JSON\n  \
+    rtlab compare results/reference results/latest"
+)]
 pub struct Cli {
     /// What to do (default: `run` with the default suite).
     #[command(subcommand)]
@@ -41,6 +52,10 @@ pub struct RunArgs {
     /// Folder that receives the run's folder and the `latest` link.
     #[arg(long, short, default_value = "results")]
     pub out: PathBuf,
+    /// Name the run's folder NAME instead of `<UTC timestamp>-<suite>` (e.g. `reference`); an
+    /// earlier run of that name is replaced.
+    #[arg(long)]
+    pub name: Option<String>,
     /// Override every case's measured window (e.g. `5s`, `500ms`).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
@@ -69,6 +84,7 @@ impl Default for RunArgs {
         RunArgs {
             suite: "default".into(),
             out: "results".into(),
+            name: None,
             duration: None,
             warmup: None,
             transports: Vec::new(),

@@ -1,5 +1,5 @@
 //! The one place the runner talks to the client library: a case's settings become a
-//! [`rtlab_client::RunConfig`], and the client's [`RunReport`](crate::RunReport) comes back.
+//! [`rtlab_client::RunConfig`], and the client's [`crate::RunReport`] comes back.
 //!
 //! The client runs **in process**, on the runner's tokio runtime, pinned with the runner to the
 //! client core. It connects `clients` subscribers at [`CONNECT_RATE`] per second (fast enough that

@@ -9,7 +9,7 @@ use rtlab_wire::Transport;
 
 use crate::plot::fmt_bytes;
 use crate::report::{fmt_us, md_table};
-use crate::results::CaseResult;
+use crate::results::{CaseResult, CaseStatus};
 use crate::suite::Kind;
 
 /// A rate counts as "kept up" when at least this share of events was delivered (less a
@@ -104,14 +104,14 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
 /// Findings for one scenario kind (empty if there are no successful cases of it).
 pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
     let cs = ok_of(cases, kind);
-    if cs.is_empty() {
+    if cs.is_empty() && !(kind == Kind::Rate && cases.iter().any(|c| c.kind == Kind::Rate)) {
         return Vec::new();
     }
     match kind {
         Kind::Latency => latency(&cs),
         Kind::Payload => payload(&cs),
         Kind::Fanout => fanout(&cs),
-        Kind::Rate => rate(&cs),
+        Kind::Rate => rate(&cs, cases),
         Kind::PollInterval => poll_interval(&cs),
         Kind::RoundTrip => round_trip(&cs),
     }
@@ -242,23 +242,39 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
     out
 }
 
-fn rate(cs: &[&CaseResult]) -> Vec<String> {
+/// Whether a case kept up: enough delivered, nothing lost, and a p99 under the limit (for a short
+/// poll, under the limit plus its interval, which it waits by design).
+pub fn kept_up(c: &CaseResult) -> bool {
+    let limit = KEEP_UP_P99_US
+        + if c.transport == Transport::ShortPoll {
+            c.params.poll_interval_ms * 1e3
+        } else {
+            0.0
+        };
+    c.ok().is_some_and(|r| {
+        c.delivered_share().unwrap_or(0.0) >= keep_up_delivery(c.params.rate, c.params.duration_s)
+            && r.lost == 0
+            && r.latency_us.p99 <= limit
+    })
+}
+
+/// Rate findings look at failed cases too: at saturation a transport may lose every subscriber
+/// (cut off as lagging), and that is the answer to "where does it stop keeping up".
+fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
     let mut out = Vec::new();
     for t in Transport::ALL {
-        let mut runs: Vec<&&CaseResult> = cs.iter().filter(|c| c.transport == t).collect();
+        let mut runs: Vec<&CaseResult> = all
+            .iter()
+            .filter(|c| {
+                c.kind == Kind::Rate && c.transport == t && c.status != CaseStatus::Interrupted
+            })
+            .collect();
         if runs.is_empty() {
             continue;
         }
         runs.sort_by_key(|c| c.params.rate);
-        let kept = |c: &CaseResult| {
-            c.ok().is_some_and(|r| {
-                r.delivery_ratio >= KEEP_UP_DELIVERY
-                    && r.lost == 0
-                    && r.latency_us.p99 <= KEEP_UP_P99_US
-            })
-        };
-        let best = runs.iter().take_while(|c| kept(c)).last();
-        let first_fail = runs.iter().find(|c| !kept(c));
+        let best = runs.iter().take_while(|c| kept_up(c)).last();
+        let first_fail = runs.iter().find(|c| !kept_up(c));
         let sentence = match (best, first_fail) {
             (Some(b), None) => format!(
                 "**{t}** kept up at every rate tried, up to {} events/s (p99 {}).",
@@ -266,20 +282,34 @@ fn rate(cs: &[&CaseResult]) -> Vec<String> {
                 fmt_us(b.ok().map_or(0.0, |r| r.latency_us.p99))
             ),
             (b, Some(f)) => {
-                let r = f.ok();
+                let upto = match b {
+                    Some(b) => format!("kept up to {} events/s", num(b.params.rate as f64)),
+                    None => "did not keep up even at the lowest rate tried".into(),
+                };
+                let what = match f.ok() {
+                    Some(r) => format!(
+                        "it delivered {} of clients × rate with p99 {}{}",
+                        pct(f.delivered_share().unwrap_or(0.0)),
+                        fmt_us(r.latency_us.p99),
+                        if r.lost > 0 {
+                            format!(" and lost {}", num(r.lost as f64))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    None => format!(
+                        "the case failed: {}",
+                        f.error
+                            .as_deref()
+                            .unwrap_or("no reason recorded")
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    ),
+                };
                 format!(
-                    "**{t}** {}; at {} events/s it delivered {} of clients × rate with p99 {}{}.",
-                    match b {
-                        Some(b) => format!("kept up to {} events/s", num(b.params.rate as f64)),
-                        None => "did not keep up even at the lowest rate tried".into(),
-                    },
-                    num(f.params.rate as f64),
-                    pct(f.delivered_share().unwrap_or(0.0)),
-                    fmt_us(r.map_or(f64::NAN, |r| r.latency_us.p99)),
-                    r.filter(|r| r.lost > 0).map_or(String::new(), |r| format!(
-                        " and lost {}",
-                        num(r.lost as f64)
-                    ))
+                    "**{t}** {upto}; at {} events/s {what}.",
+                    num(f.params.rate as f64)
                 )
             }
             (None, None) => continue,
@@ -287,7 +317,7 @@ fn rate(cs: &[&CaseResult]) -> Vec<String> {
         out.push(sentence);
     }
     out.push(format!(
-        "\"Kept up\" means at least {} of clients × rate events delivered (less two events of window-edge allowance), nothing lost, and p99 under {}.",
+        "\"Kept up\" means at least {} of clients × rate events delivered (less two events of window-edge allowance), nothing lost, and p99 under {} (plus the poll interval for short polling).",
         pct(KEEP_UP_DELIVERY),
         fmt_us(KEEP_UP_P99_US)
     ));
@@ -304,10 +334,17 @@ fn poll_interval(cs: &[&CaseResult]) -> Vec<String> {
             .poll_interval_ms
             .total_cmp(&b.params.poll_interval_ms)
     });
+    let delivered = |c: &CaseResult| c.ok().is_some_and(|r| r.events_received > 0);
     let mut out: Vec<String> = runs
         .iter()
         .filter_map(|c| {
             let r = c.ok()?;
+            if !delivered(c) {
+                return Some(format!(
+                    "Polling every {} ms: no event arrived within the {} s window (the window is shorter than the interval).",
+                    c.params.poll_interval_ms, c.params.duration_s
+                ));
+            }
             Some(format!(
                 "Polling every {} ms: mean latency {} (p99 {}), {} of polls empty, {:.2} requests per delivered event.",
                 c.params.poll_interval_ms,
@@ -318,16 +355,20 @@ fn poll_interval(cs: &[&CaseResult]) -> Vec<String> {
             ))
         })
         .collect();
-    if let (Some(a), Some(b)) = (runs.first(), runs.last())
+    let measured: Vec<&&&CaseResult> = runs.iter().filter(|c| delivered(c)).collect();
+    if let (Some(a), Some(b)) = (measured.first(), measured.last())
         && let (Some(ra), Some(rb)) = (a.ok(), b.ok())
-        && runs.len() > 1
+        && let (Some(qa), Some(qb)) = (ra.requests_per_event, rb.requests_per_event)
+        && measured.len() > 1
+        && qb > 0.0
+        && ra.latency_us.mean > 0.0
     {
         out.push(format!(
             "Going from {} ms to {} ms cuts requests per event {:.0}× but raises mean latency {:.0}×: no interval is both prompt and cheap.",
             a.params.poll_interval_ms,
             b.params.poll_interval_ms,
-            ra.requests_per_event.unwrap_or(0.0) / rb.requests_per_event.unwrap_or(f64::INFINITY).max(1e-9),
-            rb.latency_us.mean / ra.latency_us.mean.max(1.0)
+            qa / qb,
+            rb.latency_us.mean / ra.latency_us.mean
         ));
     }
     out

@@ -14,15 +14,23 @@
 //!            ─► charts (plotters, PNG + SVG) ─► report.md
 //! ```
 //!
+//! Run with `cargo run --release` (the default suite, about 6–7 minutes on 2 cores) or
+//! `cargo run --release -p rtlab-bench -- run --suite quick`; redraw with `rtlab plot DIR`;
+//! compare with `rtlab compare A B`. Test with `cargo build -p rtlab-server && cargo nextest run
+//! -p rtlab-bench` (the end-to-end tests run the real binaries).
+//!
 //! # Layout
 //! - [`cli`]: the command line (`run`, `plot`, `compare`).
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
-//! - [`suite`]: suites in TOML, expanded into cases (scenario × swept value × transport).
+//! - [`suite`]: suites in TOML, with errors that name file, line and key.
+//! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
 //! - [`server_process`]: the server as a supervised child process.
 //! - [`proc_sampler`]: the server's CPU time and memory from `/proc`.
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
-//! - [`results`]: the results folder format (`run.json`, case files, `summary.csv`).
+//! - [`results`]: the results folder format (`run.json`, case files, the `latest` link).
+//! - [`summary`]: writes `summary.csv`, one row per case.
+//! - [`table`]: the final table and the table helpers.
 //! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
 //! - [`model`]: the analytic models measurements are checked against.
 //! - [`predict`]: the models applied to stored cases (dashed lines, flagged deviations).
@@ -31,6 +39,7 @@
 //! - [`findings`]: each scenario's numbers turned into sentences.
 //! - [`compare`]: differences between two runs.
 
+pub mod case;
 pub mod cli;
 pub mod client_run;
 pub mod compare;
@@ -46,5 +55,8 @@ pub mod results;
 pub mod runner;
 pub mod server_process;
 pub mod suite;
+pub mod summary;
+pub mod table;
 
+// The client's result types, stored as-is under `client` in every case file.
 pub use rtlab_client::report::{LatencySummary, PublishReport, RunReport, WireReport};

@@ -102,12 +102,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let outcome = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nrtlab: interrupted; stopping the server and writing a partial report (results so far are kept)");
-                let _ = tx.send(true);
-            }
+            let name = stop_signal().await;
+            eprintln!(
+                "\nrtlab: {name}: stopping the server and writing a partial report (results so far are kept)"
+            );
+            let _ = tx.send(true);
         });
-        runner::run_suite(&suite, &args.out, info, &opts, rx).await
+        runner::run_suite(&suite, &args.out, args.name.as_deref(), info, &opts, rx).await
     })?;
     drop(rt);
     let drawn = report::render(&outcome.dir).context("drawing charts and report")?;
@@ -134,6 +135,24 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         },
     )
+}
+
+/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP: each stops the run in order, so the server child
+/// is never left behind (only SIGKILL, which no process can catch, could do that).
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupted";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated (SIGTERM)",
+        _ = hup.recv() => "hung up (SIGHUP)",
+    }
 }
 
 fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {

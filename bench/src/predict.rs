@@ -12,9 +12,19 @@ use crate::model::{self, Deviation};
 use crate::results::CaseResult;
 use crate::suite::Kind;
 
+/// Events per second the server published in the case: its ticker plus, in a round trip, every
+/// client's publishes.
+pub fn event_rate(c: &CaseResult) -> f64 {
+    c.params.rate as f64 + c.params.clients as f64 * c.params.publish_rate.unwrap_or(0.0)
+}
+
 /// The representative sequence number of a case's window.
 fn seq(c: &CaseResult) -> u64 {
-    model::typical_seq(c.params.rate, c.params.warmup_s, c.params.duration_s)
+    model::typical_seq(
+        event_rate(c).round() as u64,
+        c.params.warmup_s,
+        c.params.duration_s,
+    )
 }
 
 /// Bytes of the HTTP response head the case saw (polls): as the client measured it, else from
@@ -35,17 +45,17 @@ pub fn request_bytes(c: &CaseResult) -> Option<f64> {
     })
 }
 
-/// Model requests per event (per client) for a polling case.
+/// Model requests per event (per client) for a polling case: `1 / min(rate × interval, batch)`
+/// for a short poll, the textbook one request per event for a long poll.
 pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
-    let rate = c.params.rate as f64;
+    let rate = event_rate(c);
     match c.transport {
-        Transport::ShortPoll => {
-            model::short_poll_requests_per_event(rate, c.params.poll_interval_ms / 1e3)
-        }
-        Transport::LongPoll if rate > 0.0 => {
-            let rtt_s = c.ok().map_or(0.0, |r| r.connect_us.p50 / 1e6);
-            Some(model::long_poll_requests_per_event(rate, rtt_s))
-        }
+        Transport::ShortPoll => model::short_poll_requests_per_event(
+            rate,
+            c.params.poll_interval_ms / 1e3,
+            model::SERVER_BATCH_MAX,
+        ),
+        Transport::LongPoll if rate > 0.0 => Some(model::LONG_POLL_REQUESTS_PER_EVENT),
         _ => None,
     }
 }
@@ -54,7 +64,7 @@ pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
 pub fn empty_share(c: &CaseResult) -> Option<f64> {
     match c.transport {
         Transport::ShortPoll => Some(model::short_poll_empty_share(
-            c.params.rate as f64,
+            event_rate(c),
             c.params.poll_interval_ms / 1e3,
         )),
         Transport::LongPoll => Some(0.0),
@@ -132,7 +142,7 @@ pub fn deviations(cases: &[CaseResult]) -> Vec<Deviation> {
         if let (Some(m), Some(meas)) = (requests_per_event(c), r.requests_per_event) {
             let t = c.transport;
             out.extend(Deviation::check(id, "requests/event", meas, m, |up| match (t, up) {
-                (Transport::ShortPoll, true) => "fewer events per poll than rate × interval: the ticker and the polls drift in phase, and events published while a poll is in flight wait for the next one".into(),
+                (Transport::ShortPoll, true) => "fewer events per poll than rate × interval: the poll fell behind the feed (answers capped at the batch size, or polls slower than the interval), or ticker and polls drifted in phase".into(),
                 (Transport::ShortPoll, false) => "polls took longer than the interval (the server or the client could not keep up), so fewer polls were sent than the timer asks for".into(),
                 (_, true) => "long polls answered with fewer events than expected: timeouts or reconnects cost requests that carried nothing".into(),
                 (_, false) => "several events arrived within one request round trip and were answered together, as happens when the rate approaches 1 / round trip".into(),

@@ -14,9 +14,11 @@ use crate::findings;
 use crate::plot::{self, Drawn};
 use crate::predict;
 use crate::results::{
-    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, summary_csv, write_file,
+    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, write_file,
 };
 use crate::suite::Kind;
+use crate::summary::summary_csv;
+pub use crate::table::{case_table, md_table, text_table};
 
 /// Microseconds, human: `850 µs`, `1.25 ms`, `2.5 s`.
 pub fn fmt_us(us: f64) -> String {
@@ -29,104 +31,6 @@ pub fn fmt_us(us: f64) -> String {
     } else {
         format!("{us:.0} µs")
     }
-}
-
-/// A plain-text table with aligned columns (first column left, others right).
-pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            let pad = w.saturating_sub(c.chars().count());
-            if i == 0 {
-                s.push_str(c);
-                s.push_str(&" ".repeat(pad));
-            } else {
-                s.push_str("  ");
-                s.push_str(&" ".repeat(pad));
-                s.push_str(c);
-            }
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(headers.to_vec());
-    out.push_str(&line(
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect(),
-    ));
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
-/// A Markdown table.
-pub fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = format!(
-        "| {} |\n|{}\n",
-        headers.join(" | "),
-        headers.iter().map(|_| "---|").collect::<String>()
-    );
-    for r in rows {
-        let _ = writeln!(s, "| {} |", r.join(" | "));
-    }
-    s
-}
-
-/// One row per case: the final table `rtlab run` prints.
-pub fn case_table(cases: &[CaseResult]) -> String {
-    let rows: Vec<Vec<String>> = cases
-        .iter()
-        .map(|c| match c.ok() {
-            Some(r) => vec![
-                c.id.clone(),
-                "ok".into(),
-                fmt_us(r.latency_us.p50),
-                fmt_us(r.latency_us.p99),
-                format!("{:.0}", r.events_per_s),
-                format!("{:.3}", r.delivery_ratio),
-                c.total_bytes_per_event()
-                    .map_or("-".into(), |b| format!("{b:.1}")),
-                c.server
-                    .as_ref()
-                    .and_then(|s| s.cpu_ms_per_1000_events)
-                    .map_or("-".into(), |v| format!("{v:.2}")),
-            ],
-            None => vec![
-                c.id.clone(),
-                format!("{:?}", c.status).to_lowercase(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ],
-        })
-        .collect();
-    text_table(
-        &[
-            "case",
-            "status",
-            "p50",
-            "p99",
-            "events/s",
-            "delivered",
-            "bytes/event",
-            "cpu ms/1k ev",
-        ],
-        &rows,
-    )
 }
 
 /// Rewrites `summary.csv`, the charts and `report.md` of a results folder from its stored files.
@@ -205,10 +109,11 @@ pub fn report_markdown(
     }
     let _ = writeln!(
         s,
-        "{} cases ran: {} ok, {} failed or interrupted. Every case started a fresh `rtlab-server` process; \
-         the client ran in the runner's process. Raw numbers: `summary.csv`, `cases/*.json` (schema in \
-         `bench/schema/`), latency distributions in `hgrm/`.\n",
+        "{} cases ran in {:.1} minutes: {} ok, {} failed or interrupted. Every case started a fresh \
+         `rtlab-server` process; the client ran in the runner's process. Raw numbers: `summary.csv`, \
+         `cases/*.json` (schema in `bench/schema/`), latency distributions in `hgrm/`.\n",
         cases.len(),
+        cases.iter().map(|c| c.wall_s).sum::<f64>() / 60.0,
         cases.len() - failed.len(),
         failed.len()
     );
@@ -380,14 +285,6 @@ mod tests {
         assert_eq!(fmt_us(850.0), "850 µs");
         assert_eq!(fmt_us(1250.0), "1.25 ms");
         assert_eq!(fmt_us(2_500_000.0), "2.50 s");
-    }
-
-    #[test]
-    fn tables_align() {
-        let t = text_table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
-        assert_eq!(t, "a    bb\n---  --\nxyz   1\n");
-        let m = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
-        assert_eq!(m, "| a | b |\n|---|---|\n| 1 | 2 |\n");
     }
 
     #[test]

@@ -236,14 +236,45 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `<root>/<UTC timestamp>-<suite>/` with its sub-folders.
-    pub fn create(root: &Path, suite: &str) -> Result<Self, ResultsError> {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(['-', ':'], "");
-        let dir = RunDir {
-            path: root.join(format!("{stamp}-{suite}")),
+    /// Creates `<root>/<UTC timestamp>-<suite>/` (or `<root>/<name>/`) with its sub-folders. An
+    /// earlier run of the same name is replaced; a folder that is not a run is never touched.
+    pub fn create(root: &Path, suite: &str, name: Option<&str>) -> Result<Self, ResultsError> {
+        let folder = match name {
+            Some(n) if n.is_empty() || n.starts_with('.') || n.contains('/') => {
+                return Err(ResultsError::Io {
+                    path: root.join(n),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "a run name is one folder name (no `/`, not starting with `.`)",
+                    ),
+                });
+            }
+            Some(n) => n.to_owned(),
+            None => {
+                let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    .to_string()
+                    .replace(['-', ':'], "");
+                format!("{stamp}-{suite}")
+            }
         };
+        let dir = RunDir {
+            path: root.join(folder),
+        };
+        if dir.path.exists() {
+            if !dir.run_json().is_file() {
+                return Err(ResultsError::Io {
+                    path: dir.path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "exists and is not a results folder (no run.json); not replacing it",
+                    ),
+                });
+            }
+            std::fs::remove_dir_all(&dir.path).map_err(|source| ResultsError::Io {
+                path: dir.path.clone(),
+                source,
+            })?;
+        }
         for sub in ["cases", "hgrm", "charts"] {
             let p = dir.path.join(sub);
             std::fs::create_dir_all(&p).map_err(|source| ResultsError::Io { path: p, source })?;
@@ -335,70 +366,6 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Resul
     })
 }
 
-/// `summary.csv`: one row per case.
-pub fn summary_csv(cases: &[CaseResult]) -> String {
-    let mut out = String::from(
-        "id,scenario,kind,transport,sweep_key,sweep_value,status,clients,rate,payload_bytes,\
-         poll_interval_ms,events_per_s,delivery_ratio,lost,p50_us,p90_us,p99_us,p999_us,max_us,\
-         payload_bytes_per_event,overhead_bytes_per_event,request_bytes_per_event,\
-         keepalive_bytes_per_event,requests_per_event,empty_poll_share,server_cpu_s,\
-         cpu_ms_per_1000_events,rss_peak_bytes,memory_per_connection_bytes,round_trip_p50_us,\
-         round_trip_p99_us\n",
-    );
-    let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
-    for c in cases {
-        let (key, value) = match &c.point {
-            Some(p) => (
-                serde_json::to_value(p)
-                    .ok()
-                    .and_then(|v| v["key"].as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                format!("{}", p.value()),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let r = c.ok();
-        let s = c.server.as_ref();
-        let rt = r.and_then(|r| r.publish.as_ref());
-        let cols = [
-            c.id.clone(),
-            c.scenario.clone(),
-            c.kind.as_str().into(),
-            c.transport.to_string(),
-            key,
-            value,
-            format!("{:?}", c.status).to_lowercase(),
-            c.params.clients.to_string(),
-            c.params.rate.to_string(),
-            c.params.payload_bytes.to_string(),
-            format!("{}", c.params.poll_interval_ms),
-            f(r.map(|r| r.events_per_s)),
-            f(r.map(|r| r.delivery_ratio)),
-            r.map_or(String::new(), |r| r.lost.to_string()),
-            f(r.map(|r| r.latency_us.p50)),
-            f(r.map(|r| r.latency_us.p90)),
-            f(r.map(|r| r.latency_us.p99)),
-            f(r.map(|r| r.latency_us.p999)),
-            f(r.map(|r| r.latency_us.max)),
-            f(r.map(|r| r.wire.payload_bytes_per_event)),
-            f(r.map(|r| r.wire.overhead_bytes_per_event)),
-            f(c.request_bytes_per_event()),
-            f(c.keepalive_per_event()),
-            f(r.and_then(|r| r.requests_per_event)),
-            f(r.and_then(|r| r.empty_poll_share)),
-            f(s.map(|s| s.cpu_seconds)),
-            f(s.and_then(|s| s.cpu_ms_per_1000_events)),
-            s.map_or(String::new(), |s| s.rss_peak_bytes.to_string()),
-            f(s.and_then(|s| s.memory_per_connection_bytes)),
-            f(rt.map(|p| p.round_trip_us.p50)),
-            f(rt.map(|p| p.round_trip_us.p99)),
-        ];
-        out.push_str(&cols.join(","));
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,7 +431,7 @@ mod tests {
     #[test]
     fn folder_layout_write_read_and_latest() {
         let root = std::env::temp_dir().join(format!("rtlab-results-{}", std::process::id()));
-        let dir = RunDir::create(&root, "t").unwrap();
+        let dir = RunDir::create(&root, "t", None).unwrap();
         let cases = crate::plot::testdata::cases();
         for c in &cases[..3] {
             dir.write_json(&dir.case_json(&c.id), c).unwrap();
@@ -493,9 +460,20 @@ mod tests {
             std::fs::canonicalize(root.join("latest")).unwrap(),
             std::fs::canonicalize(&dir.path).unwrap()
         );
-        let csv = summary_csv(&read);
+        let csv = crate::summary::summary_csv(&read);
         assert_eq!(csv.lines().count(), 4);
         assert!(csv.lines().all(|l| l.split(',').count() == 31), "{csv}");
+        let named = RunDir::create(&root, "t", Some("reference")).unwrap();
+        named.write_json(&named.run_json(), &info).unwrap();
+        assert!(
+            RunDir::create(&root, "t", Some("reference")).is_ok(),
+            "a run is replaced"
+        );
+        std::fs::create_dir_all(root.join("keep")).unwrap();
+        assert!(
+            RunDir::create(&root, "t", Some("keep")).is_err(),
+            "a non-run is not"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

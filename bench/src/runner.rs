@@ -38,6 +38,9 @@ use crate::{hgrm, machine::MachineInfo};
 /// 10 ms ticks, so 50 ms keeps the error under about 20 %.
 pub const MIN_CPU_SECONDS: f64 = 0.05;
 
+/// Slack beyond a case's estimated time before the runner gives up on its client.
+pub const CASE_TIMEOUT_SLACK: Duration = Duration::from_secs(60);
+
 /// How to run a suite.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -68,15 +71,17 @@ impl RunOutcome {
     }
 }
 
-/// Runs every case of `suite` into a new folder under `out`. `interrupt` turns `true` on Ctrl-C.
+/// Runs every case of `suite` into a new folder under `out` (named `name`, or by time and suite).
+/// `interrupt` turns `true` on Ctrl-C.
 pub async fn run_suite(
     suite: &Suite,
     out: &std::path::Path,
+    name: Option<&str>,
     machine: MachineInfo,
     opts: &RunOptions,
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<RunOutcome, ResultsError> {
-    let dir = RunDir::create(out, &suite.name)?;
+    let dir = RunDir::create(out, &suite.name, name)?;
     let git_commit = tokio::task::spawn_blocking(crate::machine::git_commit)
         .await
         .unwrap_or_else(|_| "unknown".into());
@@ -115,7 +120,7 @@ pub async fn run_suite(
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {percent:>3}% elapsed {elapsed} ETA {eta} {msg}")
+        ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed} elapsed, ETA {eta}  {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut cases = Vec::new();
@@ -229,6 +234,7 @@ pub async fn run_case(
         }
     };
     let pid = server.pid();
+    tracing::debug!(case = %case.id(), pid, http = %server.http, tcp = %server.tcp, "server started");
     let baseline = tokio::task::spawn_blocking(move || read_sample(pid))
         .await
         .ok()
@@ -240,12 +246,18 @@ pub async fn run_case(
         ServerDied(std::process::ExitStatus),
         Interrupted,
     }
+    // The client bounds itself; this is a last resort so that one stuck case cannot stall a suite.
+    let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    let client = tokio::time::timeout(limit, run_client(case, server.http, server.tcp));
     let outcome = tokio::select! {
-        r = run_client(case, server.http, server.tcp) => Outcome::Client(Box::new(r)),
+        r = client => Outcome::Client(Box::new(
+            r.unwrap_or_else(|_| Err(format!("the client did not finish within {limit:?}"))),
+        )),
         status = server.exited() => Outcome::ServerDied(status),
         _ = interrupt.wait_for(|stop| *stop) => Outcome::Interrupted,
     };
     let client_end = Instant::now();
+    tracing::debug!(case = %case.id(), elapsed = ?started.elapsed(), "client finished; stopping the server");
     let series = sampler.finish().await;
     let exit = server.stop().await;
 

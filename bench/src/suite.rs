@@ -34,6 +34,9 @@ use std::time::Duration;
 use rtlab_wire::Transport;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::case::expand;
+pub use crate::case::{Case, CaseParams, Point};
+
 /// The suite shipped as `bench/suites/default.toml`: the lab's full comparison (a few minutes).
 pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
 /// The suite shipped as `bench/suites/quick.toml`: a smoke run for tests (seconds).
@@ -205,92 +208,6 @@ pub struct SuiteFile {
     pub scenarios: Vec<ScenarioSpec>,
 }
 
-/// The swept setting of a case and its value, for labels, charts and file names.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "key", content = "value", rename_all = "snake_case")]
-pub enum Point {
-    /// Number of clients.
-    Clients(u64),
-    /// Events per second.
-    Rate(u64),
-    /// Payload bytes.
-    PayloadBytes(u64),
-    /// Poll interval, in milliseconds.
-    PollIntervalMs(f64),
-}
-
-impl Point {
-    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`.
-    pub fn label(&self) -> String {
-        match self {
-            Point::Clients(n) => format!("c{n}"),
-            Point::Rate(n) => format!("r{n}"),
-            Point::PayloadBytes(n) => format!("p{n}"),
-            Point::PollIntervalMs(ms) => format!("i{ms}ms"),
-        }
-    }
-
-    /// The value as a number, for chart axes.
-    pub fn value(&self) -> f64 {
-        match *self {
-            Point::Clients(n) | Point::Rate(n) | Point::PayloadBytes(n) => n as f64,
-            Point::PollIntervalMs(ms) => ms,
-        }
-    }
-}
-
-/// Fully resolved settings of one case: what the server and the client are started with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseParams {
-    /// Concurrent subscribers.
-    pub clients: u64,
-    /// Ticker events per second.
-    pub rate: u64,
-    /// Filler bytes per ticker event.
-    pub payload_bytes: u64,
-    /// Short-poll interval, in milliseconds.
-    pub poll_interval_ms: f64,
-    /// Publishes per second per client, if any.
-    pub publish_rate: Option<f64>,
-    /// Measured window, in seconds.
-    pub duration_s: f64,
-    /// Warm-up, in seconds.
-    pub warmup_s: f64,
-    /// Server per-subscriber queue, in events, if set.
-    pub subscriber_queue: Option<u64>,
-}
-
-/// One run: one scenario, one swept value, one transport, one fresh server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Case {
-    /// Scenario name.
-    pub scenario: String,
-    /// Scenario kind.
-    pub kind: Kind,
-    /// The swept value, if the scenario sweeps.
-    pub point: Option<Point>,
-    /// The transport.
-    pub transport: Transport,
-    /// Resolved settings.
-    pub params: CaseParams,
-}
-
-impl Case {
-    /// Unique id, also the stem of its result files: `payload-p16-ws`, `latency-sse`.
-    pub fn id(&self) -> String {
-        match &self.point {
-            Some(p) => format!("{}-{}-{}", self.scenario, p.label(), self.transport),
-            None => format!("{}-{}", self.scenario, self.transport),
-        }
-    }
-
-    /// Rough wall time of this case: warm-up, window, and start-up/connect/teardown slack.
-    pub fn estimated(&self) -> Duration {
-        let connect = self.params.clients as f64 / 5_000.0;
-        Duration::from_secs_f64(self.params.warmup_s + self.params.duration_s + 0.6 + connect)
-    }
-}
-
 /// A loaded suite: its name and its cases in running order.
 #[derive(Debug, Clone)]
 pub struct Suite {
@@ -402,121 +319,6 @@ fn key_of(line: &str, spanned: &str) -> String {
         return header.to_owned();
     }
     spanned.trim().to_owned()
-}
-
-/// Expands one scenario into its cases: swept values × transports.
-fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>, String> {
-    // Written out rather than `#[serde(flatten)]`: flatten defeats `deny_unknown_fields` and spans.
-    let own = Settings {
-        transports: s.transports.clone(),
-        clients: s.clients,
-        rate: s.rate,
-        payload_bytes: s.payload_bytes,
-        poll_interval: s.poll_interval,
-        publish_rate: s.publish_rate,
-        duration: s.duration,
-        warmup: s.warmup,
-        subscriber_queue: s.subscriber_queue,
-    };
-    let def = defaults.clone();
-    let transports = own
-        .transports
-        .or(def.transports)
-        .unwrap_or_else(|| Transport::ALL.to_vec());
-    if transports.is_empty() {
-        return Err("`transports` is empty".into());
-    }
-    let base = CaseParams {
-        clients: own.clients.or(def.clients).unwrap_or(10),
-        rate: own.rate.or(def.rate).unwrap_or(100),
-        payload_bytes: own.payload_bytes.or(def.payload_bytes).unwrap_or(64),
-        poll_interval_ms: ms(own
-            .poll_interval
-            .or(def.poll_interval)
-            .unwrap_or(Dur(Duration::from_millis(100)))),
-        publish_rate: own.publish_rate.or(def.publish_rate),
-        duration_s: own
-            .duration
-            .or(def.duration)
-            .unwrap_or(Dur(Duration::from_secs(2)))
-            .0
-            .as_secs_f64(),
-        warmup_s: own
-            .warmup
-            .or(def.warmup)
-            .unwrap_or(Dur(Duration::from_secs(1)))
-            .0
-            .as_secs_f64(),
-        subscriber_queue: own.subscriber_queue.or(def.subscriber_queue),
-    };
-    check(&base)?;
-    let points: Vec<Option<Point>> = match &s.sweep {
-        None => vec![None],
-        Some(sw) => {
-            let mut found: Vec<Vec<Point>> = Vec::new();
-            if let Some(v) = &sw.clients {
-                found.push(v.iter().map(|&n| Point::Clients(n)).collect());
-            }
-            if let Some(v) = &sw.rate {
-                found.push(v.iter().map(|&n| Point::Rate(n)).collect());
-            }
-            if let Some(v) = &sw.payload_bytes {
-                found.push(v.iter().map(|&n| Point::PayloadBytes(n)).collect());
-            }
-            if let Some(v) = &sw.poll_interval {
-                found.push(v.iter().map(|&d| Point::PollIntervalMs(ms(d))).collect());
-            }
-            match found.len() {
-                1 if !found[0].is_empty() => found.remove(0).into_iter().map(Some).collect(),
-                1 => return Err("the sweep has no values".into()),
-                0 => return Err("`sweep` names no setting".into()),
-                _ => return Err("`sweep` may vary one setting only".into()),
-            }
-        }
-    };
-    let mut cases = Vec::new();
-    for point in points {
-        let mut params = base.clone();
-        match point {
-            Some(Point::Clients(n)) => params.clients = n,
-            Some(Point::Rate(n)) => params.rate = n,
-            Some(Point::PayloadBytes(n)) => params.payload_bytes = n,
-            Some(Point::PollIntervalMs(v)) => params.poll_interval_ms = v,
-            None => {}
-        }
-        check(&params)?;
-        for &transport in &transports {
-            cases.push(Case {
-                scenario: s.name.clone(),
-                kind: s.kind,
-                point,
-                transport,
-                params: params.clone(),
-            });
-        }
-    }
-    Ok(cases)
-}
-
-fn ms(d: Dur) -> f64 {
-    d.0.as_secs_f64() * 1e3
-}
-
-/// Values the server or client would refuse, caught before anything starts.
-fn check(p: &CaseParams) -> Result<(), String> {
-    if p.clients == 0 {
-        return Err("`clients` must be at least 1".into());
-    }
-    if p.duration_s <= 0.0 {
-        return Err("`duration` must be positive".into());
-    }
-    if p.poll_interval_ms <= 0.0 {
-        return Err("`poll_interval` must be positive".into());
-    }
-    if p.publish_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-        return Err("`publish_rate` must be a positive number".into());
-    }
-    Ok(())
 }
 
 /// The path a suite name would load from, for messages (`quick` → `bench/suites/quick.toml`).

@@ -17,9 +17,11 @@
 //! Then the pipeline closes as in oha: the per-subscriber [`Tally`]s are summed, the per-shard
 //! histograms merged, and [`RunReport`] built. A run fails only when nothing could be measured
 //! (no subscriber connected, or every one was lost before the end); anything less is data.
+//! When the first [`FAIL_FAST_AFTER`] connects all fail, the run stops at once instead of
+//! ramping thousands of doomed connections.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtlab_wire::framing::streaming_overhead;
@@ -42,6 +44,9 @@ use crate::transport::{Ctx, End, Meter, Outcome, RunClock, SubError, Tally, driv
 
 /// How long after the window the engine waits for subscribers to finish before aborting them.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Failed connects, with none succeeding, after which the run stops early with an error.
+pub const FAIL_FAST_AFTER: u64 = 50;
 
 /// Runs one load test and returns its report. Call it inside a tokio runtime (a multi-threaded
 /// one, so that subscribers spread over the cores).
@@ -144,6 +149,7 @@ async fn collect(
     };
     let mut first_connect_error: Option<SubError> = None;
     let mut first_loss: Option<SubError> = None;
+    let mut connect_failures: u64 = 0;
     let due = |i: u64| clock.start + Duration::from_secs_f64(i as f64 / config.connect_rate);
     let hard_stop = clock.window_end + STOP_GRACE;
 
@@ -180,7 +186,17 @@ async fn collect(
                     }
                     End::ConnectFailed(e) => {
                         first_connect_error.get_or_insert(e);
+                        connect_failures += 1;
                     }
+                }
+                // Nobody has managed to connect after this many tries: the server is not
+                // there (or not this one). Say so now rather than after the whole ramp.
+                if connect_failures >= FAIL_FAST_AFTER.min(config.clients)
+                    && live.ever_connected.load(Ordering::Relaxed) == 0
+                {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    break;
                 }
             }
             () = tokio::time::sleep_until(hard_stop.into()) => {
@@ -261,9 +277,20 @@ fn build_report(
 ) -> RunReport {
     let t = &c.total;
     let duration_s = config.duration.as_secs_f64();
-    let server_events_published = match server {
+    let server_events_published = match &server {
         (Some(a), Some(b)) => b.events_published.saturating_sub(a.events_published),
         _ => t.seq_range.map_or(0, |(lo, hi)| hi - lo + 1),
+    };
+    let server_lagging_disconnects = match &server {
+        (Some(a), Some(b)) => {
+            let lagging = |s: &StatsSnapshot| {
+                s.transports
+                    .get(&config.transport)
+                    .map_or(0, |t| t.lagging_disconnects)
+            };
+            Some(lagging(b).saturating_sub(lagging(a)))
+        }
+        _ => None,
     };
     let overhead = t
         .window
@@ -313,6 +340,7 @@ fn build_report(
         out_of_order: t.out_of_order,
         lagging_disconnects: c.lagging,
         disconnects: c.disconnects,
+        server_lagging_disconnects,
         errors,
         latency_us: summarize(&stats.latency),
         connect_us: summarize(&stats.connect),

@@ -85,7 +85,11 @@ pub fn to_json(report: &RunReport) -> String {
 
 /// Whether the run lost, duplicated or reordered events, or dropped subscribers.
 pub fn has_loss(r: &RunReport) -> bool {
-    r.lost > 0 || r.duplicates > 0 || r.out_of_order > 0 || r.lagging_disconnects > 0
+    r.lost > 0
+        || r.duplicates > 0
+        || r.out_of_order > 0
+        || r.lagging_disconnects > 0
+        || r.server_lagging_disconnects.unwrap_or(0) > 0
 }
 
 fn us(s: &LatencySummary) -> String {
@@ -131,7 +135,11 @@ pub fn human(r: &RunReport) -> String {
     let transport = r.transport.map_or("?", |t| t.as_str());
     let loss_banner = format!(
         "!!! LOSS: {} lost, {} duplicated, {} out of order, {} lagging disconnects !!!",
-        r.lost, r.duplicates, r.out_of_order, r.lagging_disconnects
+        r.lost,
+        r.duplicates,
+        r.out_of_order,
+        r.lagging_disconnects
+            .max(r.server_lagging_disconnects.unwrap_or(0))
     );
     if has_loss(r) {
         let _ = writeln!(o, "{loss_banner}");
@@ -157,9 +165,12 @@ pub fn human(r: &RunReport) -> String {
         us(&r.connect_us),
         us(&r.first_event_us)
     );
+    let server_lagging = r
+        .server_lagging_disconnects
+        .map_or(String::new(), |n| format!(" (server counted {n})"));
     let _ = writeln!(
         o,
-        "  correctness  lost {}  duplicates {}  out of order {}  lagging {}  disconnects {}",
+        "  correctness  lost {}  duplicates {}  out of order {}  lagging {}{server_lagging}  disconnects {}",
         r.lost, r.duplicates, r.out_of_order, r.lagging_disconnects, r.disconnects
     );
     let w = &r.wire;
@@ -201,6 +212,13 @@ pub fn human(r: &RunReport) -> String {
             p.echoed,
             p.bytes_up_per_publish,
             us(&p.round_trip_us)
+        );
+    }
+    if r.events_received == 0 {
+        let _ = writeln!(
+            o,
+            "  !!! no events received in the window: is the server publishing, and is this its \
+             address for this transport?"
         );
     }
     if !r.errors.is_empty() {

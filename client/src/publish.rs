@@ -158,9 +158,13 @@ impl PostPublisher {
             let Some(c) = client.as_mut() else { continue };
             let text = publish_text(&self.prefix, self.clock.unix_nanos(due));
             let before = bytes.snapshot();
-            let result = c
-                .request(http::Method::POST, &path, Bytes::from(text), &mut body_buf)
-                .await;
+            // A server that never answers must not keep the publisher past the run.
+            let deadline = window_end + crate::engine::STOP_GRACE / 2;
+            let request = c.request(http::Method::POST, &path, Bytes::from(text), &mut body_buf);
+            let Ok(result) = tokio::time::timeout_at(deadline.into(), request).await else {
+                *tally.errors.entry("publish timeout".into()).or_default() += 1;
+                break;
+            };
             let spent = bytes.snapshot().since(before);
             match result {
                 Ok(status) if status.is_success() => {

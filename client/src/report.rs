@@ -1,6 +1,7 @@
 //! The result of one load run: what `--json` writes and what the lab runner (`rtlab-bench`)
 //! stores, merges and draws. This is a versioned wire format (see `SCHEMA_VERSION`): add fields,
-//! never rename or re-type one without bumping the version.
+//! never rename or re-type one without bumping the version. Its JSON Schema is
+//! [`SCHEMA_JSON`]; a field added here must be added there too (a test checks).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the [`RunReport`] format.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON Schema (draft 2020-12) of [`RunReport`] as serialized, `client/schema/
+/// run-report.schema.json`; the client's tests validate real reports against it, and the lab
+/// can embed or check it too.
+pub const SCHEMA_JSON: &str = include_str!("../schema/run-report.schema.json");
 
 /// Summary of a latency distribution, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -136,6 +142,10 @@ pub struct RunReport {
     pub lagging_disconnects: u64,
     /// Subscribers that lost their connection mid-run for any other reason.
     pub disconnects: u64,
+    /// Lagging disconnects of this transport the server counted during the window (from
+    /// `/stats`): the only sign of a lagging SSE or TCP subscriber, whose stream simply ends.
+    #[serde(default)]
+    pub server_lagging_disconnects: Option<u64>,
     /// Failed requests and connections, counted by kind.
     pub errors: BTreeMap<String, u64>,
     /// Event latency (receive wall clock − `ts`), in µs.

@@ -3,7 +3,7 @@
 //! As in oha, the code that talks to the network does not touch histograms. A subscriber only
 //! produces [`Sample`]s (a kind and a number of microseconds) into a small reused buffer, the
 //! [`Recorder`]; when the buffer is full it is handed in one lock to the subscriber's
-//! [`StatsShard`](crate::stats::StatsShard), the only place that records into HdrHistograms. A few
+//! [`StatsShard`], the only place that records into HdrHistograms. A few
 //! shards (a couple per worker thread) are shared by all subscribers and merged once at the end,
 //! so 10 000 subscribers cost a handful of histograms, not 10 000, and the receive path allocates
 //! nothing for its measurements.
@@ -37,7 +37,9 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 pub struct LiveCounters {
     /// Subscribers connected now.
     pub connected: AtomicU64,
-    /// Events received so far (updated at each flush, so it lags by at most one buffer).
+    /// Subscribers that ever finished set-up.
+    pub ever_connected: AtomicU64,
+    /// Events received so far, warm-up included (updated at each flush, so it lags a little).
     pub events: AtomicU64,
 }
 
@@ -70,14 +72,17 @@ impl Recorder {
 
     /// Buffers one sample.
     pub fn push(&mut self, sample: Sample) {
-        if matches!(sample, Sample::Latency(_)) {
-            self.events_since_flush += 1;
-        }
         self.buf.push(sample);
-        // Checking the clock only every 32 samples keeps it off the per-event path.
-        if self.buf.len() >= BUFFER
-            || (self.buf.len().is_multiple_of(32) && self.last_flush.elapsed() >= FLUSH_EVERY)
-        {
+        if self.buf.len() >= BUFFER {
+            self.flush();
+        }
+    }
+
+    /// Counts one received event (warm-up included) for the progress line; flushes when the
+    /// last flush is [`FLUSH_EVERY`] old, so the line moves even at low rates.
+    pub fn note_event(&mut self) {
+        self.events_since_flush += 1;
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
     }
@@ -119,6 +124,7 @@ mod tests {
         let mut r = Recorder::new(shard.clone(), live.clone());
         for i in 0..300 {
             r.push(Sample::Latency(100 + i));
+            r.note_event();
         }
         r.push(Sample::Connect(50));
         drop(r);

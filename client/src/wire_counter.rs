@@ -66,11 +66,11 @@ impl ByteTally {
         }
     }
 
-    fn add_down(&self, n: usize) {
+    pub(crate) fn add_down(&self, n: usize) {
         self.down.fetch_add(n as u64, Ordering::AcqRel);
     }
 
-    fn add_up(&self, n: usize) {
+    pub(crate) fn add_up(&self, n: usize) {
         self.up.fetch_add(n as u64, Ordering::AcqRel);
     }
 }

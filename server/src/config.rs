@@ -28,6 +28,9 @@ pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1_024;
 /// Default cap on open streaming connections (WebSocket, SSE, TCP, echo).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Longest ping or heartbeat interval accepted: beyond a day the keep-alive is pointless, and
+/// absurd values (`1000years`) would overflow timer arithmetic.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// rtlab-server: one live feed over WebSocket, SSE, long polling, short polling and raw TCP.
 ///
@@ -143,8 +146,8 @@ impl Config {
             ("ping-interval", self.ping_interval),
             ("heartbeat-interval", self.heartbeat_interval),
         ] {
-            if value.is_zero() {
-                return Err(format!("{name} must be greater than zero"));
+            if value.is_zero() || value > MAX_INTERVAL {
+                return Err(format!("{name} must be greater than zero and at most 24h"));
             }
         }
         Ok(())
@@ -183,6 +186,8 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
     if d.is_zero() {
         Err("must be greater than zero".into())
+    } else if d > MAX_INTERVAL {
+        Err("must be at most 24h".into())
     } else {
         Ok(d)
     }
@@ -231,6 +236,7 @@ mod tests {
             ["--rate", "abc"],
             ["--ping-interval", "0s"],
             ["--ping-interval", "5"],
+            ["--heartbeat-interval", "1000years"],
             ["--subscriber-queue", "0"],
             ["--history", "0"],
         ] {

@@ -6,7 +6,7 @@
 //! machine-readable contract with the lab runner (it starts the server on port 0); everything else
 //! goes to stderr through `tracing` (`RUST_LOG=debug` for more).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Parser;
@@ -18,6 +18,7 @@ fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -4,8 +4,9 @@
 //! abnormal closure (1006), SSE clients a truncated chunk, parked long polls a reset. The contract
 //! asks for better, in this order ([`crate::RunningServer::shutdown`]):
 //!
-//! 1. **Stop accepting.** The HTTP acceptor is paused and the TCP listener dropped; a request that
-//!    slips in is answered 503.
+//! 1. **Stop accepting.** actix's graceful stop command stops the HTTP acceptor at once and the
+//!    TCP accept loop drops its listener; a request that slips in on an open connection is
+//!    answered 503.
 //! 2. **Tell every connection.** One [`CancellationToken`](tokio_util::sync::CancellationToken) is
 //!    cancelled; every long-lived task races its waits against it. WebSockets send close 1001
 //!    ("going away"), SSE streams end their chunked body cleanly, parked long polls answer with

@@ -92,7 +92,11 @@ impl Panel {
     }
 
     fn draw_clean<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let xs = self.series.iter().flat_map(|s| s.2.iter().map(|p| p.0));
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.2.iter().map(|p| p.0))
+            .chain(self.models.iter().flat_map(|m| m.1.iter().map(|p| p.0)));
         let ys: Vec<f64> = self
             .series
             .iter()

@@ -34,9 +34,9 @@ impl Saturation {
         let rs = of_kind(cases, Kind::Rate);
         let first = rs.first()?;
         let mut ratio = Panel::new(
-            "delivered / published",
+            "delivered / (clients × rate)",
             "events published per second (log)",
-            "delivery ratio",
+            "share of events delivered",
         );
         ratio.y_log = false;
         ratio.y_range = Some(0.0..1.2);
@@ -57,7 +57,7 @@ impl Saturation {
             ratio.series.push((
                 t,
                 String::new(),
-                points(&rs, t, rate, |c| c.ok().map(|r| r.delivery_ratio)),
+                points(&rs, t, rate, CaseResult::delivered_share),
             ));
             ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
             p99.series.push((

@@ -2,7 +2,7 @@
 //!
 //! A high-level client (reqwest) owns its connections and never shows their bytes: its connector
 //! types are sealed. One layer down, `hyper::client::conn::http1::handshake` takes *any*
-//! `AsyncRead + AsyncWrite`, here a [`WireCounter`](crate::wire_counter::WireCounter) around a
+//! `AsyncRead + AsyncWrite`, here a [`WireCounter`] around a
 //! `TcpStream`, and returns a `SendRequest` handle plus the `Connection` future that does the
 //! actual reading and writing. The client then sees every byte of every request and response
 //! head, which is the whole point for polling: its cost is in those heads.
@@ -74,8 +74,7 @@ impl HttpClient {
         payload: Bytes,
         body: &mut Vec<u8>,
     ) -> Result<StatusCode, SubError> {
-        let closed = |e: hyper::Error| SubError::Closed(e.to_string());
-        self.sender.ready().await.map_err(closed)?;
+        self.sender.ready().await.map_err(hyper_error)?;
         let mut req = Request::builder()
             .method(method)
             .uri(path_and_query)
@@ -86,17 +85,27 @@ impl HttpClient {
         let req = req
             .body(Full::new(payload))
             .map_err(|e| SubError::Protocol(format!("cannot build request: {e}")))?;
-        let resp = self.sender.send_request(req).await.map_err(closed)?;
+        let resp = self.sender.send_request(req).await.map_err(hyper_error)?;
         let status = resp.status();
         body.clear();
         let mut incoming = resp.into_body();
         while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(closed)?;
+            let frame = frame.map_err(hyper_error)?;
             if let Some(data) = frame.data_ref() {
                 body.extend_from_slice(data);
             }
         }
         Ok(status)
+    }
+}
+
+/// A hyper error as a subscriber error: bytes that are not HTTP are the server's protocol
+/// mistake; anything else is the connection failing.
+pub fn hyper_error(e: hyper::Error) -> SubError {
+    if e.is_parse() || e.is_parse_status() {
+        SubError::Protocol(format!("the server's answer is not HTTP/1.1: {e}"))
+    } else {
+        SubError::Closed(e.to_string())
     }
 }
 

@@ -11,8 +11,9 @@
 //! then so that idle connections and proxies stay healthy.
 //!
 //! **How.** A keep-alive hyper connection over the counted socket ([`HttpClient`]); the bytes
-//! of each request/response pair are a snapshot difference; the first answer (the request
-//! without `after`, which waits for the next event) is the set-up.
+//! of each request/response pair are a snapshot difference. There is no set-up beyond the TCP
+//! connect: the first request (without `after`) waits for the next new event, which may be
+//! the subscribers' own publish, so it cannot be a precondition of the run.
 
 use std::pin::pin;
 use std::time::{Duration, Instant};
@@ -31,33 +32,22 @@ const BACKOFF: Duration = Duration::from_millis(50);
 pub struct LongPollSubscriber {
     client: HttpClient,
     body: Vec<u8>,
-    after: Seq,
+    /// Newest seq received; `None` until the first event (then polls ask for "the next new
+    /// event", as the contract's `after`-less request does).
+    after: Option<Seq>,
 }
 
 impl Subscriber for LongPollSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let client = open(ctx, meter).await?;
-        meter.connected();
-        let mut s = Self {
+        // No handshake: the first poll (without `after`) may wait for an event that only the
+        // subscribers' own publishes will create, so it is part of the steady state.
+        meter.set_up_idle(0);
+        Ok(Self {
             client,
             body: Vec::new(),
-            after: 0,
-        };
-        let path = format!(
-            "{}?timeout_ms={}",
-            ctx.target.path(paths::LONG_POLL),
-            ctx.long_poll_timeout.as_millis()
-        );
-        let status = s
-            .client
-            .request(Method::GET, &path, Bytes::new(), &mut s.body)
-            .await?;
-        if status != StatusCode::OK {
-            return Err(SubError::Status(status.as_u16()));
-        }
-        s.after = answer(&s.body, meter, Default::default())?;
-        meter.set_up_idle(0);
-        Ok(s)
+            after: None,
+        })
     }
 
     async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
@@ -81,7 +71,10 @@ impl LongPollSubscriber {
                 self.client = open(ctx, meter).await?;
                 meter.tally.reconnects += 1;
             }
-            let path = format!("{base}?after={}&timeout_ms={timeout_ms}", self.after);
+            let path = match self.after {
+                Some(after) => format!("{base}?after={after}&timeout_ms={timeout_ms}"),
+                None => format!("{base}?timeout_ms={timeout_ms}"),
+            };
             let before = meter.bytes.snapshot();
             let result = {
                 let mut request =
@@ -111,7 +104,10 @@ impl LongPollSubscriber {
                     // first, leaving its bytes on the far side.
                     let done = Instant::now() >= meter.boundary()
                         && meter.cross(usize::try_from(spent.down).unwrap_or(usize::MAX));
-                    self.after = answer(&self.body, meter, spent).map(|a| a.max(self.after))?;
+                    let highest = answer(&self.body, meter, spent)?;
+                    if highest > 0 {
+                        self.after = Some(highest.max(self.after.unwrap_or(0)));
+                    }
                     if done {
                         return Ok(());
                     }
@@ -143,14 +139,16 @@ pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubErro
     let index = ctx
         .conn_counter
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    HttpClient::open(
+    let open = HttpClient::open(
         ctx.addr,
         &ctx.target,
         index,
-        ctx.clients,
+        ctx.conn_total(),
         meter.bytes.clone(),
-    )
-    .await
+    );
+    tokio::time::timeout(ctx.connect_timeout, open)
+        .await
+        .unwrap_or(Err(SubError::ConnectTimeout))
 }
 
 /// Decodes a poll answer (a JSON array of events), records its events and bytes, and returns

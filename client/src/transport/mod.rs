@@ -8,8 +8,8 @@
 //!   `ts`), payload bytes, the analytic framing the protocol should have cost, and recognition
 //!   of the subscriber's own publishes;
 //! - the subscriber's bytes are counted at its socket ([`WireCounter`]) and split in phases by
-//!   snapshots the meter takes: **set-up** (until the handshake or first response is done),
-//!   **warm-up**, the measured **window**, and the tail after it.
+//!   snapshots the meter takes: **set-up** (the handshake or first response, and anything read
+//!   along with it), **warm-up**, the measured **window**, and the tail after it.
 //!
 //! **Why phase changes wait for an idle moment.** For the measured framing to equal the analytic
 //! framing *exactly*, every byte of an event must fall in the same phase as the event itself.
@@ -100,7 +100,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// Connections the run may open: one per subscriber, two when publishing over POST.
-    fn conn_total(&self) -> u64 {
+    pub(crate) fn conn_total(&self) -> u64 {
         if self.publish_rate.is_some() && self.transport != Transport::Ws {
             self.clients * 2
         } else {
@@ -432,6 +432,7 @@ impl Meter {
     pub fn event(&mut self, ev: &EventView<'_>, json_len: usize, analytic: Option<usize>) {
         let now_ns = now_unix_nanos();
         self.seq.observe(ev.seq);
+        self.recorder.note_event();
         if !self.seen_first_event {
             self.seen_first_event = true;
             self.recorder
@@ -539,6 +540,7 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
     };
     let live = meter.recorder.live().clone();
     live.connected.fetch_add(1, Ordering::Relaxed);
+    live.ever_connected.fetch_add(1, Ordering::Relaxed);
 
     let publisher = match (&ctx.control, ctx.publish_schedule(meter.id)) {
         (Some((target, addr)), Some(schedule)) if !S::PUBLISHES_ITSELF => {
@@ -559,11 +561,19 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
 
     let result = sub.receive(&ctx, &mut meter).await;
     live.connected.fetch_sub(1, Ordering::Relaxed);
-    if let Some(p) = publisher {
+    if let Some(mut p) = publisher {
         if result.is_err() {
             p.abort();
         }
-        if let Ok(t) = p.await {
+        let deadline = ctx.clock.window_end + crate::engine::STOP_GRACE / 2;
+        let joined = match tokio::time::timeout_at(deadline.into(), &mut p).await {
+            Ok(joined) => joined.ok(),
+            Err(_) => {
+                p.abort();
+                None
+            }
+        };
+        if let Some(t) = joined {
             meter.tally.publish.sent += t.sent;
             meter.tally.publish.bytes_up += t.bytes_up;
             for (k, v) in t.errors {
@@ -590,5 +600,128 @@ fn failed(mut meter: Meter, e: SubError) -> Outcome {
     Outcome {
         tally: std::mem::take(&mut meter.tally),
         end: End::ConnectFailed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::LiveCounters;
+    use crate::stats::{Stats, StatsShard};
+
+    fn ctx(window_start: Instant, window_end: Instant) -> Ctx {
+        Ctx {
+            transport: Transport::Ws,
+            target: Target::parse_http("http://127.0.0.1:1").unwrap(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            control: None,
+            clock: RunClock {
+                start: Instant::now() - Duration::from_secs(1),
+                start_unix_ns: now_unix_nanos(),
+                window_start,
+                window_end,
+            },
+            poll_interval: Duration::from_millis(100),
+            long_poll_timeout: Duration::from_secs(1),
+            publish_rate: None,
+            connect_timeout: Duration::from_secs(1),
+            run_id: 1,
+            clients: 1,
+            conn_counter: AtomicU64::new(0),
+        }
+    }
+
+    fn meter(ctx: &Ctx) -> (Meter, Arc<StatsShard>) {
+        let shard = Arc::new(StatsShard::default());
+        let recorder = Recorder::new(shard.clone(), Arc::new(LiveCounters::default()));
+        (Meter::new(0, ctx, recorder), shard)
+    }
+
+    fn event(seq: u64) -> EventView<'static> {
+        EventView {
+            seq,
+            ts: now_unix_nanos(),
+            data: "x".into(),
+        }
+    }
+
+    #[test]
+    fn set_up_bytes_include_what_was_read_with_the_head() {
+        let now = Instant::now();
+        let ctx = ctx(
+            now - Duration::from_millis(1),
+            now + Duration::from_secs(60),
+        );
+        let (mut m, _) = meter(&ctx);
+        m.bytes.add_up(200);
+        m.bytes.add_down(150 + 30);
+        m.set_up();
+        // An event that came in the same read as the response head: set-up, not window.
+        m.event(&event(1), 28, Some(2));
+        assert_eq!(m.phase(), Phase::Setup);
+        assert!(!m.cross(0));
+        assert_eq!(m.tally.setup, Bytes2 { down: 180, up: 200 });
+        assert_eq!(m.phase(), Phase::Window);
+        m.bytes.add_down(30);
+        m.event(&event(2), 28, Some(2));
+        m.finish(0);
+        assert_eq!(m.tally.events, 1);
+        assert_eq!(m.tally.window, Bytes2 { down: 30, up: 0 });
+        assert_eq!(m.tally.analytic_overhead_bytes, 2);
+    }
+
+    #[test]
+    fn warm_up_events_are_not_measured_and_unconsumed_bytes_move_on() {
+        let now = Instant::now();
+        let ctx = ctx(now + Duration::from_secs(60), now + Duration::from_secs(61));
+        let (mut m, shard) = meter(&ctx);
+        m.set_up_idle(0);
+        assert_eq!(m.phase(), Phase::Warmup);
+        m.bytes.add_down(30);
+        m.event(&event(5), 28, Some(2));
+        m.keepalive(8, 0);
+        m.finish(0);
+        assert_eq!((m.tally.events, m.tally.keepalive_down), (0, 0));
+        assert_eq!(m.tally.window, Bytes2::default());
+        let mut stats = Stats::new();
+        shard.merge_into(&mut stats);
+        assert_eq!(stats.latency.len(), 0, "no latency outside the window");
+        assert_eq!(stats.first_event.len(), 1, "but the first event is timed");
+        assert_eq!(stats.connect.len(), 1);
+    }
+
+    #[test]
+    fn crossing_the_end_subtracts_unparsed_bytes() {
+        let now = Instant::now();
+        let ctx = ctx(now - Duration::from_secs(2), now - Duration::from_secs(1));
+        let (mut m, _) = meter(&ctx);
+        m.set_up_idle(0);
+        // Both boundaries are past: straight through the window to done.
+        assert_eq!(m.phase(), Phase::Done);
+        assert!(m.cross(0));
+
+        let ctx = ctx_with_open_window();
+        let (mut m, _) = meter(&ctx);
+        m.set_up_idle(0);
+        m.bytes.add_down(100);
+        m.finish(40);
+        assert_eq!(m.tally.window.down, 60);
+    }
+
+    fn ctx_with_open_window() -> Ctx {
+        let now = Instant::now();
+        ctx(now - Duration::from_secs(1), now + Duration::from_secs(60))
+    }
+
+    #[test]
+    fn sequence_results_reach_the_tally_at_finish() {
+        let (mut m, _) = meter(&ctx_with_open_window());
+        m.set_up_idle(0);
+        for seq in [1, 2, 4, 4] {
+            m.event(&event(seq), 10, None);
+        }
+        m.finish(0);
+        assert_eq!((m.tally.lost, m.tally.duplicates), (1, 1));
+        assert_eq!(m.tally.seq_range, Some((1, 4)));
     }
 }

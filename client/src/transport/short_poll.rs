@@ -84,8 +84,14 @@ impl ShortPollSubscriber {
                     boundary.as_mut().reset(meter.boundary().into());
                 }
                 _ = ticks.tick() => {
-                    if self.poll(ctx, &base, meter).await? {
-                        return Ok(());
+                    // A poll the server never answers must not outlive the run.
+                    let deadline = meter.clock().window_end + crate::engine::STOP_GRACE / 2;
+                    let poll = self.poll(ctx, &base, meter);
+                    match tokio::time::timeout_at(deadline.into(), poll).await {
+                        Ok(Ok(true)) => return Ok(()),
+                        Ok(Ok(false)) => {}
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => return Err(SubError::Closed("poll not answered".into())),
                     }
                 }
             }

@@ -20,7 +20,7 @@
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, StatusCode, header};
@@ -33,7 +33,7 @@ use rtlab_wire::{EventView, Transport, paths};
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
-use crate::transport::{Ctx, Meter, SubError, Subscriber};
+use crate::transport::{Ctx, FORCE_CROSS_AFTER, Meter, Phase, SubError, Subscriber};
 use crate::wire_counter::WireCounter;
 
 type Io = TokioIo<WireCounter<TcpStream>>;
@@ -67,13 +67,20 @@ impl Subscriber for SseSubscriber {
             .header(header::ACCEPT, "text/event-stream")
             .body(Empty::new())
             .map_err(|e| SubError::Protocol(format!("cannot build request: {e}")))?;
+        // Drive the connection while waiting for the response head. If the connection ends
+        // first, the response future still says why (e.g. the answer was not HTTP).
+        let mut conn_done = false;
+        let mut send = std::pin::pin!(sender.send_request(req));
         let resp = tokio::select! {
-            r = sender.send_request(req) => r.map_err(|e| SubError::Closed(e.to_string()))?,
-            r = conn.as_mut() => return Err(SubError::Closed(match r {
-                Ok(()) => "connection closed before the response".into(),
-                Err(e) => e.to_string(),
-            })),
-        };
+            biased;
+            r = &mut send => r,
+            r = conn.as_mut() => {
+                conn_done = true;
+                r.map_err(super::http::hyper_error)?;
+                send.await
+            }
+        }
+        .map_err(super::http::hyper_error)?;
         if resp.status() != StatusCode::OK {
             return Err(SubError::Status(resp.status().as_u16()));
         }
@@ -91,7 +98,7 @@ impl Subscriber for SseSubscriber {
         Ok(Self {
             _sender: sender,
             conn,
-            conn_done: false,
+            conn_done,
             body: resp.into_body(),
             parser: EventStreamParser::new(),
         })
@@ -106,7 +113,7 @@ impl Subscriber for SseSubscriber {
 
 impl SseSubscriber {
     async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == crate::transport::Phase::Done {
+        if meter.phase() == Phase::Done {
             return Ok(());
         }
         let boundary = tokio::time::sleep_until(meter.boundary().into());
@@ -157,14 +164,20 @@ impl SseSubscriber {
                 Step::End => return Err(SubError::Closed("event stream ended by server".into())),
                 Step::Failed(e) => return Err(SubError::Closed(e)),
                 Step::Boundary => {
-                    if self.parser.buffered() > 0 {
+                    let buffered = self.parser.buffered();
+                    if buffered > 0
+                        && meter.phase() != Phase::Setup
+                        && Instant::now() < meter.boundary() + FORCE_CROSS_AFTER
+                    {
                         // Half an event is buffered: its bytes would straddle the boundary.
-                        // Try again in a moment.
+                        // Try again in a moment (and give up waiting after a while).
                         let retry = tokio::time::Instant::now() + Duration::from_millis(1);
                         boundary.as_mut().reset(retry);
                         continue;
                     }
-                    if meter.cross(0) {
+                    // Approximate when forced: the chunk header of the partial block is
+                    // counted on the near side.
+                    if meter.cross(buffered) {
                         return Ok(());
                     }
                     boundary.as_mut().reset(meter.boundary().into());

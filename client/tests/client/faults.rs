@@ -226,3 +226,26 @@ async fn nobody_listening_is_a_connect_error() {
         assert!(err.to_string().contains("refused"), "{err}");
     }
 }
+
+#[rstest::rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[case::tcp(Transport::Tcp)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_server_stopping_mid_run_fails_the_run(#[case] transport: Transport) {
+    let server = crate::common::server(crate::common::RATE).await;
+    let config = RunConfig {
+        clients: 5,
+        ..crate::common::short_run(&server, transport)
+    };
+    let run = tokio::spawn(rtlab_client::run(config));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.shutdown().await.ok();
+    let err = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, RunError::AllDisconnected { .. }),
+        "{transport}: {err}"
+    );
+}

@@ -8,4 +8,5 @@ mod cli;
 mod common;
 mod faults;
 mod publish;
+mod schema;
 mod transports;

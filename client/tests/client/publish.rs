@@ -52,3 +52,31 @@ async fn sse_publishes_with_post_and_pays_a_request_each() {
         report.wire.analytic_overhead_bytes
     );
 }
+
+#[rstest::rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[case::tcp(Transport::Tcp)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_alone_feed_every_transport(#[case] transport: Transport) {
+    // No ticker: every event is a subscriber's publish. Nothing may wait for an event before
+    // the publishers start (a long poll's first request does).
+    let server = server(0.0).await;
+    let config = rtlab_client::RunConfig {
+        clients: 5,
+        publish_rate: Some(20.0),
+        poll_interval: std::time::Duration::from_millis(20),
+        ..short_run(&server, transport)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+    let p = report.publish.as_ref().unwrap();
+    assert!((90..=110).contains(&p.sent), "{summary}");
+    assert!(p.echoed.abs_diff(p.sent) <= 10, "{summary}");
+    assert_eq!((report.lost, report.duplicates), (0, 0), "{summary}");
+    // Everybody receives everybody's publishes.
+    assert!(report.events_received >= 4 * p.sent, "{summary}");
+}

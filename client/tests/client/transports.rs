@@ -113,8 +113,9 @@ async fn polls_count_requests_and_their_heads(#[case] transport: Transport) {
             assert!((0.05..=0.2).contains(&per_event), "{summary}");
             assert!(report.empty_poll_share.unwrap() < 0.2, "{summary}");
             let polls_expected = 20.0 * 10.0;
+            // Ticks are skipped, not bunched, when the machine is busy: fewer, never many more.
             assert!(
-                (report.requests as f64 - polls_expected).abs() <= 30.0,
+                (polls_expected * 0.6..=polls_expected * 1.15).contains(&(report.requests as f64)),
                 "{summary}"
             );
         }

@@ -22,7 +22,10 @@ use super::{Hub, Origin};
 /// The shortest sleep between two wake-ups; higher rates publish several events per wake-up.
 pub const MIN_TICK: Duration = Duration::from_millis(1);
 
-/// The most overdue events published in one wake-up before the schedule is restarted.
+/// The longest sleep between two wake-ups (rates below one event per hour still work, late).
+pub const MAX_TICK: Duration = Duration::from_secs(3600);
+
+/// The most overdue events published in one wake-up; further behind, the schedule is restarted.
 pub const MAX_CATCH_UP: u64 = 10_000;
 
 /// The ASCII filler a ticker event carries as `data`: `len` bytes of a repeating alphabet.
@@ -37,11 +40,14 @@ pub async fn run(hub: Hub, rate: f64, payload_bytes: usize, shutdown: Cancellati
         return;
     }
     let data = filler(payload_bytes);
-    let period = Duration::from_secs_f64(1.0 / rate).max(MIN_TICK);
+    let period = Duration::try_from_secs_f64(1.0 / rate)
+        .unwrap_or(MAX_TICK)
+        .clamp(MIN_TICK, MAX_TICK);
     let mut start = Instant::now();
     let mut ticks = interval_at(start + period, period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut published: u64 = 0;
+    let mut warned = false;
     loop {
         tokio::select! {
             biased;
@@ -51,10 +57,13 @@ pub async fn run(hub: Hub, rate: f64, payload_bytes: usize, shutdown: Cancellati
                 let due = ((now - start).as_secs_f64() * rate + 1e-9).floor() as u64;
                 let mut behind = due.saturating_sub(published);
                 if behind > MAX_CATCH_UP {
-                    tracing::warn!(behind, "ticker fell behind; restarting its schedule");
+                    if !warned {
+                        tracing::warn!(behind, rate, "ticker cannot keep up; restarting its schedule");
+                        warned = true;
+                    }
                     start = now;
                     published = 0;
-                    behind = 1;
+                    behind = MAX_CATCH_UP;
                 }
                 for _ in 0..behind {
                     hub.publish(data.clone(), Origin::Ticker);

@@ -6,7 +6,9 @@
 //! the price of its protocol rather than of TCP, the hub or the machine.
 //!
 //! Each connection is one task that drains its hub subscription into the socket, racing every
-//! write against the lagging kick and shutdown like the other streaming transports. It also
+//! write against the lagging kick and shutdown like the other streaming transports. A subscriber
+//! kicked in the middle of a line gets [`LAGGING_LINE_GRACE`] to take the rest of it, so that what
+//! it reads is whole lines and then EOF, never a torn event. It also
 //! reads (and discards) whatever the client sends, only to notice promptly when the client hangs
 //! up: with `--rate 0` there would otherwise be no write to fail. Above `--max-connections` a new
 //! connection is closed at once (counted as rejected): there is no channel to explain why.
@@ -28,6 +30,10 @@ use crate::stats::ConnectionGuard;
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the loop
 /// does not spin.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long a subscriber kicked for lagging in the middle of a line has to read the rest of it
+/// before its connection is closed anyway.
+pub const LAGGING_LINE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for connection tasks to finish closing their sockets.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
@@ -92,17 +98,30 @@ async fn connection(
             next = sub.recv() => {
                 let Ok(event) = next else { break };
                 let line = event.tcp_line();
-                let written = tokio::select! {
+                let write = writer.write_all(line);
+                tokio::pin!(write);
+                let outcome = tokio::select! {
                     biased;
                     () = shutdown.cancelled() => break,
-                    () = sub.lagged() => break,
-                    written = writer.write_all(line) => written,
+                    () = sub.lagged() => None,
+                    written = &mut write => Some(written),
                 };
-                if written.is_err() {
-                    break;
-                }
-                if let Some(c) = guard.counters() {
-                    c.delivered(1, line.len());
+                match outcome {
+                    Some(Ok(())) => {
+                        if let Some(c) = guard.counters() {
+                            c.delivered(1, line.len());
+                        }
+                    }
+                    Some(Err(_)) => break,
+                    None => {
+                        // Kicked mid-line: give the client a moment to take the rest of it, so
+                        // that it sees whole lines and then EOF rather than a torn event.
+                        tokio::select! {
+                            _ = tokio::time::timeout(LAGGING_LINE_GRACE, &mut write) => {}
+                            () = shutdown.cancelled() => {}
+                        }
+                        break;
+                    }
                 }
             }
             read = reader.read(&mut scratch) => match read {

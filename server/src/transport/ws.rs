@@ -143,17 +143,12 @@ impl Feed {
         let mut pings = interval_at(Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         loop {
+            // Priority order matters: with a busy feed `sub.recv()` is always ready, so if it came
+            // first the client's pongs would never be read and a healthy peer would be closed for
+            // "silence". Client frames and the ping timer are rare, so they go first.
             tokio::select! {
                 biased;
                 () = self.state.shutdown.cancelled() => return Exit::Shutdown,
-                next = self.sub.recv() => match next {
-                    Ok(event) => {
-                        if let Err(exit) = self.send_event(&event).await {
-                            return exit;
-                        }
-                    }
-                    Err(_) => return Exit::Lagging,
-                },
                 msg = self.messages.recv() => {
                     last_heard = Instant::now();
                     if let Some(exit) = self.on_message(msg).await {
@@ -164,11 +159,18 @@ impl Feed {
                     if last_heard.elapsed() > silence_limit {
                         return Exit::PingTimeout;
                     }
-                    let frame = Frame::Ping;
-                    if let Err(exit) = self.send(frame).await {
+                    if let Err(exit) = self.send(Frame::Ping).await {
                         return exit;
                     }
                 }
+                next = self.sub.recv() => match next {
+                    Ok(event) => {
+                        if let Err(exit) = self.send_event(&event).await {
+                            return exit;
+                        }
+                    }
+                    Err(_) => return Exit::Lagging,
+                },
             }
         }
     }
@@ -208,8 +210,8 @@ impl Feed {
         self.send(Frame::Event(event)).await?;
         self.last_sent = event.seq();
         if let Some(c) = self.guard.counters() {
-            c.deliveries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The frame's bytes were counted by `send`.
+            c.delivered(1, 0);
         }
         Ok(())
     }

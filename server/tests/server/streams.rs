@@ -238,3 +238,107 @@ async fn an_answering_peer_stays_connected_and_a_too_big_message_is_closed_1009(
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_feed_does_not_starve_pongs_into_a_ping_timeout() {
+    // 1000 events/s and a ping every 50 ms: the feed is never idle, yet the client's pongs must
+    // still be read, or the server would close a healthy client for silence.
+    let server = start(|c| {
+        c.rate = 1000.0;
+        c.ping_interval = Duration::from_millis(50);
+    })
+    .await;
+    let mut ws = ws_connect(server.http_addr(), "/ws").await;
+    let (first, _) = ws_event(&mut ws).await;
+    let mut previous = first.seq;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < until {
+        let (event, _) = ws_event(&mut ws).await;
+        assert_eq!(event.seq, previous + 1);
+        previous = event.seq;
+    }
+    assert!(
+        previous > first.seq + 500,
+        "only {} events",
+        previous - first.seq
+    );
+    let snap = server.hub().stats().snapshot(0);
+    assert_eq!(snap.lagging_disconnects, 0);
+    assert_eq!(snap.transports[&Transport::Ws].open_connections, 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sse_and_tcp_subscribers_are_cut_off_too() {
+    let server = start(|c| {
+        c.rate = 200.0;
+        c.payload_bytes = 32 * 1024;
+        c.subscriber_queue = 64;
+    })
+    .await;
+    let mut sse = Raw::send(server.http_addr(), b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    sse.head().await;
+    let tcp = tokio::net::TcpStream::connect(server.tcp_addr())
+        .await
+        .unwrap();
+    let lagging = |t| server.hub().stats().snapshot(0).transports[&t].lagging_disconnects;
+    eventually("sse and tcp cut off as lagging", || {
+        lagging(Transport::Sse) == 1 && lagging(Transport::Tcp) == 1
+    })
+    .await;
+    assert_eq!(server.hub().subscriber_count(), 0);
+    // The TCP subscriber, reading at last: whole consecutive lines, then EOF.
+    let mut raw = Raw {
+        stream: tcp,
+        buf: Vec::new(),
+    };
+    let bytes = raw.read_to_eof().await;
+    let mut previous = None;
+    assert!(bytes.ends_with(b"\n"));
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let seq = rtlab_wire::EventView::parse(line).unwrap().seq;
+        if let Some(p) = previous {
+            assert_eq!(seq, p + 1);
+        }
+        previous = Some(seq);
+    }
+    assert!(previous.is_some());
+    drop(sse);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_idle_is_cut_after_actix_default_5s_timeouts() {
+    // actix's keep_alive and client_request_timeout default to 5 s; a parked long poll, an idle
+    // SSE stream and an idle WebSocket must all survive well past that.
+    let server = start(|_| {}).await;
+    let addr = server.http_addr();
+    let parked = tokio::spawn(reqwest::get(url(
+        addr,
+        "/poll/long?after=0&timeout_ms=60000",
+    )));
+    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    sse.head().await;
+    let mut ws = ws_connect(addr, "/ws").await;
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    assert!(!parked.is_finished(), "the long poll was answered early");
+    let seq = publish(addr, "late").await;
+    let body = within("long poll", parked)
+        .await
+        .unwrap()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        rtlab_wire::EventView::parse_array(&body).unwrap()[0].seq,
+        seq
+    );
+    assert!(
+        String::from_utf8(sse.chunk().await)
+            .unwrap()
+            .starts_with(&format!("id: {seq}\n"))
+    );
+    assert_eq!(ws_event(&mut ws).await.0.seq, seq);
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,118 @@
+//! Tables: the final table `rtlab run` prints, and the small text/Markdown table helpers the
+//! report and `rtlab compare` share.
+
+use std::fmt::Write;
+
+use crate::report::fmt_us;
+use crate::results::CaseResult;
+
+/// A plain-text table with aligned columns (first column left, others right).
+pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A Markdown table.
+pub fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        headers.join(" | "),
+        headers.iter().map(|_| "---|").collect::<String>()
+    );
+    for r in rows {
+        let _ = writeln!(s, "| {} |", r.join(" | "));
+    }
+    s
+}
+
+/// One row per case: the final table `rtlab run` prints.
+pub fn case_table(cases: &[CaseResult]) -> String {
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .map(|c| match c.ok() {
+            Some(r) => vec![
+                c.id.clone(),
+                "ok".into(),
+                fmt_us(r.latency_us.p50),
+                fmt_us(r.latency_us.p99),
+                format!("{:.0}", r.events_per_s),
+                format!("{:.3}", r.delivery_ratio),
+                c.total_bytes_per_event()
+                    .map_or("-".into(), |b| format!("{b:.1}")),
+                c.server
+                    .as_ref()
+                    .and_then(|s| s.cpu_ms_per_1000_events)
+                    .map_or("-".into(), |v| format!("{v:.2}")),
+            ],
+            None => vec![
+                c.id.clone(),
+                format!("{:?}", c.status).to_lowercase(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
+        })
+        .collect();
+    text_table(
+        &[
+            "case",
+            "status",
+            "p50",
+            "p99",
+            "events/s",
+            "delivered",
+            "bytes/event",
+            "cpu ms/1k ev",
+        ],
+        &rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = text_table(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxyz   1\n");
+        let m = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
+        assert_eq!(m, "| a | b |\n|---|---|\n| 1 | 2 |\n");
+    }
+}
