@@ -74,6 +74,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let server_bin = locate_server(args.server_bin.as_deref())?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "rtlab: warning: this is a debug build; its numbers show the shape of the trade-offs \
+             only (use `cargo run --release`)"
+        );
+    }
     // Pin before the runtime exists, so that every worker thread inherits the mask.
     let pin = !args.no_pin && machine::pin_self_to_client_cpu();
     machine::raise_fd_limit();

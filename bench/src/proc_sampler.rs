@@ -13,7 +13,8 @@
 //! A [`Sampler`] reads both every [`SAMPLE_INTERVAL`] into a time series. CPU **per 1 000 events**
 //! is then the CPU seconds spent in the measured window (the difference of two samples) divided by
 //! the deliveries in that window (events × subscribers), times 1 000: what it costs the server to
-//! hand one thousand events to subscribers, whatever the transport. Memory **per connection** is
+//! hand one thousand events to subscribers, whatever the transport (left empty when the window
+//! holds under 50 ms of CPU: too few 10 ms ticks to divide). Memory **per connection** is
 //! the peak RSS minus the RSS before any client connected, divided by the clients.
 //!
 //! A production monitor would use cgroup accounting or `perf`; `/proc` is precise enough for

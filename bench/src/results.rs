@@ -462,7 +462,7 @@ mod tests {
         );
         let csv = crate::summary::summary_csv(&read);
         assert_eq!(csv.lines().count(), 4);
-        assert!(csv.lines().all(|l| l.split(',').count() == 31), "{csv}");
+        assert!(csv.lines().all(|l| l.split(',').count() == 32), "{csv}");
         let named = RunDir::create(&root, "t", Some("reference")).unwrap();
         named.write_json(&named.run_json(), &info).unwrap();
         assert!(

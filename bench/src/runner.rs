@@ -14,9 +14,10 @@
 //! says something failed. Ctrl-C stops the current case's server, marks the run interrupted and
 //! still writes the report from what was measured.
 //!
-//! **Server CPU in the window.** The client returns right after its measured window, so the
-//! window is taken as the last `duration` seconds before it returned; the CPU seconds the server
-//! spent in it are interpolated from the samples.
+//! **Server CPU in the window.** The client opens its connections at a known rate, waits the
+//! warm-up, then measures for `duration`; the runner places the window the same way from the
+//! moment it started the client (never past the client's return), and interpolates the server's
+//! CPU seconds at both ends from the samples. Set-up, warm-up and teardown are not counted.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
-use crate::client_run::run_client;
+use crate::client_run::{CONNECT_RATE, run_client};
 use crate::proc_sampler::{Sampler, read_sample};
 use crate::results::{
     CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, SCHEMA_VERSION, ScenarioInfo,
@@ -120,8 +121,10 @@ pub async fn run_suite(
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {percent:>3}% {elapsed} elapsed, ETA {eta}  {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% {elapsed} elapsed, ETA {eta}  {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut cases = Vec::new();
     let n = suite.cases.len();
@@ -248,6 +251,7 @@ pub async fn run_case(
     }
     // The client bounds itself; this is a last resort so that one stuck case cannot stall a suite.
     let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    let client_start = Instant::now();
     let client = tokio::time::timeout(limit, run_client(case, server.http, server.tcp));
     let outcome = tokio::select! {
         r = client => Outcome::Client(Box::new(
@@ -271,11 +275,13 @@ pub async fn run_case(
         exit: exit.map(|s| s.to_string()),
         ..ServerCost::default()
     };
+    // The client opens its connections at CONNECT_RATE, waits the warm-up, then measures: the
+    // window is placed from the client's start (its teardown after the window is not counted).
+    let ramp = Duration::from_secs_f64(case.params.clients.saturating_sub(1) as f64 / CONNECT_RATE);
     let window = Duration::from_secs_f64(case.params.duration_s);
-    if let Some(cpu) = series.cpu_between(
-        client_end.checked_sub(window).unwrap_or(started),
-        client_end,
-    ) {
+    let window_start = (client_start + ramp + Duration::from_secs_f64(case.params.warmup_s))
+        .min(client_end.checked_sub(window).unwrap_or(client_start));
+    if let Some(cpu) = series.cpu_between(window_start, (window_start + window).min(client_end)) {
         cost.cpu_seconds = cpu;
         cost.cpu_utilisation = cpu / case.params.duration_s;
     }

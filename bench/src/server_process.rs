@@ -15,8 +15,12 @@
 //!    collide with each other or with anything else on the machine.
 //! 3. Keep the last lines of its stderr, so a failure can be explained in the report.
 //! 4. Stop: `SIGTERM` (the server closes its connections and exits 0), then `SIGKILL` after
-//!    [`STOP_TIMEOUT`]. If the runner unwinds for any reason, [`Drop`] sends `SIGKILL`: no server is
-//!    ever left behind.
+//!    [`STOP_TIMEOUT`]. If the runner unwinds for any reason, [`Drop`] sends `SIGKILL`; if the
+//!    runner is killed outright (SIGKILL, which no process can catch), the server was started
+//!    through `setpriv --pdeathsig KILL` (util-linux) and the kernel kills it with its parent. No
+//!    server is ever left behind. (The parent-death signal fires when the *thread* that spawned
+//!    the child exits; tokio's worker threads live as long as the runtime, which outlives every
+//!    server.)
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -107,6 +111,14 @@ pub fn locate_server(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
     }
 }
 
+/// Finds an executable by name on `PATH` (for the optional `taskset` and `setpriv` wrappers).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
 /// Parses `listening http=127.0.0.1:PORT tcp=127.0.0.1:PORT`.
 pub fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
     let rest = line.trim().strip_prefix("listening ")?;
@@ -136,14 +148,32 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server and waits until it listens.
     pub async fn start(bin: &Path, opts: &ServerOptions) -> Result<Self, ServerError> {
-        let use_taskset = opts.pin && Path::new("/usr/bin/taskset").is_file();
-        let mut cmd = if use_taskset {
-            let mut c = Command::new("/usr/bin/taskset");
-            c.arg("-c").arg(SERVER_CPU.to_string()).arg(bin);
-            c
-        } else {
-            Command::new(bin)
-        };
+        // The command line is built as a chain of small exec wrappers, each replacing itself with
+        // the next, so the server keeps the pid the runner spawned:
+        // `taskset -c 0 setpriv --pdeathsig KILL -- rtlab-server …`.
+        let taskset = opts.pin.then(|| find_program("taskset")).flatten();
+        let setpriv = find_program("setpriv");
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(t) = &taskset {
+            argv.extend([
+                t.as_os_str().into(),
+                "-c".into(),
+                SERVER_CPU.to_string().into(),
+            ]);
+        }
+        if let Some(p) = &setpriv {
+            // If the runner itself is killed (SIGKILL cannot be caught), the kernel kills the server.
+            argv.extend([
+                p.as_os_str().into(),
+                "--pdeathsig".into(),
+                "KILL".into(),
+                "--".into(),
+            ]);
+        }
+        argv.push(bin.as_os_str().into());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        let use_taskset = taskset.is_some();
         cmd.args(["--addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0"])
             .args(["--rate", &opts.rate.to_string()])
             .args(["--payload-bytes", &opts.payload_bytes.to_string()])

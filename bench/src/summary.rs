@@ -9,7 +9,7 @@ use crate::results::CaseResult;
 pub fn summary_csv(cases: &[CaseResult]) -> String {
     let mut out = String::from(
         "id,scenario,kind,transport,sweep_key,sweep_value,status,clients,rate,payload_bytes,\
-         poll_interval_ms,events_per_s,delivery_ratio,lost,p50_us,p90_us,p99_us,p999_us,max_us,\
+         poll_interval_ms,events_per_s,delivery_ratio,delivered_share,lost,p50_us,p90_us,p99_us,p999_us,max_us,\
          payload_bytes_per_event,overhead_bytes_per_event,request_bytes_per_event,\
          keepalive_bytes_per_event,requests_per_event,empty_poll_share,server_cpu_s,\
          cpu_ms_per_1000_events,rss_peak_bytes,memory_per_connection_bytes,round_trip_p50_us,\
@@ -44,6 +44,7 @@ pub fn summary_csv(cases: &[CaseResult]) -> String {
             format!("{}", c.params.poll_interval_ms),
             f(r.map(|r| r.events_per_s)),
             f(r.map(|r| r.delivery_ratio)),
+            f(c.delivered_share()),
             r.map_or(String::new(), |r| r.lost.to_string()),
             f(r.map(|r| r.latency_us.p50)),
             f(r.map(|r| r.latency_us.p90)),

@@ -1,7 +1,8 @@
 //! End to end: the real `rtlab` binary runs `quick.toml` against the real `rtlab-server` binary,
 //! and everything it promises to leave behind is checked: every file, every JSON against its
 //! schema, every PNG decodes and is not blank, the report names every transport, and no server
-//! process outlives the run — also when the run is interrupted with Ctrl-C or the server fails.
+//! process outlives the run — also when the run is interrupted with Ctrl-C, when the server fails
+//! to start, and when the runner itself is killed with SIGKILL.
 //!
 //! The server binary must be built first (`cargo build -p rtlab-server`): Cargo only builds the
 //! binaries of the package under test.
@@ -356,5 +357,86 @@ fn ctrl_c_stops_the_server_and_leaves_a_partial_report() {
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Partial results"), "{report}");
     assert_no_server_left(&dir);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// `(pid, state)` of the `rtlab-server` children of `parent`, from `/proc/*/stat`.
+fn server_children(parent: u32) -> Vec<(u32, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let (Some(state), Some(ppid)) = (
+            rest.first(),
+            rest.get(1).and_then(|p| p.parse::<u32>().ok()),
+        ) else {
+            continue;
+        };
+        if comm == "rtlab-server" && ppid == parent {
+            out.push((pid, state.chars().next().unwrap_or('?')));
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_killed_runner_takes_its_server_with_it() {
+    server_bin();
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("setpriv (util-linux) is not installed: the parent-death guard is off; skipping");
+        return;
+    }
+    let out = scratch("sigkill");
+    let mut child = Command::new(rtlab())
+        .args(["run", "--suite", "quick", "--out", out.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let server = loop {
+        if let Some((pid, _)) = server_children(child.id())
+            .into_iter()
+            .find(|(_, s)| *s != 'Z')
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rtlab-server child appeared within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap(); // SIGKILL: no handler runs, no Drop runs.
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(server) {
+        assert!(
+            Instant::now() < deadline,
+            "rtlab-server {server} outlived its killed runner"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::remove_dir_all(&out).unwrap();
 }

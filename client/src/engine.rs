@@ -105,8 +105,9 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
 
     let outcome = collect(&config, &ctx, &shards, &live).await;
     drop(progress);
+    let complete = outcome.as_ref().is_ok_and(|c| c.all_lost.is_none());
     let server = match server_stats {
-        Some(task) if outcome.is_ok() => task.await.unwrap_or((None, None)),
+        Some(task) if complete => task.await.unwrap_or((None, None)),
         Some(task) => {
             task.abort();
             (None, None)
@@ -119,7 +120,13 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     for s in &shards {
         s.merge_into(&mut stats);
     }
-    Ok(build_report(&config, collected, &stats, server))
+    match collected.all_lost.clone() {
+        None => Ok(build_report(&config, collected, &stats, server)),
+        Some(reason) => Err(RunError::AllDisconnected {
+            reason,
+            partial: Some(Box::new(build_report(&config, collected, &stats, server))),
+        }),
+    }
 }
 
 /// What the subscribers left behind.
@@ -129,6 +136,8 @@ struct Collected {
     completed: u64,
     lagging: u64,
     disconnects: u64,
+    /// Every subscriber was lost before the end: the first one's reason.
+    all_lost: Option<String>,
 }
 
 async fn collect(
@@ -146,6 +155,7 @@ async fn collect(
         completed: 0,
         lagging: 0,
         disconnects: 0,
+        all_lost: None,
     };
     let mut first_connect_error: Option<SubError> = None;
     let mut first_loss: Option<SubError> = None;
@@ -227,13 +237,12 @@ async fn collect(
                 None => RunError::Internal("no subscriber ran".into()),
             });
         }
-        return Err(match first_loss {
-            Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
-            Some(e) => RunError::AllDisconnected {
-                reason: e.to_string(),
-            },
-            None => RunError::Internal("no subscriber completed".into()),
-        });
+        match first_loss {
+            Some(SubError::Protocol(reason)) => return Err(RunError::Protocol { url, reason }),
+            // Built into an error with the partial report by `run`.
+            Some(e) => c.all_lost = Some(e.to_string()),
+            None => return Err(RunError::Internal("no subscriber completed".into())),
+        }
     }
     Ok(c)
 }

@@ -42,11 +42,15 @@ pub enum RunError {
         /// What was wrong, from the first subscriber that saw it.
         reason: String,
     },
-    /// Every subscriber lost its connection before the measured window ended.
+    /// Every subscriber lost its connection before the measured window ended (for example all
+    /// disconnected as lagging: the rate was more than the transport could carry).
     #[error("every subscriber was disconnected before the run ended: {reason}")]
     AllDisconnected {
         /// The first disconnect's reason.
         reason: String,
+        /// What was measured until then (no `/stats` window), for callers that chart where a
+        /// transport gave up.
+        partial: Option<Box<crate::RunReport>>,
     },
     /// A subscriber task panicked or was lost: a bug in the client, not in the server.
     #[error("internal error: {0}")]

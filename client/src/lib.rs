@@ -39,7 +39,8 @@
 //! - [`event_stream`]: the `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder
 //!   tracking.
 //! - [`publish`]: upstream on an open-model schedule (coordinated omission, wrk2-style).
-//! - [`sample`] and [`stats`]: plain samples, and the only code touching HdrHistogram.
+//! - [`sample`] and [`stats`]: plain samples, and the only code touching HdrHistogram;
+//!   [`tally`]: the plain counters that simply add up.
 //! - [`report`]: [`RunReport`], the versioned JSON result; [`printer`]: table, JSON, `.hgrm`.
 //! - [`control`] (`/stats`), [`progress`] (the stderr line), [`source_addr`] (127.0.0.x
 //!   source addresses beyond 20 000 connections), [`error`] ([`RunError`]).
@@ -59,6 +60,7 @@ pub mod sample;
 pub mod sequence;
 pub mod source_addr;
 pub mod stats;
+pub mod tally;
 pub mod trace;
 pub mod transport;
 pub mod wire_counter;

@@ -79,7 +79,21 @@ fn main() -> ExitCode {
 }
 
 async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
-    let report = rtlab_client::run(config).await?;
+    let report = match rtlab_client::run(config).await {
+        Ok(report) => report,
+        Err(e) => {
+            // Show what was measured before every subscriber was lost, then fail.
+            if let rtlab_client::RunError::AllDisconnected {
+                partial: Some(partial),
+                ..
+            } = &e
+                && !cli.quiet
+            {
+                print!("{}", printer::human(partial));
+            }
+            return Err(e.into());
+        }
+    };
     if !cli.quiet {
         print!("{}", printer::human(&report));
     }

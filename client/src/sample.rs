@@ -79,7 +79,7 @@ impl Recorder {
     }
 
     /// Counts one received event (warm-up included) for the progress line; flushes when the
-    /// last flush is [`FLUSH_EVERY`] old, so the line moves even at low rates.
+    /// last flush is 200 ms old, so the line moves even at low rates.
     pub fn note_event(&mut self) {
         self.events_since_flush += 1;
         if self.last_flush.elapsed() >= FLUSH_EVERY {

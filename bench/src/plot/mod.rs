@@ -12,6 +12,7 @@
 //!
 //! | file | chart |
 //! |---|---|
+//! | [`panel`] | one x–y panel (log or linear axes, measured solid, model dashed), shared by most |
 //! | [`latency`] | latency percentile curves, HdrHistogram style |
 //! | [`bytes`] | bytes per event stacked by kind; overhead and efficiency against payload |
 //! | [`fanout`] | throughput, p99 and server cost against clients |

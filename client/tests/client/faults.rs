@@ -188,7 +188,15 @@ async fn a_server_that_speaks_no_json_is_a_protocol_error() {
 async fn a_server_hanging_up_on_everybody_fails_the_run() {
     let addr = fake_server(Script::HangUp { only_first: false }).await;
     let err = rtlab_client::run(tcp_run(&addr, 3)).await.unwrap_err();
-    assert!(matches!(err, RunError::AllDisconnected { .. }), "{err}");
+    let RunError::AllDisconnected {
+        partial: Some(report),
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    // What was measured until then comes with the error.
+    assert_eq!((report.connected, report.disconnects), (3, 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,5 +255,38 @@ async fn the_real_server_stopping_mid_run_fails_the_run(#[case] transport: Trans
     assert!(
         matches!(err, RunError::AllDisconnected { .. }),
         "{transport}: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_websocket_subscribers_are_reported_as_lagging() {
+    // A queue of 2 events against bursts of several: the server drops subscribers as lagging.
+    let server = rtlab_server::spawn(rtlab_server::Config {
+        rate: 5_000.0,
+        subscriber_queue: 2,
+        workers: 1,
+        ..rtlab_server::Config::ephemeral()
+    })
+    .await
+    .unwrap();
+    let config = RunConfig {
+        clients: 5,
+        ..crate::common::short_run(&server, Transport::Ws)
+    };
+    let report = match rtlab_client::run(config).await {
+        Ok(report) => report,
+        Err(RunError::AllDisconnected {
+            partial: Some(report),
+            ..
+        }) => *report,
+        Err(e) => panic!("{e}"),
+    };
+    server.shutdown().await.ok();
+    assert!(report.lagging_disconnects > 0, "{report:?}");
+    assert!(rtlab_client::printer::human(&report).starts_with("!!! LOSS"));
+    assert_eq!(
+        report.errors.get("lagging"),
+        None,
+        "lagging is not an error kind"
     );
 }

@@ -169,3 +169,39 @@ async fn keepalive_bytes_are_kept_apart_from_framing(#[case] transport: Transpor
     }
     assert_eq!(report.completed, 5);
 }
+
+/// The yardstick: 100 clients × 100 events/s, consecutive, nothing lost, and for the
+/// streaming transports framing to the byte.
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[case::tcp(Transport::Tcp)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_clients_at_a_hundred_events_per_second(#[case] transport: Transport) {
+    let server = server(RATE).await;
+    let config = rtlab_client::RunConfig {
+        clients: 100,
+        ..short_run(&server, transport)
+    };
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+    assert_eq!(report.completed, 100, "{summary}");
+    assert_eq!(
+        (report.lost, report.duplicates, report.out_of_order),
+        (0, 0, 0),
+        "{summary}"
+    );
+    assert!((0.9..=1.1).contains(&report.delivery_ratio), "{summary}");
+    if transport.is_streaming() {
+        assert_eq!(
+            Some(report.wire.overhead_bytes),
+            report.wire.analytic_overhead_bytes,
+            "{summary}"
+        );
+    } else {
+        assert!(report.requests > 0, "{summary}");
+    }
+}

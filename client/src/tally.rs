@@ -1,0 +1,97 @@
+//! Plain counters: what one subscriber counted, and their sum over a run.
+//!
+//! Next to the histograms (`stats.rs`), a run needs numbers that simply add up: events, bytes
+//! per phase, requests, publishes, seq verdicts, failures by kind. Each subscriber owns one
+//! [`Tally`] (no sharing, no atomics on the receive path) and hands it back when it ends; the
+//! engine sums them with [`Tally::merge`], the same `push`/`merge` shape as the statistics.
+
+use std::collections::BTreeMap;
+
+use rtlab_wire::Seq;
+
+use crate::publish::PublishTally;
+use crate::wire_counter::Bytes2;
+
+/// The plain counters of one subscriber (or, summed, of a run).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// Events received in the window.
+    pub events: u64,
+    /// Their JSON bytes.
+    pub payload_bytes: u64,
+    /// The framing they should have cost, per the analytic model (streaming transports).
+    pub analytic_overhead_bytes: u64,
+    /// Keep-alive bytes received in the window (ping frames, heartbeat chunks).
+    pub keepalive_down: u64,
+    /// Keep-alive bytes sent in the window (pong frames).
+    pub keepalive_up: u64,
+    /// Bytes at the socket during set-up.
+    pub setup: Bytes2,
+    /// Bytes at the socket during the window.
+    pub window: Bytes2,
+    /// Poll requests answered in the window.
+    pub requests: u64,
+    /// Of those, answers without events.
+    pub empty_polls: u64,
+    /// Response bytes of those answers that were not body (status line, headers).
+    pub response_head_bytes: u64,
+    /// Request bytes of those polls.
+    pub request_bytes: u64,
+    /// Poll connections re-opened after the server closed one.
+    pub reconnects: u64,
+    /// Own publishes received back in the window.
+    pub echoed: u64,
+    /// Publishing.
+    pub publish: PublishTally,
+    /// Lowest and highest seq received in the window.
+    pub seq_range: Option<(Seq, Seq)>,
+    /// Whole-run sequence results.
+    pub lost: u64,
+    /// Whole-run duplicates.
+    pub duplicates: u64,
+    /// Whole-run reordering.
+    pub out_of_order: u64,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    /// Adds another subscriber's counters.
+    pub fn merge(&mut self, o: &Tally) {
+        self.events += o.events;
+        self.payload_bytes += o.payload_bytes;
+        self.analytic_overhead_bytes += o.analytic_overhead_bytes;
+        self.keepalive_down += o.keepalive_down;
+        self.keepalive_up += o.keepalive_up;
+        self.setup.down += o.setup.down;
+        self.setup.up += o.setup.up;
+        self.window.down += o.window.down;
+        self.window.up += o.window.up;
+        self.requests += o.requests;
+        self.empty_polls += o.empty_polls;
+        self.response_head_bytes += o.response_head_bytes;
+        self.request_bytes += o.request_bytes;
+        self.reconnects += o.reconnects;
+        self.echoed += o.echoed;
+        self.publish.sent += o.publish.sent;
+        self.publish.bytes_up += o.publish.bytes_up;
+        for (k, v) in &o.publish.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.seq_range = match (self.seq_range, o.seq_range) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, None) | (None, x) => x,
+        };
+        self.lost += o.lost;
+        self.duplicates += o.duplicates;
+        self.out_of_order += o.out_of_order;
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Counts one failure.
+    pub fn error(&mut self, kind: String) {
+        *self.errors.entry(kind).or_default() += 1;
+    }
+}
