@@ -82,7 +82,12 @@ pub async fn run_suite(
     opts: &RunOptions,
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<RunOutcome, ResultsError> {
-    let dir = RunDir::create(out, &suite.name, name)?;
+    let (root, suite_name, name) = (
+        out.to_path_buf(),
+        suite.name.clone(),
+        name.map(str::to_owned),
+    );
+    let dir = off_runtime(move || RunDir::create(&root, &suite_name, name.as_deref())).await?;
     let git_commit = tokio::task::spawn_blocking(crate::machine::git_commit)
         .await
         .unwrap_or_else(|_| "unknown".into());
@@ -108,7 +113,7 @@ pub async fn run_suite(
             })
             .collect(),
     };
-    dir.write_json(&dir.run_json(), &info)?;
+    save_run(&dir, &info).await?;
 
     let total_ms: u64 = suite
         .cases
@@ -134,13 +139,7 @@ pub async fn run_suite(
         }
         bar.set_message(case.id());
         let result = run_case(case, opts, &mut interrupt).await;
-        dir.write_json(&dir.case_json(&result.id), &result)?;
-        if let Some(h) = result
-            .ok()
-            .and_then(|r| hgrm::decode(&r.latency_histogram_b64))
-        {
-            crate::results::write_file(&dir.hgrm(&result.id), hgrm::to_hgrm(&h).as_bytes())?;
-        }
+        save_case(&dir, &result).await?;
         // One line per case: through the bar on a terminal, plainly otherwise (CI logs, pipes).
         let line = progress_line(i + 1, n, &result);
         if bar.is_hidden() {
@@ -162,8 +161,42 @@ pub async fn run_suite(
     } else {
         RunStatus::Complete
     };
-    dir.write_json(&dir.run_json(), &info)?;
+    save_run(&dir, &info).await?;
     Ok(RunOutcome { dir, info, cases })
+}
+
+/// Runs blocking file work on tokio's blocking pool, never on a runtime worker.
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ResultsError> + Send + 'static,
+) -> Result<T, ResultsError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ResultsError::Io {
+            path: PathBuf::from("(blocking task)"),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })
+}
+
+/// Writes `run.json`.
+async fn save_run(dir: &RunDir, info: &RunInfo) -> Result<(), ResultsError> {
+    let (dir, info) = (dir.clone(), info.clone());
+    off_runtime(move || dir.write_json(&dir.run_json(), &info)).await
+}
+
+/// Writes `cases/<id>.json` and, when the client recorded latencies, `hgrm/<id>.hgrm`.
+async fn save_case(dir: &RunDir, result: &CaseResult) -> Result<(), ResultsError> {
+    let (dir, result) = (dir.clone(), result.clone());
+    off_runtime(move || {
+        dir.write_json(&dir.case_json(&result.id), &result)?;
+        if let Some(h) = result
+            .ok()
+            .and_then(|r| hgrm::decode(&r.latency_histogram_b64))
+        {
+            crate::results::write_file(&dir.hgrm(&result.id), hgrm::to_hgrm(&h).as_bytes())?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// One line per case for the progress output.

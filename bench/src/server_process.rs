@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -151,8 +151,14 @@ impl ServerProcess {
         // The command line is built as a chain of small exec wrappers, each replacing itself with
         // the next, so the server keeps the pid the runner spawned:
         // `taskset -c 0 setpriv --pdeathsig KILL -- rtlab-server …`.
-        let taskset = opts.pin.then(|| find_program("taskset")).flatten();
-        let setpriv = find_program("setpriv");
+        // Looked up once per process (a PATH scan is file-system work; keep it off the hot path).
+        static TASKSET: OnceLock<Option<PathBuf>> = OnceLock::new();
+        static SETPRIV: OnceLock<Option<PathBuf>> = OnceLock::new();
+        let taskset = opts
+            .pin
+            .then(|| TASKSET.get_or_init(|| find_program("taskset")).clone())
+            .flatten();
+        let setpriv = SETPRIV.get_or_init(|| find_program("setpriv")).clone();
         let mut argv: Vec<std::ffi::OsString> = Vec::new();
         if let Some(t) = &taskset {
             argv.extend([
