@@ -1,9 +1,9 @@
 //! The engine: ramp up, warm up, measure, stop, merge.
 //!
 //! ```text
-//!  start        ramp (clients / connect-rate)     warm-up         measured window      stop
-//!    |-- subscriber 0, 1, 2, … connect ------|--------------|======================|
-//!                                                           ^ /stats               ^ /stats
+//!  start        ramp (clients / connect-rate)     warm-up         measured window      drain  stop
+//!    |-- subscriber 0, 1, 2, … connect ------|--------------|======================|~~~~~~|
+//!                                                           ^ /stats: S0           ^ /stats: S1
 //! ```
 //!
 //! **Connections are opened at `--connect-rate`**, on a fixed grid, because a server that
@@ -11,8 +11,9 @@
 //! transport; and a SYN flood that overflows the backlog looks like a server failure when it is
 //! the client's. **The warm-up** starts after the last connection is due, so the window sees
 //! every subscriber in steady state. Each subscriber is one tokio task (see `transport/`) that
-//! stops by itself when the window ends; the engine only spawns, collects the [`Outcome`]s,
-//! and gives up on stragglers [`STOP_GRACE`] after the end.
+//! stops by itself after the window and its drain (until it has the window's last event, seq
+//! `S1`; see [`crate::window_seq`]); the engine reads `S0` and `S1` from `/stats`, spawns,
+//! collects the [`Outcome`]s, and gives up on stragglers [`STOP_GRACE`] after the longest drain.
 //!
 //! Then the pipeline closes as in oha: the per-subscriber [`Tally`]s are summed, the per-shard
 //! histograms merged, and [`RunReport`] built. A run fails only when nothing could be measured
@@ -36,13 +37,16 @@ use crate::report::{PublishReport, RunReport, SCHEMA_VERSION, WireReport};
 use crate::sample::{LiveCounters, Recorder};
 use crate::stats::{Stats, StatsShard, summarize, to_base64};
 use crate::transport::long_poll::LongPollSubscriber;
+use crate::transport::meter::DRAIN_MAX;
 use crate::transport::short_poll::ShortPollSubscriber;
 use crate::transport::sse::SseSubscriber;
 use crate::transport::tcp::TcpSubscriber;
 use crate::transport::ws::WsSubscriber;
 use crate::transport::{Ctx, End, Meter, Outcome, RunClock, SubError, Tally, drive};
+use crate::window_seq::WindowSeqs;
 
-/// How long after the window the engine waits for subscribers to finish before aborting them.
+/// How long after the longest drain the engine waits for subscribers to finish before aborting
+/// them.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Failed connects, with none succeeding, after which the run stops early with an error.
@@ -86,6 +90,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         run_id: clock.start_unix_ns ^ u64::from(std::process::id()),
         clients: config.clients,
         conn_counter: AtomicU64::new(0),
+        window_seqs: Arc::new(WindowSeqs::default()),
     });
 
     let shard_count = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
@@ -93,12 +98,19 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let live = Arc::new(LiveCounters::default());
     let progress = Progress::start(config.progress, config.clients, clock, live.clone());
 
+    let window_seqs = ctx.window_seqs.clone();
+    if stats_client.is_none() {
+        window_seqs.set_start(None);
+        window_seqs.set_end(None);
+    }
     let server_stats = stats_client.map(|c| {
         tokio::spawn(async move {
             tokio::time::sleep_until(clock.window_start.into()).await;
             let first = c.stats().await.ok();
+            window_seqs.set_start(first.as_ref().map(|s| s.head_seq));
             tokio::time::sleep_until(clock.window_end.into()).await;
             let last = c.stats().await.ok();
+            window_seqs.set_end(last.as_ref().map(|s| s.head_seq));
             (first, last)
         })
     });
@@ -121,10 +133,22 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         s.merge_into(&mut stats);
     }
     match collected.all_lost.clone() {
-        None => Ok(build_report(&config, collected, &stats, server)),
+        None => Ok(build_report(
+            &config,
+            collected,
+            &stats,
+            server,
+            ctx.window_seqs.range(),
+        )),
         Some(reason) => Err(RunError::AllDisconnected {
             reason,
-            partial: Some(Box::new(build_report(&config, collected, &stats, server))),
+            partial: Some(Box::new(build_report(
+                &config,
+                collected,
+                &stats,
+                server,
+                ctx.window_seqs.range(),
+            ))),
         }),
     }
 }
@@ -161,7 +185,7 @@ async fn collect(
     let mut first_loss: Option<SubError> = None;
     let mut connect_failures: u64 = 0;
     let due = |i: u64| clock.start + Duration::from_secs_f64(i as f64 / config.connect_rate);
-    let hard_stop = clock.window_end + STOP_GRACE;
+    let hard_stop = clock.window_end + DRAIN_MAX + STOP_GRACE;
 
     loop {
         tokio::select! {
@@ -283,6 +307,7 @@ fn build_report(
     c: Collected,
     stats: &Stats,
     server: (Option<StatsSnapshot>, Option<StatsSnapshot>),
+    window_seqs: Option<(u64, u64)>,
 ) -> RunReport {
     let t = &c.total;
     let duration_s = config.duration.as_secs_f64();
@@ -326,6 +351,13 @@ fn build_report(
     } else {
         t.publish.sent
     };
+    // Exact by seq when S0 and S1 are known: every connected subscriber should have received
+    // each of the S1 − S0 events published in the window, by the end of its drain.
+    let expected = window_seqs.map(|(s0, s1)| (s1 - s0) * c.connected);
+    let delivery_ratio = match expected {
+        Some(expected) => ratio(t.in_range, expected),
+        None => ratio(t.events, server_events_published * c.connected),
+    };
     let mut errors = t.errors.clone();
     errors.retain(|k, _| k != "lagging");
     RunReport {
@@ -343,7 +375,11 @@ fn build_report(
         events_per_s: t.events as f64 / duration_s,
         server_events_published,
         server_events_per_s: server_events_published as f64 / duration_s,
-        delivery_ratio: ratio(t.events, server_events_published * c.connected),
+        delivery_ratio,
+        window_seq_start: window_seqs.map(|(s0, _)| s0),
+        window_seq_end: window_seqs.map(|(_, s1)| s1),
+        events_in_range: t.in_range,
+        undelivered: expected.map(|e| e.saturating_sub(t.in_range)),
         lost: t.lost,
         duplicates: t.duplicates,
         out_of_order: t.out_of_order,

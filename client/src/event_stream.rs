@@ -1,16 +1,35 @@
-//! A `text/event-stream` parser (WHATWG HTML §9.2.5), small enough to read in one sitting.
+//! A `text/event-stream` parser (WHATWG HTML §9.2.5 "Parsing an event stream"), small enough to
+//! read in one sitting, and lenient in every way the standard allows, so that the client can
+//! measure servers other than ours.
 //!
-//! The format is lines. A line starting with `:` is a comment (servers send `:\n\n` as a
-//! heartbeat so that idle connections and the proxies between stay open); any other line is
-//! `field: value` (one optional space after the colon), and a blank line ends the block and
-//! dispatches it. Only two fields matter here: `data` (several `data` lines are joined with
-//! `\n`) and `id` (what `EventSource` sends back as `Last-Event-ID` when it reconnects). Lines
-//! may end in `\n` or `\r\n`.
+//! The format is lines, ended by `\r\n`, `\n` or a lone `\r` (all three may be mixed in one
+//! stream). A line starting with `:` is a comment (servers send `:\n\n` as a heartbeat so that
+//! idle connections and the proxies between stay open); any other line is `field: value` (at most
+//! one space after the colon is dropped; `data:x` and `data: x` are the same; a line without a
+//! colon is a field with an empty value), and a blank line ends the block and dispatches it.
+//! The fields:
+//!
+//! - `data`: the payload; several `data` lines in one block are joined with `\n`. A block with no
+//!   `data` line dispatches nothing ([`Block::Other`]).
+//! - `id`: what `EventSource` sends back as `Last-Event-ID` when it reconnects; ignored when it
+//!   contains a NUL, as the standard says.
+//! - `event`: the event type (the contract's server sends none, i.e. `message`).
+//! - `retry`: the reconnection time in ms, only when all ASCII digits ([`EventStreamParser::retry`]).
+//! - anything else is ignored.
+//!
+//! A UTF-8 byte order mark at the very start of the stream is skipped.
 //!
 //! The parser is fed whatever the HTTP body delivers: usually one whole block per chunk, since the
-//! server writes one chunk per event, but a block may arrive split. Whole blocks are parsed in
-//! place, borrowing from the received chunk, and only a trailing partial block is copied aside,
-//! so the usual path allocates nothing.
+//! server writes one chunk per event, but a block (even a `\r\n` pair or the BOM) may arrive
+//! split anywhere. Whole blocks are parsed in place, borrowing from the received chunk, and only a
+//! trailing partial block is copied aside, so the usual path allocates nothing. Every byte
+//! received is attributed to exactly one block's `raw_len` (a BOM, or an `\n` that completes a
+//! `\r\n` split across chunks, counts towards the next block), so the byte accounting stays exact.
+
+use std::time::Duration;
+
+/// The UTF-8 byte order mark, skipped once at the start of the stream.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One dispatched block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +38,8 @@ pub enum Block<'a> {
     Event {
         /// The `id` field, if any.
         id: Option<&'a [u8]>,
+        /// The `event` field (the event type), if any.
+        event: Option<&'a [u8]>,
         /// The `data` field(s), joined.
         data: &'a [u8],
     },
@@ -33,6 +54,21 @@ pub enum Block<'a> {
 pub struct EventStreamParser {
     partial: Vec<u8>,
     scratch: Vec<u8>,
+    scan: ScanState,
+    /// The start of the stream was checked for a BOM.
+    bom_checked: bool,
+    /// The last valid `retry` field, in ms.
+    retry_ms: Option<u64>,
+}
+
+/// What the line scanner carries from one chunk to the next.
+#[derive(Debug, Default)]
+struct ScanState {
+    /// The last block ended with a `\r` at the very end of a chunk: an `\n` starting the next
+    /// chunk belongs to it (a `\r\n` pair), not a blank line of its own.
+    skip_lf: bool,
+    /// Bytes consumed outside any block (BOM, such an `\n`), added to the next block's `raw_len`.
+    carry: usize,
 }
 
 impl EventStreamParser {
@@ -41,9 +77,15 @@ impl EventStreamParser {
         Self::default()
     }
 
-    /// Bytes of an incomplete block held back.
+    /// Bytes received but not yet part of a dispatched block: an incomplete block held back,
+    /// plus any BOM or split `\r\n` half waiting to be counted with the next block.
     pub fn buffered(&self) -> usize {
-        self.partial.len()
+        self.partial.len() + self.scan.carry
+    }
+
+    /// The reconnection time the server asked for with `retry:`, if it did.
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry_ms.map(Duration::from_millis)
     }
 
     /// Feeds received bytes, calling `on_block(block, raw_len)` for every complete block
@@ -53,12 +95,40 @@ impl EventStreamParser {
         chunk: &[u8],
         mut on_block: impl FnMut(Block<'_>, usize) -> Result<(), E>,
     ) -> Result<(), E> {
-        if self.partial.is_empty() {
-            let consumed = scan(chunk, &mut self.scratch, &mut on_block)?;
+        let mut on_block = |block: Block<'_>, len: usize, retry: Option<u64>| {
+            if retry.is_some() {
+                self.retry_ms = retry;
+            }
+            on_block(block, len)
+        };
+        if !self.bom_checked {
+            self.partial.extend_from_slice(chunk);
+            if self.partial.len() < BOM.len() && BOM.starts_with(&self.partial) {
+                return Ok(()); // maybe a BOM, split across chunks
+            }
+            self.bom_checked = true;
+            if self.partial.starts_with(BOM) {
+                self.partial.drain(..BOM.len());
+                self.scan.carry += BOM.len();
+            }
+            let consumed = scan(
+                &self.partial,
+                &mut self.scan,
+                &mut self.scratch,
+                &mut on_block,
+            )?;
+            self.partial.drain(..consumed);
+        } else if self.partial.is_empty() {
+            let consumed = scan(chunk, &mut self.scan, &mut self.scratch, &mut on_block)?;
             self.partial.extend_from_slice(&chunk[consumed..]);
         } else {
             self.partial.extend_from_slice(chunk);
-            let consumed = scan(&self.partial, &mut self.scratch, &mut on_block)?;
+            let consumed = scan(
+                &self.partial,
+                &mut self.scan,
+                &mut self.scratch,
+                &mut on_block,
+            )?;
             self.partial.drain(..consumed);
         }
         Ok(())
@@ -68,34 +138,76 @@ impl EventStreamParser {
 /// Dispatches the complete blocks of `input`; returns the bytes consumed.
 fn scan<E>(
     input: &[u8],
+    state: &mut ScanState,
     scratch: &mut Vec<u8>,
-    on_block: &mut impl FnMut(Block<'_>, usize) -> Result<(), E>,
+    on_block: &mut impl FnMut(Block<'_>, usize, Option<u64>) -> Result<(), E>,
 ) -> Result<usize, E> {
     let mut consumed = 0;
-    let mut pos = 0;
-    while let Some(nl) = input[pos..].iter().position(|&b| b == b'\n') {
-        let line_end = pos + nl;
-        let line = strip_cr(&input[pos..line_end]);
-        if line.is_empty() {
-            let block = &input[consumed..pos];
-            on_block(parse_block(block, scratch), line_end + 1 - consumed)?;
-            consumed = line_end + 1;
+    if state.skip_lf && !input.is_empty() {
+        state.skip_lf = false;
+        if input[0] == b'\n' {
+            consumed = 1;
+            state.carry += 1;
         }
-        pos = line_end + 1;
+    }
+    let mut pos = consumed;
+    while let Some(i) = input[pos..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        let end = pos + i;
+        let line_is_blank = end == pos;
+        let next = match (input[end], input.get(end + 1)) {
+            (b'\r', Some(b'\n')) => end + 2,
+            (b'\r', None) => {
+                // Whether an `\n` follows is unknown yet. Inside a block it does not matter (the
+                // block is rescanned when more arrives); a blank line ends the block now.
+                if !line_is_blank {
+                    break;
+                }
+                state.skip_lf = true;
+                end + 1
+            }
+            _ => end + 1,
+        };
+        if line_is_blank {
+            let (block, retry) = parse_block(&input[consumed..pos], scratch);
+            let raw_len = next - consumed + std::mem::take(&mut state.carry);
+            on_block(block, raw_len, retry)?;
+            consumed = next;
+        }
+        pos = next;
     }
     Ok(consumed)
 }
 
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
+/// The lines of a block, each without its `\r\n`, `\n` or `\r`.
+fn lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, tail) = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) => {
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                (&rest[..i], &rest[i + skip..])
+            }
+            None => (rest, &b""[..]),
+        };
+        rest = tail;
+        Some(line)
+    })
 }
 
-fn parse_block<'a>(block: &'a [u8], scratch: &'a mut Vec<u8>) -> Block<'a> {
+fn parse_block<'a>(block: &'a [u8], scratch: &'a mut Vec<u8>) -> (Block<'a>, Option<u64>) {
     let mut id = None;
+    let mut event = None;
+    let mut retry = None;
     let mut data: Option<&'a [u8]> = None;
     let mut joined = false;
     let mut only_comments = true;
-    for line in block.split(|&b| b == b'\n').map(strip_cr) {
+    for line in lines(block) {
         if line.is_empty() || line[0] == b':' {
             continue;
         }
@@ -120,18 +232,30 @@ fn parse_block<'a>(block: &'a [u8], scratch: &'a mut Vec<u8>) -> Block<'a> {
                     scratch.extend_from_slice(value);
                 }
             },
-            b"id" => id = Some(value),
+            b"id" if !value.contains(&0) => id = Some(value),
+            b"event" => event = Some(value),
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                // More digits than a u64 holds: keep the largest.
+                retry = Some(
+                    std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(u64::MAX),
+                );
+            }
             _ => {}
         }
     }
-    match data {
+    let block = match data {
         Some(d) => Block::Event {
             id,
+            event,
             data: if joined { &scratch[..] } else { d },
         },
         None if only_comments => Block::Comment,
         None => Block::Other,
-    }
+    };
+    (block, retry)
 }
 
 #[cfg(test)]
@@ -143,9 +267,12 @@ mod tests {
         p.feed::<()>(chunk, |b, len| {
             out.push((
                 match b {
-                    Block::Event { id, data } => format!(
-                        "event id={} data={}",
+                    Block::Event { id, event, data } => format!(
+                        "event id={}{} data={}",
                         String::from_utf8_lossy(id.unwrap_or(b"-")),
+                        event
+                            .map(|e| format!(" type={}", String::from_utf8_lossy(e)))
+                            .unwrap_or_default(),
                         String::from_utf8_lossy(data)
                     ),
                     Block::Comment => "comment".into(),
@@ -191,7 +318,7 @@ mod tests {
             &mut p,
             b"data:a\r\ndata: b\r\nevent: x\r\n\r\nretry: 10\n\n: hello\n\n",
         );
-        assert_eq!(got[0].0, "event id=- data=a\nb");
+        assert_eq!(got[0].0, "event id=- type=x data=a\nb");
         assert_eq!(got[1].0, "other");
         assert_eq!(got[2].0, "comment");
     }
@@ -201,5 +328,134 @@ mod tests {
         let mut p = EventStreamParser::new();
         let r = p.feed(b"data: 1\n\ndata: 2\n\n", |_, _| Err("stop"));
         assert_eq!(r, Err("stop"));
+    }
+
+    /// Feeds `stream` in the given pieces; returns the blocks and checks that every byte was
+    /// attributed to exactly one block.
+    fn feed_pieces(pieces: &[&[u8]]) -> (Vec<String>, EventStreamParser) {
+        let mut p = EventStreamParser::new();
+        let mut out = Vec::new();
+        let mut raw = 0;
+        for piece in pieces {
+            for (block, len) in collect(&mut p, piece) {
+                out.push(block);
+                raw += len;
+            }
+        }
+        let total: usize = pieces.iter().map(|piece| piece.len()).sum();
+        assert_eq!(raw + p.buffered(), total, "byte accounting of {pieces:?}");
+        (out, p)
+    }
+
+    /// Every way of cutting `stream` in two, and byte by byte, gives `expected`.
+    fn assert_any_split(stream: &[u8], expected: &[&str]) {
+        for cut in 0..=stream.len() {
+            let (got, _) = feed_pieces(&[&stream[..cut], &stream[cut..]]);
+            assert_eq!(
+                got,
+                expected,
+                "cut at {cut} of {:?}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        let (got, _) = feed_pieces(&bytes);
+        assert_eq!(got, expected, "byte by byte");
+    }
+
+    #[test]
+    fn lines_may_end_in_lf_crlf_or_cr_mixed() {
+        for stream in [
+            &b"data: a\n\ndata: b\n\n"[..],
+            b"data: a\r\n\r\ndata: b\r\n\r\n",
+            b"data: a\r\rdata: b\r\r",
+            b"data: a\r\n\rdata: b\n\r\n",
+        ] {
+            assert_any_split(stream, &["event id=- data=a", "event id=- data=b"]);
+        }
+    }
+
+    #[test]
+    fn a_crlf_split_across_chunks_is_one_line_end() {
+        let (got, p) = feed_pieces(&[b"data: a\r\n\r", b"\ndata: b\r", b"\n\r", b"\n"]);
+        assert_eq!(got, ["event id=- data=a", "event id=- data=b"]);
+        // The final `\n` waits to be counted with the next block.
+        assert_eq!(p.buffered(), 1);
+    }
+
+    #[test]
+    fn the_space_after_the_colon_is_optional_and_only_one_is_dropped() {
+        assert_any_split(
+            b"data:x\n\ndata: x\n\ndata:  x\n\ndata\n\n",
+            &[
+                "event id=- data=x",
+                "event id=- data=x",
+                "event id=- data= x",
+                "event id=- data=",
+            ],
+        );
+    }
+
+    #[test]
+    fn data_lines_are_joined_with_newlines() {
+        assert_any_split(
+            b"data: {\"a\":\ndata:1}\ndata\n\n",
+            &["event id=- data={\"a\":\n1}\n"],
+        );
+    }
+
+    #[test]
+    fn id_event_and_retry_fields() {
+        let (got, p) = feed_pieces(&[b"id: 42\nevent: tick\ndata: x\nretry: 2500\n\n"]);
+        assert_eq!(got, ["event id=42 type=tick data=x"]);
+        assert_eq!(p.retry(), Some(Duration::from_millis(2500)));
+
+        // An id with NUL is ignored; a retry that is not all digits is ignored.
+        let (got, p) = feed_pieces(&[b"id: 4\x002\nretry: 10ms\ndata: y\n\nretry: 7\n\n"]);
+        assert_eq!(got, ["event id=- data=y", "other"]);
+        assert_eq!(p.retry(), Some(Duration::from_millis(7)));
+        let (_, p) = feed_pieces(&[b"retry: 1.5\n\nretry:\n\n"]);
+        assert_eq!(p.retry(), None);
+
+        // Unknown fields are ignored; a block with fields but no data dispatches nothing.
+        assert_any_split(
+            b"foo: bar\nevent: x\n\nfoo: bar\ndata: z\n\n",
+            &["other", "event id=- data=z"],
+        );
+    }
+
+    #[test]
+    fn comments_anywhere() {
+        assert_any_split(
+            b": hello\n\n:\n\ndata: a\n: between\ndata: b\n\n",
+            &["comment", "comment", "event id=- data=a\nb"],
+        );
+    }
+
+    #[test]
+    fn a_leading_bom_is_skipped_once() {
+        assert_any_split(
+            b"\xEF\xBB\xBFdata: a\n\n\xEF\xBB\xBFdata: b\n\ndata: c\n\n",
+            // The second BOM is part of a field name `\u{feff}data`, which is unknown.
+            &["event id=- data=a", "other", "event id=- data=c"],
+        );
+        // A stream that only starts like a BOM is not one.
+        assert_any_split(
+            b"\xEFdata: a\n\ndata: b\n\n",
+            &["other", "event id=- data=b"],
+        );
+        assert_any_split(b"data: a\n\n", &["event id=- data=a"]);
+    }
+
+    #[test]
+    fn the_contract_stream_split_anywhere() {
+        assert_any_split(
+            b"id: 1\ndata: {\"seq\":1}\n\n:\n\nid: 2\ndata: {\"seq\":2}\n\n",
+            &[
+                "event id=1 data={\"seq\":1}",
+                "comment",
+                "event id=2 data={\"seq\":2}",
+            ],
+        );
     }
 }

@@ -33,11 +33,14 @@
 //!
 //! - [`config`]: [`RunConfig`], the one input; [`cli`]: the command line that builds it.
 //! - [`engine`]: [`run`]: ramp-up at the connect rate, warm-up, window, stop, merge.
-//! - [`transport`]: the `Subscriber` trait, the shared `Meter`, and one file per transport
-//!   (`ws`, `sse`, `long_poll`, `short_poll`, `tcp`), named like the server's.
-//! - [`wire_counter`]: the byte-counting socket wrapper all of them run on.
+//! - [`transport`]: the `Subscriber` trait, the shared `Meter` (phases, and the drain after the
+//!   window), and one file per transport (`ws`, `sse`, `long_poll`, `short_poll`, `tcp`), named
+//!   like the server's; `ws_frames` follows WebSocket frame boundaries for exact accounting.
+//! - [`wire_counter`]: the byte-counting socket wrapper all of them run on (an `IoTap`, the same
+//!   one the tracer's recorder uses).
 //! - [`event_stream`]: the `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder
-//!   tracking.
+//!   tracking; [`window_seq`]: which events were published in the window (by seq), the basis of
+//!   `delivery_ratio`.
 //! - [`publish`]: upstream on an open-model schedule (coordinated omission, wrk2-style).
 //! - [`sample`] and [`stats`]: plain samples, and the only code touching HdrHistogram;
 //!   [`tally`]: the plain counters that simply add up.
@@ -63,6 +66,7 @@ pub mod stats;
 pub mod tally;
 pub mod trace;
 pub mod transport;
+pub mod window_seq;
 pub mod wire_counter;
 
 pub use config::RunConfig;

@@ -158,6 +158,16 @@ pub fn human(r: &RunReport) -> String {
         r.server_events_per_s,
         r.delivery_ratio * 100.0
     );
+    if let (Some(s0), Some(s1), Some(undelivered)) =
+        (r.window_seq_start, r.window_seq_end, r.undelivered)
+    {
+        let _ = writeln!(
+            o,
+            "  by seq       window published seq {}..={s1}; {} of them received (drain included), {undelivered} undelivered",
+            s0 + 1,
+            r.events_in_range
+        );
+    }
     let _ = writeln!(o, "  latency      {}", us(&r.latency_us));
     let _ = writeln!(
         o,

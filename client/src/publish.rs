@@ -9,10 +9,13 @@
 //! possible when late, and measure latency from the **scheduled** time, so that a stall shows up
 //! in every publish it delayed.
 //!
-//! **How a publish comes back.** The published text is `rtlab-pub:<run>:<subscriber>:<scheduled
-//! unix ns>`. The server turns it into an event that every subscriber receives; the publisher
-//! recognises its own by the prefix and reads the scheduled time back out of it, so no
-//! per-publish state is kept. Over WebSocket the publish is a text frame on the subscriber's own
+//! **How a publish comes back.** The published text is `rtlab-pub:<run>:<subscriber>:<n>:<scheduled
+//! unix ns>`, where `n` is the publish's index on its schedule, so `<subscriber>:<n>` names one
+//! publish uniquely. The server turns it into an event that every subscriber receives; the
+//! publisher recognises its own by the prefix and reads the index and the scheduled time back out
+//! of it, so no per-publish state is kept. An echo counts only when the publish was *scheduled in
+//! the window* (whenever it comes back, drain included) and its index was not echoed before, so
+//! `echoed ≤ sent` and the round-trip histogram holds exactly the counted echoes. Over WebSocket the publish is a text frame on the subscriber's own
 //! connection (full duplex: 6 bytes of masked header); every other transport must open a second
 //! connection and `POST /publish` (a whole HTTP request per publish). This file has the schedule,
 //! the text format, and the POST publisher.
@@ -55,9 +58,15 @@ impl OpenSchedule {
     /// Returns the time of the next send and moves past it. Lateness never shifts later sends:
     /// that is the open model.
     pub fn take(&mut self) -> Instant {
+        self.take_indexed().1
+    }
+
+    /// [`take`](Self::take), with the send's index on the schedule (its unique number).
+    pub fn take_indexed(&mut self) -> (u64, Instant) {
         let due = self.next_due();
+        let k = self.k;
         self.k += 1;
-        due
+        (k, due)
     }
 
     /// Skips the sends scheduled before `now` (used once, when a subscriber joins late: it
@@ -75,16 +84,25 @@ pub fn own_prefix(run: u64, id: u64) -> String {
     format!("rtlab-pub:{run:x}:{id}:")
 }
 
-/// The text of one publish: the prefix and the scheduled send time.
-pub fn publish_text(prefix: &str, scheduled_unix_ns: u64) -> String {
-    format!("{prefix}{scheduled_unix_ns}")
+/// The text of publish number `index`: the prefix, the index and the scheduled send time.
+pub fn publish_text(prefix: &str, index: u64, scheduled_unix_ns: u64) -> String {
+    format!("{prefix}{index}:{scheduled_unix_ns}")
 }
 
-/// If `data` is one of ours (starts with `prefix`), the scheduled send time it carries.
-pub fn scheduled_time(prefix: &[u8], data: &[u8]) -> Option<u64> {
+/// If `data` is one of ours (starts with `prefix`), the publish index and the scheduled send
+/// time it carries.
+pub fn parse_own(prefix: &[u8], data: &[u8]) -> Option<(u64, u64)> {
     let rest = data.strip_prefix(prefix)?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+    let (index, rest) = leading_number(rest)?;
+    let (scheduled, _) = leading_number(rest.strip_prefix(b":")?)?;
+    Some((index, scheduled))
+}
+
+/// The decimal number at the start of `s`, and what follows it.
+fn leading_number(s: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = std::str::from_utf8(&s[..digits]).ok()?.parse().ok()?;
+    Some((n, &s[digits..]))
 }
 
 /// What one publisher did in the measured window.
@@ -129,7 +147,7 @@ impl PostPublisher {
         let (window_start, window_end) = self.window;
         self.schedule.skip_until(Instant::now());
         loop {
-            let due = self.schedule.take();
+            let (index, due) = self.schedule.take_indexed();
             if due >= window_end {
                 break;
             }
@@ -156,7 +174,7 @@ impl PostPublisher {
                 }
             }
             let Some(c) = client.as_mut() else { continue };
-            let text = publish_text(&self.prefix, self.clock.unix_nanos(due));
+            let text = publish_text(&self.prefix, index, self.clock.unix_nanos(due));
             let before = bytes.snapshot();
             // A server that never answers must not keep the publisher past the run.
             let deadline = window_end + crate::engine::STOP_GRACE / 2;
@@ -223,14 +241,16 @@ mod tests {
     fn publish_text_round_trips() {
         let prefix = own_prefix(0xabc, 7);
         assert_eq!(prefix, "rtlab-pub:abc:7:");
-        let text = publish_text(&prefix, 1_763_769_600_123_456_789);
+        let text = publish_text(&prefix, 12, 1_763_769_600_123_456_789);
+        assert_eq!(text, "rtlab-pub:abc:7:12:1763769600123456789");
         assert_eq!(
-            scheduled_time(prefix.as_bytes(), text.as_bytes()),
-            Some(1_763_769_600_123_456_789)
+            parse_own(prefix.as_bytes(), text.as_bytes()),
+            Some((12, 1_763_769_600_123_456_789))
         );
         // Another subscriber's publish is not ours.
-        let other = publish_text(&own_prefix(0xabc, 70), 5);
-        assert_eq!(scheduled_time(prefix.as_bytes(), other.as_bytes()), None);
-        assert_eq!(scheduled_time(prefix.as_bytes(), b"xxxx"), None);
+        let other = publish_text(&own_prefix(0xabc, 70), 1, 5);
+        assert_eq!(parse_own(prefix.as_bytes(), other.as_bytes()), None);
+        assert_eq!(parse_own(prefix.as_bytes(), b"xxxx"), None);
+        assert_eq!(parse_own(prefix.as_bytes(), b"rtlab-pub:abc:7:12"), None);
     }
 }

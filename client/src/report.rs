@@ -130,8 +130,27 @@ pub struct RunReport {
     pub server_events_published: u64,
     /// `server_events_published / duration_s`.
     pub server_events_per_s: f64,
-    /// `events_received / (server_events_published × connected subscribers)`; 1.0 is "kept up".
+    /// `events_in_range / ((window_seq_end − window_seq_start) × connected)`: the share of the
+    /// events published in the window that reached the subscribers, by seq, drain included
+    /// (see `rtlab_client::window_seq`); at most 1.0, and 1.0 is "kept up". Without `/stats` (the
+    /// seq bounds null) it falls back to `events_received / (server_events_published ×
+    /// connected)`, which latency at the window's edges skews.
     pub delivery_ratio: f64,
+    /// The server's head seq when the window started (`S0`, from `/stats`); null without it.
+    #[serde(default)]
+    pub window_seq_start: Option<u64>,
+    /// The server's head seq when the window ended (`S1`); the window published `(S0, S1]`.
+    #[serde(default)]
+    pub window_seq_end: Option<u64>,
+    /// Distinct events with seq in `(S0, S1]` received by all subscribers, during the window or
+    /// the drain after it (at most a bounded time: twice the subscriber's worst window latency,
+    /// 1 s to 10 s).
+    #[serde(default)]
+    pub events_in_range: u64,
+    /// Events of the window not received by the end of the drain (lost or late):
+    /// `(S1 − S0) × connected − events_in_range`; null without the seq bounds.
+    #[serde(default)]
+    pub undelivered: Option<u64>,
     /// Events missing from seq sequences (gaps), all subscribers.
     pub lost: u64,
     /// Events received twice.
@@ -148,7 +167,8 @@ pub struct RunReport {
     pub server_lagging_disconnects: Option<u64>,
     /// Failed requests and connections, counted by kind.
     pub errors: BTreeMap<String, u64>,
-    /// Event latency (receive wall clock − `ts`), in µs.
+    /// Event latency (receive wall clock − `ts`), in µs: the events received in the window and
+    /// those of the window's range received during the drain.
     pub latency_us: LatencySummary,
     /// Connect + handshake time per subscriber, in µs.
     pub connect_us: LatencySummary,

@@ -17,6 +17,9 @@ use crate::wire_counter::Bytes2;
 pub struct Tally {
     /// Events received in the window.
     pub events: u64,
+    /// Distinct events with seq in the window's range `(S0, S1]`, whenever received (drain
+    /// included); see [`crate::window_seq`].
+    pub in_range: u64,
     /// Their JSON bytes.
     pub payload_bytes: u64,
     /// The framing they should have cost, per the analytic model (streaming transports).
@@ -59,6 +62,7 @@ impl Tally {
     /// Adds another subscriber's counters.
     pub fn merge(&mut self, o: &Tally) {
         self.events += o.events;
+        self.in_range += o.in_range;
         self.payload_bytes += o.payload_bytes;
         self.analytic_overhead_bytes += o.analytic_overhead_bytes;
         self.keepalive_down += o.keepalive_down;

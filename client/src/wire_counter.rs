@@ -9,12 +9,20 @@
 //! `TcpStream` that implements `AsyncRead + AsyncWrite` and adds what each read and write
 //! returned to a [`ByteTally`]. hyper and tungstenite then run on top of it unchanged.
 //!
+//! The wrapper is one [`IoTap`] with an observer that sees each buffer read or written: here a
+//! [`Counter`] that adds them up ([`WireCounter`]); in the tracer (`trace::recorder`) a recording
+//! that also keeps the bytes. One piece of IO plumbing, two uses.
+//!
 //! The tally only counts totals. Splitting them into *set-up* (handshake, first response head)
 //! and *steady state* (the measured window) is done by the subscriber, which takes
 //! [`ByteTally::snapshot`]s at the moments those phases change, and does so when its parser holds
 //! no half-read event, so that bytes and events fall on the same side of each boundary (see
 //! `transport/mod.rs`). TCP's own handshake (SYN/ACK) is below the socket and never counted;
 //! neither are IP and TCP headers: the lab compares what the *protocols* put in the byte stream.
+//!
+//! For WebSocket the wrapper can also follow frame boundaries in what it reads
+//! ([`WireCounter::with_frames`], [`FrameCursor`]), so that the subscriber knows how many bytes of
+//! a half-read frame tungstenite holds when it crosses a phase boundary.
 
 use std::io;
 use std::pin::Pin;
@@ -23,6 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::transport::ws_frames::FrameCursor;
 
 /// Running byte totals of one subscriber's connections, shared between the IO wrapper (which
 /// adds) and the subscriber (which takes snapshots). Atomics, because hyper may drive the
@@ -75,31 +85,103 @@ impl ByteTally {
     }
 }
 
-/// A byte-counting `AsyncRead + AsyncWrite` wrapper around a stream (a `TcpStream` in practice).
-#[derive(Debug)]
-pub struct WireCounter<S> {
-    inner: S,
-    tally: Arc<ByteTally>,
+/// What an [`IoTap`] does with the bytes that cross it: the byte counter adds them up
+/// ([`Counter`]), the tracer's recorder keeps a copy (`trace::recorder::Recording`).
+pub trait Observe {
+    /// Whether the tap may pass vectored writes through (the observer then sees each accepted
+    /// piece separately; a recorder that shows one write per call wants them whole).
+    const VECTORED: bool;
+    /// `bytes` were just read from the stream.
+    fn on_read(&mut self, bytes: &[u8]);
+    /// `bytes` were just written to the stream (accepted by it).
+    fn on_write(&mut self, bytes: &[u8]);
 }
 
-impl<S> WireCounter<S> {
-    /// Wraps `inner`, adding every byte read and written to `tally`.
-    pub fn new(inner: S, tally: Arc<ByteTally>) -> Self {
-        Self { inner, tally }
-    }
+/// An `AsyncRead + AsyncWrite` wrapper around a stream (a `TcpStream` in practice) that shows
+/// every byte read and written to an [`Observe`]r and otherwise changes nothing.
+#[derive(Debug)]
+pub struct IoTap<S, O> {
+    inner: S,
+    observer: O,
+}
 
-    /// The shared tally.
-    pub fn tally(&self) -> &Arc<ByteTally> {
-        &self.tally
+impl<S, O> IoTap<S, O> {
+    /// Wraps `inner`, showing its bytes to `observer`.
+    pub fn with_observer(inner: S, observer: O) -> Self {
+        Self { inner, observer }
     }
 
     /// The wrapped stream.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    /// The observer.
+    pub fn observer(&self) -> &O {
+        &self.observer
+    }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WireCounter<S> {
+/// The byte counter: adds what crosses to a [`ByteTally`], and optionally follows WebSocket
+/// frame boundaries in what is read ([`FrameCursor`]).
+#[derive(Debug)]
+pub struct Counter {
+    tally: Arc<ByteTally>,
+    frames: Option<FrameCursor>,
+}
+
+impl Observe for Counter {
+    const VECTORED: bool = true;
+
+    fn on_read(&mut self, bytes: &[u8]) {
+        self.tally.add_down(bytes.len());
+        if let Some(frames) = self.frames.as_mut() {
+            frames.feed(bytes);
+        }
+    }
+
+    fn on_write(&mut self, bytes: &[u8]) {
+        self.tally.add_up(bytes.len());
+    }
+}
+
+/// A byte-counting `AsyncRead + AsyncWrite` wrapper around a stream.
+pub type WireCounter<S> = IoTap<S, Counter>;
+
+impl<S> IoTap<S, Counter> {
+    /// Wraps `inner`, adding every byte read and written to `tally`.
+    pub fn new(inner: S, tally: Arc<ByteTally>) -> Self {
+        Self::with_observer(
+            inner,
+            Counter {
+                tally,
+                frames: None,
+            },
+        )
+    }
+
+    /// The shared tally.
+    pub fn tally(&self) -> &Arc<ByteTally> {
+        &self.observer.tally
+    }
+
+    /// Also follows WebSocket frame boundaries in the bytes read from now on (which start with
+    /// the upgrade's response head).
+    pub fn with_frames(mut self) -> Self {
+        self.observer.frames = Some(FrameCursor::new());
+        self
+    }
+
+    /// Bytes of a half-read WebSocket frame (0 without [`with_frames`](Self::with_frames)).
+    pub fn partial_frame(&self) -> usize {
+        self.observer
+            .frames
+            .as_ref()
+            .map_or(0, FrameCursor::partial)
+    }
+}
+
+impl<S: AsyncRead + Unpin, O: Observe + Unpin> AsyncRead for IoTap<S, O> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -109,13 +191,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireCounter<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            this.tally.add_down(buf.filled().len() - before);
+            let new = &buf.filled()[before..];
+            if !new.is_empty() {
+                this.observer.on_read(new);
+            }
         }
         result
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WireCounter<S> {
+impl<S: AsyncWrite + Unpin, O: Observe + Unpin> AsyncWrite for IoTap<S, O> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -123,8 +208,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WireCounter<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = result {
-            this.tally.add_up(n);
+        if let Poll::Ready(Ok(n)) = result
+            && let Some(written) = buf.get(..n)
+            && !written.is_empty()
+        {
+            this.observer.on_write(written);
         }
         result
     }
@@ -134,18 +222,36 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WireCounter<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if !O::VECTORED {
+            // As tokio's default: the first non-empty buffer, as one plain write.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
+            return self.poll_write(cx, first);
+        }
         // hyper writes head and body with one vectored write when the stream supports it; only
         // the bytes the kernel accepted (the returned count) crossed the socket.
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = result {
-            this.tally.add_up(n);
+            let mut left = n;
+            for b in bufs {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(b.len());
+                if take > 0 {
+                    this.observer.on_write(&b[..take]);
+                }
+                left -= take;
+            }
         }
         result
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        O::VECTORED && self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

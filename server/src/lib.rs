@@ -16,7 +16,8 @@
 //!   streaming subscribers with a bounded queue each ([`hub::Subscription`]); [`hub::ticker`]
 //!   publishes at `--rate`.
 //! - [`transport`]: one file per way out of the server: `ws`, `sse`, `long_poll`, `short_poll`,
-//!   `tcp`, plus `echo` (a WebSocket echo for conformance suites). The client crate uses the same
+//!   `tcp`, plus `echo` (a WebSocket echo for conformance suites) and `ws_message` (the RFC 6455
+//!   message rules both WebSocket endpoints share). The client crate uses the same
 //!   file names, so both halves of a protocol can be read side by side.
 //! - [`publish`]: `POST /publish`, the HTTP way in.
 //! - [`stats`]: atomic counters behind `GET /stats`, and the connection cap.

@@ -7,18 +7,16 @@
 //! `poll_read` filled or `poll_write` accepted into a shared [`Recording`], with its direction and
 //! the time since the connection opened.
 //!
-//! The same idea, without the copies, is the byte counter of the load generator: wrap the stream,
-//! count in `poll_read`/`poll_write`. A production tracer would rather use a packet capture
+//! The same idea, without the copies, is the byte counter of the load generator, and it is the
+//! same code: [`Tap`] is the counter's [`IoTap`] with a [`Recording`] as its observer (the
+//! counter's observer adds the lengths up; this one keeps the bytes). A production tracer would rather use a packet capture
 //! (`tcpdump -i lo -w`), which also sees TCP/IP headers and retransmissions; this one sees the
 //! application bytes, which is what the transports differ in.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use crate::wire_counter::{IoTap, Observe};
 
 /// Which way bytes went, seen from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,62 +103,27 @@ impl Recording {
     }
 }
 
-/// A socket wrapper that records every byte into a [`Recording`] and otherwise changes nothing.
-#[derive(Debug)]
-pub struct Tap<S> {
-    inner: S,
-    recording: Recording,
+impl Observe for Recording {
+    // One chunk per write call, as the peer's reads are shown.
+    const VECTORED: bool = false;
+
+    fn on_read(&mut self, bytes: &[u8]) {
+        self.push(Direction::Received, bytes);
+    }
+
+    fn on_write(&mut self, bytes: &[u8]) {
+        self.push(Direction::Sent, bytes);
+    }
 }
 
-impl<S> Tap<S> {
+/// A socket wrapper that records every byte into a [`Recording`] and otherwise changes nothing:
+/// the load generator's [`IoTap`] with a recording for its observer.
+pub type Tap<S> = IoTap<S, Recording>;
+
+impl<S> IoTap<S, Recording> {
     /// Wraps `inner`; bytes go to `recording`.
     pub fn new(inner: S, recording: Recording) -> Self {
-        Self { inner, recording }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &polled {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                this.recording.push(Direction::Received, new);
-            }
-        }
-        polled
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &polled
-            && let Some(written) = buf.get(..*n)
-            && !written.is_empty()
-        {
-            this.recording.push(Direction::Sent, written);
-        }
-        polled
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        Self::with_observer(inner, recording)
     }
 }
 

@@ -27,6 +27,8 @@ use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
 
 /// Pause before retrying after the server refused a poll (429, 503).
 const BACKOFF: Duration = Duration::from_millis(50);
+/// How soon a boundary is looked at again while an answer is arriving.
+const RECHECK: Duration = Duration::from_millis(1);
 
 /// A subscriber on `GET /poll/long`.
 pub struct LongPollSubscriber {
@@ -87,8 +89,18 @@ impl LongPollSubscriber {
                         biased;
                         r = &mut request => break r,
                         // A parked request is an idle moment: cross the boundary now, the
-                        // answer will fall in the new phase with its events.
+                        // answer will fall in the new phase with its events. But once the
+                        // answer has started to arrive (a 64 KiB event takes several reads) it
+                        // is not idle: its first bytes would fall before the boundary and its
+                        // events after. Then wait for the whole answer, which crosses below
+                        // with all its bytes on the far side.
                         () = &mut boundary => {
+                            let answering = meter.bytes.snapshot().down > before.down;
+                            if answering && meter.phase() != Phase::Drain {
+                                let retry = tokio::time::Instant::now() + RECHECK;
+                                boundary.as_mut().reset(retry);
+                                continue;
+                            }
                             if meter.cross(0) {
                                 return Ok(());
                             }

@@ -3,9 +3,19 @@
 //! Every transport hands its events, keep-alives and poll answers to a [`Meter`], which keeps
 //! the seq bookkeeping, times latency, sums payload and analytic framing, recognises the
 //! subscriber's own publishes, and cuts the subscriber's byte counts into phases (set-up,
-//! warm-up, window, done) by snapshots taken at idle moments (see the module above for why).
-//! It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here touches a
+//! warm-up, window, drain, done) by snapshots taken at idle moments (see the module above for
+//! why). It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here touches a
 //! histogram.
+//!
+//! **The drain.** Delivery is judged by seq ([`crate::window_seq`]): the events published in the
+//! window are those with seq in `(S0, S1]`, and the last of them are still on their way when the
+//! window ends. So after the window a subscriber *drains*: it keeps receiving, counting only
+//! events in that range (and their latency, since they were published in the window), until it
+//! has seen `S1` or its drain time is up. The drain time is twice the worst latency this
+//! subscriber saw in the window, at least [`DRAIN_MIN`] and at most [`DRAIN_MAX`]: long enough
+//! for an event that is merely as late as the others, bounded even for a short poll with a long
+//! interval. Drained events count towards `delivery_ratio` and the latency histogram, but not
+//! towards `events_received` nor the window's bytes (they arrive after the window).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +24,20 @@ use rtlab_wire::{EventView, Seq, now_unix_nanos};
 
 use crate::publish;
 use crate::sample::{Recorder, Sample, micros};
-use crate::sequence::SeqTracker;
+use crate::sequence::{SeqTracker, SeqVerdict};
 use crate::tally::Tally;
 use crate::transport::{Ctx, FORCE_CROSS_AFTER, RunClock};
+use crate::window_seq::{InRange, SeqBound, WindowSeqs};
 use crate::wire_counter::{ByteTally, Bytes2};
+
+/// Shortest drain after the window (see the module docs).
+pub const DRAIN_MIN: Duration = Duration::from_secs(1);
+/// Longest drain after the window, whatever the latency or poll interval.
+pub const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// How often a draining subscriber looks again whether `S1` has been read.
+const DRAIN_RECHECK: Duration = Duration::from_millis(5);
+/// Most received seqs kept aside while `S0` or `S1` is still unknown (a few ms' worth normally).
+const MAX_PENDING: usize = 1 << 16;
 
 /// Where a subscriber is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,7 +48,10 @@ pub enum Phase {
     Warmup,
     /// Measured.
     Window,
-    /// After the window: the subscriber stops.
+    /// After the window: still receiving the window's last events, until seq `S1` or the
+    /// drain time.
+    Drain,
+    /// The subscriber stops.
     Done,
 }
 
@@ -51,6 +74,17 @@ pub struct Meter {
     recorder: Recorder,
     own_prefix: Option<String>,
     events_since_clock_check: u32,
+    window_seqs: Arc<WindowSeqs>,
+    /// Received seqs not yet classified: seq, received before the window's end, latency µs, and
+    /// whether to time it if in range.
+    pending: Vec<(Seq, bool, u64, bool)>,
+    /// Worst event latency in the window, µs (sets the drain time).
+    max_latency_us: u64,
+    drain_end: Instant,
+    /// The window in wall-clock ns: publishes scheduled in it are the ones counted.
+    window_unix_ns: (u64, u64),
+    /// Highest publish index echoed so far (echoes are counted once).
+    last_echo: Option<u64>,
 }
 
 impl Meter {
@@ -72,6 +106,15 @@ impl Meter {
                 .publish_rate
                 .map(|_| publish::own_prefix(ctx.run_id, id)),
             events_since_clock_check: 0,
+            window_seqs: ctx.window_seqs.clone(),
+            pending: Vec::new(),
+            max_latency_us: 0,
+            drain_end: ctx.clock.window_end + DRAIN_MIN,
+            window_unix_ns: (
+                ctx.clock.unix_nanos(ctx.clock.window_start),
+                ctx.clock.unix_nanos(ctx.clock.window_end),
+            ),
+            last_echo: None,
         }
     }
 
@@ -144,7 +187,25 @@ impl Meter {
             Phase::Setup => self.clock.start,
             Phase::Warmup => self.clock.window_start,
             Phase::Window => self.clock.window_end,
+            // Until S1 is read, look again shortly; then wait for events or the drain's end.
+            Phase::Drain if self.window_seqs.end() == SeqBound::Unknown => {
+                (Instant::now() + DRAIN_RECHECK).min(self.drain_end)
+            }
+            Phase::Drain => self.drain_end,
             Phase::Done => self.clock.window_end + Duration::from_secs(86_400),
+        }
+    }
+
+    /// Whether a draining subscriber has all it waits for: seq `S1` (or `S1` cannot be read, or
+    /// the window published nothing).
+    fn drained(&self) -> bool {
+        match self.window_seqs.end() {
+            SeqBound::Known(s1) => {
+                self.seq.highest() >= s1
+                    || matches!(self.window_seqs.start(), SeqBound::Known(s0) if s1 <= s0)
+            }
+            SeqBound::Unavailable => true,
+            SeqBound::Unknown => false,
         }
     }
 
@@ -168,6 +229,11 @@ impl Meter {
         }
         if self.phase == Phase::Window && now >= self.clock.window_end {
             self.tally.window = at.since(self.window_start_bytes);
+            self.phase = Phase::Drain;
+            let drain = Duration::from_micros(self.max_latency_us.saturating_mul(2));
+            self.drain_end = self.clock.window_end + drain.clamp(DRAIN_MIN, DRAIN_MAX);
+        }
+        if self.phase == Phase::Drain && (now >= self.drain_end || self.drained()) {
             self.phase = Phase::Done;
         }
     }
@@ -175,6 +241,9 @@ impl Meter {
     /// Called after each event by subscribers that cross boundaries at idle moments: whether a
     /// boundary is overdue by [`FORCE_CROSS_AFTER`] (the stream never went idle).
     pub fn overdue(&mut self) -> bool {
+        if self.phase == Phase::Drain && self.drained() {
+            return true;
+        }
         self.events_since_clock_check += 1;
         if self.events_since_clock_check < 64 {
             return false;
@@ -191,6 +260,14 @@ impl Meter {
             self.tally.window = at.since(self.window_start_bytes);
         }
         self.phase = Phase::Done;
+        for (seq, before_end, latency, timed) in std::mem::take(&mut self.pending) {
+            if self.window_seqs.classify(seq, before_end) == InRange::Yes {
+                self.tally.in_range += 1;
+                if timed {
+                    self.recorder.push(Sample::Latency(latency));
+                }
+            }
+        }
         self.tally.lost = self.seq.lost();
         self.tally.duplicates = self.seq.duplicates();
         self.tally.out_of_order = self.seq.out_of_order();
@@ -201,16 +278,43 @@ impl Meter {
     /// `analytic` bytes (streaming transports).
     pub fn event(&mut self, ev: &EventView<'_>, json_len: usize, analytic: Option<usize>) {
         let now_ns = now_unix_nanos();
-        self.seq.observe(ev.seq);
+        let fresh = self.seq.observe(ev.seq) != SeqVerdict::Duplicate;
         self.recorder.note_event();
         if !self.seen_first_event {
             self.seen_first_event = true;
             self.recorder
                 .push(Sample::FirstEvent(micros(self.connect_started.elapsed())));
         }
-        if self.phase != Phase::Window {
+        if self.phase == Phase::Setup || self.phase == Phase::Done {
             return;
         }
+        let latency = now_ns.saturating_sub(ev.ts) / 1_000;
+        if fresh {
+            self.echo(ev, now_ns);
+        }
+        let now = Instant::now();
+        let in_window = self.phase == Phase::Window;
+        if fresh && now >= self.clock.window_start {
+            let before_end = now < self.clock.window_end;
+            match self.window_seqs.classify(ev.seq, before_end) {
+                InRange::Yes => {
+                    self.tally.in_range += 1;
+                    if !in_window {
+                        // Published in the window, drained after it: its latency counts.
+                        self.recorder.push(Sample::Latency(latency));
+                    }
+                }
+                InRange::No => {}
+                InRange::Undecided if self.pending.len() < MAX_PENDING => {
+                    self.pending.push((ev.seq, before_end, latency, !in_window));
+                }
+                InRange::Undecided => {}
+            }
+        }
+        if !in_window {
+            return;
+        }
+        self.max_latency_us = self.max_latency_us.max(latency);
         let t = &mut self.tally;
         t.events += 1;
         t.payload_bytes += json_len as u64;
@@ -219,15 +323,26 @@ impl Meter {
             Some((lo, hi)) => (lo.min(ev.seq), hi.max(ev.seq)),
             None => (ev.seq, ev.seq),
         });
-        self.recorder
-            .push(Sample::Latency(now_ns.saturating_sub(ev.ts) / 1_000));
-        if let Some(prefix) = &self.own_prefix
-            && let Some(sched) = publish::scheduled_time(prefix.as_bytes(), ev.data.as_bytes())
-        {
-            self.tally.echoed += 1;
-            self.recorder
-                .push(Sample::RoundTrip(now_ns.saturating_sub(sched) / 1_000));
+        self.recorder.push(Sample::Latency(latency));
+    }
+
+    /// Counts `ev` if it is the echo of one of this subscriber's publishes scheduled in the
+    /// window, once per publish (by its index), and times its round trip.
+    fn echo(&mut self, ev: &EventView<'_>, now_ns: u64) {
+        let Some(prefix) = &self.own_prefix else {
+            return;
+        };
+        let Some((index, sched)) = publish::parse_own(prefix.as_bytes(), ev.data.as_bytes()) else {
+            return;
+        };
+        let (start, end) = self.window_unix_ns;
+        if sched < start || sched >= end || self.last_echo.is_some_and(|last| index <= last) {
+            return;
         }
+        self.last_echo = Some(index);
+        self.tally.echoed += 1;
+        self.recorder
+            .push(Sample::RoundTrip(now_ns.saturating_sub(sched) / 1_000));
     }
 
     /// Keep-alive traffic (pings, pongs, heartbeats), counted apart from framing.
@@ -288,6 +403,7 @@ mod tests {
             run_id: 1,
             clients: 1,
             conn_counter: AtomicU64::new(0),
+            window_seqs: Arc::default(),
         }
     }
 
@@ -371,6 +487,98 @@ mod tests {
     fn ctx_with_open_window() -> Ctx {
         let now = Instant::now();
         ctx(now - Duration::from_secs(1), now + Duration::from_secs(60))
+    }
+
+    #[test]
+    fn delivery_counts_the_window_range_by_seq_and_drains_to_s1() {
+        let now = Instant::now();
+        let ctx = ctx(
+            now - Duration::from_millis(1),
+            now + Duration::from_millis(30),
+        );
+        let (mut m, shard) = meter(&ctx);
+        m.set_up_idle(0);
+        assert_eq!(m.phase(), Phase::Window);
+        // Received in the window before S0 was read: kept aside, decided at the end.
+        m.event(&event(10), 10, None);
+        ctx.window_seqs.set_start(Some(10));
+        m.event(&event(11), 10, None);
+        m.event(&event(11), 10, None); // a duplicate counts once
+        std::thread::sleep(Duration::from_millis(35));
+        assert!(
+            !m.cross(0),
+            "the window's end starts the drain, not the stop"
+        );
+        assert_eq!(m.phase(), Phase::Drain);
+        // After the end, before S1 is known: kept aside too.
+        m.event(&event(12), 10, None);
+        assert!(!m.overdue());
+        ctx.window_seqs.set_end(Some(13));
+        m.event(&event(13), 10, None);
+        assert!(m.overdue(), "S1 is in: the drain is over");
+        assert!(m.cross(0));
+        m.event(&event(14), 10, None); // after the drain: ignored
+        m.finish(0);
+        // 11, 12 and 13 were published in (10, 13]; 10 was not.
+        assert_eq!(m.tally.in_range, 3);
+        assert_eq!(
+            m.tally.events, 3,
+            "events_received stays the window's arrivals"
+        );
+        let mut stats = Stats::new();
+        shard.merge_into(&mut stats);
+        // Three arrivals in the window plus the drained 12 and 13.
+        assert_eq!(stats.latency.len(), 5);
+    }
+
+    #[test]
+    fn the_drain_is_bounded_when_s1_never_comes() {
+        let now = Instant::now();
+        let ctx = ctx(now - Duration::from_secs(3), now - Duration::from_secs(2));
+        let (mut m, _) = meter(&ctx);
+        ctx.window_seqs.set_start(Some(0));
+        // Window and drain (at least DRAIN_MIN after the end) are both over.
+        m.set_up_idle(0);
+        assert_eq!(m.phase(), Phase::Done);
+    }
+
+    #[test]
+    fn echoes_count_once_and_only_for_publishes_scheduled_in_the_window() {
+        let now = Instant::now();
+        let mut ctx = ctx(
+            now - Duration::from_millis(1),
+            now + Duration::from_secs(60),
+        );
+        ctx.publish_rate = Some(10.0);
+        let (mut m, shard) = meter(&ctx);
+        m.set_up_idle(0);
+        let prefix = m.own_prefix().unwrap().to_owned();
+        let clock = *m.clock();
+        let in_window = clock.unix_nanos(clock.window_start + Duration::from_millis(1));
+        let before = clock.unix_nanos(clock.window_start) - 1_000_000;
+        let mut seq = 0;
+        let mut own = |m: &mut Meter, index: u64, sched: u64| {
+            seq += 1;
+            let text = publish::publish_text(&prefix, index, sched);
+            m.event(
+                &EventView {
+                    seq,
+                    ts: now_unix_nanos(),
+                    data: text.into(),
+                },
+                10,
+                None,
+            );
+        };
+        own(&mut m, 3, before); // sent in the warm-up, echoed in the window: not counted
+        own(&mut m, 4, in_window);
+        own(&mut m, 4, in_window); // the same publish again (e.g. a retried POST)
+        own(&mut m, 5, in_window);
+        m.finish(0);
+        assert_eq!(m.tally.echoed, 2);
+        let mut stats = Stats::new();
+        shard.merge_into(&mut stats);
+        assert_eq!(stats.round_trip.len(), m.tally.echoed);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   of the subscriber's own publishes;
 //! - the subscriber's bytes are counted at its socket ([`WireCounter`]) and split in phases by
 //!   snapshots the meter takes: **set-up** (the handshake or first response, and anything read
-//!   along with it), **warm-up**, the measured **window**, and the tail after it.
+//!   along with it), **warm-up**, the measured **window**, and the **drain** after it (the
+//!   window's last events still arriving; counted for delivery and latency, not for bytes).
 //!
 //! **Why phase changes wait for an idle moment.** For the measured framing to equal the analytic
 //! framing *exactly*, every byte of an event must fall in the same phase as the event itself.
@@ -17,9 +18,13 @@
 //! later, and hyper or tungstenite may already have read the next event into their buffers. So a
 //! subscriber crosses a phase boundary only when its parser has just asked for more and been
 //! told "nothing yet" (the stream returned `Pending`): at that moment every byte read has been
-//! turned into events. The tcp subscriber, which owns its buffer, instead subtracts the bytes
-//! still buffered. Under saturation there may be no idle moment, so a boundary is forced
-//! [`FORCE_CROSS_AFTER`] late (exactness then may be off by the one event in flight).
+//! turned into events. The tcp and sse subscribers, which own their buffers, instead subtract
+//! the bytes still buffered, which is exact at any moment. A long poll waiting for its answer is
+//! idle only until the answer's first bytes arrive; after that the boundary waits for the whole
+//! answer and puts all of it on the far side. Under saturation a WebSocket stream may have no
+//! idle moment, so its boundary is forced [`FORCE_CROSS_AFTER`] late, and exactness may then be
+//! off by the bytes tungstenite had read of the next frame (at most one event: visible with
+//! 64 KiB events at saturation, never at the lab's usual sizes and rates).
 
 pub mod http;
 pub mod long_poll;
@@ -28,6 +33,7 @@ pub mod short_poll;
 pub mod sse;
 pub mod tcp;
 pub mod ws;
+pub mod ws_frames;
 
 pub use crate::tally::Tally;
 pub use meter::{Meter, Phase};
@@ -43,6 +49,7 @@ use tokio::net::TcpStream;
 
 use crate::config::Target;
 use crate::publish::{self, OpenSchedule};
+use crate::window_seq::WindowSeqs;
 use crate::wire_counter::{ByteTally, WireCounter};
 
 /// How late a phase boundary may be crossed while events keep arriving back to back.
@@ -97,6 +104,8 @@ pub struct Ctx {
     pub clients: u64,
     /// Connections opened so far (numbers them for source-address spreading).
     pub conn_counter: AtomicU64,
+    /// The server's head seq at the window's start and end, once read.
+    pub window_seqs: Arc<WindowSeqs>,
 }
 
 impl Ctx {
@@ -181,7 +190,8 @@ pub trait Subscriber: Sized + Send {
     fn connect(ctx: &Ctx, meter: &mut Meter)
     -> impl Future<Output = Result<Self, SubError>> + Send;
 
-    /// Receives until the meter's phase is [`Phase::Done`] (`Ok`) or the connection fails.
+    /// Receives until the meter's phase is [`Phase::Done`] (`Ok`; that is after the drain) or
+    /// the connection fails.
     /// Must call [`Meter::finish`] before returning either way.
     fn receive(
         self,
@@ -246,7 +256,7 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
         if result.is_err() {
             p.abort();
         }
-        let deadline = ctx.clock.window_end + crate::engine::STOP_GRACE / 2;
+        let deadline = ctx.clock.window_end + meter::DRAIN_MAX + crate::engine::STOP_GRACE / 2;
         let joined = match tokio::time::timeout_at(deadline.into(), &mut p).await {
             Ok(joined) => joined.ok(),
             Err(_) => {

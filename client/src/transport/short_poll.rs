@@ -85,7 +85,9 @@ impl ShortPollSubscriber {
                 }
                 _ = ticks.tick() => {
                     // A poll the server never answers must not outlive the run.
-                    let deadline = meter.clock().window_end + crate::engine::STOP_GRACE / 2;
+                    let deadline = meter.clock().window_end
+                        + crate::transport::meter::DRAIN_MAX
+                        + crate::engine::STOP_GRACE / 2;
                     let poll = self.poll(ctx, &base, meter);
                     match tokio::time::timeout_at(deadline.into(), poll).await {
                         Ok(Ok(true)) => return Ok(()),
@@ -117,7 +119,8 @@ impl ShortPollSubscriber {
                 let done = Instant::now() >= meter.boundary()
                     && meter.cross(usize::try_from(spent.down).unwrap_or(usize::MAX));
                 self.after = answer(&self.body, meter, spent)?.max(self.after);
-                Ok(done)
+                // Draining: stop as soon as the window's last event is in.
+                Ok(done || (meter.overdue() && meter.cross(0)))
             }
             Ok(status)
                 if status == StatusCode::TOO_MANY_REQUESTS

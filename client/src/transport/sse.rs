@@ -6,107 +6,107 @@
 //! `\r\n`. The server writes one chunk per event, `id: <seq>\ndata: <json>\n\n`, so an event of
 //! `J` bytes costs `13 + digits(seq)` bytes of SSE fields plus `hex_digits(size) + 4` bytes of
 //! chunking (`rtlab_wire::framing::streaming_overhead`): about 22 bytes for a 64-byte event, ten
-//! times WebSocket's 2, but through every proxy that speaks HTTP, with automatic resumption
-//! (`Last-Event-ID`) built into browsers. Heartbeat comments (`:\n\n`, one chunk of 3 bytes,
-//! 8 on the wire) are keep-alive, not framing. Upstream there is nothing: to publish, a second
-//! connection POSTs.
+//! times WebSocket's 2, and 25 at 64 KiB (a 5-hex-digit chunk size), but through every proxy
+//! that speaks HTTP, with automatic resumption (`Last-Event-ID`) built into browsers. Heartbeat
+//! comments (`:\n\n`, one chunk of 3 bytes, 8 on the wire) are keep-alive, not framing.
+//! In HTTP/1.1, chunk boundaries carry no meaning: a sender may cut its body anywhere, and
+//! proxies may re-chunk it. The analytic model counts one chunk per event because that is what
+//! the contract's server writes (captured with `curl -N --raw` at 64 KiB: `1003A\r\n` and the
+//! whole 65 594-byte block in one chunk); a server that split its events would really cost more,
+//! and this subscriber would measure that, not the model.
+//! Upstream there is nothing: to publish, a second connection POSTs.
 //!
-//! **How.** hyper's `client::conn::http1` over the counted socket; the body's frames are the
-//! de-chunked bytes, which [`EventStreamParser`] splits into blocks. The `Connection` future is
-//! polled in this task, between two polls of the body, so that "the body has nothing more"
-//! really means every byte read has been parsed (the condition for crossing a phase boundary
-//! exactly; see `transport/mod.rs`).
+//! **How, and why not hyper.** One request and one endless response need no HTTP client: the
+//! subscriber writes the request itself, reads the head (the tracer's [`Head`] parser), and
+//! decodes the chunked body from a buffer it owns ([`parse_chunk`]), feeding each chunk's data to
+//! [`EventStreamParser`]. Owning the buffer is what makes the byte accounting exact, as for the
+//! tcp subscriber: at a phase boundary the bytes read but not yet turned into events are known
+//! (the incomplete chunk in the buffer, plus any half block in the parser) and are moved to the
+//! far side. hyper reads ahead into a buffer of its own that a socket counter cannot see; at an
+//! idle moment that buffer is empty, but a saturated stream has no idle moment, and a boundary
+//! forced mid-stream then put up to a whole 64 KiB event's bytes on the wrong side (the lab
+//! measured 311 B of "framing" per event instead of 25). A production client would use an HTTP
+//! library (and get HTTP/2, proxies, TLS); a meter that must be exact to the byte cannot.
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::task::Poll;
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::Empty;
-use hyper::body::{Body, Incoming};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
-use rtlab_wire::framing::{chunk_overhead, streaming_overhead};
+use rtlab_wire::framing::streaming_overhead;
 use rtlab_wire::{EventView, Transport, paths};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
-use crate::transport::{Ctx, FORCE_CROSS_AFTER, Meter, Phase, SubError, Subscriber};
+use crate::trace::http::{BodyFraming, Head, parse_chunk};
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
 use crate::wire_counter::WireCounter;
 
-type Io = TokioIo<WireCounter<TcpStream>>;
+/// First read buffer size; doubled when a chunk does not fit (events up to 64 KiB and more).
+const INITIAL_BUFFER: usize = 8 * 1024;
+/// Longest response head or chunk accepted.
+const MAX_BUFFER: usize = 1024 * 1024;
 
 /// A subscriber on `GET /sse`.
 pub struct SseSubscriber {
-    // Kept so hyper does not wind the connection down after this one response.
-    _sender: SendRequest<Empty<Bytes>>,
-    conn: Pin<Box<Connection<Io, Empty<Bytes>>>>,
-    conn_done: bool,
-    body: Incoming,
+    stream: WireCounter<TcpStream>,
+    buf: Vec<u8>,
+    filled: usize,
+    /// Chunked transfer coding (HTTP/1.1), or the raw body until close (an HTTP/1.0 server).
+    chunked: bool,
     parser: EventStreamParser,
-}
-
-enum Step {
-    Data(Bytes),
-    End,
-    Failed(String),
-    Boundary,
 }
 
 impl Subscriber for SseSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let stream = ctx.connect(meter.bytes.clone()).await?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| SubError::Closed(e.to_string()))?;
-        let mut conn = Box::pin(conn);
-        let req = Request::get(ctx.target.path(paths::SSE))
-            .header(header::HOST, &ctx.target.authority)
-            .header(header::ACCEPT, "text/event-stream")
-            .body(Empty::new())
-            .map_err(|e| SubError::Protocol(format!("cannot build request: {e}")))?;
-        // Drive the connection while waiting for the response head. If the connection ends
-        // first, the response future still says why (e.g. the answer was not HTTP).
-        let mut conn_done = false;
-        let mut send = std::pin::pin!(sender.send_request(req));
-        let resp = tokio::select! {
-            biased;
-            r = &mut send => r,
-            r = conn.as_mut() => {
-                conn_done = true;
-                r.map_err(super::http::hyper_error)?;
-                send.await
+        let mut stream = ctx.connect(meter.bytes.clone()).await?;
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            ctx.target.path(paths::SSE),
+            ctx.target.authority
+        );
+        stream.write_all(request.as_bytes()).await.map_err(closed)?;
+        let mut s = Self {
+            stream,
+            buf: vec![0; INITIAL_BUFFER],
+            filled: 0,
+            chunked: true,
+            parser: EventStreamParser::new(),
+        };
+        let head = loop {
+            let parsed = Head::parse(&s.buf[..s.filled]).map_err(not_http)?;
+            if let Some(head) = parsed {
+                break head;
             }
+            s.read_more().await?;
+        };
+        let status = head.status().ok_or_else(|| not_http("no status line"))?;
+        if status != 200 {
+            return Err(SubError::Status(status));
         }
-        .map_err(super::http::hyper_error)?;
-        if resp.status() != StatusCode::OK {
-            return Err(SubError::Status(resp.status().as_u16()));
-        }
-        let is_event_stream = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+        let is_event_stream = head
+            .header("content-type")
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_event_stream {
             return Err(SubError::Protocol(
                 "GET /sse did not answer with text/event-stream".into(),
             ));
         }
-        meter.set_up();
-        Ok(Self {
-            _sender: sender,
-            conn,
-            conn_done,
-            body: resp.into_body(),
-            parser: EventStreamParser::new(),
-        })
+        s.chunked = match head.body_framing() {
+            BodyFraming::Chunked => true,
+            BodyFraming::UntilClose => false,
+            other => {
+                return Err(SubError::Protocol(format!(
+                    "an event stream must not have a fixed length ({other:?})"
+                )));
+            }
+        };
+        s.consume(head.len);
+        // Set-up is the request and the response head; whatever came with the head is the
+        // stream's and moves to the next phase with its events.
+        meter.set_up_idle(s.filled);
+        Ok(s)
     }
 
     async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let result = self.run(meter).await;
-        meter.finish(self.parser.buffered());
+        meter.finish(self.unconsumed());
         result
     }
 }
@@ -118,66 +118,27 @@ impl SseSubscriber {
         }
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
+        // Bytes read along with the response head.
+        self.decode(meter)?;
         loop {
-            let step = poll_fn(|cx| {
-                let body_step =
-                    |body: &mut Incoming, cx: &mut std::task::Context<'_>| match Pin::new(body)
-                        .poll_frame(cx)
-                    {
-                        Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                            Ok(data) => Poll::Ready(Step::Data(data)),
-                            Err(_trailers) => Poll::Ready(Step::Data(Bytes::new())),
-                        },
-                        Poll::Ready(Some(Err(e))) => Poll::Ready(Step::Failed(e.to_string())),
-                        Poll::Ready(None) => Poll::Ready(Step::End),
-                        Poll::Pending => Poll::Pending,
-                    };
-                if let Poll::Ready(s) = body_step(&mut self.body, cx) {
-                    return Poll::Ready(s);
-                }
-                if !self.conn_done
-                    && let Poll::Ready(r) = self.conn.as_mut().poll(cx)
-                {
-                    self.conn_done = true;
-                    if let Err(e) = r {
-                        return Poll::Ready(Step::Failed(e.to_string()));
+            if self.filled == self.buf.len() {
+                self.grow()?;
+            }
+            tokio::select! {
+                biased;
+                n = self.stream.read(&mut self.buf[self.filled..]) => {
+                    let n = n.map_err(closed)?;
+                    if n == 0 {
+                        return Err(SubError::Closed("event stream ended by server".into()));
                     }
-                }
-                // The connection may just have handed the body a frame: look again, so that
-                // "idle" below really means nothing is waiting.
-                if let Poll::Ready(s) = body_step(&mut self.body, cx) {
-                    return Poll::Ready(s);
-                }
-                if boundary.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Step::Boundary);
-                }
-                Poll::Pending
-            })
-            .await;
-            match step {
-                Step::Data(data) => {
-                    self.on_data(&data, meter)?;
-                    if meter.overdue() && meter.cross(self.parser.buffered()) {
+                    self.filled += n;
+                    self.decode(meter)?;
+                    if meter.overdue() && meter.cross(self.unconsumed()) {
                         return Ok(());
                     }
                 }
-                Step::End => return Err(SubError::Closed("event stream ended by server".into())),
-                Step::Failed(e) => return Err(SubError::Closed(e)),
-                Step::Boundary => {
-                    let buffered = self.parser.buffered();
-                    if buffered > 0
-                        && meter.phase() != Phase::Setup
-                        && Instant::now() < meter.boundary() + FORCE_CROSS_AFTER
-                    {
-                        // Half an event is buffered: its bytes would straddle the boundary.
-                        // Try again in a moment (and give up waiting after a while).
-                        let retry = tokio::time::Instant::now() + Duration::from_millis(1);
-                        boundary.as_mut().reset(retry);
-                        continue;
-                    }
-                    // Approximate when forced: the chunk header of the partial block is
-                    // counted on the near side.
-                    if meter.cross(buffered) {
+                () = &mut boundary => {
+                    if meter.cross(self.unconsumed()) {
                         return Ok(());
                     }
                     boundary.as_mut().reset(meter.boundary().into());
@@ -186,35 +147,109 @@ impl SseSubscriber {
         }
     }
 
-    /// One body frame (normally one chunk, i.e. one event block or one heartbeat).
-    fn on_data(&mut self, data: &[u8], meter: &mut Meter) -> Result<(), SubError> {
-        let was_empty = self.parser.buffered() == 0;
-        let mut comment_bytes = 0usize;
-        let mut only_comments = true;
-        self.parser.feed(data, |block, raw_len| {
-            match block {
-                Block::Event { data: json, .. } => {
-                    only_comments = false;
-                    let ev =
-                        EventView::parse(json).map_err(|e| SubError::Protocol(e.to_string()))?;
-                    let analytic = streaming_overhead(Transport::Sse, ev.seq, json.len());
-                    meter.event(&ev, json.len(), analytic);
-                }
-                Block::Comment => comment_bytes += raw_len,
-                Block::Other => only_comments = false,
+    /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
+    /// half block in the parser (exact when, as from the contract's server, every block is one
+    /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
+    fn unconsumed(&self) -> usize {
+        self.filled + self.parser.buffered()
+    }
+
+    /// Reads once more into the buffer (for the head).
+    async fn read_more(&mut self) -> Result<(), SubError> {
+        if self.filled == self.buf.len() {
+            self.grow()?;
+        }
+        let n = self
+            .stream
+            .read(&mut self.buf[self.filled..])
+            .await
+            .map_err(closed)?;
+        if n == 0 {
+            return Err(SubError::Closed(
+                "connection closed before the response head".into(),
+            ));
+        }
+        self.filled += n;
+        Ok(())
+    }
+
+    fn grow(&mut self) -> Result<(), SubError> {
+        if self.buf.len() >= MAX_BUFFER {
+            return Err(SubError::Protocol(
+                "a response head or chunk longer than 1 MiB".into(),
+            ));
+        }
+        self.buf.resize(self.buf.len() * 2, 0);
+        Ok(())
+    }
+
+    /// Drops the first `n` buffered bytes.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.filled, 0);
+        self.filled -= n;
+    }
+
+    /// Decodes every complete chunk in the buffer (or, without chunking, every byte).
+    fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError> {
+        let mut pos = 0;
+        if !self.chunked {
+            on_data(&mut self.parser, &self.buf[..self.filled], 0, meter)?;
+            pos = self.filled;
+        }
+        while self.chunked {
+            let parsed = parse_chunk(&self.buf[pos..self.filled])
+                .map_err(|e| SubError::Protocol(e.to_string()))?;
+            let Some(chunk) = parsed else { break };
+            if chunk.size == 0 {
+                return Err(SubError::Closed("event stream ended by server".into()));
             }
-            Ok::<(), SubError>(())
-        })?;
-        if comment_bytes > 0 {
-            // A chunk holding nothing but heartbeats: its chunk framing is keep-alive too.
-            let whole_chunk = was_empty && only_comments && self.parser.buffered() == 0;
-            let chunking = if whole_chunk {
-                chunk_overhead(data.len())
-            } else {
-                0
-            };
-            meter.keepalive(comment_bytes + chunking, 0);
+            let data = &self.buf[pos + chunk.data.start..pos + chunk.data.end];
+            on_data(&mut self.parser, data, chunk.overhead(), meter)?;
+            pos += chunk.len;
+        }
+        if pos > 0 {
+            self.consume(pos);
         }
         Ok(())
     }
+}
+
+/// One chunk's data (normally one event block or one heartbeat), whose chunk framing cost
+/// `chunking` bytes.
+fn on_data(
+    parser: &mut EventStreamParser,
+    data: &[u8],
+    chunking: usize,
+    meter: &mut Meter,
+) -> Result<(), SubError> {
+    let was_empty = parser.buffered() == 0;
+    let mut comment_bytes = 0usize;
+    let mut only_comments = true;
+    parser.feed(data, |block, raw_len| {
+        match block {
+            Block::Event { data: json, .. } => {
+                only_comments = false;
+                let ev = EventView::parse(json).map_err(|e| SubError::Protocol(e.to_string()))?;
+                let analytic = streaming_overhead(Transport::Sse, ev.seq, json.len());
+                meter.event(&ev, json.len(), analytic);
+            }
+            Block::Comment => comment_bytes += raw_len,
+            Block::Other => only_comments = false,
+        }
+        Ok::<(), SubError>(())
+    })?;
+    if comment_bytes > 0 {
+        // A chunk holding nothing but heartbeats: its chunk framing is keep-alive too.
+        let whole_chunk = was_empty && only_comments && parser.buffered() == 0;
+        meter.keepalive(comment_bytes + if whole_chunk { chunking } else { 0 }, 0);
+    }
+    Ok(())
+}
+
+fn closed(e: std::io::Error) -> SubError {
+    SubError::Closed(e.to_string())
+}
+
+fn not_http(e: impl std::fmt::Display) -> SubError {
+    SubError::Protocol(format!("the server's answer is not HTTP/1.1: {e}"))
 }

@@ -11,8 +11,10 @@
 //!
 //! **How.** `tokio_tungstenite::client_async` does the handshake over the counted socket; the
 //! loop below takes frames with `biased` `select!` so that the phase timer is only looked at
-//! when the stream had nothing to give (see `transport/mod.rs` for why). Publishing is a text
-//! frame on the same socket: no second connection, no request head.
+//! when the stream had nothing to give (see `transport/mod.rs` for why); the socket wrapper
+//! follows frame boundaries beside tungstenite (`ws_frames.rs`), so the bytes of a frame it has
+//! only half read move across a boundary with their event. Publishing is a text frame on the
+//! same socket: no second connection, no request head.
 
 use std::time::Instant;
 
@@ -41,7 +43,7 @@ impl Subscriber for WsSubscriber {
     const PUBLISHES_ITSELF: bool = true;
 
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let stream = ctx.connect(meter.bytes.clone()).await?;
+        let stream = ctx.connect(meter.bytes.clone()).await?.with_frames();
         let url = format!(
             "ws://{}{}",
             ctx.target.authority,
@@ -60,7 +62,7 @@ impl Subscriber for WsSubscriber {
 
     async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let result = self.run(ctx, meter).await;
-        meter.finish(0);
+        meter.finish(self.partial_frame());
         if result.is_ok() {
             // Polite close; its bytes fall after the window and are not counted.
             let _ =
@@ -96,15 +98,15 @@ impl WsSubscriber {
                         Some(Err(e)) => return Err(SubError::Closed(e.to_string())),
                         Some(Ok(msg)) => self.on_message(msg, meter)?,
                     }
-                    if meter.overdue() && meter.cross(0) {
+                    if meter.overdue() && meter.cross(self.partial_frame()) {
                         return Ok(());
                     }
                 }
                 () = &mut publish_at, if schedule.is_some() => {
                     if let Some(s) = schedule.as_mut() {
-                        let due = s.take();
+                        let (index, due) = s.take_indexed();
                         if due < meter.clock().window_end {
-                            let text = publish_text(&prefix, meter.clock().unix_nanos(due));
+                            let text = publish_text(&prefix, index, meter.clock().unix_nanos(due));
                             let before = meter.bytes.snapshot();
                             self.ws
                                 .send(Message::text(text))
@@ -116,13 +118,19 @@ impl WsSubscriber {
                     }
                 }
                 () = &mut boundary => {
-                    if meter.cross(0) {
+                    // Nothing to hand out, but the start of the next frame may be read.
+                    if meter.cross(self.partial_frame()) {
                         return Ok(());
                     }
                     boundary.as_mut().reset(meter.boundary().into());
                 }
             }
         }
+    }
+
+    /// Bytes of a frame tungstenite has read only part of (see `ws_frames`).
+    fn partial_frame(&self) -> usize {
+        self.ws.get_ref().partial_frame()
     }
 
     fn on_message(&mut self, msg: Message, meter: &mut Meter) -> Result<(), SubError> {

@@ -22,6 +22,52 @@ enum Script {
     Garbage,
     /// Three events then close (connection 0 only when `only_first`).
     HangUp { only_first: bool },
+    /// 64 KiB events, each written in two parts 60 ms apart, back to back: at any moment an
+    /// event is most likely half read (no `/stats`: a 404). SSE (chunked) or long-poll answers (one event each).
+    Dribble(Transport),
+}
+
+/// A 64 KiB event, as `Script::Dribble` sends it.
+fn big_event_json(seq: u64) -> Vec<u8> {
+    Event {
+        seq,
+        ts: now_unix_nanos(),
+        data: "x".repeat(65_536),
+    }
+    .to_json()
+    .to_vec()
+}
+
+/// Writes the bytes of event `seq` in two parts with a pause between them. The split point
+/// moves from event to event (1/99 to 97/99 of the bytes), so that the bytes a boundary cuts
+/// off at the window's start and at its end differ and do not cancel out.
+async fn dribble(sock: &mut tokio::net::TcpStream, seq: u64, bytes: &[u8]) -> std::io::Result<()> {
+    let part = (seq * 37 % 97 + 1) as usize;
+    let (a, b) = bytes.split_at(bytes.len() * part / 99);
+    sock.write_all(a).await?;
+    // Longer than the client waits for an idle moment before forcing a boundary (50 ms).
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    sock.write_all(b).await
+}
+
+/// Reads one request head; `false` when the client has gone, or asked for `/stats` (answered
+/// 404: this fake has none).
+async fn read_request(sock: &mut tokio::net::TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::io::AsyncReadExt::read(sock, &mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    if head.starts_with(b"GET /stats") {
+        let _ = sock
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return false;
+    }
+    true
 }
 
 fn event_json(seq: u64) -> Vec<u8> {
@@ -83,6 +129,60 @@ async fn fake_server(script: Script) -> String {
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                         tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    Script::Dribble(Transport::Sse) => {
+                        if !read_request(&mut sock).await {
+                            return;
+                        }
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                                    transfer-encoding: chunked\r\n\r\n";
+                        if sock.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        for seq in 1.. {
+                            let block = rtlab_wire::framing::sse_frame(seq, &big_event_json(seq));
+                            let mut chunk = format!("{:x}\r\n", block.len()).into_bytes();
+                            chunk.extend_from_slice(&block);
+                            chunk.extend_from_slice(b"\r\n");
+                            if dribble(&mut sock, seq, &chunk).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Script::Dribble(Transport::Ws) => {
+                        let Ok(mut ws) = tokio_tungstenite::accept_async(sock).await else {
+                            return;
+                        };
+                        // After the upgrade, write raw frames straight to the socket.
+                        let sock = ws.get_mut();
+                        for seq in 1.. {
+                            let json = big_event_json(seq);
+                            let mut frame = vec![0x81, 127];
+                            frame.extend_from_slice(&(json.len() as u64).to_be_bytes());
+                            frame.extend_from_slice(&json);
+                            if dribble(sock, seq, &frame).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Script::Dribble(_) => {
+                        // Long polls: every request is answered with the next event.
+                        for seq in 1.. {
+                            if !read_request(&mut sock).await {
+                                return;
+                            }
+                            let body = rtlab_wire::framing::json_array([&big_event_json(seq)[..]]);
+                            let mut answer = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                 content-length: {}\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            answer.extend_from_slice(&body);
+                            if dribble(&mut sock, seq, &answer).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                     Script::Garbage => {
                         let _ = sock.write_all(b"hello, I am not an rtlab server\n").await;
@@ -289,4 +389,49 @@ async fn lagging_websocket_subscribers_are_reported_as_lagging() {
         None,
         "lagging is not an error kind"
     );
+}
+
+/// A run against `Script::Dribble(transport)` whose window boundaries fall, most likely, in
+/// the middle of a 64 KiB event.
+async fn dribbled_run(transport: Transport) -> rtlab_client::RunReport {
+    let addr = fake_server(Script::Dribble(transport)).await;
+    let config = RunConfig {
+        clients: 4,
+        duration: Duration::from_millis(700),
+        warmup: Duration::from_millis(100),
+        connect_rate: 1_000_000.0,
+        ..RunConfig::new(transport, format!("http://{addr}"))
+    };
+    rtlab_client::run(config).await.unwrap()
+}
+
+#[rstest::rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framing_is_exact_when_boundaries_fall_inside_a_64_kib_event(#[case] transport: Transport) {
+    let report = dribbled_run(transport).await;
+    let w = &report.wire;
+    assert!(report.events_received >= 10, "{w:?}");
+    // Bytes read but not yet an event move across the boundary with their event.
+    assert_eq!(
+        Some(w.overhead_bytes),
+        w.analytic_overhead_bytes,
+        "measured vs analytic framing: {w:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_answers_are_not_split_by_a_boundary() {
+    let report = dribbled_run(Transport::LongPoll).await;
+    let w = &report.wire;
+    assert!(report.requests >= 10, "{w:?}");
+    // Each answer is one event: its head and the array's two brackets are the framing, exactly.
+    let heads = w.response_head_bytes_per_request.unwrap() * report.requests as f64;
+    assert_eq!(
+        w.overhead_bytes as f64,
+        heads + 2.0 * report.requests as f64,
+        "{w:?}"
+    );
+    assert_eq!(report.requests, report.events_received, "{w:?}");
 }

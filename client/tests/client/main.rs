@@ -7,6 +7,7 @@
 mod cli;
 mod common;
 mod faults;
+mod peers;
 mod publish;
 mod schema;
 mod transports;

@@ -20,6 +20,8 @@ async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
     // 20 clients × 10/s × 1 s.
     assert!((180..=220).contains(&p.sent), "{summary}");
     assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
+    // Only echoes of publishes sent in the window count, each once.
+    assert!(p.echoed <= p.sent, "{summary}");
     assert_eq!(p.round_trip_us.count, p.echoed);
     assert!(p.round_trip_us.p50 > 0.0);
     // A masked client frame: the text (~40 bytes) plus a 6-byte header, nothing else.
@@ -44,6 +46,8 @@ async fn sse_publishes_with_post_and_pays_a_request_each() {
     assert_eq!(p.via, "http-post");
     assert!((180..=220).contains(&p.sent), "{summary}");
     assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
+    // Only echoes of publishes sent in the window count, each once.
+    assert!(p.echoed <= p.sent, "{summary}");
     assert!(p.bytes_up_per_publish > 100.0, "{summary}");
     assert_eq!(report.requests, p.sent);
     // Exactness holds with publishes in the feed too.
@@ -76,6 +80,11 @@ async fn publishes_alone_feed_every_transport(#[case] transport: Transport) {
     let p = report.publish.as_ref().unwrap();
     assert!((90..=110).contains(&p.sent), "{summary}");
     assert!(p.echoed.abs_diff(p.sent) <= 10, "{summary}");
+    assert!(p.echoed <= p.sent, "{summary}");
+    assert_eq!(p.round_trip_us.count, p.echoed, "{summary}");
+    // Exact delivery by seq, with every event a publish.
+    assert_eq!(report.undelivered, Some(0), "{summary}");
+    assert_eq!(report.delivery_ratio, 1.0, "{summary}");
     assert_eq!((report.lost, report.duplicates), (0, 0), "{summary}");
     // Everybody receives everybody's publishes.
     assert!(report.events_received >= 4 * p.sent, "{summary}");

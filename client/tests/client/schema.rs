@@ -116,6 +116,10 @@ async fn real_reports_validate_against_the_schema() {
         };
         let report = rtlab_client::run(config).await.unwrap();
         check(&report).unwrap_or_else(|e| panic!("{transport}: {e}"));
+        // The delivery-by-seq fields are filled in a real run, and described by the schema.
+        let (s0, s1) = (report.window_seq_start, report.window_seq_end);
+        assert!(s0.is_some() && s1 >= s0, "{transport}: {s0:?} {s1:?}");
+        assert!(report.undelivered.is_some(), "{transport}");
     }
     server.shutdown().await.ok();
     check(&RunReport {
@@ -141,5 +145,8 @@ fn the_validator_rejects_drift() {
     value["wire"].as_object_mut().unwrap().remove("bytes_down");
     assert!(validate(&schema, &schema, &value, "$").is_err());
     value["wire"]["bytes_down"] = Value::from("many");
+    assert!(validate(&schema, &schema, &value, "$").is_err());
+    value["wire"]["bytes_down"] = Value::from(1);
+    value["undelivered"] = Value::from(-1);
     assert!(validate(&schema, &schema, &value, "$").is_err());
 }

@@ -1,5 +1,5 @@
 //! The five ways out of the server, one file each (the client crate uses the same names), plus
-//! the WebSocket echo.
+//! the WebSocket echo and the message rules both WebSocket endpoints share.
 //!
 //! | file | transport | how an event leaves |
 //! |---|---|---|
@@ -9,6 +9,9 @@
 //! | [`short_poll`] | short polling | a JSON array, answered at once from the history |
 //! | [`tcp`] | raw-TCP baseline | the event JSON and `\n` |
 //! | [`echo`] | WebSocket echo | (not the feed: every message comes back unchanged) |
+//!
+//! [`ws_message`] holds the RFC 6455 message rules (reassembly, UTF-8, close codes) that `ws` and
+//! `echo` share.
 //!
 //! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
 //! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a
@@ -20,6 +23,7 @@ pub mod short_poll;
 pub mod sse;
 pub mod tcp;
 pub mod ws;
+pub mod ws_message;
 
 use rtlab_wire::Seq;
 use serde::Deserialize;

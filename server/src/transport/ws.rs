@@ -18,6 +18,12 @@
 //!   again within [`LAGGING_CLOSE_GRACE`]); a healthy client beside it is never slowed.
 //! - **Shutdown.** On SIGTERM every feed socket gets close 1001 "going away".
 //!
+//! What the client sends is held to RFC 6455 exactly as on `/ws/echo` ([`super::ws_message`]):
+//! masked frames, no reserved bits or opcodes, well-formed fragmentation and close frames (else
+//! 1002), UTF-8 text also across fragments (else 1007), and one message, reassembled, at most
+//! `--max-publish-bytes` (else 1009), the same limit as `POST /publish`. A client's close is
+//! answered with its own code, after which nothing more is sent.
+//!
 //! Resumption: `?after=N` replays the history after N, then continues live. The backlog and the
 //! live subscription are taken atomically from the hub, and the loop still drops any seq it has
 //! already sent, so the seam has neither gap nor duplicate.
@@ -28,13 +34,14 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use actix_ws::{CloseCode, CloseReason, Session};
 use rtlab_wire::framing::ws_header_len;
 use rtlab_wire::{Seq, Transport, defaults};
 use tokio::time::{Instant, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use super::AfterQuery;
+use super::ws_message::{Incoming, Messages, Violation};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::hub::{EventRef, Origin, Subscription};
@@ -82,19 +89,16 @@ pub async fn handler(
 }
 
 /// Performs the RFC 6455 handshake checks and upgrade; a failure is a JSON 400 before any upgrade.
-/// Incoming messages are capped at `max_message` bytes (the publish limit): larger is close 1009.
+/// Incoming messages (one frame or reassembled from fragments) are capped at `max_message`
+/// bytes: larger is close 1009. See [`super::ws_message`] for the rules checked on every frame.
 pub fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     max_message: usize,
-) -> Result<(HttpResponse, Session, AggregatedMessageStream), ApiError> {
+) -> Result<(HttpResponse, Session, Messages), ApiError> {
     let (response, session, messages) = actix_ws::handle(req, body)
         .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
-    let messages = messages
-        .max_frame_size(max_message)
-        .aggregate_continuations()
-        .max_continuation_size(max_message);
-    Ok((response, session, messages))
+    Ok((response, session, Messages::new(messages, max_message)))
 }
 
 /// The JSON 503 for a full server.
@@ -112,13 +116,13 @@ enum Exit {
     /// The socket is gone (read EOF or error, or actix dropped the body).
     PeerGone,
     PingTimeout,
-    TooBig,
-    Protocol,
+    /// The peer broke RFC 6455 (1002), sent invalid UTF-8 (1007) or too big a message (1009).
+    Violation(Violation),
 }
 
 struct Feed {
     session: Session,
-    messages: AggregatedMessageStream,
+    messages: Messages,
     sub: Subscription,
     guard: ConnectionGuard,
     state: AppState,
@@ -176,28 +180,17 @@ impl Feed {
     }
 
     /// Handles one frame from the client; `Some` ends the connection.
-    async fn on_message(
-        &mut self,
-        msg: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
-    ) -> Option<Exit> {
+    async fn on_message(&mut self, msg: Option<Result<Incoming, Violation>>) -> Option<Exit> {
         match msg {
-            Some(Ok(AggregatedMessage::Text(text))) => {
+            Some(Ok(Incoming::Text(text))) => {
                 self.state.hub.publish(String::from(text), Origin::Client);
                 None
             }
-            Some(Ok(AggregatedMessage::Ping(payload))) => {
-                self.send(Frame::Pong(payload)).await.err()
-            }
+            Some(Ok(Incoming::Ping(payload))) => self.send(Frame::Pong(payload)).await.err(),
             // Pongs only prove liveness (already noted); binary frames are not part of the feed.
-            Some(Ok(AggregatedMessage::Pong(_) | AggregatedMessage::Binary(_))) => None,
-            Some(Ok(AggregatedMessage::Close(reason))) => {
-                Some(Exit::PeerClosed(reason.map(|r| r.code)))
-            }
-            Some(Err(actix_ws::ProtocolError::Overflow)) => Some(Exit::TooBig),
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "websocket protocol error");
-                Some(Exit::Protocol)
-            }
+            Some(Ok(Incoming::Pong(_) | Incoming::Binary(_))) => None,
+            Some(Ok(Incoming::Close(reason))) => Some(Exit::PeerClosed(reason.map(|r| r.code))),
+            Some(Err(violation)) => Some(Exit::Violation(violation)),
             None => Some(Exit::PeerGone),
         }
     }
@@ -252,8 +245,7 @@ impl Feed {
             ),
             Exit::PeerClosed(code) => (code.unwrap_or(CloseCode::Normal), "", SHUTDOWN_CLOSE_GRACE),
             Exit::PingTimeout => (CloseCode::Policy, "ping timeout", SHUTDOWN_CLOSE_GRACE),
-            Exit::TooBig => (CloseCode::Size, "message too big", SHUTDOWN_CLOSE_GRACE),
-            Exit::Protocol => (CloseCode::Protocol, "protocol error", SHUTDOWN_CLOSE_GRACE),
+            Exit::Violation(v) => (v.close_code(), v.reason(), SHUTDOWN_CLOSE_GRACE),
             Exit::PeerGone => return,
         };
         close_session(

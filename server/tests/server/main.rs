@@ -4,6 +4,7 @@
 //! One test binary with modules keeps link time low.
 
 mod common;
+mod conformance;
 mod errors;
 mod shutdown;
 mod streams;
