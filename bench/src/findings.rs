@@ -11,6 +11,7 @@ use crate::plot::fmt_bytes;
 use crate::report::{fmt_us, md_table};
 use crate::results::{CaseResult, CaseStatus};
 use crate::suite::Kind;
+use crate::table::{bytes_per_event_cell, server_cpu_cell};
 
 /// A rate counts as "kept up" when at least this share of events was delivered (less a
 /// window-edge allowance of two events, which matters only for very short runs; see
@@ -76,12 +77,8 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
                 fmt_us(r.latency_us.p50),
                 fmt_us(r.latency_us.p99),
                 num(r.events_per_s),
-                c.total_bytes_per_event()
-                    .map_or("-".into(), |b| format!("{b:.1}")),
-                c.server
-                    .as_ref()
-                    .and_then(|s| s.cpu_ms_per_1000_events)
-                    .map_or("-".into(), |v| format!("{v:.2}")),
+                bytes_per_event_cell(c),
+                server_cpu_cell(c),
                 r.lost.to_string(),
             ])
         })

@@ -7,21 +7,17 @@
 //! queue that backs up), is as visible as the median.
 //!
 //! The client stores its histogram in HdrHistogram's V2 serialization, base64-encoded, so that the
-//! lab can redraw and merge it later. This module decodes it, walks its percentiles, and writes
-//! the classic `.hgrm` text that HdrHistogram's online plotter and tools read (values in
-//! milliseconds).
+//! lab can redraw and merge it later. This module decodes it (with the client's own
+//! [`from_base64`]) and walks its percentiles for the charts; the `.hgrm` files themselves (the
+//! classic text HdrHistogram's plotter and tools read, values in milliseconds) are written by the
+//! client's own `rtlab_client::write_hgrm`, so a lab run and a `rtlab-client --hgrm` agree.
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
+use rtlab_client::stats::from_base64;
 
 /// Decodes the client's base64 V2 histogram (values in µs). `None` if empty or malformed.
 pub fn decode(b64: &str) -> Option<Histogram<u64>> {
-    if b64.is_empty() {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+    from_base64(b64).ok()
 }
 
 /// One point of a percentile curve.
@@ -57,56 +53,10 @@ pub fn percentile_points(h: &Histogram<u64>) -> Vec<PercentilePoint> {
     out
 }
 
-/// The `.hgrm` text of a µs histogram, values written in milliseconds.
-pub fn to_hgrm(h: &Histogram<u64>) -> String {
-    use std::fmt::Write;
-    const RATIO: f64 = 1000.0; // µs → ms
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:>12} {:>14} {:>10} {:>14}\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    );
-    let mut total = 0;
-    for v in h.iter_quantiles(5) {
-        total += v.count_since_last_iteration();
-        let q = v.quantile_iterated_to();
-        let value = h.highest_equivalent(v.value_iterated_to()) as f64 / RATIO;
-        if q < 1.0 {
-            let _ = writeln!(
-                s,
-                "{value:12.3} {q:2.12} {total:10} {:14.2}",
-                1.0 / (1.0 - q)
-            );
-        } else {
-            let _ = writeln!(s, "{value:12.3} {q:2.12} {total:10}");
-        }
-    }
-    let _ = writeln!(
-        s,
-        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
-        h.mean() / RATIO,
-        h.stdev() / RATIO
-    );
-    let _ = writeln!(
-        s,
-        "#[Max     = {:12.3}, Total count    = {:12}]",
-        h.max() as f64 / RATIO,
-        h.len()
-    );
-    let _ = writeln!(
-        s,
-        "#[Buckets = {:12}, SubBuckets     = {:12}]",
-        h.buckets(),
-        h.distinct_values()
-    );
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::{Serializer, V2Serializer};
+    use rtlab_client::stats::to_base64;
 
     fn sample() -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
@@ -119,9 +69,7 @@ mod tests {
     #[test]
     fn round_trips_through_base64_v2() {
         let h = sample();
-        let mut buf = Vec::new();
-        V2Serializer::new().serialize(&h, &mut buf).unwrap();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&buf);
+        let b64 = to_base64(&h);
         let back = decode(&b64).unwrap();
         assert_eq!(back.len(), 1000);
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
@@ -139,13 +87,5 @@ mod tests {
         );
         let p50 = pts.iter().find(|p| p.quantile >= 0.5).unwrap();
         assert!((p50.value_us - 5000.0).abs() < 20.0, "{p50:?}");
-    }
-
-    #[test]
-    fn hgrm_text_has_the_classic_shape() {
-        let text = to_hgrm(&sample());
-        assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
-        assert!(text.contains("#[Max     ="));
-        assert!(text.contains("Total count    =         1000]"));
     }
 }

@@ -192,7 +192,11 @@ async fn save_case(dir: &RunDir, result: &CaseResult) -> Result<(), ResultsError
             .ok()
             .and_then(|r| hgrm::decode(&r.latency_histogram_b64))
         {
-            crate::results::write_file(&dir.hgrm(&result.id), hgrm::to_hgrm(&h).as_bytes())?;
+            let mut text = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ =
+                rtlab_client::write_hgrm(&h, rtlab_client::printer::HGRM_SCALE_US_TO_MS, &mut text);
+            crate::results::write_file(&dir.hgrm(&result.id), &text)?;
         }
         Ok(())
     })

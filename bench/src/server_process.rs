@@ -378,6 +378,29 @@ fn exit_status_unknown() -> ExitStatus {
 mod tests {
     use super::*;
 
+    /// A stand-in for the server binary: `script` as an executable `fake-server` in a fresh temp
+    /// folder named after `tag`. Returns the folder (to remove) and the script.
+    fn fake_server(tag: &str, script: &str) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fake-server");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, path)
+    }
+
+    /// Small settings for the fake servers, without pinning.
+    fn opts() -> ServerOptions {
+        ServerOptions {
+            rate: 1,
+            payload_bytes: 1,
+            subscriber_queue: None,
+            max_connections: 10,
+            pin: false,
+        }
+    }
+
     #[test]
     fn parses_the_listening_line() {
         let (h, t) =
@@ -408,21 +431,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_program_that_never_listens_is_a_startup_error_with_its_output() {
-        // `sh -c` ignores our flags after `--`-less args? Use a script that prints and exits.
-        let dir = std::env::temp_dir().join(format!("rtlab-sp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("fake-server");
-        std::fs::write(&script, "#!/bin/sh\necho 'boom: bad flag' >&2\nexit 3\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let opts = ServerOptions {
-            rate: 1,
-            payload_bytes: 1,
-            subscriber_queue: None,
-            max_connections: 10,
-            pin: false,
-        };
-        let err = ServerProcess::start(&script, &opts)
+        // A script that ignores our flags, complains on stderr and exits.
+        let (dir, script) =
+            fake_server("rtlab-sp", "#!/bin/sh\necho 'boom: bad flag' >&2\nexit 3\n");
+        let err = ServerProcess::start(&script, &opts())
             .await
             .unwrap_err()
             .to_string();
@@ -433,24 +445,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_hanging_child_is_stopped_by_sigterm_or_killed() {
-        let dir = std::env::temp_dir().join(format!("rtlab-sp2-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("fake-server");
-        std::fs::write(
-            &script,
+        let (dir, script) = fake_server(
+            "rtlab-sp2",
             "#!/bin/sh\necho 'listening http=127.0.0.1:1 tcp=127.0.0.1:2'\nexec sleep 30\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let opts = ServerOptions {
-            rate: 1,
-            payload_bytes: 1,
-            subscriber_queue: None,
-            max_connections: 10,
-            pin: false,
-        };
-        let mut s = ServerProcess::start(&script, &opts).await.unwrap();
+        );
+        let mut s = ServerProcess::start(&script, &opts()).await.unwrap();
         assert_eq!(s.http.port(), 1);
         let pid = s.pid();
         assert!(Path::new(&format!("/proc/{pid}")).exists());

@@ -1,5 +1,6 @@
-//! Tables: the final table `rtlab run` prints, and the small text/Markdown table helpers the
-//! report and `rtlab compare` share.
+//! Tables: the final table `rtlab run` prints, and the small text/Markdown table helpers (and
+//! the cells both the final table and the report's "at a glance" table show) that the report and
+//! `rtlab compare` share.
 
 use std::fmt::Write;
 
@@ -58,6 +59,20 @@ pub fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// A case's total bytes per delivered event, `-` unless it succeeded.
+pub fn bytes_per_event_cell(c: &CaseResult) -> String {
+    c.total_bytes_per_event()
+        .map_or("-".into(), |b| format!("{b:.1}"))
+}
+
+/// The server's CPU time per 1 000 events, in ms, `-` when it was not measured.
+pub fn server_cpu_cell(c: &CaseResult) -> String {
+    c.server
+        .as_ref()
+        .and_then(|s| s.cpu_ms_per_1000_events)
+        .map_or("-".into(), |v| format!("{v:.2}"))
+}
+
 /// One row per case: the final table `rtlab run` prints.
 pub fn case_table(cases: &[CaseResult]) -> String {
     let rows: Vec<Vec<String>> = cases
@@ -70,12 +85,8 @@ pub fn case_table(cases: &[CaseResult]) -> String {
                 fmt_us(r.latency_us.p99),
                 format!("{:.0}", r.events_per_s),
                 format!("{:.3}", r.delivery_ratio),
-                c.total_bytes_per_event()
-                    .map_or("-".into(), |b| format!("{b:.1}")),
-                c.server
-                    .as_ref()
-                    .and_then(|s| s.cpu_ms_per_1000_events)
-                    .map_or("-".into(), |v| format!("{v:.2}")),
+                bytes_per_event_cell(c),
+                server_cpu_cell(c),
             ],
             None => vec![
                 c.id.clone(),

@@ -101,8 +101,14 @@ impl EventStreamParser {
             }
             on_block(block, len)
         };
+        if self.bom_checked && self.partial.is_empty() {
+            // The usual path: parse the chunk in place, copy aside only a trailing partial block.
+            let consumed = scan(chunk, &mut self.scan, &mut self.scratch, &mut on_block)?;
+            self.partial.extend_from_slice(&chunk[consumed..]);
+            return Ok(());
+        }
+        self.partial.extend_from_slice(chunk);
         if !self.bom_checked {
-            self.partial.extend_from_slice(chunk);
             if self.partial.len() < BOM.len() && BOM.starts_with(&self.partial) {
                 return Ok(()); // maybe a BOM, split across chunks
             }
@@ -111,26 +117,14 @@ impl EventStreamParser {
                 self.partial.drain(..BOM.len());
                 self.scan.carry += BOM.len();
             }
-            let consumed = scan(
-                &self.partial,
-                &mut self.scan,
-                &mut self.scratch,
-                &mut on_block,
-            )?;
-            self.partial.drain(..consumed);
-        } else if self.partial.is_empty() {
-            let consumed = scan(chunk, &mut self.scan, &mut self.scratch, &mut on_block)?;
-            self.partial.extend_from_slice(&chunk[consumed..]);
-        } else {
-            self.partial.extend_from_slice(chunk);
-            let consumed = scan(
-                &self.partial,
-                &mut self.scan,
-                &mut self.scratch,
-                &mut on_block,
-            )?;
-            self.partial.drain(..consumed);
         }
+        let consumed = scan(
+            &self.partial,
+            &mut self.scan,
+            &mut self.scratch,
+            &mut on_block,
+        )?;
+        self.partial.drain(..consumed);
         Ok(())
     }
 }

@@ -91,6 +91,11 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     let mut server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(app::routes))
             .disable_signals()
+            // Real-time pushes are small writes: with Nagle's algorithm on (actix's default leaves
+            // the OS default), a frame written while an earlier one is unacknowledged waits for
+            // the peer's delayed ACK, up to 40 ms on Linux. Measured here before this line: ws and
+            // sse p50 ≈ 20 ms at 5 000 events/s against 0.1 ms for the raw-TCP baseline.
+            .tcp_nodelay(true)
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             .keep_alive(KEEP_ALIVE)
             .client_request_timeout(CLIENT_REQUEST_TIMEOUT)

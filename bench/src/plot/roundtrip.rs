@@ -7,6 +7,8 @@
 //! sender cannot hide), the right what each publish costs upstream.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
@@ -77,30 +79,18 @@ impl Figure for RoundTrip {
             .iter()
             .map(|r| format!("{} ({})", r.transport, r.via))
             .collect();
-        let k = self.rows.len() as f64;
 
         // Round trips span decades (a frame on an open socket vs a poll interval): log axis, bars
         // standing on its floor.
         let y = super::log_bounds(self.rows.iter().flat_map(|r| [r.p50_ms, r.p99_ms]));
         let floor = y.start;
-        let mut chart = ChartBuilder::on(&left)
-            .caption("publish → receive latency (dark p50, light p99)", font(18))
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(75)
-            .build_cartesian_2d(-0.5..k - 0.5, y.log_scale())
-            .map_err(de)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc("round trip (ms, log)")
-            .axis_desc_style(font(15))
-            .label_style(font(12))
-            .x_labels(self.rows.len() * 2 + 1)
-            .x_label_formatter(&|x| super::category(&names, *x))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .draw()
-            .map_err(de)?;
+        let mut chart = bar_axes(
+            &left,
+            "publish → receive latency (dark p50, light p99)",
+            "round trip (ms, log)",
+            y.log_scale(),
+            &names,
+        )?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 let x = i as f64;
@@ -130,24 +120,13 @@ impl Figure for RoundTrip {
             .map_err(de)?;
 
         let ymax = self.rows.iter().map(|r| r.bytes_up).fold(0.0, f64::max) * 1.2;
-        let mut chart = ChartBuilder::on(&right)
-            .caption("bytes sent up per publish (frame or request)", font(18))
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(75)
-            .build_cartesian_2d(-0.5..k - 0.5, 0.0..ymax.max(1.0))
-            .map_err(de)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc("bytes per publish")
-            .axis_desc_style(font(15))
-            .label_style(font(12))
-            .x_labels(self.rows.len() * 2 + 1)
-            .x_label_formatter(&|x| super::category(&names, *x))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .draw()
-            .map_err(de)?;
+        let mut chart = bar_axes(
+            &right,
+            "bytes sent up per publish (frame or request)",
+            "bytes per publish",
+            0.0..ymax.max(1.0),
+            &names,
+        )?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 let x = i as f64;
@@ -168,4 +147,39 @@ impl Figure for RoundTrip {
             .map_err(de)?;
         Ok(())
     }
+}
+
+/// The axes of one panel: a bar slot per transport along x (labelled with `names`), `y` up.
+fn bar_axes<'a, DB, Y>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    y_desc: &str,
+    y: Y,
+    names: &[String],
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y::CoordDescType>>, String>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let k = names.len() as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, font(18))
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(75)
+        .build_cartesian_2d(-0.5..k - 0.5, y)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc(y_desc)
+        .axis_desc_style(font(15))
+        .label_style(font(12))
+        .x_labels(names.len() * 2 + 1)
+        .x_label_formatter(&|x| super::category(names, *x))
+        .y_label_formatter(&|v| fmt_num(*v))
+        .draw()
+        .map_err(de)?;
+    Ok(chart)
 }

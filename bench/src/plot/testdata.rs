@@ -1,8 +1,7 @@
 //! Synthetic results with the shape of a real run, to draw every chart in unit tests.
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2Serializer};
+use rtlab_client::stats::to_base64;
 use rtlab_wire::Transport;
 
 use crate::results::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
@@ -15,9 +14,7 @@ fn histogram(base_us: u64) -> String {
         h.record(base_us + base_us * i / 400 + if i % 500 == 0 { base_us * 20 } else { 0 })
             .unwrap();
     }
-    let mut buf = Vec::new();
-    V2Serializer::new().serialize(&h, &mut buf).unwrap();
-    base64::engine::general_purpose::STANDARD.encode(&buf)
+    to_base64(&h)
 }
 
 fn case(

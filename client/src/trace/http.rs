@@ -22,11 +22,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::hexdump::escaped;
 use super::recorder::{Recording, Tap};
-use super::{Out, TraceError};
+use super::{Out, TraceError, connect};
 
 /// A parsed HTTP/1.1 request or response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,10 +269,7 @@ impl Conn {
     /// Opens a TCP connection to `host` (`ip:port`) and performs hyper's HTTP/1.1 handshake over
     /// a tap recording into `recording`, giving up on the connect after `timeout`.
     pub async fn open(host: &str, recording: Recording, timeout: Duration) -> anyhow::Result<Self> {
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(host))
-            .await
-            .map_err(|_| anyhow::anyhow!("connecting to {host} timed out"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to {host}: {e}"))?;
+        let tcp = connect(host, timeout).await?;
         let io = TokioIo::new(Tap::new(tcp, recording));
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)

@@ -37,6 +37,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use rtlab_wire::Transport;
+use tokio::net::TcpStream;
 
 /// Arguments of `rtlab-client trace`.
 #[derive(Debug, Clone, clap::Args)]
@@ -219,6 +220,32 @@ impl Totals {
             self.payload_bytes,
             self.events
         )
+    }
+}
+
+/// What a streaming trace appends when it times out: the usual reason no event came.
+const NO_EVENTS_HINT: &str = " (is the server's ticker running? --rate > 0)";
+
+/// Opens the TCP connection a trace records, giving up after `timeout`.
+async fn connect(addr: &str, timeout: Duration) -> anyhow::Result<TcpStream> {
+    tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {addr} timed out"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to {addr}: {e}"))
+}
+
+/// Runs `capture`, the live part of a trace, for at most `timeout`: `None` when it completed,
+/// else why not (`timeout_hint` follows a time-out). A failed capture is not an error: the trace
+/// still prints the bytes seen so far, then this note.
+async fn run_capture(
+    timeout: Duration,
+    timeout_hint: &str,
+    capture: impl Future<Output = anyhow::Result<()>>,
+) -> Option<String> {
+    match tokio::time::timeout(timeout, capture).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("timed out after {timeout:?}{timeout_hint}")),
     }
 }
 

@@ -24,7 +24,7 @@ use rtlab_wire::{EventView, Transport};
 use super::hexdump::{escaped, truncate};
 use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
-use super::{Out, Target, Totals, TraceError};
+use super::{Out, Target, Totals, TraceError, run_capture};
 
 /// The long-poll timeout the tracer asks for (well under the contract's maximum of 60 000 ms).
 pub const LONG_POLL_TIMEOUT_MS: u64 = 10_000;
@@ -173,11 +173,7 @@ pub async fn trace(
         }
         anyhow::Ok(())
     };
-    let note = match tokio::time::timeout(timeout, capture).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("timed out after {timeout:?}")),
-    };
+    let note = run_capture(timeout, "", capture).await;
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);

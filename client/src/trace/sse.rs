@@ -23,7 +23,7 @@ use http_body_util::BodyExt as _;
 use super::hexdump::{escaped, truncate};
 use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
-use super::{Out, Target, Totals, TraceError};
+use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, run_capture};
 
 /// What one SSE line is, and what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,13 +244,7 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
         }
         anyhow::Ok(())
     };
-    let note = match tokio::time::timeout(timeout, capture).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!(
-            "timed out after {timeout:?} (is the server's ticker running? --rate > 0)"
-        )),
-    };
+    let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);

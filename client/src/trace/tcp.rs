@@ -8,11 +8,10 @@
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt as _;
-use tokio::net::TcpStream;
 
 use super::hexdump::{escaped, hexdump_head, truncate};
 use super::recorder::{Direction, Recording, Tap};
-use super::{Out, Target, Totals};
+use super::{NO_EVENTS_HINT, Out, Target, Totals, connect, run_capture};
 
 /// Connects to the baseline listener, reads `lines` events and prints them.
 pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::Result<Out> {
@@ -22,10 +21,7 @@ pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::
         "rtlab trace tcp: one TCP connection to {}; no request is sent, the server just writes",
         target.tcp_addr
     ));
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&target.tcp_addr))
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", target.tcp_addr))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", target.tcp_addr))?;
+    let tcp = connect(&target.tcp_addr, timeout).await?;
     let mut tap = Tap::new(tcp, rec.clone());
     let capture = async {
         let mut buf = [0u8; 4096];
@@ -44,13 +40,7 @@ pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::
         }
         anyhow::Ok(())
     };
-    let note = match tokio::time::timeout(timeout, capture).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!(
-            "timed out after {timeout:?} (is the server's ticker running? --rate > 0)"
-        )),
-    };
+    let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
     let received = rec.stream(Direction::Received);
     let mut totals = Totals::default();
     for (i, line) in received

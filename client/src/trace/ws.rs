@@ -30,7 +30,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use sha1::{Digest as _, Sha1};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -38,7 +37,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
 use super::http::{Head, print_head};
 use super::recorder::{Direction, Recording, Tap};
-use super::{Out, Target, Totals, TraceError};
+use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, connect, run_capture};
 
 /// Rows of hex shown per frame (16 bytes each); the rest of a big frame is summarised.
 pub const MAX_DUMP_ROWS: usize = 8;
@@ -331,10 +330,7 @@ pub fn print_accept_derivation(
 pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&target.http_host))
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {} timed out", target.http_host))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", target.http_host))?;
+    let tcp = connect(&target.http_host, timeout).await?;
     let url = format!("ws://{}{}", target.http_host, rtlab_wire::paths::WS);
     out.line(format!(
         "rtlab trace ws: one WebSocket connection to {url}; every byte below crossed the socket"
@@ -363,13 +359,7 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
         while let Some(Ok(_)) = ws.next().await {}
         anyhow::Ok(())
     };
-    let note = match tokio::time::timeout(timeout, capture).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!(
-            "timed out after {timeout:?} (is the server's ticker running? --rate > 0)"
-        )),
-    };
+    let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);
