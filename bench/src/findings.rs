@@ -180,7 +180,7 @@ fn payload(cs: &[&CaseResult]) -> Vec<String> {
             .filter(|c| c.params.payload_bytes == size)
             .filter_map(|c| {
                 Some(format!(
-                    "{} {} B ({} payload)",
+                    "{} {} B ({} event JSON)",
                     c.transport,
                     num(c.total_bytes_per_event()?),
                     pct(c.payload_efficiency()?)
@@ -214,12 +214,12 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
         let ideal = c.params.clients as f64 * c.params.rate as f64;
         let s = c.server.as_ref();
         out.push(format!(
-            "At {} clients, **{}** delivered {} events/s ({} of the ideal {}), p99 {}; the server spent {} ms of CPU per 1 000 events and {} per connection.",
+            "At {} clients, **{}** delivered {} events/s (ideal {}; {} of the events published in the window reached every subscriber, counted by seq), p99 {}; the server spent {} ms of CPU per 1 000 events and {} per connection.",
             num(max_clients as f64),
             c.transport,
             num(r.events_per_s),
-            pct(if ideal > 0.0 { r.events_per_s / ideal } else { 0.0 }),
             num(ideal),
+            pct(r.delivery_ratio),
             fmt_us(r.latency_us.p99),
             s.and_then(|s| s.cpu_ms_per_1000_events).map_or("n/a".into(), |v| format!("{v:.2}")),
             s.and_then(|s| s.memory_per_connection_bytes).map_or("n/a".into(), fmt_bytes),
@@ -304,8 +304,16 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
                             .unwrap_or("")
                     ),
                 };
+                let cap = short_poll_cap(f).map_or(String::new(), |cap| {
+                    format!(
+                        " A short poll every {} ms answers at most {} events (the server's `--batch-max`), so one client can receive at most {} events/s: the cap is the server setting, not the network.",
+                        num(f.params.poll_interval_ms),
+                        num(crate::model::SERVER_BATCH_MAX),
+                        num(cap)
+                    )
+                });
                 format!(
-                    "**{t}** {upto}; at {} events/s {what}.",
+                    "**{t}** {upto}; at {} events/s {what}.{cap}",
                     num(f.params.rate as f64)
                 )
             }
@@ -319,6 +327,16 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
         fmt_us(KEEP_UP_P99_US)
     ));
     out
+}
+
+/// For a short-poll case whose rate is above what full answers can carry, that ceiling in
+/// events/s per client: `batch_max / interval`.
+fn short_poll_cap(c: &CaseResult) -> Option<f64> {
+    let cap = crate::model::SERVER_BATCH_MAX / (c.params.poll_interval_ms / 1e3);
+    (c.transport == Transport::ShortPoll
+        && c.params.poll_interval_ms > 0.0
+        && c.params.rate as f64 > cap)
+        .then_some(cap)
 }
 
 fn poll_interval(cs: &[&CaseResult]) -> Vec<String> {
@@ -403,7 +421,7 @@ fn round_trip(cs: &[&CaseResult]) -> Vec<String> {
         && ws.bytes_up_per_publish > 0.0
     {
         out.push(format!(
-            "A WebSocket publish costs {} B upstream against at least {} B for an HTTP POST ({:.0}× less): full duplex pays the handshake once.",
+            "A WebSocket publish costs {} B upstream against at least {} B for an HTTP POST ({:.1}× less): full duplex pays the handshake once.",
             num(ws.bytes_up_per_publish),
             num(post),
             post / ws.bytes_up_per_publish

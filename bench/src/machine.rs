@@ -100,9 +100,25 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// The git commit of the working tree, or `unknown` outside a repository.
+/// The git commit of the code measured, `<sha>-dirty` when tracked source files differ from it
+/// (results folders excepted: a run writes there), or `unknown` outside a repository. Without the
+/// marker a run from an edited tree would name a commit that cannot reproduce it.
 pub fn git_commit() -> String {
-    command_line("git", &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into())
+    let Some(sha) = command_line("git", &["rev-parse", "HEAD"]) else {
+        return "unknown".into();
+    };
+    let dirty = Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)results",
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success() && !out.stdout.is_empty());
+    if dirty { format!("{sha}-dirty") } else { sha }
 }
 
 /// Runs a command and returns its trimmed first stdout line, if it succeeded.
