@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rtlab_client::RunConfig;
+use rtlab_client::{RunConfig, RunReport};
 use rtlab_server::{Config, RunningServer};
 use rtlab_wire::Transport;
 
@@ -38,4 +38,14 @@ pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
         connect_rate: 2_000.0,
         ..RunConfig::new(transport, url(server, transport))
     }
+}
+
+/// A [`short_run`] of `transport` against a fresh server at [`RATE`], which is shut down after.
+pub async fn short_run_on_fresh_server(transport: Transport) -> RunReport {
+    let server = server(RATE).await;
+    let report = rtlab_client::run(short_run(&server, transport))
+        .await
+        .expect("the run succeeds");
+    server.shutdown().await.ok();
+    report
 }

@@ -4,7 +4,7 @@
 use rstest::rstest;
 use rtlab_wire::Transport;
 
-use crate::common::{RATE, server, short_run};
+use crate::common::{RATE, server, short_run, short_run_on_fresh_server};
 
 #[rstest]
 #[case::ws(Transport::Ws)]
@@ -14,11 +14,7 @@ use crate::common::{RATE, server, short_run};
 #[case::tcp(Transport::Tcp)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_every_event_in_order(#[case] transport: Transport) {
-    let server = server(RATE).await;
-    let report = rtlab_client::run(short_run(&server, transport))
-        .await
-        .expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = short_run_on_fresh_server(transport).await;
     let summary = rtlab_client::printer::human(&report);
 
     assert_eq!(report.transport, Some(transport));
@@ -61,11 +57,7 @@ async fn delivers_every_event_in_order(#[case] transport: Transport) {
 #[case::tcp(Transport::Tcp)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measured_framing_equals_the_analytic_framing(#[case] transport: Transport) {
-    let server = server(RATE).await;
-    let report = rtlab_client::run(short_run(&server, transport))
-        .await
-        .expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = short_run_on_fresh_server(transport).await;
     let w = &report.wire;
     assert!(report.events_received > 0);
     assert_eq!(
@@ -98,11 +90,7 @@ async fn measured_framing_equals_the_analytic_framing(#[case] transport: Transpo
 #[case::short_poll(Transport::ShortPoll)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_count_requests_and_their_heads(#[case] transport: Transport) {
-    let server = server(RATE).await;
-    let report = rtlab_client::run(short_run(&server, transport))
-        .await
-        .expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = short_run_on_fresh_server(transport).await;
     let summary = rtlab_client::printer::human(&report);
     let per_event = report
         .requests_per_event

@@ -47,6 +47,21 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     .await;
 }
 
+/// Waits until exactly one long poll is parked on `server`, so that what is published next is
+/// what wakes it.
+pub async fn long_poll_parked(server: &rtlab_server::RunningServer) {
+    eventually("long poll parked", || {
+        server
+            .hub()
+            .stats()
+            .transport(rtlab_wire::Transport::LongPoll)
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+}
+
 /// `http://ADDR/PATH`.
 pub fn url(addr: SocketAddr, path: &str) -> String {
     format!("http://{addr}{path}")

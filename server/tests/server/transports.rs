@@ -110,16 +110,7 @@ async fn long_poll_answers_a_json_array_of_consecutive_events() {
         addr,
         "/poll/long?after=0&timeout_ms=10000",
     )));
-    eventually("long poll parked", || {
-        server
-            .hub()
-            .stats()
-            .transport(Transport::LongPoll)
-            .open_connections
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 1
-    })
-    .await;
+    long_poll_parked(&server).await;
     publish(addr, "a").await;
     let resp = within("long poll answer", parked).await.unwrap().unwrap();
     assert_eq!(resp.status(), 200);
@@ -162,16 +153,7 @@ async fn long_poll_without_after_waits_for_the_next_event() {
     let addr = server.http_addr();
     publish(addr, "old").await;
     let parked = tokio::spawn(reqwest::get(url(addr, "/poll/long?timeout_ms=10000")));
-    eventually("long poll parked", || {
-        server
-            .hub()
-            .stats()
-            .transport(Transport::LongPoll)
-            .open_connections
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 1
-    })
-    .await;
+    long_poll_parked(&server).await;
     publish(addr, "new").await;
     let body = within("answer", parked)
         .await
@@ -212,16 +194,7 @@ async fn long_poll_answers_before_the_next_ticker_event() {
             .get(url(addr, &format!("/poll/long?after={tick}")))
             .send(),
     );
-    eventually("long poll parked", || {
-        server
-            .hub()
-            .stats()
-            .transport(Transport::LongPoll)
-            .open_connections
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 1
-    })
-    .await;
+    long_poll_parked(&server).await;
     let seq = publish(addr, "fast").await;
     let body = within("answer", parked)
         .await
