@@ -4,6 +4,13 @@
 //! the numbers: which transport is fastest at the tail and by how much, what an event costs in
 //! bytes at the smallest and largest payload, how far each transport fans out and at what server
 //! cost, up to which rate each keeps up, what a poll interval buys, what publishing costs.
+//!
+//! **Two different numbers about delivery, never mixed.** *Delivered share* is counted by seq:
+//! of the events the server published in the window, the share that reached every subscriber
+//! ([`CaseResult::delivered_share`]); it cannot exceed 100 %, and "kept up" is judged on it.
+//! *Events/s* is a rate: events that arrived in the window, per second. Arrivals include events
+//! published before the window that arrive late in it, so under a backlog the rate can exceed
+//! `clients × rate` while delivery falls behind; it is reported as a rate, never as a share.
 
 use rtlab_wire::Transport;
 
@@ -13,15 +20,17 @@ use crate::results::{CaseResult, CaseStatus};
 use crate::suite::Kind;
 use crate::table::{bytes_per_event_cell, server_cpu_cell};
 
-/// A rate counts as "kept up" when at least this share of events was delivered (less a
-/// window-edge allowance of two events, which matters only for very short runs; see
+/// A rate counts as "kept up" when at least this share of the window's events reached every
+/// subscriber, counted by seq, and the server published at least this share of the rate asked
+/// (less an allowance of two events, which matters only for very short runs; see
 /// [`keep_up_delivery`])…
 pub const KEEP_UP_DELIVERY: f64 = 0.99;
 /// …with no loss and a p99 under this many µs.
 pub const KEEP_UP_P99_US: f64 = 100_000.0;
 
-/// The delivery ratio a case must reach to count as keeping up: [`KEEP_UP_DELIVERY`], or lower
-/// for windows so short that events in flight at the window's edges weigh more than 1 %.
+/// The delivered and published shares a case must reach to count as keeping up:
+/// [`KEEP_UP_DELIVERY`], or lower for windows so short that two events weigh more than 1 % (the
+/// server's head seq is read at the window's edges, a tick early or late).
 pub fn keep_up_delivery(rate: u64, duration_s: f64) -> f64 {
     let events = rate as f64 * duration_s;
     if events <= 0.0 {
@@ -39,6 +48,16 @@ fn ok_of(cases: &[CaseResult], kind: Kind) -> Vec<&CaseResult> {
 
 fn pct(v: f64) -> String {
     format!("{:.0} %", v * 100.0)
+}
+
+/// A delivered or published share: floored to the whole percent below, so that 99.6 % does not
+/// read "100 %" next to a sentence that says something was missing; `n/a` when unknown.
+fn share(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 1.0 => "100 %".into(),
+        Some(v) => format!("{:.0} %", (v * 100.0).floor()),
+        None => "n/a".into(),
+    }
 }
 
 fn num(v: f64) -> String {
@@ -89,7 +108,7 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
             "case",
             "p50",
             "p99",
-            "events/s delivered",
+            "events/s received",
             "bytes/event",
             "server CPU ms / 1 000 events",
             "lost",
@@ -120,14 +139,14 @@ fn latency(cs: &[&CaseResult]) -> Vec<String> {
         .filter_map(|c| {
             let r = c.ok()?;
             Some(format!(
-                "**{}**: p50 {}, p99 {}, p99.9 {}, max {}; {} events/s delivered ({} of published), {} lost.",
+                "**{}**: p50 {}, p99 {}, p99.9 {}, max {}; {} of the window's events delivered (by seq), {} events/s received, {} lost.",
                 c.transport,
                 fmt_us(r.latency_us.p50),
                 fmt_us(r.latency_us.p99),
                 fmt_us(r.latency_us.p999),
                 fmt_us(r.latency_us.max),
+                share(c.delivered_share()),
                 num(r.events_per_s),
-                pct(r.delivery_ratio),
                 r.lost
             ))
         })
@@ -211,15 +230,15 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
     let mut out = Vec::new();
     for c in cs.iter().filter(|c| c.params.clients == max_clients) {
         let Some(r) = c.ok() else { continue };
-        let ideal = c.params.clients as f64 * c.params.rate as f64;
+        let nominal = c.params.clients as f64 * c.params.rate as f64;
         let s = c.server.as_ref();
         out.push(format!(
-            "At {} clients, **{}** delivered {} events/s (ideal {}; {} of the events published in the window reached every subscriber, counted by seq), p99 {}; the server spent {} ms of CPU per 1 000 events and {} per connection.",
+            "At {} clients, **{}** delivered {} of the events published in the window to its subscribers (counted by seq); {} events/s arrived in the window (clients × rate: {}), p99 {}; the server spent {} ms of CPU per 1 000 events and {} per connection.",
             num(max_clients as f64),
             c.transport,
+            share(c.delivered_share()),
             num(r.events_per_s),
-            num(ideal),
-            pct(r.delivery_ratio),
+            num(nominal),
             fmt_us(r.latency_us.p99),
             s.and_then(|s| s.cpu_ms_per_1000_events).map_or("n/a".into(), |v| format!("{v:.2}")),
             s.and_then(|s| s.memory_per_connection_bytes).map_or("n/a".into(), fmt_bytes),
@@ -239,8 +258,24 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
     out
 }
 
-/// Whether a case kept up: enough delivered, nothing lost, and a p99 under the limit (for a short
-/// poll, under the limit plus its interval, which it waits by design).
+/// Events the server published in the window as a share of what the case asked for (`rate`, plus
+/// the clients' publishes), from the seq bounds (`S1 − S0`) or else `/stats`; at most 1.0. The
+/// delivered share is relative to what *was* published, so a server whose ticker fell behind
+/// could deliver 100 % of too little: this is the other half of "kept up".
+pub fn published_share(c: &CaseResult) -> Option<f64> {
+    let r = c.ok()?;
+    let asked = crate::predict::event_rate(c) * c.params.duration_s;
+    let published = match (r.window_seq_start, r.window_seq_end) {
+        (Some(s0), Some(s1)) => s1.saturating_sub(s0),
+        _ => r.server_events_published,
+    };
+    (asked > 0.0).then(|| (published as f64 / asked).clamp(0.0, 1.0))
+}
+
+/// Whether a case kept up: the server published the rate asked, every subscriber received the
+/// window's events (both counted by seq, see [`keep_up_delivery`]), nothing was lost, and the p99
+/// stayed under the limit (for a short poll, under the limit plus its interval, which it waits by
+/// design). Arrivals per second are not part of it: they are not a share of anything.
 pub fn kept_up(c: &CaseResult) -> bool {
     let limit = KEEP_UP_P99_US
         + if c.transport == Transport::ShortPoll {
@@ -248,8 +283,10 @@ pub fn kept_up(c: &CaseResult) -> bool {
         } else {
             0.0
         };
+    let needed = keep_up_delivery(c.params.rate, c.params.duration_s);
     c.ok().is_some_and(|r| {
-        c.delivered_share().unwrap_or(0.0) >= keep_up_delivery(c.params.rate, c.params.duration_s)
+        c.delivered_share().is_some_and(|s| s >= needed)
+            && published_share(c).is_some_and(|s| s >= needed)
             && r.lost == 0
             && r.latency_us.p99 <= limit
     })
@@ -285,13 +322,22 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
                 };
                 let what = match f.ok() {
                     Some(r) => format!(
-                        "it delivered {} of clients × rate with p99 {}{}",
-                        pct(f.delivered_share().unwrap_or(0.0)),
+                        "it delivered {} of the window's events to its subscribers (by seq) with p99 {}{}{}",
+                        share(f.delivered_share()),
                         fmt_us(r.latency_us.p99),
                         if r.lost > 0 {
                             format!(" and lost {}", num(r.lost as f64))
                         } else {
                             String::new()
+                        },
+                        match published_share(f) {
+                            Some(p) if p < keep_up_delivery(f.params.rate, f.params.duration_s) => {
+                                format!(
+                                    "; the server published only {} of the rate asked",
+                                    share(Some(p))
+                                )
+                            }
+                            _ => String::new(),
                         }
                     ),
                     None => format!(
@@ -322,7 +368,7 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
         out.push(sentence);
     }
     out.push(format!(
-        "\"Kept up\" means at least {} of clients × rate events delivered (less two events of window-edge allowance), nothing lost, and p99 under {} (plus the poll interval for short polling).",
+        "\"Kept up\" means the server published at least {0} of the rate asked and at least {0} of those events reached every subscriber (both counted by seq, less two events of allowance), nothing lost, and p99 under {1} (plus the poll interval for short polling).",
         pct(KEEP_UP_DELIVERY),
         fmt_us(KEEP_UP_P99_US)
     ));
@@ -428,4 +474,180 @@ fn round_trip(cs: &[&CaseResult]) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RunReport;
+    use crate::plot::testdata;
+
+    /// The synthetic rate-sweep case of `t` at `rate` (1 000, 10 000 or 50 000 events/s; 10
+    /// clients, 2 s), every event delivered, then changed by `change`.
+    fn rate_case(t: Transport, rate: u64, change: impl FnOnce(&mut RunReport)) -> CaseResult {
+        let mut c = testdata::cases()
+            .into_iter()
+            .find(|c| c.kind == Kind::Rate && c.transport == t && c.params.rate == rate)
+            .expect("a synthetic rate case");
+        let r = c.client.as_mut().expect("a report");
+        r.delivery_ratio = 1.0;
+        r.lost = 0;
+        r.latency_us.p99 = 2_000.0;
+        r.events_in_range = (r.window_seq_end.unwrap() - r.window_seq_start.unwrap()) * r.clients;
+        change(r);
+        c
+    }
+
+    /// The events each subscriber should have received: `(S1 − S0) × clients`.
+    fn expected(r: &RunReport) -> u64 {
+        (r.window_seq_end.unwrap() - r.window_seq_start.unwrap()) * r.clients
+    }
+
+    /// Every "N %" in a text.
+    fn percents(text: &str) -> Vec<f64> {
+        text.split(" %")
+            .filter_map(|before| before.rsplit(' ').next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn kept_up_is_judged_by_seq_not_by_arrivals() {
+        // More arrivals per second than clients × rate (a backlog arriving late in the window),
+        // while a tenth of the window's events never arrived: not kept up, and not "104 %".
+        let behind = rate_case(Transport::Ws, 10_000, |r| {
+            r.events_per_s = 1.04 * 10.0 * 10_000.0;
+            r.events_in_range = expected(r) * 9 / 10;
+        });
+        assert_eq!(behind.delivered_share(), Some(0.9));
+        assert!(!kept_up(&behind));
+        // Fewer arrivals per second than clients × rate (the last events arrived just after the
+        // window), every event delivered by seq: kept up.
+        let edge = rate_case(Transport::Ws, 10_000, |r| {
+            r.events_per_s = 0.97 * 10.0 * 10_000.0;
+        });
+        assert_eq!(edge.delivered_share(), Some(1.0));
+        assert!(kept_up(&edge));
+        // Loss or a long tail still fail it.
+        assert!(!kept_up(&rate_case(Transport::Ws, 10_000, |r| r.lost = 1)));
+        assert!(!kept_up(&rate_case(Transport::Ws, 10_000, |r| {
+            r.latency_us.p99 = 2.0 * KEEP_UP_P99_US;
+        })));
+    }
+
+    #[test]
+    fn the_delivered_share_never_exceeds_one() {
+        let over = rate_case(Transport::Sse, 1_000, |r| {
+            r.events_in_range = expected(r) + 50
+        });
+        assert_eq!(over.delivered_share(), Some(1.0));
+        // Without the seq bounds: the client's own ratio, capped.
+        let no_seq = rate_case(Transport::Sse, 1_000, |r| {
+            (r.window_seq_start, r.window_seq_end) = (None, None);
+            r.delivery_ratio = 1.04;
+        });
+        assert_eq!(no_seq.delivered_share(), Some(1.0));
+        // A subscriber that never connected received nothing: one in ten missing.
+        let one_missing = rate_case(Transport::Sse, 1_000, |r| {
+            r.connected = r.clients - 1;
+            r.events_in_range = expected(r) / r.clients * r.connected;
+        });
+        assert_eq!(one_missing.delivered_share(), Some(0.9));
+        assert!(!kept_up(&one_missing));
+        // A window that published nothing has no share at all.
+        let empty = rate_case(Transport::Sse, 1_000, |r| {
+            r.window_seq_end = r.window_seq_start
+        });
+        assert_eq!(empty.delivered_share(), None);
+        assert!(!kept_up(&empty));
+    }
+
+    #[test]
+    fn a_server_behind_its_rate_did_not_keep_up() {
+        // Every subscriber got every event the server published, but it published 80 % of the
+        // rate asked.
+        let slow = rate_case(Transport::Tcp, 50_000, |r| {
+            let s0 = r.window_seq_start.unwrap();
+            r.window_seq_end = Some(s0 + 80_000);
+            r.events_in_range = 80_000 * r.clients;
+        });
+        assert_eq!(slow.delivered_share(), Some(1.0));
+        assert_eq!(published_share(&slow), Some(0.8));
+        assert!(!kept_up(&slow));
+        let cases = [
+            rate_case(Transport::Tcp, 1_000, |_| {}),
+            rate_case(Transport::Tcp, 10_000, |_| {}),
+            slow,
+        ];
+        let text = for_kind(Kind::Rate, &cases).join("\n");
+        assert!(
+            text.contains("**tcp** kept up to 10\u{202f}000 events/s; at 50\u{202f}000 events/s it delivered 100 % of the window's events"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the server published only 80 % of the rate asked"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rate_sentences_change_with_the_data() {
+        let ok = |rate| rate_case(Transport::Ws, rate, |_| {});
+        let all = for_kind(Kind::Rate, &[ok(1_000), ok(10_000), ok(50_000)]).join("\n");
+        assert!(
+            all.contains("**ws** kept up at every rate tried, up to 50\u{202f}000 events/s"),
+            "{all}"
+        );
+        let behind = rate_case(Transport::Ws, 50_000, |r| {
+            r.events_per_s = 1.04 * 10.0 * 50_000.0;
+            r.events_in_range = expected(r) * 3 / 4;
+        });
+        let text = for_kind(Kind::Rate, &[ok(1_000), ok(10_000), behind]).join("\n");
+        assert!(
+            text.contains("**ws** kept up to 10\u{202f}000 events/s; at 50\u{202f}000 events/s it delivered 75 % of the window's events"),
+            "{text}"
+        );
+        assert!(!text.contains("published only"), "{text}");
+        assert!(percents(&text).iter().all(|p| *p <= 100.0), "{text}");
+    }
+
+    #[test]
+    fn fanout_states_the_rate_apart_from_the_seq_share() {
+        let mut cases: Vec<CaseResult> = testdata::cases()
+            .into_iter()
+            .filter(|c| c.kind == Kind::Fanout && c.params.clients == 10_000)
+            .collect();
+        for c in &mut cases {
+            let r = c.client.as_mut().expect("a report");
+            // 103 306 arrivals/s against clients × rate = 100 000: a rate, not 103 %.
+            r.events_per_s = 103_306.0;
+            r.events_in_range = expected(r) - 1;
+        }
+        let refs: Vec<&CaseResult> = cases.iter().collect();
+        let text = fanout(&refs).join("\n");
+        assert!(
+            text.contains(
+                "**long-poll** delivered 99 % of the events published in the window to its subscribers (counted by seq); 103\u{202f}306 events/s arrived in the window (clients × rate: 100\u{202f}000)"
+            ),
+            "{text}"
+        );
+        assert!(percents(&text).iter().all(|p| *p <= 100.0), "{text}");
+    }
+
+    #[test]
+    fn latency_sentences_say_delivered_by_seq() {
+        let mut cases: Vec<CaseResult> = testdata::cases()
+            .into_iter()
+            .filter(|c| c.kind == Kind::Latency)
+            .collect();
+        let r = cases[0].client.as_mut().expect("a report");
+        r.events_in_range = expected(r) / 2;
+        let refs: Vec<&CaseResult> = cases.iter().collect();
+        let text = latency(&refs).join("\n");
+        assert!(
+            text.contains("**ws**: p50 ")
+                && text.contains("; 50 % of the window's events delivered (by seq)"),
+            "{text}"
+        );
+        assert!(text.contains("**sse**: p50 ") && text.contains("; 100 % of the window's events"));
+    }
 }

@@ -26,6 +26,7 @@
 //! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
 //! - [`server_process`]: the server as a supervised child process.
 //! - [`proc_sampler`]: the server's CPU time and memory from `/proc`.
+//! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
 //! - [`results`]: the results folder format (`run.json`, case files, the `latest` link).
@@ -43,6 +44,7 @@ pub mod case;
 pub mod cli;
 pub mod client_run;
 pub mod compare;
+pub mod connection_memory;
 pub mod findings;
 pub mod hgrm;
 pub mod machine;

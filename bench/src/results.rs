@@ -180,14 +180,31 @@ impl CaseResult {
         }
     }
 
-    /// Delivered events/s as a share of what the settings ask for (`clients × rate`): 1.0 when
-    /// the server published at its nominal rate *and* every subscriber got every event. Unlike
-    /// the client's `delivery_ratio` (relative to what the server managed to publish), this also
-    /// drops when the server's own ticker falls behind.
+    /// The share of the events published in the window that reached the subscribers asked for,
+    /// counted by seq: `events_in_range / ((S1 − S0) × clients)`, where `(S0, S1]` are the seqs
+    /// the window published and `events_in_range` the distinct ones each subscriber received,
+    /// drain included (see `rtlab_client::window_seq`). At most 1.0, and 1.0 means every
+    /// subscriber got every event. Unlike the client's `delivery_ratio` (per *connected*
+    /// subscriber), a subscriber that never connected counts as one that received nothing.
+    ///
+    /// Not `events_per_s / (clients × rate)`: that divides *arrivals* in the window by the
+    /// nominal rate, and arrivals include events published before the window (a backlog arriving
+    /// late), so it read 104 % for a WebSocket case that was falling behind. Whether the server
+    /// published at its nominal rate is a separate question (`findings::published_share`).
+    /// Without the seq bounds (a report without `/stats`), the client's own ratio, capped at 1.
     pub fn delivered_share(&self) -> Option<f64> {
         let r = self.ok()?;
-        let ideal = self.params.clients as f64 * self.params.rate as f64;
-        (ideal > 0.0).then(|| r.events_per_s / ideal)
+        let share = match (r.window_seq_start, r.window_seq_end) {
+            (Some(s0), Some(s1)) => {
+                let expected = (s1.saturating_sub(s0) as f64) * self.params.clients as f64;
+                if expected <= 0.0 {
+                    return None;
+                }
+                r.events_in_range as f64 / expected
+            }
+            _ => r.delivery_ratio,
+        };
+        Some(share.clamp(0.0, 1.0))
     }
 
     /// Keep-alive bytes per delivered event.

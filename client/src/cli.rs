@@ -76,6 +76,11 @@ pub struct Cli {
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
 
+    /// Seed of the run's random choices (each short-poll subscriber's start phase); the JSON
+    /// report records the seed used, so passing it back repeats them [default: a fresh one]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
     /// Write the full report as JSON to FILE ("-" for stdout)
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -115,6 +120,7 @@ impl Cli {
             connect_rate: self.connect_rate,
             connect_timeout: self.connect_timeout,
             progress: !self.quiet,
+            seed: self.seed,
             ..RunConfig::new(transport, url)
         })
     }
@@ -247,6 +253,8 @@ mod tests {
             "250ms",
             "--connect-rate",
             "100/s",
+            "--seed",
+            "42",
             "--quiet",
         ])
         .unwrap();
@@ -257,6 +265,7 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_millis(250));
         assert_eq!(c.connect_rate, 100.0);
         assert!(!c.progress);
+        assert_eq!(c.seed, Some(42));
         let tcp = Cli::try_parse_from(["rtlab-client", "-t", "tcp"]).unwrap();
         assert_eq!(tcp.run_config().unwrap().url, "tcp://127.0.0.1:8081");
     }

@@ -52,12 +52,16 @@ pub struct RunConfig {
     pub connect_timeout: Duration,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// Seed of the run's random choices: today the short-poll start phases (see
+    /// [`crate::poll_phase`]). `None` draws a fresh one; either way the report records the seed
+    /// used, so a run's choices can be repeated.
+    pub seed: Option<u64>,
 }
 
 impl RunConfig {
     /// A configuration with the command line's defaults: 1 client, 10 s measured after 2 s of
     /// warm-up, 100 ms short-poll interval, 25 s long-poll timeout, no publishing, 500
-    /// connections/s, 5 s connect timeout, no progress bar.
+    /// connections/s, 5 s connect timeout, no progress bar, a fresh seed.
     pub fn new(transport: Transport, url: impl Into<String>) -> Self {
         Self {
             transport,
@@ -72,6 +76,7 @@ impl RunConfig {
             connect_rate: 500.0,
             connect_timeout: Duration::from_secs(5),
             progress: false,
+            seed: None,
         }
     }
 

@@ -32,8 +32,9 @@ use tokio::task::JoinSet;
 use crate::RunError;
 use crate::config::{RunConfig, Target};
 use crate::control::ControlClient;
+use crate::poll_phase::{PollPhases, fresh_seed};
 use crate::progress::Progress;
-use crate::report::{PublishReport, RunReport, SCHEMA_VERSION, WireReport};
+use crate::report::{PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport};
 use crate::sample::{LiveCounters, Recorder};
 use crate::stats::{Stats, StatsShard, summarize, to_base64};
 use crate::transport::long_poll::LongPollSubscriber;
@@ -68,6 +69,14 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     };
     let stats_client = control_target.as_ref().and_then(ControlClient::new);
 
+    // Short polls start at random phases (not right after connecting), so that they are not
+    // locked in phase with the server's ticker; the seed goes into the report.
+    let seed = config.seed.unwrap_or_else(fresh_seed);
+    let poll_phases = if config.transport == Transport::ShortPoll {
+        PollPhases::new(seed, config.poll_interval, config.clients)
+    } else {
+        PollPhases::default()
+    };
     let start = Instant::now();
     let ramp = Duration::from_secs_f64((config.clients - 1) as f64 / config.connect_rate);
     let window_start = start + ramp + config.warmup;
@@ -84,6 +93,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         control,
         clock,
         poll_interval: config.poll_interval,
+        poll_phases,
         long_poll_timeout: config.long_poll_timeout,
         publish_rate: config.publish_rate,
         connect_timeout: config.connect_timeout,
@@ -106,11 +116,11 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let server_stats = stats_client.map(|c| {
         tokio::spawn(async move {
             tokio::time::sleep_until(clock.window_start.into()).await;
-            let first = c.stats().await.ok();
-            window_seqs.set_start(first.as_ref().map(|s| s.head_seq));
+            let first = c.stats().await;
+            window_seqs.set_start(first.as_ref().ok().map(|s| s.head_seq));
             tokio::time::sleep_until(clock.window_end.into()).await;
-            let last = c.stats().await.ok();
-            window_seqs.set_end(last.as_ref().map(|s| s.head_seq));
+            let last = c.stats().await;
+            window_seqs.set_end(last.as_ref().ok().map(|s| s.head_seq));
             (first, last)
         })
     });
@@ -118,13 +128,31 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let outcome = collect(&config, &ctx, &shards, &live).await;
     drop(progress);
     let complete = outcome.as_ref().is_ok_and(|c| c.all_lost.is_none());
-    let server = match server_stats {
-        Some(task) if complete => task.await.unwrap_or((None, None)),
+    // The server's counters at both ends of the window, and why there are none if so: a
+    // server without `/stats` is measured too, by the seq range seen (the report's
+    // `window_mode` and `window_fallback_reason`).
+    let (server, no_stats) = match server_stats {
+        Some(task) if complete => match task.await {
+            Ok((Ok(first), Ok(last))) => ((Some(first), Some(last)), None),
+            Ok((Err(e), _)) => ((None, None), Some(format!("no /stats: {e}"))),
+            Ok((Ok(first), Err(e))) => (
+                (Some(first), None),
+                Some(format!("/stats failed at the window's end: {e}")),
+            ),
+            Err(e) => ((None, None), Some(format!("reading /stats failed: {e}"))),
+        },
         Some(task) => {
             task.abort();
-            (None, None)
+            ((None, None), Some("the run ended before its window".into()))
         }
-        None => (None, None),
+        None if control_target.is_none() => (
+            (None, None),
+            Some("no /stats: tcp without --control-url".into()),
+        ),
+        None => (
+            (None, None),
+            Some("no /stats: its HTTP client could not be built".into()),
+        ),
     };
     let collected = outcome?;
 
@@ -138,7 +166,9 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
             collected,
             &stats,
             server,
+            no_stats,
             ctx.window_seqs.range(),
+            seed,
         )),
         Some(reason) => Err(RunError::AllDisconnected {
             reason,
@@ -147,7 +177,9 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
                 collected,
                 &stats,
                 server,
+                no_stats,
                 ctx.window_seqs.range(),
+                seed,
             ))),
         }),
     }
@@ -307,7 +339,9 @@ fn build_report(
     c: Collected,
     stats: &Stats,
     server: (Option<StatsSnapshot>, Option<StatsSnapshot>),
+    no_stats: Option<String>,
     window_seqs: Option<(u64, u64)>,
+    seed: u64,
 ) -> RunReport {
     let t = &c.total;
     let duration_s = config.duration.as_secs_f64();
@@ -358,6 +392,17 @@ fn build_report(
         Some(expected) => ratio(t.in_range, expected),
         None => ratio(t.events, server_events_published * c.connected),
     };
+    let (window_mode, window_fallback_reason) = match window_seqs {
+        Some(_) => (WindowMode::ExactBySeq, None),
+        None => (
+            WindowMode::SeqRange,
+            // Both reads succeeded, but the first too late: the subscribers had given up on S0.
+            Some(
+                no_stats
+                    .unwrap_or_else(|| "/stats answered too late for the window's start".into()),
+            ),
+        ),
+    };
     let mut errors = t.errors.clone();
     errors.retain(|k, _| k != "lagging");
     RunReport {
@@ -373,6 +418,8 @@ fn build_report(
             .then_some(config.poll_interval.as_secs_f64() * 1e3),
         events_received: t.events,
         events_per_s: t.events as f64 / duration_s,
+        window_mode: Some(window_mode),
+        window_fallback_reason,
         server_events_published,
         server_events_per_s: server_events_published as f64 / duration_s,
         delivery_ratio,
@@ -415,5 +462,6 @@ fn build_report(
         reconnects: t.reconnects,
         publish,
         latency_histogram_b64: to_base64(&stats.latency),
+        seed: Some(seed),
     }
 }

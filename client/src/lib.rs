@@ -4,7 +4,8 @@
 //! polling, short polling, or the raw-TCP baseline) against any server that speaks the rtlab
 //! wire contract, lets them warm up, measures a window, and reports:
 //!
-//! - **latency** of every event (receive wall clock − the event's `ts`) in an HdrHistogram;
+//! - **latency** of every event published in the window, once per subscriber (receive wall
+//!   clock − the event's `ts`), in an HdrHistogram;
 //! - **throughput** and whether subscribers kept up with what the server published;
 //! - **correctness**: events lost, duplicated, reordered, from `seq` alone;
 //! - **bytes on the wire**, counted at the socket and split into set-up, payload, framing and
@@ -42,6 +43,8 @@
 //!   tracking; [`window_seq`]: which events were published in the window (by seq), the basis of
 //!   `delivery_ratio`.
 //! - [`publish`]: upstream on an open-model schedule (coordinated omission, wrk2-style).
+//! - [`poll_phase`]: each short-polling subscriber's seeded random phase, so that polls are not
+//!   locked in phase with the server's ticker.
 //! - [`sample`] and [`stats`]: plain samples, and the only code touching HdrHistogram;
 //!   [`tally`]: the plain counters that simply add up.
 //! - [`report`]: [`RunReport`], the versioned JSON result; [`printer`]: table, JSON, `.hgrm`.
@@ -55,6 +58,7 @@ pub mod control;
 pub mod engine;
 pub mod error;
 pub mod event_stream;
+pub mod poll_phase;
 pub mod printer;
 pub mod progress;
 pub mod publish;

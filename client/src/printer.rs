@@ -13,7 +13,7 @@ use std::io;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{LatencySummary, RunReport};
+use crate::report::{LatencySummary, RunReport, WindowMode};
 use crate::stats::{HistogramDecodeError, from_base64};
 
 /// Microseconds per millisecond: the `.hgrm` files are in milliseconds.
@@ -129,6 +129,14 @@ fn bytes(n: f64) -> String {
     }
 }
 
+/// The report's window mode; for a report that predates the field, what its seq bounds imply.
+fn window_mode(r: &RunReport) -> WindowMode {
+    r.window_mode.unwrap_or(match r.window_seq_start {
+        Some(_) => WindowMode::ExactBySeq,
+        None => WindowMode::SeqRange,
+    })
+}
+
 /// The compact human-readable table.
 pub fn human(r: &RunReport) -> String {
     let mut o = String::new();
@@ -149,9 +157,23 @@ pub fn human(r: &RunReport) -> String {
         "{transport} → {}: {} clients ({} connected, {} to the end), {:.1}s measured after {:.1}s warm-up",
         r.url, r.clients, r.connected, r.completed, r.duration_s, r.warmup_s
     );
+    let mode = window_mode(r);
+    match (mode, &r.window_fallback_reason) {
+        (WindowMode::SeqRange, Some(why)) => {
+            let _ = writeln!(o, "  window       {} ({why})", mode.describe());
+        }
+        _ => {
+            let _ = writeln!(o, "  window       {}", mode.describe());
+        }
+    }
+    // Without /stats, "published" is only the seq range the subscribers saw: say so.
+    let published = match mode {
+        WindowMode::ExactBySeq => "server published",
+        WindowMode::SeqRange => "seq range seen",
+    };
     let _ = writeln!(
         o,
-        "  events       {} received, {:.1}/s; server published {} ({:.1}/s); delivery {:.1} %",
+        "  events       {} received, {:.1}/s; {published} {} ({:.1}/s); delivery {:.1} %",
         r.events_received,
         r.events_per_s,
         r.server_events_published,
@@ -210,6 +232,13 @@ pub fn human(r: &RunReport) -> String {
             share * 100.0,
             w.request_bytes_per_request.unwrap_or(0.0),
             w.response_head_bytes_per_request.unwrap_or(0.0)
+        );
+    }
+    // Short polls start at random phases: the seed repeats them (`--seed`).
+    if let (Some(interval), Some(seed)) = (r.poll_interval_ms, r.seed) {
+        let _ = writeln!(
+            o,
+            "  poll phases  random in [0, {interval} ms) per subscriber, --seed {seed}"
         );
     }
     if let Some(p) = &r.publish {
@@ -291,6 +320,41 @@ mod tests {
         assert!(human(&r).starts_with("!!! LOSS: 3 lost"));
         r.lost = 0;
         assert!(!human(&r).contains("LOSS"));
+    }
+
+    #[test]
+    fn human_output_names_the_window_mode() {
+        let exact = RunReport {
+            window_mode: Some(WindowMode::ExactBySeq),
+            window_seq_start: Some(10),
+            window_seq_end: Some(20),
+            undelivered: Some(0),
+            ..RunReport::default()
+        };
+        let text = human(&exact);
+        assert!(
+            text.contains("\n  window       exact by seq from /stats\n"),
+            "{text}"
+        );
+        assert!(text.contains("server published"), "{text}");
+        let why = "no /stats: GET http://h:1/stats answered HTTP 404";
+        let fallback = RunReport {
+            window_mode: Some(WindowMode::SeqRange),
+            window_fallback_reason: Some(why.into()),
+            ..RunReport::default()
+        };
+        let text = human(&fallback);
+        assert!(
+            text.contains(&format!("\n  window       seq range seen ({why})\n")),
+            "{text}"
+        );
+        assert!(text.contains("seq range seen 0 (0.0/s)"), "{text}");
+        // A report written before the field: the seq bounds tell.
+        let old = RunReport {
+            window_mode: None,
+            ..exact
+        };
+        assert!(human(&old).contains("exact by seq from /stats"));
     }
 
     #[test]

@@ -16,6 +16,32 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// can embed or check it too.
 pub const SCHEMA_JSON: &str = include_str!("../schema/run-report.schema.json");
 
+/// How the measured window's events were told apart from the others, which decides how exact
+/// `delivery_ratio` is (see `rtlab_client::window_seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowMode {
+    /// The server's head seq was read from `/stats` at the window's start and end (`S0`, `S1`):
+    /// the window published exactly the events `(S0, S1]`, each subscriber drains until it has
+    /// `S1`, and `delivery_ratio` is exact. The server's counters are in the report too.
+    ExactBySeq,
+    /// No `/stats` (a server that has none, a `tcp` run without `--control-url`, or `/stats`
+    /// failed): the seq range the subscribers saw in the window stands in for what the server
+    /// published, `delivery_ratio` is by arrival time, there is no drain, and the fields that
+    /// need the server's counters are null. `window_fallback_reason` says why.
+    SeqRange,
+}
+
+impl WindowMode {
+    /// How the human-readable table names the mode.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WindowMode::ExactBySeq => "exact by seq from /stats",
+            WindowMode::SeqRange => "seq range seen",
+        }
+    }
+}
+
 /// Summary of a latency distribution, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -126,6 +152,14 @@ pub struct RunReport {
     pub events_received: u64,
     /// `events_received / duration_s`.
     pub events_per_s: f64,
+    /// How the window's events were counted: `exact-by-seq` (from `/stats`) or `seq-range` (the
+    /// seq range seen, without `/stats`). Null in reports that predate it.
+    #[serde(default)]
+    pub window_mode: Option<WindowMode>,
+    /// In `seq-range` mode, why there was no `/stats` (e.g. "GET http://…/stats answered HTTP
+    /// 404"); null in `exact-by-seq` mode.
+    #[serde(default)]
+    pub window_fallback_reason: Option<String>,
     /// Events the server published in the window (from `/stats`, or the seq range seen).
     pub server_events_published: u64,
     /// `server_events_published / duration_s`.
@@ -167,8 +201,10 @@ pub struct RunReport {
     pub server_lagging_disconnects: Option<u64>,
     /// Failed requests and connections, counted by kind.
     pub errors: BTreeMap<String, u64>,
-    /// Event latency (receive wall clock − `ts`), in µs: the events received in the window and
-    /// those of the window's range received during the drain.
+    /// Event latency (receive wall clock − `ts`), in µs: one sample per event published in the
+    /// window (seq in `(S0, S1]`) per subscriber that received it, in the window or the drain,
+    /// so `latency_us.count == events_in_range`. Without `/stats` (seq bounds null): one per
+    /// distinct event received in the window.
     pub latency_us: LatencySummary,
     /// Connect + handshake time per subscriber, in µs.
     pub connect_us: LatencySummary,
@@ -192,4 +228,8 @@ pub struct RunReport {
     /// The event-latency histogram, HdrHistogram V2 serialization, base64, so that runs from
     /// several processes can be merged.
     pub latency_histogram_b64: String,
+    /// The seed of the run's random choices (each short-poll subscriber's start phase, see
+    /// `rtlab_client::poll_phase`): `--seed` repeats them. Null in reports that predate it.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }

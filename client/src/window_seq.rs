@@ -18,9 +18,23 @@
 //! `S0` and `S1` come from `/stats` (`head_seq`), read by the engine at the two instants and
 //! shared here with every subscriber. Until `S0` is known (a few ms into the window) a subscriber
 //! keeps the seqs it receives aside and decides at the end. An event received before the end of
-//! the window was published before it, so it is in range without waiting for `S1`. Without
-//! `/stats` (a tcp run with no `--control-url`) both are *unavailable* and the report falls back to
-//! the arrival-time ratio, saying so by leaving `window_seq_start` empty.
+//! the window was published before it, so it is in range without waiting for `S1`.
+//!
+//! **Without `/stats`.** A server that has no `/stats` (another project's feed, which this client
+//! measures as long as its events carry `seq` and `ts`), a `tcp` run with no `--control-url`, or a
+//! `/stats` that failed: both bounds are then *unavailable*, nothing is "in range", and the report
+//! falls back to what the subscribers saw. The seq range received in the window (lowest to
+//! highest seq, all subscribers) stands in for the events published, and `delivery_ratio` becomes
+//! `events received in the window ÷ (that range × connected)`, the arrival-time ratio above.
+//! What is lost: the exact bounds (so `undelivered` is null, events published in the window that
+//! reached nobody by its end are invisible, because the range ends at the highest seq anyone
+//! received, and latency at the edges skews the ratio), the drain (the window's last events,
+//! still in flight at its end, are neither counted nor timed), and the server's own counters
+//! (`server_lagging_disconnects` is null, and it is the only sign of a lagging SSE or TCP
+//! subscriber, whose stream simply ends). Loss, duplicates and reordering *inside* the stream
+//! stay exact: they come from `seq` alone ([`crate::sequence`]). The report names the mode it
+//! ran in, `window_mode` (`exact-by-seq` or `seq-range`), and in the fallback
+//! `window_fallback_reason`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,12 +83,13 @@ impl Default for WindowSeqs {
     }
 }
 
-fn store(slot: &AtomicU64, seq: Option<Seq>) {
+fn encode(seq: Option<Seq>) -> u64 {
     // A head seq of u64::MAX - 1 would take 584 years at a billion events per second.
-    slot.store(
-        seq.map_or(UNAVAILABLE, |s| s.min(UNAVAILABLE - 1)),
-        Ordering::Release,
-    );
+    seq.map_or(UNAVAILABLE, |s| s.min(UNAVAILABLE - 1))
+}
+
+fn store(slot: &AtomicU64, seq: Option<Seq>) {
+    slot.store(encode(seq), Ordering::Release);
 }
 
 fn load(slot: &AtomicU64) -> SeqBound {
@@ -86,9 +101,21 @@ fn load(slot: &AtomicU64) -> SeqBound {
 }
 
 impl WindowSeqs {
-    /// Records `S0` (`None`: it could not be read).
+    /// Records `S0` (`None`: it could not be read), unless a subscriber already gave up on it
+    /// ([`give_up_start`](Self::give_up_start)): then a late answer is ignored.
     pub fn set_start(&self, seq: Option<Seq>) {
-        store(&self.start, seq);
+        let _ =
+            self.start
+                .compare_exchange(UNKNOWN, encode(seq), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// A subscriber has waited out the window and its drain and `S0` is still unknown (`/stats`
+    /// is not answering): `S0` becomes unavailable for every subscriber at once, so that all of
+    /// them classify their events the same way, by the fallback, and the report says so.
+    pub fn give_up_start(&self) {
+        let _ =
+            self.start
+                .compare_exchange(UNKNOWN, UNAVAILABLE, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Records `S1` (`None`: it could not be read).
@@ -151,6 +178,21 @@ mod tests {
         assert_eq!(w.classify(20, false), InRange::Yes);
         assert_eq!(w.classify(21, false), InRange::No);
         assert_eq!(w.range(), Some((10, 20)));
+    }
+
+    #[test]
+    fn a_start_given_up_on_stays_unavailable() {
+        let w = WindowSeqs::default();
+        w.give_up_start();
+        w.set_start(Some(10));
+        assert_eq!(w.start(), SeqBound::Unavailable);
+        w.set_end(Some(20));
+        assert_eq!(w.range(), None);
+        // Once known, giving up changes nothing.
+        let w = WindowSeqs::default();
+        w.set_start(Some(10));
+        w.give_up_start();
+        assert_eq!(w.start(), SeqBound::Known(10));
     }
 
     #[test]

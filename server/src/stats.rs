@@ -83,6 +83,8 @@ pub struct Stats {
     events_published: AtomicU64,
     events_published_by_clients: AtomicU64,
     rejected_connections: AtomicU64,
+    ticker_lag_us: AtomicU64,
+    ticker_lag_max_us: AtomicU64,
     /// Open streaming connections of every kind (echo included): what `--max-connections` caps.
     open_streaming: AtomicUsize,
     transports: [TransportCounters; 5],
@@ -102,6 +104,8 @@ impl Stats {
             events_published: AtomicU64::new(0),
             events_published_by_clients: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            ticker_lag_us: AtomicU64::new(0),
+            ticker_lag_max_us: AtomicU64::new(0),
             open_streaming: AtomicUsize::new(0),
             transports: Default::default(),
         }
@@ -118,6 +122,12 @@ impl Stats {
         if by_client {
             self.events_published_by_clients.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Records how late (µs after its scheduled time) the ticker published an event.
+    pub fn ticker_lag(&self, lag_us: u64) {
+        self.ticker_lag_us.store(lag_us, Relaxed);
+        self.ticker_lag_max_us.fetch_max(lag_us, Relaxed);
     }
 
     /// Counts one streaming subscriber of `t` cut off for lagging.
@@ -174,6 +184,8 @@ impl Stats {
             bytes_sent: transports.values().map(|t| t.bytes_sent).sum(),
             lagging_disconnects: transports.values().map(|t| t.lagging_disconnects).sum(),
             rejected_connections: self.rejected_connections.load(Relaxed),
+            ticker_lag_us: self.ticker_lag_us.load(Relaxed),
+            ticker_lag_max_us: self.ticker_lag_max_us.load(Relaxed),
             transports,
         }
     }

@@ -87,6 +87,63 @@ pub const fn ws_header_len(payload_len: usize, masked: bool) -> usize {
     if masked { base + 4 } else { base }
 }
 
+/// WebSocket opcodes (RFC 6455 §5.2) of the frames a server sends.
+pub mod ws_opcode {
+    /// A text frame: a UTF-8 message (every feed event).
+    pub const TEXT: u8 = 0x1;
+    /// A close frame: a 2-byte code and an optional UTF-8 reason.
+    pub const CLOSE: u8 = 0x8;
+    /// A ping: the peer must answer with a pong carrying the same payload.
+    pub const PING: u8 = 0x9;
+    /// A pong: the answer to a ping.
+    pub const PONG: u8 = 0xA;
+}
+
+/// Encodes one whole, unmasked, unfragmented WebSocket frame (FIN set, no RSV bits) as a server
+/// sends it (RFC 6455 §5.2): the header of [`ws_header_len`] bytes, then `payload` as it is.
+///
+/// A server → client frame carries no masking key, so it is the same bytes for every subscriber:
+/// the server encodes each event's frame once and writes the same buffer to all of them. The caller
+/// keeps control-frame payloads within 125 bytes (§5.5).
+pub fn ws_frame(opcode: u8, payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut buf = BytesMut::with_capacity(ws_header_len(len, false) + len);
+    put_ws_frame(&mut buf, opcode, payload);
+    buf.freeze()
+}
+
+/// Appends one server frame to `buf` (see [`ws_frame`]): for batching several frames into one
+/// write without an intermediate buffer each.
+pub fn put_ws_frame(buf: &mut BytesMut, opcode: u8, payload: &[u8]) {
+    const FIN: u8 = 0x80;
+    let len = payload.len();
+    buf.reserve(ws_header_len(len, false) + len);
+    buf.put_u8(FIN | (opcode & 0x0F));
+    if len <= 125 {
+        buf.put_u8(len as u8);
+    } else if let Ok(len16) = u16::try_from(len) {
+        buf.put_u8(126);
+        buf.put_u16(len16);
+    } else {
+        buf.put_u8(127);
+        buf.put_u64(len as u64);
+    }
+    buf.put_slice(payload);
+}
+
+/// Encodes a server close frame (RFC 6455 §5.5.1): the code in network byte order, then the reason,
+/// cut at a character boundary so the payload stays within the 125 bytes a control frame may carry.
+pub fn ws_close_frame(code: u16, reason: &str) -> Bytes {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut payload = Vec::with_capacity(2 + end);
+    payload.extend_from_slice(&code.to_be_bytes());
+    payload.extend_from_slice(&reason.as_bytes()[..end]);
+    ws_frame(ws_opcode::CLOSE, &payload)
+}
+
 /// Encodes one raw-TCP baseline line: the event JSON and `\n`.
 pub fn tcp_line(json: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(json.len() + TCP_LINE_OVERHEAD);
@@ -156,6 +213,41 @@ mod tests {
         assert_eq!(ws_header_len(65_535, false), 4);
         assert_eq!(ws_header_len(65_536, false), 10);
         assert_eq!(ws_header_len(65_536, true), 14);
+    }
+
+    #[test]
+    fn ws_frames_are_rfc_6455_server_frames() {
+        // RFC 6455 §5.7: a single-frame unmasked text message containing "Hello".
+        assert_eq!(
+            &ws_frame(ws_opcode::TEXT, b"Hello")[..],
+            [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+        // §5.7: unmasked ping "Hello".
+        assert_eq!(&ws_frame(ws_opcode::PING, b"Hello")[..2], [0x89, 0x05]);
+        // §5.7: 256 bytes of binary-length payload use the 16-bit length: 0x7E 0x01 0x00.
+        let big = ws_frame(ws_opcode::TEXT, &[b'a'; 256]);
+        assert_eq!(&big[..4], [0x81, 0x7E, 0x01, 0x00]);
+        assert_eq!(big.len(), 256 + ws_header_len(256, false));
+        // §5.7: 64 KiB uses the 64-bit length.
+        let huge = ws_frame(ws_opcode::TEXT, &vec![b'a'; 65_536]);
+        assert_eq!(&huge[..10], [0x81, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]);
+        for len in [0, 125, 126, 65_535, 65_536] {
+            let f = ws_frame(ws_opcode::TEXT, &vec![b'x'; len]);
+            assert_eq!(f.len(), len + ws_header_len(len, false), "{len}");
+        }
+    }
+
+    #[test]
+    fn ws_close_frames_carry_the_code_and_a_bounded_reason() {
+        assert_eq!(
+            &ws_close_frame(1008, "lagging")[..],
+            b"\x88\x09\x03\xF0lagging"
+        );
+        // A long multi-byte reason is cut at a character boundary within 125 bytes of payload.
+        let frame = ws_close_frame(1001, &"é".repeat(100));
+        assert_eq!(frame[1] as usize, frame.len() - 2);
+        assert!(frame.len() - 2 <= 125);
+        assert!(std::str::from_utf8(&frame[4..]).is_ok());
     }
 
     #[test]

@@ -44,6 +44,14 @@ pub struct StatsSnapshot {
     pub lagging_disconnects: u64,
     /// Streaming connections refused with 503 because `--max-connections` were open.
     pub rejected_connections: u64,
+    /// How late the ticker published its most recent event, in microseconds after the event's
+    /// scheduled time (its `ts`): a server that cannot keep up with `--rate` shows it here and in
+    /// every latency measured against `ts`. Absent (0) from servers that do not report it.
+    #[serde(default)]
+    pub ticker_lag_us: u64,
+    /// The largest such lag since the server started, in microseconds.
+    #[serde(default)]
+    pub ticker_lag_max_us: u64,
     /// Per-transport counters, keyed by the transport's text form.
     pub transports: BTreeMap<Transport, TransportStats>,
 }

@@ -1,11 +1,12 @@
 //! Rate sweep: where each transport stops keeping up.
 //!
-//! As the publish rate grows, a transport keeps up while it delivers every event (delivery ratio
-//! 1, the dashed line) with a flat p99. Past its ceiling one of two things happens: the p99 blows
-//! up (events queue) or the delivery ratio drops (events are lost: a slow subscriber is cut off,
-//! or polls fall behind the history window). The third panel shows the polls' requests per event
-//! against their model: a long poll needs one request per event until events come faster than a
-//! round trip, then batches; a short poll needs `1 / (rate × interval)`.
+//! As the publish rate grows, a transport keeps up while it delivers every event (delivered share
+//! 1, counted by seq, the dashed line) with a flat p99. Past its ceiling one of two things
+//! happens: the p99 blows up (events queue) or the delivered share drops (events are lost: a slow
+//! subscriber is cut off, or polls fall behind the history window). The third panel shows the
+//! polls' requests per event against their model: a long poll needs one request per event until
+//! events come faster than a round trip, then batches; a short poll needs `1 / (rate ×
+//! interval)`.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -34,12 +35,13 @@ impl Saturation {
         let rs = of_kind(cases, Kind::Rate);
         let first = rs.first()?;
         let mut ratio = Panel::new(
-            "delivered / (clients × rate)",
+            "delivered share, by seq",
             "events published per second (log)",
-            "share of events delivered",
+            "share of the window's events delivered",
         );
         ratio.y_log = false;
-        ratio.y_range = Some(0.0..1.2);
+        // A share counted by seq never exceeds 1.
+        ratio.y_range = Some(0.0..1.1);
         ratio.legend = SeriesLabelPosition::LowerLeft;
         ratio.model_label = "keeping up (1.0)".into();
         let mut p99 = Panel::new(

@@ -47,18 +47,31 @@ fn case(
         max: base_us as f64 * 30.0,
         mean: base_us as f64 * 2.0,
     };
+    let delivery_ratio = if params.rate > 20_000 && poll {
+        0.6
+    } else {
+        1.0
+    };
+    // The window published (S0, S1], S0 = 1000; each subscriber received that share of it.
+    let published = (params.rate as f64 * params.duration_s) as u64;
     let report = RunReport {
         schema_version: 1,
         transport: Some(t),
         clients: params.clients,
+        connected: params.clients,
+        completed: params.clients,
         duration_s: params.duration_s,
         events_received: events as u64,
         events_per_s: events / params.duration_s * if params.rate > 20_000 { 0.7 } else { 1.0 },
-        delivery_ratio: if params.rate > 20_000 && poll {
-            0.6
-        } else {
-            1.0
-        },
+        server_events_published: published,
+        server_events_per_s: params.rate as f64,
+        delivery_ratio,
+        window_seq_start: Some(1_000),
+        window_seq_end: Some(1_000 + published),
+        events_in_range: (delivery_ratio * (published * params.clients) as f64) as u64,
+        undelivered: Some(
+            ((1.0 - delivery_ratio) * (published * params.clients) as f64).round() as u64,
+        ),
         latency_us: lat.clone(),
         connect_us: LatencySummary {
             p50: 300.0,

@@ -23,7 +23,7 @@ use http::{Method, StatusCode};
 use rtlab_wire::{Seq, paths};
 
 use crate::transport::http::HttpClient;
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
 
 /// Pause before retrying after the server refused a poll (429, 503).
 const BACKOFF: Duration = Duration::from_millis(50);
@@ -177,8 +177,7 @@ pub(crate) fn answer(
     let mut highest = 0;
     for r in raw {
         let json = r.get().as_bytes();
-        let ev =
-            rtlab_wire::EventView::parse(json).map_err(|e| SubError::Protocol(e.to_string()))?;
+        let ev = parse_event(json, "an event of a poll answer")?;
         highest = highest.max(ev.seq);
         meter.event(&ev, json.len(), None);
     }

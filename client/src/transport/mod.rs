@@ -44,16 +44,63 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rtlab_wire::Transport;
+use rtlab_wire::{EventView, Transport, WireError};
 use tokio::net::TcpStream;
 
 use crate::config::Target;
+use crate::poll_phase::PollPhases;
 use crate::publish::{self, OpenSchedule};
 use crate::window_seq::WindowSeqs;
 use crate::wire_counter::{ByteTally, WireCounter};
 
 /// How late a phase boundary may be crossed while events keep arriving back to back.
 pub const FORCE_CROSS_AFTER: Duration = Duration::from_millis(50);
+
+/// The earliest `ts` taken for nanoseconds since the Unix epoch (10¹⁸ ns: September 2001). A
+/// smaller `ts` is in another unit, usually milliseconds (JavaScript's `Date.now()`, about
+/// 1.7 × 10¹²), and would turn every latency into decades, clamped to the histogram's 60 s:
+/// a foreign server's likeliest mistake, worth a clear error rather than a silly report.
+pub const MIN_TS_NANOS: u64 = 1_000_000_000_000_000_000;
+
+/// Longest part of an offending message quoted in a protocol error.
+const EXCERPT_BYTES: usize = 60;
+
+/// Decodes one event JSON that arrived as `carrier` ("a WebSocket text frame", …), or says,
+/// on one line, what is wrong with it and what it began with: the first thing someone pointing
+/// this client at another server needs to see.
+pub(crate) fn parse_event<'a>(json: &'a [u8], carrier: &str) -> Result<EventView<'a>, SubError> {
+    let bad = |what: String| {
+        SubError::Protocol(format!(
+            "{carrier} is not the event JSON {{\"seq\":N,\"ts\":NANOS,\"data\":\"...\"}} \
+             ({what}): {}",
+            excerpt(json)
+        ))
+    };
+    let ev = EventView::parse(json).map_err(|e| {
+        bad(match e {
+            WireError::BadEvent(why) => why,
+            other => other.to_string(),
+        })
+    })?;
+    if ev.ts < MIN_TS_NANOS {
+        return Err(bad(format!(
+            "ts {} is not nanoseconds since the Unix epoch",
+            ev.ts
+        )));
+    }
+    Ok(ev)
+}
+
+/// The start of `bytes`, quoted and escaped (so a newline in it cannot break the error's line).
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_BYTES)]);
+    let more = if bytes.len() > EXCERPT_BYTES {
+        "…"
+    } else {
+        ""
+    };
+    format!("{text:?}{more}")
+}
 
 /// The run's time line, shared by all subscribers.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +139,8 @@ pub struct Ctx {
     pub clock: RunClock,
     /// Short-poll interval.
     pub poll_interval: Duration,
+    /// Each short-polling subscriber's phase on the interval grid (empty for other transports).
+    pub poll_phases: PollPhases,
     /// Long-poll `timeout_ms`.
     pub long_poll_timeout: Duration,
     /// Publishes per second per subscriber.
@@ -291,5 +340,49 @@ fn failed(mut meter: Meter, e: SubError) -> Outcome {
     Outcome {
         tally: std::mem::take(&mut meter.tally),
         end: End::ConnectFailed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(json: &str) -> String {
+        match parse_event(json.as_bytes(), "a TCP line") {
+            Err(SubError::Protocol(why)) => why,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_parse_and_what_is_not_one_is_quoted_on_one_line() {
+        let ev = parse_event(br#"{"seq":1,"ts":1763769600123456789,"data":"x"}"#, "a").unwrap();
+        assert_eq!((ev.seq, ev.ts), (1, 1_763_769_600_123_456_789));
+        // Another server's key order and extra keys are fine (the README promises it).
+        let ev = parse_event(
+            br#"{"data":"x","type":"tick","ts":1763769600123456789,"seq":7}"#,
+            "a",
+        )
+        .unwrap();
+        assert_eq!(ev.seq, 7);
+        let not_json = reason("hello\nworld");
+        assert!(
+            not_json.starts_with(r#"a TCP line is not the event JSON {"seq":N,"ts":NANOS,"#),
+            "{not_json}"
+        );
+        assert!(not_json.ends_with(r#": "hello\nworld""#), "{not_json}");
+        assert!(!not_json.contains('\n'));
+        assert!(reason(r#"{"type":"tick","n":1}"#).contains("missing field `seq`"));
+        let long = reason(&"x".repeat(500));
+        assert!(long.ends_with("\"…") && long.len() < 250, "{long}");
+    }
+
+    #[test]
+    fn a_ts_in_milliseconds_is_refused() {
+        let why = reason(r#"{"seq":1,"ts":1763769600123,"data":"x"}"#);
+        assert!(
+            why.contains("ts 1763769600123 is not nanoseconds since the Unix epoch"),
+            "{why}"
+        );
     }
 }

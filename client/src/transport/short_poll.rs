@@ -9,9 +9,12 @@
 //! both.
 //!
 //! **How.** The same keep-alive hyper connection as long polling ([`HttpClient`]); polls start
-//! on a fixed grid (`tokio::time::interval`, skipping missed ticks, as `setInterval` would);
+//! on a fixed grid (`tokio::time::interval_at`, skipping missed ticks, as `setInterval` would);
 //! the first poll, without `after`, is the set-up (it returns the latest event, which tells
-//! where the feed is).
+//! where the feed is). The grid is *not* anchored at the subscriber's connect: each subscriber
+//! has its own random phase, drawn from the run's seed ([`crate::poll_phase`]), because timers
+//! that all start right after a burst of connects poll in lockstep with the server's ticker and
+//! measure that coincidence instead of half an interval.
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -70,9 +73,13 @@ impl ShortPollSubscriber {
         }
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
-        let mut ticks = tokio::time::interval(ctx.poll_interval);
+        // This subscriber's grid: the run's start + its phase + k × interval. `Skip` keeps missed
+        // ticks on the same grid, so a busy moment does not shift the phase either.
+        let first = ctx
+            .poll_phases
+            .next_poll(meter.id, ctx.clock.start, Instant::now());
+        let mut ticks = tokio::time::interval_at(first.into(), ctx.poll_interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        ticks.tick().await; // the first tick is immediate; the set-up poll was it.
         let base = ctx.target.path(paths::SHORT_POLL);
         loop {
             tokio::select! {

@@ -29,13 +29,13 @@
 //! library (and get HTTP/2, proxies, TLS); a meter that must be exact to the byte cannot.
 
 use rtlab_wire::framing::streaming_overhead;
-use rtlab_wire::{EventView, Transport, paths};
+use rtlab_wire::{Transport, paths};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
 use crate::trace::http::{BodyFraming, Head, parse_chunk};
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a chunk does not fit (events up to 64 KiB and more).
@@ -229,7 +229,7 @@ fn on_data(
         match block {
             Block::Event { data: json, .. } => {
                 only_comments = false;
-                let ev = EventView::parse(json).map_err(|e| SubError::Protocol(e.to_string()))?;
+                let ev = parse_event(json, "an SSE event's data")?;
                 let analytic = streaming_overhead(Transport::Sse, ev.seq, json.len());
                 meter.event(&ev, json.len(), analytic);
             }

@@ -9,12 +9,11 @@
 //! still unparsed; phase boundaries subtract them, which makes its byte accounting exact even
 //! when events arrive back to back.
 
-use rtlab_wire::EventView;
 use rtlab_wire::framing::TCP_LINE_OVERHEAD;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
+use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a line does not fit (payloads up to 64 KiB).
@@ -92,7 +91,7 @@ impl TcpSubscriber {
             .position(|&b| b == b'\n')
         {
             let line = &self.buf[start..start + nl];
-            let ev = EventView::parse(line).map_err(|e| SubError::Protocol(e.to_string()))?;
+            let ev = parse_event(line, "a TCP line")?;
             meter.event(&ev, line.len(), Some(TCP_LINE_OVERHEAD));
             start += nl + 1;
         }

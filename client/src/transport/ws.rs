@@ -20,14 +20,14 @@ use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use rtlab_wire::framing::ws_header_len;
-use rtlab_wire::{EventView, defaults, paths};
+use rtlab_wire::{defaults, paths};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::publish::publish_text;
-use crate::transport::{Ctx, Meter, SubError, Subscriber};
+use crate::transport::{Ctx, Meter, SubError, Subscriber, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// Read buffer per connection. tungstenite's default (128 KiB) would cost 1.3 GB at 10 000
@@ -136,8 +136,7 @@ impl WsSubscriber {
     fn on_message(&mut self, msg: Message, meter: &mut Meter) -> Result<(), SubError> {
         match msg {
             Message::Text(text) => {
-                let ev = EventView::parse(text.as_bytes())
-                    .map_err(|e| SubError::Protocol(e.to_string()))?;
+                let ev = parse_event(text.as_bytes(), "a WebSocket text frame")?;
                 meter.event(&ev, text.len(), Some(ws_header_len(text.len(), false)));
             }
             Message::Ping(p) => {

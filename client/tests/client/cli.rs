@@ -1,39 +1,9 @@
 //! The real binary: exit codes and one-line errors for bad usage and failed runs, and files
 //! written for a good run.
 
-use std::process::Output;
-use std::time::Duration;
-
 use rtlab_client::RunReport;
-use tokio::process::Command;
 
-use crate::common::{RATE, server};
-
-async fn client(args: &[&str]) -> Output {
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        Command::new(env!("CARGO_BIN_EXE_rtlab-client"))
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the client finishes")
-    .expect("the client starts")
-}
-
-fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line, got: {stderr}"
-    );
-    assert!(stderr.starts_with("error"), "{stderr}");
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+use crate::common::{RATE, assert_one_line_error, client, server};
 
 #[tokio::test]
 async fn usage_mistakes_exit_2_with_one_line() {
@@ -109,10 +79,19 @@ async fn a_good_run_prints_a_table_and_writes_json_and_hgrm() {
     );
     assert!(stdout.contains("latency"), "{stdout}");
     assert!(!stdout.contains("LOSS"), "{stdout}");
+    // Our server has /stats: the window is bounded exactly, and the table says so.
+    assert!(
+        stdout.contains("\n  window       exact by seq from /stats\n"),
+        "{stdout}"
+    );
 
     let report: RunReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report.clients, 5);
     assert!(report.events_received > 0);
+    assert_eq!(
+        report.window_mode,
+        Some(rtlab_client::report::WindowMode::ExactBySeq)
+    );
     // The JSON has the fields the issue lists, under those names.
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -1,5 +1,7 @@
-//! Shared helpers: the real server on free ports, and a short run's configuration.
+//! Shared helpers: the real server on free ports, a short run's configuration, and the real
+//! `rtlab-client` binary.
 
+use std::process::Output;
 use std::time::Duration;
 
 use rtlab_client::{RunConfig, RunReport};
@@ -48,4 +50,32 @@ pub async fn short_run_on_fresh_server(transport: Transport) -> RunReport {
         .expect("the run succeeds");
     server.shutdown().await.ok();
     report
+}
+
+/// Runs the real `rtlab-client` binary with `args`; it must finish within 20 s.
+pub async fn client(args: &[&str]) -> Output {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_rtlab-client"))
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the client finishes")
+    .expect("the client starts")
+}
+
+/// The binary failed with exit `code` and said so on one line of stderr, containing `needle`.
+pub fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line, got: {stderr}"
+    );
+    assert!(stderr.starts_with("error"), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

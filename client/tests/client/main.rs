@@ -1,12 +1,13 @@
 //! Integration tests of `rtlab-client`, in one test binary (one link instead of many).
 //!
 //! They start the real `rtlab-server` in-process on free ports (`common`), or a tiny fake server
-//! written in the test where the real one would behave too well (`faults`), and run the client
-//! for a second or so on 127.0.0.1.
+//! written in the test where the real one would behave too well (`faults`) or where the point is
+//! a server that is not ours (`foreign`), and run the client for a second or so on 127.0.0.1.
 
 mod cli;
 mod common;
 mod faults;
+mod foreign;
 mod peers;
 mod publish;
 mod schema;

@@ -131,6 +131,12 @@ async fn fragmented_events_and_pings_between_fragments() {
         .expect("the run succeeds");
     assert_eq!(report.events_received, EVENTS, "{report:?}");
     assert_eq!(report.lost, 0);
+    // Without /stats the latency population is the distinct events that arrived in the window.
+    assert_eq!(
+        report.latency_us.count,
+        report.events_received - report.duplicates,
+        "{report:?}"
+    );
     let pongs = pongs.lock().await.clone();
     let expected: Vec<Vec<u8>> = (1..=EVENTS)
         .map(|seq| format!("ping {seq}").into_bytes())

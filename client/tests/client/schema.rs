@@ -98,9 +98,13 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str) -> Result<(), S
 }
 
 fn check(report: &RunReport) -> Result<(), String> {
+    check_json(&serde_json::to_value(report).unwrap())
+}
+
+/// Validates a report as JSON (e.g. the file `--json` wrote) against the checked-in schema.
+pub fn check_json(value: &Value) -> Result<(), String> {
     let schema: Value = serde_json::from_str(SCHEMA_JSON).expect("the schema is JSON");
-    let value = serde_json::to_value(report).unwrap();
-    validate(&schema, &schema, &value, "$")
+    validate(&schema, &schema, value, "$")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,6 +124,12 @@ async fn real_reports_validate_against_the_schema() {
         let (s0, s1) = (report.window_seq_start, report.window_seq_end);
         assert!(s0.is_some() && s1 >= s0, "{transport}: {s0:?} {s1:?}");
         assert!(report.undelivered.is_some(), "{transport}");
+        assert_eq!(
+            report.window_mode,
+            Some(rtlab_client::report::WindowMode::ExactBySeq),
+            "{transport}"
+        );
+        assert_eq!(report.window_fallback_reason, None, "{transport}");
     }
     server.shutdown().await.ok();
     check(&RunReport {
@@ -149,4 +159,9 @@ fn the_validator_rejects_drift() {
     value["wire"]["bytes_down"] = Value::from(1);
     value["undelivered"] = Value::from(-1);
     assert!(validate(&schema, &schema, &value, "$").is_err());
+    value["undelivered"] = Value::Null;
+    value["window_mode"] = Value::from("by-guesswork");
+    assert!(validate(&schema, &schema, &value, "$").is_err());
+    value["window_mode"] = Value::from("seq-range");
+    assert!(validate(&schema, &schema, &value, "$").is_ok());
 }

@@ -7,19 +7,18 @@
 //!
 //! The trick that makes it one allocation for three framings: the SSE block is
 //! `id: N\ndata: {json}\n\n`, and the raw-TCP line is `{json}\n`, which is a *slice* of that block;
-//! the plain JSON (for WebSocket frames and poll arrays) is a slice too. [`bytes::Bytes::slice`]
-//! shares the buffer, so the JSON is encoded by `rtlab_wire` once, copied once into the SSE block,
-//! and never again.
+//! the plain JSON (for poll arrays) is a slice too. [`bytes::Bytes::slice`] shares the buffer, so
+//! the JSON is encoded by `rtlab_wire` once, copied once into the SSE block, and never again.
 //!
-//! A production broker would also pre-encode the WebSocket frame header so the bytes written per
-//! subscriber are one `writev`; actix-ws encodes frames itself, so here the WebSocket payload is
-//! shared and the 2–10 byte header is built per send.
+//! The WebSocket frame is a second buffer: a 2–10 byte header *before* the JSON, where the SSE block
+//! has `data: `. A server → client frame is unmasked (RFC 6455 §5.3), so it is the same bytes for
+//! every subscriber, and the `/ws` feed writes this buffer as it is, as a broker would. (actix-ws
+//! would build a header and copy the payload for every subscriber and every frame.)
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use bytestring::ByteString;
-use rtlab_wire::framing::sse_frame;
+use rtlab_wire::framing::{sse_frame, ws_frame, ws_opcode};
 use rtlab_wire::{Event, Seq, Transport};
 
 /// A shared handle to one encoded event: cloning it is one atomic increment.
@@ -33,7 +32,7 @@ pub struct EncodedEvent {
     sse: Bytes,
     json: Bytes,
     tcp: Bytes,
-    ws_text: ByteString,
+    ws: Bytes,
 }
 
 impl EncodedEvent {
@@ -45,17 +44,15 @@ impl EncodedEvent {
         let start = sse.len() - json.len() - 2;
         let json = sse.slice(start..start + json.len());
         let tcp = sse.slice(start..start + json.len() + 1);
-        // One UTF-8 check per event, not per subscriber; serde_json only writes valid UTF-8, so
-        // the lossy fallback is never taken, but it keeps this path panic-free.
-        let ws_text = ByteString::try_from(json.clone())
-            .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&json).into_owned()));
+        // serde_json writes only valid UTF-8, so the JSON is a valid text frame payload.
+        let ws = ws_frame(ws_opcode::TEXT, &json);
         Self {
             seq: event.seq,
             ts: event.ts,
             sse,
             json,
             tcp,
-            ws_text,
+            ws,
         }
     }
 
@@ -84,18 +81,19 @@ impl EncodedEvent {
         &self.tcp
     }
 
-    /// The JSON as a WebSocket text payload (shares the same bytes).
-    pub fn ws_text(&self) -> &ByteString {
-        &self.ws_text
+    /// The whole WebSocket text frame: header and the event JSON.
+    pub fn ws_frame(&self) -> &Bytes {
+        &self.ws
     }
 
     /// The bytes `transport` writes for this event (before any framing the framework adds: the
-    /// WebSocket frame header, the HTTP chunk or response around an SSE block or poll array).
+    /// HTTP chunk or response around an SSE block or poll array).
     pub fn payload_for(&self, transport: Transport) -> &Bytes {
         match transport {
+            Transport::Ws => &self.ws,
             Transport::Sse => &self.sse,
             Transport::Tcp => &self.tcp,
-            Transport::Ws | Transport::LongPoll | Transport::ShortPoll => &self.json,
+            Transport::LongPoll | Transport::ShortPoll => &self.json,
         }
     }
 }
@@ -117,10 +115,11 @@ mod tests {
         assert_eq!(e.json(), &json);
         assert_eq!(e.sse_frame(), &sse_frame(42, &json));
         assert_eq!(e.tcp_line(), &tcp_line(&json));
-        assert_eq!(e.ws_text().as_bytes(), &json);
+        assert_eq!(e.ws_frame(), &ws_frame(ws_opcode::TEXT, &json));
         assert_eq!(e.payload_for(Transport::Sse), e.sse_frame());
         assert_eq!(e.payload_for(Transport::Tcp), e.tcp_line());
-        assert_eq!(e.payload_for(Transport::Ws), e.json());
+        assert_eq!(e.payload_for(Transport::Ws), e.ws_frame());
+        assert_eq!(e.payload_for(Transport::LongPoll), e.json());
         // Shared: the JSON slice points into the SSE block.
         let sse = e.sse_frame().as_ptr() as usize;
         let j = e.json().as_ptr() as usize;

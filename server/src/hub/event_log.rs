@@ -6,6 +6,11 @@
 //! contiguous run of the ring. When the ring is full the oldest event falls off the front; a client
 //! asking for something older simply gets everything still kept, and sees the gap in the seqs.
 //!
+//! The same ring is every streaming subscriber's queue (see [`super::Subscription`]): a subscriber
+//! is a cursor into it. So the ring keeps at least `--subscriber-queue` events even when
+//! `--history` is smaller; what polls and resumption may see is still only the last `--history`
+//! ([`EventLog::after`]), while a subscriber reads its next events with [`EventLog::range_after`].
+//!
 //! A production system would keep a longer history on disk (Kafka, Redis streams) and page through
 //! it; a lab only needs enough to bridge a reconnect.
 
@@ -15,21 +20,31 @@ use rtlab_wire::Seq;
 
 use super::EventRef;
 
-/// The last `capacity` events, oldest first, with consecutive seqs.
+/// The last `capacity` events, oldest first, with consecutive seqs, of which the last `window`
+/// are visible to polls and resumption.
 #[derive(Debug)]
 pub struct EventLog {
     ring: VecDeque<EventRef>,
     capacity: usize,
+    window: usize,
 }
 
 impl EventLog {
-    /// An empty log keeping at most `capacity` events (at least 1).
+    /// An empty log keeping at most `capacity` events (at least 1), all of them visible.
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
+        Self::with_window(capacity, capacity)
+    }
+
+    /// An empty log keeping at most `capacity` events (at least `window`, at least 1), of which
+    /// the newest `window` are visible to [`EventLog::after`].
+    pub fn with_window(capacity: usize, window: usize) -> Self {
+        let window = window.max(1);
+        let capacity = capacity.max(window);
         Self {
             // Do not preallocate a huge history up front; grow as events arrive.
             ring: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
+            window,
         }
     }
 
@@ -47,9 +62,9 @@ impl EventLog {
         self.ring.push_back(event);
     }
 
-    /// Number of events kept.
+    /// Number of events visible to polls and resumption.
     pub fn len(&self) -> usize {
-        self.ring.len()
+        self.ring.len().min(self.window)
     }
 
     /// Whether no event is kept yet.
@@ -57,9 +72,10 @@ impl EventLog {
         self.ring.is_empty()
     }
 
-    /// The oldest seq still kept.
+    /// The oldest seq visible to polls and resumption.
     pub fn first_seq(&self) -> Option<Seq> {
-        self.ring.front().map(|e| e.seq())
+        let hidden = self.ring.len().saturating_sub(self.window);
+        self.ring.get(hidden).map(|e| e.seq())
     }
 
     /// The newest event.
@@ -67,14 +83,36 @@ impl EventLog {
         self.ring.back()
     }
 
-    /// Up to `max` events with seq > `after`, oldest first.
+    /// The event with this seq, if the ring still holds it (visible or not).
+    pub fn get(&self, seq: Seq) -> Option<&EventRef> {
+        let first = self.ring.front()?.seq();
+        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.ring.get(index)
+    }
+
+    /// Up to `max` visible events with seq > `after`, oldest first (polls and resumption).
+    /// Everything older than the window is gone: the answer starts at the oldest visible.
     pub fn after(&self, after: Seq, max: usize) -> impl Iterator<Item = &EventRef> {
-        let start = match self.first_seq() {
-            // Everything older than the ring is gone: start at the oldest kept.
+        let hidden = self.ring.len().saturating_sub(self.window);
+        let first = self.first_seq();
+        let start = match first {
             Some(first) if after >= first => {
                 usize::try_from(after - first + 1).unwrap_or(usize::MAX)
             }
             _ => 0,
+        };
+        let start = hidden.saturating_add(start).min(self.ring.len());
+        self.ring.range(start..).take(max)
+    }
+
+    /// Up to `max` events with seq > `after` from the whole ring (a subscriber's next events),
+    /// oldest first; empty if `after + 1` has already fallen off.
+    pub fn range_after(&self, after: Seq, max: usize) -> impl Iterator<Item = &EventRef> {
+        let start = match self.ring.front() {
+            Some(front) if after + 1 >= front.seq() => {
+                usize::try_from(after + 1 - front.seq()).unwrap_or(usize::MAX)
+            }
+            _ => usize::MAX,
         };
         self.ring.range(start.min(self.ring.len())..).take(max)
     }
@@ -131,6 +169,28 @@ mod tests {
         assert_eq!(seqs(log.after(4, 100)), [5, 6, 7]);
         assert_eq!(seqs(log.after(5, 100)), [6, 7]);
         assert_eq!(seqs(log.after(6, 1)), [7]);
+    }
+
+    #[test]
+    fn a_ring_larger_than_its_window_shows_only_the_window_to_polls() {
+        let mut log = EventLog::with_window(5, 2);
+        for s in 1..=7 {
+            log.push(ev(s));
+        }
+        // Kept: 3..=7; visible: 6, 7.
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.first_seq(), Some(6));
+        assert_eq!(seqs(log.after(0, 100)), [6, 7]);
+        assert_eq!(seqs(log.after(6, 100)), [7]);
+        // A subscriber's cursor reads the whole ring.
+        assert_eq!(log.get(3).map(|e| e.seq()), Some(3));
+        assert!(log.get(2).is_none());
+        assert!(log.get(8).is_none());
+        assert_eq!(seqs(log.range_after(2, 100)), [3, 4, 5, 6, 7]);
+        assert_eq!(seqs(log.range_after(4, 2)), [5, 6]);
+        assert_eq!(seqs(log.range_after(7, 100)), Vec::<Seq>::new());
+        // Fallen off: nothing, rather than a silent jump over the gap.
+        assert_eq!(seqs(log.range_after(1, 100)), Vec::<Seq>::new());
     }
 
     #[test]

@@ -3,19 +3,22 @@
 //! Publishing an event ([`Hub::publish`]) does four things under one lock, so that every
 //! subscriber sees events in seq order with no gap and no duplicate:
 //!
-//! 1. assigns the next seq and reads the wall clock into `ts`;
-//! 2. encodes the event once ([`EncodedEvent`]: JSON, SSE block, TCP line share one buffer);
-//! 3. appends it to the bounded history ([`EventLog`]), which polls and resumption read;
-//! 4. offers it to every streaming subscriber's bounded queue ([`Subscription`]); a full queue
-//!    means that subscriber is cut off as lagging, never that the publisher waits;
+//! 1. assigns the next seq, and `ts` (the ticker's scheduled time, or now for a client's event);
+//! 2. encodes the event once ([`EncodedEvent`]: JSON, SSE block, TCP line and WebSocket frame);
+//! 3. appends it to the bounded history ring ([`EventLog`]), which polls, resumption *and* every
+//!    streaming subscriber read: a [`Subscription`] is a cursor into this ring, not a queue;
+//! 4. cuts off every streaming subscriber now more than `--subscriber-queue` events behind; the
+//!    publisher never waits for anyone;
 //!
-//! and then bumps a `watch` channel holding the head seq, which is how a parked long poll learns
-//! that something new exists without a sleep loop.
+//! and then bumps a `watch` channel holding the head seq. That one channel wakes everything that
+//! waits for the feed: streaming subscribers and parked long polls alike, without a sleep loop.
+//! So publishing costs one encoding, one ring slot and one atomic load per subscriber, whatever
+//! the transports, and a delivery costs the subscriber one locked read of the ring.
 //!
 //! Resumption is seamless because subscribing and reading the history happen under the same lock
-//! ([`Hub::subscribe_after`]): the backlog ends exactly where the live queue begins. Transports still
-//! skip seqs they have already sent, the classic "subscribe first, then read history, then skip
-//! duplicates" guard, so the seam stays safe even if this lock is ever split.
+//! ([`Hub::subscribe_after`]): the backlog ends exactly where the subscription's cursor begins.
+//! Transports still skip seqs they have already sent, the classic "subscribe first, then read
+//! history, then skip duplicates" guard, so the seam stays safe even if this lock is ever split.
 //!
 //! The hub knows nothing about actix or sockets: the Criterion benchmark drives it directly.
 //! A production broker would encode outside the lock (a sequencer hands out seqs, encoding runs
@@ -27,11 +30,11 @@ mod event_log;
 mod subscription;
 pub mod ticker;
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rtlab_wire::{Event, Seq, Transport, now_unix_nanos};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::stats::Stats;
@@ -74,11 +77,18 @@ pub struct Hub {
 }
 
 #[derive(Debug)]
-pub(crate) struct Inner {
-    state: Mutex<State>,
+struct Inner {
+    shared: Arc<Shared>,
     head: watch::Sender<Seq>,
     stats: Arc<Stats>,
     config: HubConfig,
+}
+
+/// What subscriptions hold on to: the locked state. (The `watch` sender stays in [`Inner`], so
+/// dropping the last [`Hub`] closes the channel and subscriptions learn the feed is gone.)
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
 }
 
 #[derive(Debug)]
@@ -86,12 +96,14 @@ struct State {
     last_seq: Seq,
     log: EventLog,
     next_id: u64,
-    subscribers: HashMap<u64, Slot>,
+    /// A plain vector: the publish path walks all of it, and removals are rare.
+    subscribers: Vec<Slot>,
 }
 
 #[derive(Debug)]
 struct Slot {
-    tx: mpsc::Sender<EventRef>,
+    id: u64,
+    cursor: Arc<AtomicU64>,
     kicked: CancellationToken,
     transport: Transport,
 }
@@ -108,13 +120,17 @@ impl Hub {
             history: config.history.max(1),
             subscriber_queue: config.subscriber_queue.max(1),
         };
+        // The ring is also every subscriber's queue, so it keeps at least a queue's worth.
+        let log = EventLog::with_window(config.subscriber_queue, config.history);
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    last_seq: 0,
-                    log: EventLog::new(config.history),
-                    next_id: 0,
-                    subscribers: HashMap::new(),
+                shared: Arc::new(Shared {
+                    state: Mutex::new(State {
+                        last_seq: 0,
+                        log,
+                        next_id: 0,
+                        subscribers: Vec::new(),
+                    }),
                 }),
                 head: watch::channel(0).0,
                 stats,
@@ -123,35 +139,41 @@ impl Hub {
         }
     }
 
-    /// Publishes `data` as the next event: assigns seq and ts, encodes it once, appends it to the
-    /// history, fans it out, wakes long polls. Never waits on a subscriber. Returns the event.
+    /// Publishes `data` as the next event, stamped now: a client's event, or a test's.
+    /// See [`Hub::publish_at`].
     pub fn publish(&self, data: String, origin: Origin) -> EventRef {
+        self.publish_at(data, origin, None)
+    }
+
+    /// Publishes `data` as the next event: assigns seq and ts (`scheduled`, when the ticker says
+    /// when the event was due, else the wall clock now), encodes it once, appends it to the ring,
+    /// cuts off subscribers too far behind, wakes every waiter. Never waits on a subscriber.
+    pub fn publish_at(&self, data: String, origin: Origin, scheduled: Option<u64>) -> EventRef {
         let inner = &*self.inner;
-        let mut state = inner.lock();
+        let mut state = inner.shared.lock();
         let seq = state.last_seq + 1;
         let event = Event {
             seq,
-            // Read under the lock so that ts never goes backwards along seq (barring clock steps).
-            ts: now_unix_nanos(),
+            // Read under the lock so that a client's ts never goes backwards along seq (barring
+            // clock steps); a scheduled ts is the schedule's, late or not: that lag is the point.
+            ts: scheduled.unwrap_or_else(now_unix_nanos),
             data,
         };
         let event: EventRef = Arc::new(EncodedEvent::new(&event));
         state.last_seq = seq;
         state.log.push(Arc::clone(&event));
-        state.subscribers.retain(|_, slot| {
-            match slot.tx.try_send(Arc::clone(&event)) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    slot.kicked.cancel();
-                    inner.stats.lagging(slot.transport);
-                    false
-                }
-                // The subscription was dropped; its Drop will find nothing to remove.
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let bound = inner.config.subscriber_queue as u64;
+        state.subscribers.retain(|slot| {
+            let behind = seq - slot.cursor.load(Ordering::Relaxed);
+            if behind <= bound {
+                return true;
             }
+            slot.kicked.cancel();
+            inner.stats.lagging(slot.transport);
+            false
         });
-        inner.head.send_replace(seq);
         drop(state);
+        inner.head.send_replace(seq);
         inner.stats.published(origin == Origin::Client);
         event
     }
@@ -169,41 +191,48 @@ impl Hub {
         transport: Transport,
         after: Option<Seq>,
     ) -> (Vec<EventRef>, Subscription) {
-        let (tx, rx) = mpsc::channel(self.inner.config.subscriber_queue);
         let kicked = CancellationToken::new();
-        let mut state = self.inner.lock();
+        // Subscribed to the head before the lock: whatever is published after it wakes us.
+        let head = self.inner.head.subscribe();
+        let mut state = self.inner.shared.lock();
         let backlog = match after {
             Some(after) => state.log.after(after, usize::MAX).cloned().collect(),
             None => Vec::new(),
         };
         let id = state.next_id;
         state.next_id += 1;
-        state.subscribers.insert(
+        let cursor = Arc::new(AtomicU64::new(state.last_seq));
+        state.subscribers.push(Slot {
             id,
-            Slot {
-                tx,
-                kicked: kicked.clone(),
-                transport,
-            },
-        );
+            cursor: Arc::clone(&cursor),
+            kicked: kicked.clone(),
+            transport,
+        });
         drop(state);
         let sub = Subscription {
             id,
-            rx,
+            cursor,
+            head,
             kicked,
-            hub: Arc::downgrade(&self.inner),
+            shared: Arc::clone(&self.inner.shared),
         };
         (backlog, sub)
     }
 
     /// Up to `max` events with seq > `after`, oldest first, from the history (polling).
     pub fn events_after(&self, after: Seq, max: usize) -> Vec<EventRef> {
-        self.inner.lock().log.after(after, max).cloned().collect()
+        self.inner
+            .shared
+            .lock()
+            .log
+            .after(after, max)
+            .cloned()
+            .collect()
     }
 
     /// The newest event, if any.
     pub fn latest(&self) -> Option<EventRef> {
-        self.inner.lock().log.latest().cloned()
+        self.inner.shared.lock().log.latest().cloned()
     }
 
     /// The seq of the newest event (0 before the first).
@@ -219,7 +248,7 @@ impl Hub {
 
     /// Streaming subscribers currently in the fan-out.
     pub fn subscriber_count(&self) -> usize {
-        self.inner.lock().subscribers.len()
+        self.inner.shared.lock().subscribers.len()
     }
 
     /// The counters this hub (and the server around it) count into.
@@ -233,15 +262,18 @@ impl Hub {
     }
 }
 
-impl Inner {
+impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-updated in a way that matters
         // more than stopping the feed would; keep serving.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn unsubscribe(&self, id: u64) {
-        self.lock().subscribers.remove(&id);
+    fn unsubscribe(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(i) = state.subscribers.iter().position(|slot| slot.id == id) {
+            state.subscribers.swap_remove(i);
+        }
     }
 }
 

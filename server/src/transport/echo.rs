@@ -85,15 +85,7 @@ pub async fn handler(
         };
         if let Some(reason) = close {
             let text = reason.description.clone().unwrap_or_default();
-            close_session(
-                session,
-                &state,
-                None,
-                reason.code,
-                &text,
-                SHUTDOWN_CLOSE_GRACE,
-            )
-            .await;
+            close_session(session, &state, reason.code, &text, SHUTDOWN_CLOSE_GRACE).await;
         }
     });
     Ok(response)

@@ -28,6 +28,13 @@ pub mod ws_message;
 use rtlab_wire::Seq;
 use serde::Deserialize;
 
+/// Most bytes of events one write carries when several are ready (a single event may be larger),
+/// for the raw-TCP floor and the WebSocket feed alike: both drain what is ready into one buffer,
+/// so neither pays a system call per event and the comparison stays fair. (SSE leaves one HTTP
+/// chunk per event, as its framing arithmetic assumes; actix coalesces those chunks in its write
+/// buffer the same way.)
+pub const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 /// The `?after=N` query of `/ws`, `/sse` and `/poll/short`: events with seq > N.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct AfterQuery {

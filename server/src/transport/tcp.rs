@@ -14,7 +14,7 @@
 //! connection is closed at once (counted as rejected): there is no channel to explain why.
 //!
 //! **Batching.** When several events are queued, they leave in one `write`: the connection drains
-//! its queue (up to [`MAX_BATCH_BYTES`]) into one buffer first. A syscall per event would make the
+//! its queue (up to [`super::MAX_BATCH_BYTES`]) into one buffer first. A syscall per event would make the
 //! "floor" the most expensive transport at high rates, since actix coalesces WebSocket frames and
 //! SSE chunks in its write buffer the same way; batching keeps the comparison fair and the floor a
 //! floor. At low rates the queue holds one event and nothing waits for a batch to fill.
@@ -31,6 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::MAX_BATCH_BYTES;
 use crate::hub::{Hub, Subscription};
 use crate::stats::ConnectionGuard;
 
@@ -41,9 +42,6 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// How long a subscriber kicked for lagging in the middle of a line has to read the rest of it
 /// before its connection is closed anyway.
 pub const LAGGING_LINE_GRACE: Duration = Duration::from_secs(5);
-
-/// Most bytes one write carries when several events are queued (a single event may be larger).
-pub const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// How long shutdown waits for connection tasks to finish closing their sockets.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
@@ -101,7 +99,8 @@ async fn connection(
     let _ = socket.set_nodelay(true);
     let (mut reader, mut writer) = socket.into_split();
     let mut scratch = [0u8; 512];
-    let mut batch = BytesMut::with_capacity(MAX_BATCH_BYTES);
+    // Grown on first use: an idle subscriber should cost no batch buffer at all.
+    let mut batch = BytesMut::new();
     loop {
         tokio::select! {
             biased;
