@@ -28,7 +28,8 @@ use tokio::task::JoinSet;
 
 use crate::proc_sampler::{ProcError, read_sample};
 
-/// Open connections after each step.
+/// Open connections after each step in the default suite (a suite's `clients` sets the top one;
+/// the runner divides it into as many equal steps).
 pub const STEPS: [u64; 5] = [1_000, 2_000, 3_000, 4_000, 5_000];
 
 /// Connections opened at once while stepping up (bounded, so the accept queue never overflows).
@@ -98,6 +99,9 @@ pub enum MemoryError {
         /// What was opened.
         expected: u64,
     },
+    /// The whole measurement took longer than the case allows.
+    #[error("the memory measurement did not finish within {0:?}")]
+    Timeout(Duration),
     /// `/proc` could not be read (the server exited?).
     #[error(transparent)]
     Proc(#[from] ProcError),

@@ -14,30 +14,16 @@
 
 use rtlab_wire::Transport;
 
+use crate::format::num;
 use crate::plot::fmt_bytes;
 use crate::report::{fmt_us, md_table};
 use crate::results::{CaseResult, CaseStatus};
 use crate::suite::Kind;
 use crate::table::{bytes_per_event_cell, server_cpu_cell};
 
-/// A rate counts as "kept up" when at least this share of the window's events reached every
-/// subscriber, counted by seq, and the server published at least this share of the rate asked
-/// (less an allowance of two events, which matters only for very short runs; see
-/// [`keep_up_delivery`])…
-pub const KEEP_UP_DELIVERY: f64 = 0.99;
-/// …with no loss and a p99 under this many µs.
-pub const KEEP_UP_P99_US: f64 = 100_000.0;
-
-/// The delivered and published shares a case must reach to count as keeping up:
-/// [`KEEP_UP_DELIVERY`], or lower for windows so short that two events weigh more than 1 % (the
-/// server's head seq is read at the window's edges, a tick early or late).
-pub fn keep_up_delivery(rate: u64, duration_s: f64) -> f64 {
-    let events = rate as f64 * duration_s;
-    if events <= 0.0 {
-        return KEEP_UP_DELIVERY;
-    }
-    KEEP_UP_DELIVERY.min(1.0 - 2.0 / events)
-}
+pub use crate::keep_up::{
+    KEEP_UP_DELIVERY, KEEP_UP_P99_US, keep_up_delivery, kept_up, published_share,
+};
 
 fn ok_of(cases: &[CaseResult], kind: Kind) -> Vec<&CaseResult> {
     cases
@@ -57,25 +43,6 @@ fn share(v: Option<f64>) -> String {
         Some(v) if v >= 1.0 => "100 %".into(),
         Some(v) => format!("{:.0} %", (v * 100.0).floor()),
         None => "n/a".into(),
-    }
-}
-
-fn num(v: f64) -> String {
-    if v >= 100.0 {
-        let s = format!("{v:.0}");
-        // Thin thousands separators for readability: 12 345.
-        let mut out = String::new();
-        for (i, ch) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
-                out.push('\u{202f}');
-            }
-            out.push(ch);
-        }
-        out
-    } else if (v - v.round()).abs() < 1e-9 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
     }
 }
 
@@ -120,7 +87,10 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
 /// Findings for one scenario kind (empty if there are no successful cases of it).
 pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
     let cs = ok_of(cases, kind);
-    if cs.is_empty() && !(kind == Kind::Rate && cases.iter().any(|c| c.kind == Kind::Rate)) {
+    // Rate and saturation findings read failed cases too (cut-off subscribers are an answer),
+    // and a memory case has no client report.
+    let reads_all = matches!(kind, Kind::Rate | Kind::Saturation | Kind::Memory);
+    if cs.is_empty() && !(reads_all && cases.iter().any(|c| c.kind == kind)) {
         return Vec::new();
     }
     match kind {
@@ -130,6 +100,8 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         Kind::Rate => rate(&cs, cases),
         Kind::PollInterval => poll_interval(&cs),
         Kind::RoundTrip => round_trip(&cs),
+        Kind::Saturation => crate::capacity::saturation_findings(cases),
+        Kind::Memory => crate::capacity::memory_findings(cases),
     }
 }
 
@@ -256,40 +228,6 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
         ));
     }
     out
-}
-
-/// Events the server published in the window as a share of what the case asked for (`rate`, plus
-/// the clients' publishes), from the seq bounds (`S1 − S0`) or else `/stats`; at most 1.0. The
-/// delivered share is relative to what *was* published, so a server whose ticker fell behind
-/// could deliver 100 % of too little: this is the other half of "kept up".
-pub fn published_share(c: &CaseResult) -> Option<f64> {
-    let r = c.ok()?;
-    let asked = crate::predict::event_rate(c) * c.params.duration_s;
-    let published = match (r.window_seq_start, r.window_seq_end) {
-        (Some(s0), Some(s1)) => s1.saturating_sub(s0),
-        _ => r.server_events_published,
-    };
-    (asked > 0.0).then(|| (published as f64 / asked).clamp(0.0, 1.0))
-}
-
-/// Whether a case kept up: the server published the rate asked, every subscriber received the
-/// window's events (both counted by seq, see [`keep_up_delivery`]), nothing was lost, and the p99
-/// stayed under the limit (for a short poll, under the limit plus its interval, which it waits by
-/// design). Arrivals per second are not part of it: they are not a share of anything.
-pub fn kept_up(c: &CaseResult) -> bool {
-    let limit = KEEP_UP_P99_US
-        + if c.transport == Transport::ShortPoll {
-            c.params.poll_interval_ms * 1e3
-        } else {
-            0.0
-        };
-    let needed = keep_up_delivery(c.params.rate, c.params.duration_s);
-    c.ok().is_some_and(|r| {
-        c.delivered_share().is_some_and(|s| s >= needed)
-            && published_share(c).is_some_and(|s| s >= needed)
-            && r.lost == 0
-            && r.latency_us.p99 <= limit
-    })
 }
 
 /// Rate findings look at failed cases too: at saturation a transport may lose every subscriber

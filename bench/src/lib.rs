@@ -37,16 +37,22 @@
 //! - [`predict`]: the models applied to stored cases (dashed lines, flagged deviations).
 //! - [`plot`]: the charts.
 //! - [`report`]: `report.md`, tables, rendering a results folder.
+//! - [`keep_up`]: the one rule for "kept up" (by seq, bounded p99, no loss).
+//! - [`capacity`]: each transport's ceiling (saturation) and memory per connection, with sentences.
 //! - [`findings`]: each scenario's numbers turned into sentences.
+//! - [`format`]: numbers as the report's sentences write them.
 //! - [`compare`]: differences between two runs.
 
+pub mod capacity;
 pub mod case;
 pub mod cli;
 pub mod client_run;
 pub mod compare;
 pub mod connection_memory;
 pub mod findings;
+pub mod format;
 pub mod hgrm;
+pub mod keep_up;
 pub mod machine;
 pub mod model;
 pub mod plot;

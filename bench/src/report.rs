@@ -134,7 +134,7 @@ pub fn report_markdown(
             );
         }
     };
-    let sections: [Section; 6] = [
+    let sections: [Section; 8] = [
         (
             Kind::Latency,
             "Latency",
@@ -174,6 +174,15 @@ pub fn report_markdown(
             "Round trip (clients publishing)",
             &[("round-trip", "round trip and upstream bytes")],
         ),
+        (
+            Kind::Saturation,
+            "Saturation: each transport's ceiling beside the raw-TCP floor",
+            &[(
+                "capacity",
+                "delivered vs offered, and RSS vs idle connections",
+            )],
+        ),
+        (Kind::Memory, "Memory per idle connection", &[]),
     ];
     for (kind, heading, charts) in sections {
         let findings = findings::for_kind(kind, cases);

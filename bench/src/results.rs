@@ -22,6 +22,7 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use crate::RunReport;
+use crate::connection_memory::ConnectionMemory;
 use crate::machine::MachineInfo;
 use crate::suite::{CaseParams, Kind, Point};
 
@@ -169,7 +170,18 @@ pub struct CaseResult {
     pub server: Option<ServerCost>,
     /// The client's report.
     pub client: Option<RunReport>,
+    /// Share of one core the client (this runner's process) used in the measured window; above
+    /// [`CLIENT_BOUND_CPU`] the load generator, not the server, may be what was measured.
+    #[serde(default)]
+    pub client_cpu_utilisation: Option<f64>,
+    /// A `memory` case's measurement: the server's RSS against idle connections, and its slope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_memory: Option<ConnectionMemory>,
 }
+
+/// Above this share of its core the client is called *client-bound*: its figures may describe the
+/// load generator rather than the server, so findings about the server leave them out.
+pub const CLIENT_BOUND_CPU: f64 = 0.85;
 
 impl CaseResult {
     /// The client report when the case succeeded.
@@ -190,7 +202,7 @@ impl CaseResult {
     /// Not `events_per_s / (clients × rate)`: that divides *arrivals* in the window by the
     /// nominal rate, and arrivals include events published before the window (a backlog arriving
     /// late), so it read 104 % for a WebSocket case that was falling behind. Whether the server
-    /// published at its nominal rate is a separate question (`findings::published_share`).
+    /// published at its nominal rate is a separate question (`keep_up::published_share`).
     /// Without the seq bounds (a report without `/stats`), the client's own ratio, capped at 1.
     pub fn delivered_share(&self) -> Option<f64> {
         let r = self.ok()?;
@@ -205,6 +217,27 @@ impl CaseResult {
             _ => r.delivery_ratio,
         };
         Some(share.clamp(0.0, 1.0))
+    }
+
+    /// Whether the client's core was busier than [`CLIENT_BOUND_CPU`] in the window.
+    pub fn client_bound(&self) -> bool {
+        self.client_cpu_utilisation
+            .is_some_and(|u| u > CLIENT_BOUND_CPU)
+    }
+
+    /// Deliveries offered per second: subscribers × events the server published per second in
+    /// the window (from the seq bounds), else subscribers × the rate asked.
+    pub fn offered_deliveries_per_s(&self) -> f64 {
+        let clients = self.params.clients as f64;
+        let published = self
+            .ok()
+            .and_then(|r| match (r.window_seq_start, r.window_seq_end) {
+                (Some(s0), Some(s1)) if self.params.duration_s > 0.0 => {
+                    Some(s1.saturating_sub(s0) as f64 / self.params.duration_s)
+                }
+                _ => None,
+            });
+        clients * published.unwrap_or(self.params.rate as f64)
     }
 
     /// Keep-alive bytes per delivered event.
@@ -479,7 +512,7 @@ mod tests {
         );
         let csv = crate::summary::summary_csv(&read);
         assert_eq!(csv.lines().count(), 4);
-        assert!(csv.lines().all(|l| l.split(',').count() == 32), "{csv}");
+        assert!(csv.lines().all(|l| l.split(',').count() == 33), "{csv}");
         let named = RunDir::create(&root, "t", Some("reference")).unwrap();
         named.write_json(&named.run_json(), &info).unwrap();
         assert!(

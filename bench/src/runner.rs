@@ -26,13 +26,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::client_run::{CONNECT_RATE, run_client};
+use crate::connection_memory;
 use crate::proc_sampler::{Sampler, read_sample};
 use crate::results::{
     CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, SCHEMA_VERSION, ScenarioInfo,
     ServerCost,
 };
 use crate::server_process::{ServerOptions, ServerProcess};
-use crate::suite::{Case, Suite};
+use crate::suite::{Case, Kind, Suite};
 use crate::{hgrm, machine::MachineInfo};
 
 /// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in
@@ -254,6 +255,8 @@ pub async fn run_case(
         wall_s: 0.0,
         server: None,
         client: None,
+        client_cpu_utilisation: None,
+        connection_memory: None,
     };
     let server_opts = ServerOptions {
         rate: case.params.rate,
@@ -280,6 +283,12 @@ pub async fn run_case(
         .ok()
         .and_then(Result::ok);
     let sampler = Sampler::start(pid);
+    if case.kind == Kind::Memory {
+        return run_memory_case(
+            case, server, sampler, baseline, opts, interrupt, result, started,
+        )
+        .await;
+    }
 
     enum Outcome {
         Client(Box<Result<crate::RunReport, String>>),
@@ -288,6 +297,8 @@ pub async fn run_case(
     }
     // The client bounds itself; this is a last resort so that one stuck case cannot stall a suite.
     let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    // The client runs in this process: its CPU is this process's, sampled like the server's.
+    let client_sampler = Sampler::start(std::process::id());
     let client_start = Instant::now();
     let client = tokio::time::timeout(limit, run_client(case, server.http, server.tcp));
     let outcome = tokio::select! {
@@ -300,6 +311,7 @@ pub async fn run_case(
     let client_end = Instant::now();
     tracing::debug!(case = %case.id(), elapsed = ?started.elapsed(), "client finished; stopping the server");
     let series = sampler.finish().await;
+    let client_series = client_sampler.finish().await;
     let exit = server.stop().await;
 
     let mut cost = ServerCost {
@@ -318,10 +330,14 @@ pub async fn run_case(
     let window = Duration::from_secs_f64(case.params.duration_s);
     let window_start = (client_start + ramp + Duration::from_secs_f64(case.params.warmup_s))
         .min(client_end.checked_sub(window).unwrap_or(client_start));
-    if let Some(cpu) = series.cpu_between(window_start, (window_start + window).min(client_end)) {
+    let window_end = (window_start + window).min(client_end);
+    if let Some(cpu) = series.cpu_between(window_start, window_end) {
         cost.cpu_seconds = cpu;
         cost.cpu_utilisation = cpu / case.params.duration_s;
     }
+    result.client_cpu_utilisation = client_series
+        .cpu_between(window_start, window_end)
+        .map(|cpu| cpu / case.params.duration_s);
     cost.memory_per_connection_bytes = Some(
         cost.rss_peak_bytes.saturating_sub(cost.rss_baseline_bytes) as f64
             / case.params.clients as f64,
@@ -354,6 +370,80 @@ pub async fn run_case(
     result.server = Some(cost);
     result.wall_s = started.elapsed().as_secs_f64();
     result
+}
+
+/// A `memory` case: instead of the client, idle connections opened in steps up to the case's
+/// `clients` ([`memory_steps`]), the server's RSS read after each ([`crate::connection_memory`]).
+#[allow(clippy::too_many_arguments)] // one call site; the pieces are run_case's locals
+async fn run_memory_case(
+    case: &Case,
+    mut server: ServerProcess,
+    sampler: Sampler,
+    baseline: Option<crate::proc_sampler::Sample>,
+    opts: &RunOptions,
+    interrupt: &mut watch::Receiver<bool>,
+    mut result: CaseResult,
+    started: Instant,
+) -> CaseResult {
+    let steps = memory_steps(case.params.clients);
+    let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    let measure = tokio::time::timeout(
+        limit,
+        connection_memory::measure(
+            server.pid(),
+            server.http,
+            server.tcp,
+            case.transport,
+            &steps,
+        ),
+    );
+    let outcome = tokio::select! {
+        m = measure => Some(m.unwrap_or(Err(connection_memory::MemoryError::Timeout(limit)))),
+        status = server.exited() => {
+            result.error = Some(format!("the server died mid-case ({status})"));
+            None
+        }
+        _ = interrupt.wait_for(|stop| *stop) => {
+            result.status = CaseStatus::Interrupted;
+            result.error = Some("interrupted (Ctrl-C)".into());
+            None
+        }
+    };
+    let series = sampler.finish().await;
+    let exit = server.stop().await;
+    match outcome {
+        Some(Ok(memory)) => {
+            result.status = CaseStatus::Ok;
+            result.connection_memory = Some(memory);
+        }
+        Some(Err(e)) => {
+            result.error = Some(e.to_string());
+            result.server_stderr_tail = Some(server.tail());
+        }
+        None => {}
+    }
+    result.server = Some(ServerCost {
+        pid: Some(server.pid()),
+        pinned: opts.pin,
+        cpu_seconds_total: series.samples.last().map_or(0.0, |s| s.cpu_s),
+        rss_baseline_bytes: baseline.map_or(0, |b| b.rss_bytes),
+        rss_peak_bytes: series.rss_peak(),
+        memory_per_connection_bytes: result
+            .connection_memory
+            .as_ref()
+            .map(|m| m.bytes_per_connection),
+        samples: series.samples.len(),
+        exit: exit.map(|s| s.to_string()),
+        ..ServerCost::default()
+    });
+    result.wall_s = started.elapsed().as_secs_f64();
+    result
+}
+
+/// The connection counts a memory case steps through: five equal steps up to `clients`.
+pub fn memory_steps(clients: u64) -> Vec<u64> {
+    let steps = connection_memory::STEPS.len() as u64;
+    (1..=steps).map(|i| (clients * i / steps).max(1)).collect()
 }
 
 /// Now, as RFC 3339 UTC with seconds.

@@ -106,6 +106,10 @@ pub enum Kind {
     PollInterval,
     /// Clients publishing: upstream cost and publish → receive round trip.
     RoundTrip,
+    /// Many subscribers, the offered rate stepped up: each transport's ceiling beside the floor's.
+    Saturation,
+    /// Idle connections opened in steps: the server's memory per connection, as a slope.
+    Memory,
 }
 
 impl Kind {
@@ -118,6 +122,8 @@ impl Kind {
             Kind::Rate => "rate",
             Kind::PollInterval => "poll-interval",
             Kind::RoundTrip => "round-trip",
+            Kind::Saturation => "saturation",
+            Kind::Memory => "memory",
         }
     }
 }

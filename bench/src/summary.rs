@@ -13,7 +13,7 @@ pub fn summary_csv(cases: &[CaseResult]) -> String {
          payload_bytes_per_event,overhead_bytes_per_event,request_bytes_per_event,\
          keepalive_bytes_per_event,requests_per_event,empty_poll_share,server_cpu_s,\
          cpu_ms_per_1000_events,rss_peak_bytes,memory_per_connection_bytes,round_trip_p50_us,\
-         round_trip_p99_us\n",
+         round_trip_p99_us,client_cpu_share\n",
     );
     let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
     for c in cases {
@@ -63,6 +63,7 @@ pub fn summary_csv(cases: &[CaseResult]) -> String {
             f(s.and_then(|s| s.memory_per_connection_bytes)),
             f(rt.map(|p| p.round_trip_us.p50)),
             f(rt.map(|p| p.round_trip_us.p99)),
+            f(c.client_cpu_utilisation),
         ];
         out.push_str(&cols.join(","));
         out.push('\n');

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const TRANSPORTS: [&str; 5] = ["ws", "sse", "long-poll", "short-poll", "tcp"];
-const CHARTS: [&str; 8] = [
+const CHARTS: [&str; 9] = [
     "latency-percentiles",
     "bytes-per-event",
     "payload-efficiency",
@@ -23,6 +23,7 @@ const CHARTS: [&str; 8] = [
     "rate-saturation",
     "short-poll-interval",
     "round-trip",
+    "capacity",
 ];
 
 fn rtlab() -> PathBuf {
@@ -180,6 +181,21 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
         let doc = read_json(&p);
         assert_valid(&case_schema, &doc, &p);
         assert_eq!(doc["status"], "ok", "{id}: {}", doc["error"]);
+        if doc["kind"] == "memory" {
+            // No client ran: the measurement is the RSS slope over the steps, up to 50.
+            let memory = &doc["connection_memory"];
+            assert_eq!(memory["points"].as_array().unwrap().len(), 5, "{id}");
+            assert_eq!(memory["points"][4]["connections"], 50, "{id}");
+            assert!(memory["bytes_per_connection"].is_number(), "{id}");
+            continue;
+        }
+        // Sampled like the server's (a 200 ms window may hold no 10 ms tick of it: ≥ 0).
+        assert!(
+            doc["client_cpu_utilisation"]
+                .as_f64()
+                .is_some_and(|u| u >= 0.0),
+            "{id}: client CPU not sampled"
+        );
         let hgrm = dir.join("hgrm").join(format!("{id}.hgrm"));
         assert!(hgrm.is_file(), "{} missing", hgrm.display());
     }

@@ -1,48 +1,24 @@
-//! The HTTP application: the shared state every handler sees, and the route table.
+//! The HTTP application: the route table.
 //!
-//! Actix runs one copy of the app per worker thread, so the state is a bundle of cheap handles
-//! ([`AppState`]) cloned into each: the hub, the settings, and the shutdown token that tells every
-//! long-lived connection to wind down. Keeping the routes in one function ([`routes`]) separate
-//! from the server start-up lets the route table be read at a glance, actix-examples style.
+//! Keeping the routes in one function ([`routes`]) separate from the server start-up lets the
+//! route table be read at a glance, actix-examples style; what the handlers share lives in
+//! [`crate::state`].
 //!
 //! Every route is a resource with an explicit method and a default service that answers a JSON
 //! 405 with `Allow`, and the app's default service is a JSON 404: actix's own plain-text errors
-//! never reach a client. No `Compress` middleware is installed, deliberately: it buffers small
-//! streamed chunks, which would hold SSE events back and falsify the measurements.
+//! never reach a client. `/publish` also answers `OPTIONS`, the CORS preflight a browser sends
+//! before a cross-origin `POST` with a JSON body ([`publish::preflight`]). No `Compress`
+//! middleware is installed, deliberately: it buffers small streamed chunks, which would hold SSE
+//! events back and falsify the measurements.
 
-use std::sync::Arc;
-
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use rtlab_wire::paths;
-use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::error::{ApiError, method_not_allowed, not_found, query_error};
-use crate::hub::Hub;
+use crate::error::{method_not_allowed, not_found, query_error};
+use crate::state::AppState;
 use crate::transport::{echo, long_poll, short_poll, sse, ws};
 use crate::{page, publish};
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The one feed.
-    pub hub: Hub,
-    /// The settings the server was started with.
-    pub config: Arc<Config>,
-    /// Fires when the server starts shutting down: streams end, long polls answer.
-    pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    /// Refuses new long-lived work once shutdown has begun.
-    pub fn ensure_running(&self) -> Result<(), ApiError> {
-        if self.shutdown.is_cancelled() {
-            Err(ApiError::Unavailable("server is shutting down".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
 
 /// Registers every route of the contract, the JSON query-error handler and the JSON 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -57,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource(paths::PUBLISH)
                 .route(web::post().to(publish::handler))
+                .route(web::method(Method::OPTIONS).to(publish::preflight))
                 .default_service(web::to(method_not_allowed("POST"))),
         )
         .default_service(web::to(not_found));

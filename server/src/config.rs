@@ -14,6 +14,8 @@ use std::time::Duration;
 use clap::Parser;
 use rtlab_wire::defaults;
 
+use crate::origin_policy::{AllowOrigin, parse_allow_origin};
+
 /// Default ticker rate, in events per second.
 pub const DEFAULT_RATE: f64 = 10.0;
 /// Default size of a ticker event's `data`, in bytes.
@@ -93,6 +95,13 @@ pub struct Config {
     /// HTTP worker threads; 0 = one per CPU core.
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
+
+    /// A browser origin allowed besides the server's own, e.g. `http://localhost:3000`
+    /// (repeatable). Requests without `Origin` (curl, native clients) and from the server's own
+    /// origin are always served; any other origin gets 403. `*` allows every origin, which lets
+    /// any web page the user visits read and publish into the feed (logged as a warning).
+    #[arg(long = "allow-origin", value_name = "URL", value_parser = parse_allow_origin)]
+    pub allow_origins: Vec<AllowOrigin>,
 }
 
 impl Default for Config {
@@ -111,6 +120,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_publish_bytes: defaults::MAX_PUBLISH_BYTES,
             workers: 0,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -227,6 +237,24 @@ mod tests {
         assert_eq!(c.ping_interval, Duration::from_millis(250));
         assert_eq!(c.heartbeat_interval, Duration::from_secs(60));
         assert_eq!(c.subscriber_queue, 4);
+    }
+
+    #[test]
+    fn allow_origin_repeats_and_refuses_non_origins() {
+        let c = Config::try_parse_from([
+            "rtlab-server",
+            "--allow-origin",
+            "http://localhost:3000",
+            "--allow-origin",
+            "*",
+        ])
+        .unwrap();
+        assert_eq!(c.allow_origins.len(), 2);
+        assert_eq!(c.allow_origins[1], AllowOrigin::Any);
+        for bad in ["localhost:3000", "null", "http://localhost:3000/app"] {
+            let argv = ["rtlab-server", "--allow-origin", bad];
+            assert!(Config::try_parse_from(argv).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

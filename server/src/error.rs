@@ -24,6 +24,10 @@ pub enum ApiError {
     /// a failed WebSocket handshake, a body that is not UTF-8.
     #[error("{0}")]
     BadRequest(String),
+    /// 403: a browser request from an origin the server does not allow (see
+    /// [`crate::origin_policy`]). The message is exactly the contract's.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
     /// 404: no such path.
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -50,6 +54,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,6 +142,7 @@ mod tests {
     fn every_error_is_a_json_body_with_its_status() {
         let cases = [
             (ApiError::BadRequest("x".into()), 400),
+            (ApiError::OriginNotAllowed, 403),
             (ApiError::NotFound("GET /nope".into()), 404),
             (
                 ApiError::MethodNotAllowed {

@@ -22,7 +22,11 @@
 //! - [`publish`]: `POST /publish`, the HTTP way in.
 //! - [`stats`]: atomic counters behind `GET /stats`, and the connection cap.
 //! - [`error`]: [`error::ApiError`], every client mistake as a JSON `{"error": …}` with a 4xx.
-//! - [`app`]: the routes and the shared state handlers see.
+//! - [`state`]: [`state::AppState`], what every handler sees, and admission: the one gate
+//!   (shutdown, origin, connection slot) every streaming connection passes.
+//! - [`origin_policy`]: who may connect: the `Origin` check (`--allow-origin`) against
+//!   cross-site WebSocket hijacking, and the CORS headers for allowed cross origins.
+//! - [`app`]: the route table.
 //! - [`server`]: [`spawn`] binds both listeners and runs everything in the background;
 //!   [`RunningServer::shutdown`] stops it gracefully.
 //! - [`shutdown`]: SIGINT/SIGTERM handling and the shutdown order.
@@ -34,10 +38,12 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod origin_policy;
 pub mod page;
 pub mod publish;
 pub mod server;
 pub mod shutdown;
+pub mod state;
 pub mod stats;
 pub mod transport;
 

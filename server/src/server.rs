@@ -39,11 +39,12 @@ use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::hub::{Hub, HubConfig, ticker};
 use crate::shutdown::SHUTDOWN_GRACE;
+use crate::state::AppState;
 use crate::stats::Stats;
 use crate::transport::tcp;
 
@@ -82,11 +83,13 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         Arc::new(Stats::new()),
     );
     let shutdown = CancellationToken::new();
-    let state = web::Data::new(AppState {
-        hub: hub.clone(),
-        config: Arc::new(config.clone()),
-        shutdown: shutdown.clone(),
-    });
+    let state = web::Data::new(AppState::new(hub.clone(), config.clone(), shutdown.clone()));
+    if state.origins.allows_any() {
+        tracing::warn!(
+            "--allow-origin '*': every web page the user visits may read the feed and publish \
+             into it (cross-site WebSocket hijacking); list origins instead"
+        );
+    }
 
     let mut server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(app::routes))

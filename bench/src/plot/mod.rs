@@ -19,8 +19,10 @@
 //! | [`rate`] | delivery, p99 and requests per event against the event rate |
 //! | [`poll`] | short-poll latency and wasted requests against the interval |
 //! | [`roundtrip`] | publish → receive round trip and upstream bytes |
+//! | [`capacity`] | delivered vs offered beside the raw-TCP floor; RSS vs idle connections |
 
 pub mod bytes;
+pub mod capacity;
 pub mod fanout;
 pub mod font;
 pub mod latency;
@@ -107,6 +109,9 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
         out.push(save(dir, &f)?);
     }
     if let Some(f) = roundtrip::RoundTrip::from_cases(cases) {
+        out.push(save(dir, &f)?);
+    }
+    if let Some(f) = capacity::Capacity::from_cases(cases) {
         out.push(save(dir, &f)?);
     }
     Ok(out)
@@ -385,7 +390,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cases = testdata::cases();
         let drawn = draw_all(&dir, &cases).unwrap();
-        assert_eq!(drawn.len(), 8, "{drawn:?}");
+        assert_eq!(drawn.len(), 9, "{drawn:?}");
         for d in &drawn {
             assert!(
                 std::fs::metadata(&d.png).unwrap().len() > 10_000,

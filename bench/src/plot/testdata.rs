@@ -4,6 +4,7 @@ use hdrhistogram::Histogram;
 use rtlab_client::stats::to_base64;
 use rtlab_wire::Transport;
 
+use crate::connection_memory::{ConnectionMemory, RssPoint, fit};
 use crate::results::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
 use crate::suite::{CaseParams, Kind, Point};
 use crate::{LatencySummary, PublishReport, RunReport, WireReport};
@@ -138,6 +139,8 @@ fn case(
         server_stderr_tail: None,
         wall_s: 3.0,
         client: Some(report),
+        client_cpu_utilisation: Some(0.3),
+        connection_memory: None,
     }
 }
 
@@ -225,6 +228,69 @@ pub fn cases() -> Vec<CaseResult> {
                 ..base.clone()
             },
         ));
+    }
+    // Saturation: 1 000 subscribers, the rate stepped up; ws stops keeping up at the top step
+    // (its p99 blows up), the others keep up throughout.
+    for t in [
+        Transport::Ws,
+        Transport::Sse,
+        Transport::LongPoll,
+        Transport::Tcp,
+    ] {
+        for r in [200, 800, 1600] {
+            let mut c = case(
+                Kind::Saturation,
+                "saturation",
+                Some(Point::Rate(r)),
+                t,
+                CaseParams {
+                    clients: 1000,
+                    rate: r,
+                    ..base.clone()
+                },
+            );
+            c.client_cpu_utilisation = Some(0.2 + r as f64 / 4000.0);
+            if t == Transport::Ws
+                && r == 1600
+                && let Some(report) = c.client.as_mut()
+            {
+                report.latency_us.p99 = 500_000.0;
+                report.events_per_s = 1_200_000.0;
+            }
+            out.push(c);
+        }
+    }
+    // Memory: RSS against idle connections, 1 000 … 5 000; tcp cheapest, ws dearest.
+    for (t, per_connection) in [
+        (Transport::Ws, 6_000u64),
+        (Transport::Sse, 5_000),
+        (Transport::Tcp, 2_000),
+    ] {
+        let mut c = case(
+            Kind::Memory,
+            "memory",
+            None,
+            t,
+            CaseParams {
+                clients: 5000,
+                rate: 0,
+                ..base.clone()
+            },
+        );
+        c.client = None;
+        let points: Vec<RssPoint> = (1..=5u64)
+            .map(|i| RssPoint {
+                connections: i * 1000,
+                rss_bytes: 12_000_000 + i * 1000 * per_connection + (i % 2) * 40_000,
+            })
+            .collect();
+        let (bytes_per_connection, r_squared) = fit(&points);
+        c.connection_memory = Some(ConnectionMemory {
+            points,
+            bytes_per_connection,
+            r_squared,
+        });
+        out.push(c);
     }
     out
 }

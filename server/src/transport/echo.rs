@@ -19,33 +19,33 @@
 //! always talking), and on shutdown it closes with 1001 like the feed. It does not negotiate
 //! permessage-deflate (RFC 7692), so Autobahn's cases 12 and 13 do not apply.
 
+use std::time::Duration;
+
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message};
+use actix_ws::{CloseCode, CloseReason, Message, Session};
 use futures_util::SinkExt;
 
-use super::ws::{SHUTDOWN_CLOSE_GRACE, close_session, too_many_connections, upgrade};
-use super::ws_message::Incoming;
-use crate::app::AppState;
+use super::ws_message::{Incoming, upgrade};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Largest message the echo accepts, in bytes (one frame, or all fragments of one message
 /// together): Autobahn's largest messages (cases 9.1.6 and 9.2.6) are exactly 16 MiB. A bigger
 /// one is close 1009. It bounds the memory one echo socket can pin to about twice this.
 pub const ECHO_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// `GET /ws/echo`: upgrades (JSON 400 on a bad handshake, 503 when full) and echoes.
+/// How long the echo's close frame may wait for room in a full outgoing queue.
+pub const SHUTDOWN_CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// `GET /ws/echo`: upgrades (JSON 400 on a bad handshake; 503 or 403 from [`AppState::admit`])
+/// and echoes.
 pub async fn handler(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (response, mut session, mut messages) = upgrade(&req, body, ECHO_MAX_MESSAGE_BYTES)?;
-    state.ensure_running()?;
-    let guard = state
-        .hub
-        .stats()
-        .open_streaming(None, state.config.max_connections)
-        .ok_or_else(too_many_connections)?;
+    let guard = state.admit(&req, None)?.guard;
     let state = state.get_ref().clone();
     actix_web::rt::spawn(async move {
         let _guard = guard;
@@ -89,4 +89,24 @@ pub async fn handler(
         }
     });
     Ok(response)
+}
+
+/// Sends a close frame through the actix-ws session, giving up after `grace` (or at shutdown,
+/// unless this *is* the shutdown close): a client that never reads must not keep the task alive.
+async fn close_session(
+    session: Session,
+    state: &AppState,
+    code: CloseCode,
+    reason: &str,
+    grace: Duration,
+) {
+    let description = (!reason.is_empty()).then(|| reason.to_owned());
+    let close = session.close(Some(CloseReason { code, description }));
+    let shutting_down = state.shutdown.is_cancelled();
+    tokio::select! {
+        biased;
+        _ = close => {}
+        () = tokio::time::sleep(grace) => {}
+        () = state.shutdown.cancelled(), if !shutting_down => {}
+    }
 }

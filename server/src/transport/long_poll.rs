@@ -20,15 +20,15 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use rtlab_wire::framing::json_array;
 use rtlab_wire::{Seq, Transport, defaults};
 use serde::Deserialize;
 use tokio::time::{Instant, sleep_until};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::hub::EventRef;
+use crate::state::AppState;
 
 /// The query of `/poll/long`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -53,11 +53,14 @@ impl LongPollQuery {
     }
 }
 
-/// `GET /poll/long`: parks until an event after `after` exists, the timeout passes, or shutdown.
+/// `GET /poll/long`: parks until an event after `after` exists, the timeout passes, or shutdown
+/// (403 first for a refused `Origin`: a refused page parks nothing).
 pub async fn handler(
+    req: HttpRequest,
     query: web::Query<LongPollQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let cors = state.check_origin(&req)?;
     let deadline = Instant::now() + query.timeout()?;
     let guard = state.hub.stats().open_request(Transport::LongPoll);
     let mut head = state.hub.watch_head();
@@ -83,9 +86,9 @@ pub async fn handler(
     if let Some(c) = guard.counters() {
         c.answered_poll(events.len(), body.len());
     }
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body))
+    let mut response = HttpResponse::Ok();
+    cors.apply(&mut response);
+    Ok(response.content_type("application/json").body(body))
 }
 
 #[cfg(test)]

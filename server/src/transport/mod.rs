@@ -10,8 +10,9 @@
 //! | [`tcp`] | raw-TCP baseline | the event JSON and `\n` |
 //! | [`echo`] | WebSocket echo | (not the feed: every message comes back unchanged) |
 //!
-//! [`ws_message`] holds the RFC 6455 message rules (reassembly, UTF-8, close codes) that `ws` and
-//! `echo` share.
+//! [`ws_message`] holds the RFC 6455 handshake and message rules (reassembly, UTF-8, close codes)
+//! that `ws` and `echo` share, so that no transport imports another. Every endpoint here is let in
+//! by [`crate::state::AppState`]: `admit` for the streams, `check_origin` for the polls.
 //!
 //! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
 //! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a

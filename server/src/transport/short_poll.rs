@@ -11,15 +11,21 @@
 //! starting point. Production short polling would add `ETag`/`If-None-Match` so empty answers are
 //! a bodiless 304; the lab keeps `[]` so every transport speaks the same JSON.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use rtlab_wire::Transport;
 use rtlab_wire::framing::json_array;
 
 use super::AfterQuery;
-use crate::app::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
 
-/// `GET /poll/short`: answers at once from the history.
-pub async fn handler(query: web::Query<AfterQuery>, state: web::Data<AppState>) -> HttpResponse {
+/// `GET /poll/short`: answers at once from the history (403 first for a refused `Origin`).
+pub async fn handler(
+    req: HttpRequest,
+    query: web::Query<AfterQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let cors = state.check_origin(&req)?;
     let guard = state.hub.stats().open_request(Transport::ShortPoll);
     let events = match query.after {
         Some(after) => state.hub.events_after(after, state.config.batch_max),
@@ -29,7 +35,7 @@ pub async fn handler(query: web::Query<AfterQuery>, state: web::Data<AppState>) 
     if let Some(c) = guard.counters() {
         c.answered_poll(events.len(), body.len());
     }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body)
+    let mut response = HttpResponse::Ok();
+    cors.apply(&mut response);
+    Ok(response.content_type("application/json").body(body))
 }

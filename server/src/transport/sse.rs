@@ -38,29 +38,23 @@ use rtlab_wire::{Seq, Transport};
 use tokio::time::{Instant, Interval, interval_at};
 
 use super::AfterQuery;
-use super::ws::too_many_connections;
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::hub::{EventRef, Subscription};
+use crate::state::{Admission, AppState};
 use crate::stats::ConnectionGuard;
 
 /// The header `EventSource` sends when it reconnects, holding the last `id:` it saw.
 pub const LAST_EVENT_ID: &str = "last-event-id";
 
 /// `GET /sse[?after=N]`, honouring `Last-Event-ID` (which wins over `?after`, since a browser
-/// reconnects to the same URL with a newer id).
+/// reconnects to the same URL with a newer id); admitted by [`AppState::admit`] (403, 503).
 pub async fn handler(
     req: HttpRequest,
     query: web::Query<AfterQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(req.headers())?.or(query.after);
-    state.ensure_running()?;
-    let guard = state
-        .hub
-        .stats()
-        .open_streaming(Some(Transport::Sse), state.config.max_connections)
-        .ok_or_else(too_many_connections)?;
+    let Admission { guard, cors } = state.admit(&req, Some(Transport::Sse))?;
     let (backlog, sub) = state.hub.subscribe_after(Transport::Sse, after);
     let heartbeat_every = state.config.heartbeat_interval;
     let stream = SseStream {
@@ -71,7 +65,9 @@ pub async fn handler(
         state: state.get_ref().clone(),
         last_sent: 0,
     };
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    cors.apply(&mut response);
+    Ok(response
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-accel-buffering", "no"))

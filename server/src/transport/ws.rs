@@ -5,35 +5,36 @@
 //! the event JSON, which is the cheapest framing of the web transports (2 bytes for a small event).
 //! The connection is full duplex, so a text frame *from* the client is published as a new event.
 //!
-//! **Two halves, two tasks.** actix-web does the handshake and hands over the connection's two
-//! directions separately, and this file keeps them apart:
+//! **One body, both directions.** actix-web does the handshake; after it, this connection is a
+//! single state machine, [`WsFeed`], which is the upgrade response's *body*: a stream that
+//! actix's connection task polls whenever the socket can take more, exactly as it polls an SSE
+//! body. No task, channel or lock stands between the hub and the socket:
 //!
-//! - The *writer* is the upgrade response's body: a stream that actix's connection task polls
-//!   whenever the socket can take more ([`FeedWriter`]), exactly as an SSE body is. Because a
-//!   server → client frame is unmasked, every subscriber gets the same bytes, so the hub encodes
-//!   each event's whole frame once ([`crate::hub::EncodedEvent::ws_frame`]) and the writer hands it
-//!   over as it is: no per-subscriber encoding, no copy, and no task or channel between the hub
-//!   and the socket. When several events are ready (a burst, or a slow reader catching up) they
-//!   leave in one buffer, as the raw-TCP floor batches its lines. Pings, pongs and close frames
-//!   are encoded here too ([`rtlab_wire::framing::ws_frame`]), so the writer alone decides the
-//!   order of everything on the wire.
-//! - The *reader* is a task that reads the client's frames through actix-ws ([`read_loop`]): text
-//!   is published, a ping is answered (through the writer) with a pong, a close or a broken rule
-//!   ends the connection with the right code, and silence ends it too.
+//! - **Events out.** A server → client frame is unmasked, so every subscriber gets the same bytes:
+//!   the hub encodes each event's whole frame once ([`crate::hub::EncodedEvent::ws_frame`]) and the
+//!   body hands that buffer over as it is, with no per-subscriber encoding or copy. When several
+//!   events are ready (a burst, or a slow reader catching up) they leave in one buffer, as the
+//!   raw-TCP floor batches its lines.
+//! - **Frames in.** The same state machine reads the client's frames through actix-ws (the request
+//!   payload is the rest of the connection): text is published, a ping is answered with a pong, a
+//!   close or a broken rule ends the connection with the right code. Pings, pongs and close frames
+//!   are encoded here ([`rtlab_wire::framing::ws_frame`]), so one place decides the order of
+//!   everything on the wire.
 //!
-//! (actix-ws's own `Session` would put a 32-message channel, a second task's wake-up and a header
-//! encoding plus payload copy between the hub and the socket for every frame; measured on the
-//! lab's 1 000-subscriber fan-out, that made our WebSocket saturate at about a third of the raw-TCP
-//! floor, a fact about our server that the charts presented as a fact about RFC 6455.)
+//! (actix-ws's own `Session` would put a 32-message channel, a second task's wake-up, and a header
+//! encoding plus payload copy between the hub and the socket for every frame; measured with 1 000
+//! subscribers, that made our WebSocket saturate at about a third of the raw-TCP floor, a fact
+//! about our server that the charts presented as a fact about RFC 6455. A reader task and a
+//! control channel of its own cost about 2 KiB per connection more than this single body.)
 //!
 //! Three things a WebSocket server must do by hand, and how:
 //!
 //! - **Keep-alive.** A TCP connection whose peer vanished (laptop lid closed, NAT entry expired)
-//!   looks open forever. The writer sends a ping every `--ping-interval`; any frame from the peer
+//!   looks open forever. The server sends a ping every `--ping-interval`; any frame from the peer
 //!   (the pong, usually) proves it alive, and a peer silent for [`MISSED_PINGS`] intervals is
 //!   closed (1008 "ping timeout"). The client's own pings are answered with pongs.
-//! - **Backpressure.** The writer is polled only when actix's write buffer has room, so a client
-//!   that stops reading simply stops the writer; its cursor falls behind, the hub cuts it off at
+//! - **Backpressure.** The body is polled only when actix's write buffer has room, so a client
+//!   that stops reading simply stops it; its cursor falls behind, the hub cuts it off at
 //!   `--subscriber-queue` events, and it gets close 1008 "lagging" after what was already written,
 //!   if it ever reads again. A healthy client beside it is never slowed.
 //! - **Shutdown.** On SIGTERM every feed socket gets the events already published and then close
@@ -46,7 +47,7 @@
 //! answered with its own code, after which nothing more is sent.
 //!
 //! Resumption: `?after=N` replays the history after N, then continues live. The backlog and the
-//! live subscription are taken atomically from the hub, and the writer still drops any seq it has
+//! live subscription are taken atomically from the hub, and the connection still drops any seq it has
 //! already sent, so the seam has neither gap nor duplicate.
 //!
 //! In production one would add per-message compression negotiation, authentication on the
@@ -54,42 +55,35 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use actix_web::body::{BodyStream, BoxBody};
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Session};
+use actix_ws::CloseCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use rtlab_wire::framing::{ws_close_frame, ws_frame, ws_opcode};
 use rtlab_wire::{Seq, Transport, defaults};
-use tokio::sync::mpsc;
-use tokio::time::{Instant, Interval, interval_at, sleep_until};
+use tokio::time::{Instant, Interval, interval_at};
 
-use super::ws_message::{Incoming, Messages};
+use super::ws_message::{Incoming, Messages, upgrade};
 use super::{AfterQuery, MAX_BATCH_BYTES};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::hub::{EventRef, Origin, Subscription, SubscriptionEnded};
+use crate::state::AppState;
 use crate::stats::{ConnectionGuard, TransportCounters};
 
 /// Ping intervals a peer may stay silent before it is considered gone and closed.
 pub const MISSED_PINGS: u32 = 2;
 
-/// How long the echo's close frame may wait for room in a full outgoing queue.
-pub const SHUTDOWN_CLOSE_GRACE: Duration = Duration::from_millis(500);
-
 /// Events taken from the hub under one lock while filling a batch.
 const BATCH_EVENTS: usize = 256;
-
-/// Control frames the reader asks the writer to send; a few at most are ever in flight.
-const CONTROL_QUEUE: usize = 8;
 
 /// Payload of the server's pings (any bytes would do; a name helps in packet captures).
 const PING_PAYLOAD: &[u8] = b"rtlab";
 
-/// `GET /ws[?after=N]`: validates the handshake (JSON 400 otherwise), takes a connection slot
-/// (JSON 503 when full), starts the reader task and answers the upgrade with the writer as body.
+/// `GET /ws[?after=N]`: validates the handshake (JSON 400 otherwise), is admitted by
+/// [`AppState::admit`] (JSON 503 or 403), and answers the upgrade with the connection's state
+/// machine as the body.
 pub async fn handler(
     req: HttpRequest,
     body: web::Payload,
@@ -97,113 +91,41 @@ pub async fn handler(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (response, session, messages) = upgrade(&req, body, state.config.max_publish_bytes)?;
-    // Frames go out through the writer below, never through actix-ws's session.
+    // Frames go out through the body below, never through actix-ws's session.
     drop(session);
-    state.ensure_running()?;
-    let guard = state
-        .hub
-        .stats()
-        .open_streaming(Some(Transport::Ws), state.config.max_connections)
-        .ok_or_else(too_many_connections)?;
+    let guard = state.admit(&req, Some(Transport::Ws))?.guard;
     let (backlog, sub) = state.hub.subscribe_after(Transport::Ws, query.after);
-    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let state = state.get_ref().clone();
-    actix_web::rt::spawn(read_loop(messages, control_tx, state.clone()));
-
-    // actix-ws's response body is kept, unpolled, inside the writer: actix-ws ends the reader's
-    // message stream when that body is dropped, i.e. exactly when this connection's response ends.
+    // actix-ws's response body is kept, unpolled, inside ours: actix-ws ends the message
+    // stream when that body is dropped, i.e. exactly when this connection's response ends.
     let (response, actix_ws_body) = response.into_parts();
     let ping_every = state.config.ping_interval;
-    let writer = FeedWriter {
+    let feed = WsFeed {
         backlog: backlog.into(),
         sub,
-        control: control_rx,
+        messages,
         pings: interval_at(Instant::now() + ping_every, ping_every),
+        last_heard: Instant::now(),
         guard,
-        state,
+        state: state.get_ref().clone(),
         last_sent: 0,
         closed: false,
         _actix_ws_body: actix_ws_body,
     };
     Ok(response
-        .set_body(BodyStream::new(writer.into_stream()))
+        .set_body(BodyStream::new(feed.into_stream()))
         .map_into_boxed_body())
 }
 
-/// Performs the RFC 6455 handshake checks and upgrade; a failure is a JSON 400 before any upgrade.
-/// Incoming messages (one frame or reassembled from fragments) are capped at `max_message`
-/// bytes: larger is close 1009. See [`super::ws_message`] for the rules checked on every frame.
-pub fn upgrade(
-    req: &HttpRequest,
-    body: web::Payload,
-    max_message: usize,
-) -> Result<(HttpResponse, Session, Messages), ApiError> {
-    let (response, session, messages) = actix_ws::handle(req, body)
-        .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
-    Ok((response, session, Messages::new(messages, max_message)))
-}
-
-/// The JSON 503 for a full server.
-pub fn too_many_connections() -> ApiError {
-    ApiError::Unavailable("too many open streaming connections (--max-connections)".into())
-}
-
-/// What the reader asks the writer to send.
-#[derive(Debug)]
-enum Control {
-    /// Answer the client's ping.
-    Pong(Bytes),
-    /// Close with this code and reason, then send nothing more.
-    Close(CloseCode, &'static str),
-}
-
-/// Reads the client's frames until the connection ends: publishes text, has pings answered, and
-/// asks for the close a client's close, a broken rule or a silent peer calls for.
-async fn read_loop(mut messages: Messages, control: mpsc::Sender<Control>, state: AppState) {
-    let silence_limit = state.config.ping_interval * MISSED_PINGS;
-    let silence = sleep_until(Instant::now() + silence_limit);
-    tokio::pin!(silence);
-    let close = loop {
-        tokio::select! {
-            biased;
-            msg = messages.recv() => {
-                silence.as_mut().reset(Instant::now() + silence_limit);
-                match msg {
-                    Some(Ok(Incoming::Text(text))) => {
-                        state.hub.publish(String::from(text), Origin::Client);
-                    }
-                    Some(Ok(Incoming::Ping(payload))) => {
-                        // The writer is gone (connection over) if this fails.
-                        if control.send(Control::Pong(payload)).await.is_err() {
-                            return;
-                        }
-                    }
-                    // Pongs only prove liveness (already noted); binary frames are not the feed.
-                    Some(Ok(Incoming::Pong(_) | Incoming::Binary(_))) => {}
-                    // §5.5.1: answer with the same code; a close without one with 1000.
-                    Some(Ok(Incoming::Close(reason))) => {
-                        break Control::Close(reason.map_or(CloseCode::Normal, |r| r.code), "");
-                    }
-                    Some(Err(violation)) => {
-                        break Control::Close(violation.close_code(), violation.reason());
-                    }
-                    // The socket is gone (read EOF or error, or the writer ended).
-                    None => return,
-                }
-            }
-            () = &mut silence => break Control::Close(CloseCode::Policy, "ping timeout"),
-        }
-    };
-    let _ = control.send(close).await;
-}
-
-/// The upgrade response's body: every frame the server sends on one `/ws` connection.
-struct FeedWriter {
+/// The upgrade response's body: one `/ws` connection, both directions.
+struct WsFeed {
     /// Events taken (the `?after` replay, or the hub's ready events) but not yet written.
     backlog: VecDeque<EventRef>,
     sub: Subscription,
-    control: mpsc::Receiver<Control>,
+    /// The client's frames, checked against RFC 6455 (see [`super::ws_message`]).
+    messages: Messages,
     pings: Interval,
+    /// When the client last sent anything (a pong, usually).
+    last_heard: Instant,
     guard: ConnectionGuard,
     state: AppState,
     last_sent: Seq,
@@ -212,7 +134,7 @@ struct FeedWriter {
     _actix_ws_body: BoxBody,
 }
 
-impl FeedWriter {
+impl WsFeed {
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
         futures_util::stream::unfold(self, |mut w| async move {
             let chunk = w.next_chunk().await?;
@@ -232,22 +154,42 @@ impl FeedWriter {
             }
         }
         loop {
-            // Priority: with a busy feed `sub.recv()` is always ready, so it comes last; pongs
-            // and pings must not wait behind a backlog of events.
+            // Priority: with a busy feed `sub.recv()` is always ready, so it comes last: the
+            // client's frames (its pongs above all) and our pings must not wait behind events,
+            // or a healthy peer would be closed for "silence".
             tokio::select! {
                 biased;
                 () = self.state.shutdown.cancelled() => {
                     return Some(self.close_after_published(CloseCode::Away, "server shutting down"));
                 }
-                cmd = self.control.recv() => match cmd {
-                    Some(Control::Pong(payload)) => {
-                        return Some(self.control_frame(ws_opcode::PONG, &payload));
+                msg = self.messages.recv() => {
+                    self.last_heard = Instant::now();
+                    match msg {
+                        Some(Ok(Incoming::Text(text))) => {
+                            self.state.hub.publish(String::from(text), Origin::Client);
+                        }
+                        Some(Ok(Incoming::Ping(payload))) => {
+                            return Some(self.control_frame(ws_opcode::PONG, &payload));
+                        }
+                        // Pongs only prove liveness (noted above); binary is not the feed.
+                        Some(Ok(Incoming::Pong(_) | Incoming::Binary(_))) => {}
+                        // §5.5.1: answer with the same code; a close without one with 1000.
+                        Some(Ok(Incoming::Close(reason))) => {
+                            let code = reason.map_or(CloseCode::Normal, |r| r.code);
+                            return Some(self.close(code, ""));
+                        }
+                        Some(Err(violation)) => {
+                            return Some(self.close(violation.close_code(), violation.reason()));
+                        }
+                        // The socket is gone (read EOF or error).
+                        None => return None,
                     }
-                    Some(Control::Close(code, reason)) => return Some(self.close(code, reason)),
-                    // The reader ended without a close: the peer is gone.
-                    None => return None,
-                },
+                }
                 _ = self.pings.tick() => {
+                    let silence_limit = self.state.config.ping_interval * MISSED_PINGS;
+                    if self.last_heard.elapsed() > silence_limit {
+                        return Some(self.close(CloseCode::Policy, "ping timeout"));
+                    }
                     return Some(self.control_frame(ws_opcode::PING, PING_PAYLOAD));
                 }
                 next = self.sub.recv() => match next {
@@ -337,27 +279,6 @@ impl FeedWriter {
         }
         buf.extend_from_slice(&self.close(code, reason));
         buf.freeze()
-    }
-}
-
-/// Sends a close frame through an actix-ws session (the echo endpoint), giving up after `grace`
-/// (or at shutdown, unless this *is* the shutdown close): a client that never reads must not keep
-/// the task alive.
-pub(crate) async fn close_session(
-    session: Session,
-    state: &AppState,
-    code: CloseCode,
-    reason: &str,
-    grace: Duration,
-) {
-    let description = (!reason.is_empty()).then(|| reason.to_owned());
-    let close = session.close(Some(CloseReason { code, description }));
-    let shutting_down = state.shutdown.is_cancelled();
-    tokio::select! {
-        biased;
-        _ = close => {}
-        () = tokio::time::sleep(grace) => {}
-        () = state.shutdown.cancelled(), if !shutting_down => {}
     }
 }
 

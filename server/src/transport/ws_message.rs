@@ -1,4 +1,9 @@
-//! The RFC 6455 message rules shared by `/ws` and `/ws/echo`, on top of actix-ws's frame parser.
+//! The RFC 6455 handshake and message rules shared by `/ws` and `/ws/echo`, on top of actix-ws's
+//! frame parser.
+//!
+//! Both endpoints open the same way ([`upgrade`]): actix-ws checks the handshake (a failure is a
+//! JSON 400, before anything is upgraded) and hands over the client's frames, which [`Messages`]
+//! turns into whole, checked messages.
 //!
 //! A WebSocket *message* is one data frame, or a text/binary frame with FIN clear followed by
 //! continuation frames up to one with FIN set (§5.4); control frames (ping, pong, close) may come
@@ -31,9 +36,25 @@
 use std::io;
 use std::str::Utf8Error;
 
-use actix_ws::{CloseCode, Item, Message, MessageStream, ProtocolError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, Item, Message, MessageStream, ProtocolError, Session};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
+
+use crate::error::ApiError;
+
+/// Performs the RFC 6455 handshake checks and upgrade; a failure is a JSON 400 before any upgrade.
+/// Incoming messages (one frame or reassembled from fragments) are capped at `max_message`
+/// bytes: larger is close 1009. Nothing is sent or read until the response is returned.
+pub fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+    max_message: usize,
+) -> Result<(HttpResponse, Session, Messages), ApiError> {
+    let (response, session, messages) = actix_ws::handle(req, body)
+        .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?;
+    Ok((response, session, Messages::new(messages, max_message)))
+}
 
 /// One complete message (or control frame) from the peer.
 #[derive(Debug, PartialEq, Eq)]

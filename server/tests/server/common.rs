@@ -268,3 +268,18 @@ pub async fn raw_request(addr: SocketAddr, request: &str) -> (String, Vec<u8>) {
     };
     (head, body)
 }
+
+/// The bound addresses from the binary's one stdout line, `listening http=ADDR tcp=ADDR`.
+pub fn parse_listening(line: &str) -> (std::net::SocketAddr, std::net::SocketAddr) {
+    let rest = line.strip_prefix("listening ").expect("listening line");
+    let mut http = None;
+    let mut tcp = None;
+    for part in rest.split(' ') {
+        if let Some(a) = part.strip_prefix("http=") {
+            http = Some(a.parse().unwrap());
+        } else if let Some(a) = part.strip_prefix("tcp=") {
+            tcp = Some(a.parse().unwrap());
+        }
+    }
+    (http.expect("http="), tcp.expect("tcp="))
+}

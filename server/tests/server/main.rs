@@ -1,11 +1,17 @@
 //! Integration tests: the real server, started with `rtlab_server::spawn` on port 0 (or as the
 //! real binary), spoken to over real sockets with real protocol clients and hand-written bytes.
+//! The one exception is `ws_properties`, which feeds hundreds of generated frame sequences
+//! through the server's own WebSocket message path in process, where a socket per case would be
+//! slow.
 //!
 //! One test binary with modules keeps link time low.
 
 mod common;
 mod conformance;
 mod errors;
+mod origins;
+mod query_properties;
 mod shutdown;
 mod streams;
 mod transports;
+mod ws_properties;

@@ -130,17 +130,3 @@ async fn sigterm_closes_websockets_1001_and_the_binary_exits_0() {
         None
     );
 }
-
-fn parse_listening(line: &str) -> (std::net::SocketAddr, std::net::SocketAddr) {
-    let rest = line.strip_prefix("listening ").expect("listening line");
-    let mut http = None;
-    let mut tcp = None;
-    for part in rest.split(' ') {
-        if let Some(a) = part.strip_prefix("http=") {
-            http = Some(a.parse().unwrap());
-        } else if let Some(a) = part.strip_prefix("tcp=") {
-            tcp = Some(a.parse().unwrap());
-        }
-    }
-    (http.expect("http="), tcp.expect("tcp="))
-}

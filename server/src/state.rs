@@ -1,0 +1,98 @@
+//! The shared state every handler sees, and admission: the one gate a connection passes before
+//! the server spends anything on it.
+//!
+//! Actix runs one copy of the app per worker thread, so the state is a bundle of cheap handles
+//! ([`AppState`]) cloned into each: the hub, the settings, the shutdown token that tells every
+//! long-lived connection to wind down, and the origin policy.
+//!
+//! **Admission.** A streaming connection (WebSocket feed, echo, SSE) holds a task, a socket and a
+//! slot under `--max-connections` for as long as it lives, so every streaming handler lets it in
+//! through [`AppState::admit`], which refuses in this order:
+//!
+//! 1. the server is shutting down → 503 (new long-lived work would only be cut off again);
+//! 2. the `Origin` is not allowed → 403 ([`crate::origin_policy`]);
+//! 3. every connection slot is taken → 503 (counted in `rejected_connections`).
+//!
+//! Cheap refusals come first, and the slot is taken last, so a refused connection never shows up
+//! in `/stats` as opened. The handler validates what is specific to it (a WebSocket handshake, a
+//! `Last-Event-ID`) *before* admission for the same reason, and subscribes to the hub only after.
+//! Polls and `/publish` hold no slot: they pass only the origin step ([`AppState::check_origin`]).
+//!
+//! A production server would put a rate limit per client address in this same gate.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use rtlab_wire::Transport;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::origin_policy::{Cors, OriginPolicy};
+use crate::stats::ConnectionGuard;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The one feed.
+    pub hub: Hub,
+    /// The settings the server was started with.
+    pub config: Arc<Config>,
+    /// Fires when the server starts shutting down: streams end, long polls answer.
+    pub shutdown: CancellationToken,
+    /// Which browser origins may connect (from `config.allow_origins`).
+    pub origins: Arc<OriginPolicy>,
+}
+
+/// A streaming connection that was let in.
+#[derive(Debug)]
+pub struct Admission {
+    /// Its connection slot and counters; dropping it ends the connection in the counters.
+    pub guard: ConnectionGuard,
+    /// The CORS headers its response carries (for SSE; a browser ignores them on a WebSocket
+    /// handshake, where the origin check itself is the whole protection).
+    pub cors: Cors,
+}
+
+impl AppState {
+    /// The state for `config`, its origin policy built from `--allow-origin`.
+    pub fn new(hub: Hub, config: Config, shutdown: CancellationToken) -> Self {
+        let origins = OriginPolicy::new(&config.allow_origins);
+        AppState {
+            hub,
+            config: Arc::new(config),
+            shutdown,
+            origins: Arc::new(origins),
+        }
+    }
+
+    /// Lets a streaming connection of `transport` in (`None`: the echo socket, capped but not a
+    /// feed transport), or says why not as a JSON 503 or 403 (see the module docs for the order).
+    pub fn admit(
+        &self,
+        req: &HttpRequest,
+        transport: Option<Transport>,
+    ) -> Result<Admission, ApiError> {
+        if self.shutdown.is_cancelled() {
+            return Err(ApiError::Unavailable("server is shutting down".into()));
+        }
+        let cors = self.check_origin(req)?;
+        let guard = self
+            .hub
+            .stats()
+            .open_streaming(transport, self.config.max_connections)
+            .ok_or_else(|| {
+                ApiError::Unavailable(
+                    "too many open streaming connections (--max-connections)".into(),
+                )
+            })?;
+        Ok(Admission { guard, cors })
+    }
+
+    /// The origin step alone, for requests that hold no slot (polls, `/publish`): the CORS
+    /// headers to answer with, or the JSON 403.
+    pub fn check_origin(&self, req: &HttpRequest) -> Result<Cors, ApiError> {
+        self.origins.check(req)
+    }
+}
