@@ -4,7 +4,7 @@
 //!
 //! - **`saturation`**: many subscribers (1 000 in the default suite) of a 64 B feed, the rate
 //!   stepped up. A transport's *ceiling* is the highest offered load (subscribers × events/s) it
-//!   [sustained](crate::keep_up::sustained) below the first step where it did not: events arrived
+//!   [sustained](crate::keep_up::sustained()) below the first step where it did not: events arrived
 //!   as fast as offered and reached every subscriber. Its *peak* is the most events per second that
 //!   arrived in any step's window. Both stand next to the raw-TCP floor measured in the same run,
 //!   as a ratio: a fact about one run on one machine, not a constant of the protocols.
@@ -141,33 +141,7 @@ pub fn saturation_findings(cases: &[CaseResult]) -> Vec<String> {
     else {
         return out;
     };
-    let floor_ceiling = floor.kept_up_to;
-    let ceiling_ratios: Vec<String> = all
-        .iter()
-        .filter(|c| c.transport != Transport::Tcp)
-        .filter_map(|c| {
-            let (own, floor) = (c.kept_up_to?, floor_ceiling?);
-            let open = if c.stopped_at.is_none() {
-                " (sustained every step: at least)"
-            } else {
-                ""
-            };
-            Some(format!("{} {:.2}×{open}", c.transport, own / floor))
-        })
-        .collect();
-    if !ceiling_ratios.is_empty() && floor.stopped_at.is_none() {
-        out.push(format!(
-            "Ceilings against the raw-TCP floor, which sustained every step up to {}              deliveries/s (so its own ceiling is higher still): {}.",
-            num(floor_ceiling.unwrap_or(0.0)),
-            ceiling_ratios.join(", ")
-        ));
-    } else if !ceiling_ratios.is_empty() {
-        out.push(format!(
-            "Ceilings against the raw-TCP floor's {} deliveries/s in this run: {}.",
-            num(floor_ceiling.unwrap_or(0.0)),
-            ceiling_ratios.join(", ")
-        ));
-    }
+    out.extend(ceiling_comparison(&all, floor));
     let ratios: Vec<String> = all
         .iter()
         .filter(|c| c.transport != Transport::Tcp)
@@ -194,6 +168,54 @@ pub fn saturation_findings(cases: &[CaseResult]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Each web transport's ceiling as a multiple of the floor's, unless the floor's own limit was
+/// the client's: a ratio against the load generator's limit would say nothing about the server.
+fn ceiling_comparison(all: &[Ceiling], floor: &Ceiling) -> Option<String> {
+    if floor.stopped_client_bound() {
+        return Some(format!(
+            "The raw-TCP floor stopped at {} deliveries/s with the client's core {:.0} % busy: \
+             that is the load generator's limit, so no ceiling is compared with it.",
+            num(floor.stopped_at.unwrap_or(0.0)),
+            floor.stopped_client_cpu.unwrap_or(0.0) * 100.0
+        ));
+    }
+    let floor_ceiling = floor.kept_up_to?;
+    let ratios: Vec<String> = all
+        .iter()
+        .filter(|c| c.transport != Transport::Tcp)
+        .filter_map(|c| {
+            let note = if c.stopped_at.is_none() {
+                " (sustained every step: at least that)"
+            } else if c.stopped_client_bound() {
+                " (stopped where the client was the limit)"
+            } else {
+                ""
+            };
+            Some(format!(
+                "{} {:.2}×{note}",
+                c.transport,
+                c.kept_up_to? / floor_ceiling
+            ))
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    let floor_text = if floor.stopped_at.is_none() {
+        format!(
+            "the raw-TCP floor, which sustained every step up to {} deliveries/s (its own \
+             ceiling is higher still)",
+            num(floor_ceiling)
+        )
+    } else {
+        format!("the raw-TCP floor's {} deliveries/s", num(floor_ceiling))
+    };
+    Some(format!(
+        "Ceilings against {floor_text}: {}.",
+        ratios.join(", ")
+    ))
 }
 
 /// The memory scenario in sentences: bytes per idle connection per transport, lowest first.
@@ -273,6 +295,10 @@ mod tests {
         assert!(before.contains("**ws**: sustained 800"), "{before}");
         assert!(before.contains("**tcp**: sustained every step"), "{before}");
         assert!(before.contains("ws 0.50×"), "{before}");
+        assert!(
+            before.contains("its own ceiling is higher still"),
+            "{before}"
+        );
         assert!(before.contains("raw-TCP floor"), "{before}");
         assert!(!before.contains("load generator's"), "{before}");
         // The ws step that failed was client-bound: the sentence must say the limit may be the
@@ -286,6 +312,23 @@ mod tests {
         assert_ne!(before, after);
         assert!(after.contains("97 % busy there"), "{after}");
         assert!(after.contains("for ws"), "{after}");
+        assert!(
+            after.contains("ws 0.50× (stopped where the client was the limit)"),
+            "{after}"
+        );
+        // A floor that stopped where the client was busy is no yardstick: no ratio against it.
+        for c in &mut cases {
+            if c.transport == Transport::Tcp && offered(c) >= 1_600_000.0 {
+                c.client_cpu_utilisation = Some(0.99);
+                c.client.as_mut().unwrap().events_per_s = 1_000_000.0;
+            }
+        }
+        let floor_bound = saturation_findings(&cases).join("\n");
+        assert!(
+            floor_bound.contains("so no ceiling is compared with it"),
+            "{floor_bound}"
+        );
+        assert!(!floor_bound.contains("Ceilings against"), "{floor_bound}");
     }
 
     #[test]

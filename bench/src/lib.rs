@@ -40,7 +40,7 @@
 //! - [`keep_up`]: the one rule for "kept up" (by seq, bounded p99, no loss).
 //! - [`capacity`]: each transport's ceiling (saturation) and memory per connection, with sentences.
 //! - [`findings`]: each scenario's numbers turned into sentences.
-//! - [`format`]: numbers as the report's sentences write them.
+//! - [`format`](mod@format): numbers as the report's sentences write them.
 //! - [`compare`]: differences between two runs.
 
 pub mod capacity;

@@ -214,11 +214,37 @@ mod tests {
         assert!(parse_status_rss_bytes("VmRSS:\tlots kB\n").is_err());
     }
 
+    /// This process's user + system CPU seconds as `getrusage` reports them: the same kernel
+    /// accounting as `/proc/PID/stat`, through another door, so each can check the other.
+    fn rusage_cpu_s() -> f64 {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let u = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+        let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        s(u.user_time()) + s(u.system_time())
+    }
+
     #[test]
     fn own_process_can_be_sampled() {
+        // Burn 0.2 s of CPU (by the kernel's count, so a busy machine only makes it take
+        // longer), then the sample must show it: wrong fields, or ticks not divided by
+        // USER_HZ, would read as ~0 or as 100 times too much.
+        const BURN_S: f64 = 0.2;
+        let start = rusage_cpu_s();
+        let mut x = 0u64;
+        while rusage_cpu_s() - start < BURN_S {
+            for i in 0..10_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
         let s = read_sample(std::process::id()).unwrap();
+        let after = rusage_cpu_s();
         assert!(s.rss_bytes > 0);
-        assert!(s.cpu_s >= 0.0);
+        // /proc counts whole 10 ms ticks: allow two of them either way.
+        assert!(
+            s.cpu_s >= start + BURN_S - 0.02 && s.cpu_s <= after + 0.02,
+            "/proc says {} CPU s; getrusage said {start} before the burn and {after} after",
+            s.cpu_s
+        );
     }
 
     #[test]

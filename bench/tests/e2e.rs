@@ -414,13 +414,22 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn a_killed_runner_takes_its_server_with_it() {
     server_bin();
-    if std::process::Command::new("setpriv")
+    // The guard is `setpriv --pdeathsig KILL` (util-linux): without it the runner cannot keep
+    // this promise, and a test that skipped would hide that, so a missing setpriv fails here.
+    match std::process::Command::new("setpriv")
         .arg("--version")
         .output()
-        .is_err()
     {
-        eprintln!("setpriv (util-linux) is not installed: the parent-death guard is off; skipping");
-        return;
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`setpriv --version` failed ({}): the runner's parent-death guard needs a working \
+             setpriv (util-linux)",
+            o.status
+        ),
+        Err(e) => panic!(
+            "setpriv (util-linux) is not on PATH ({e}): the runner's parent-death guard needs it; \
+             install it with `bash scripts/setup-test-deps`"
+        ),
     }
     let out = scratch("sigkill");
     let mut child = Command::new(rtlab())

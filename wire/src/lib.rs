@@ -71,6 +71,4 @@ pub mod defaults {
     pub const LAGGING_CLOSE_CODE: u16 = 1008;
     /// Close reason sent with [`LAGGING_CLOSE_CODE`].
     pub const LAGGING_CLOSE_REASON: &str = "lagging";
-    /// WebSocket close code sent on server shutdown ("going away").
-    pub const SHUTDOWN_CLOSE_CODE: u16 = 1001;
 }

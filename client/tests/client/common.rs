@@ -1,12 +1,45 @@
-//! Shared helpers: the real server on free ports, a short run's configuration, and the real
-//! `rtlab-client` binary.
+//! Shared helpers: the real server on free ports, a short run's configuration, the real
+//! `rtlab-client` binary, and the transport lists a behaviour test runs over.
+//!
+//! The lists are rstest templates (`rstest_reuse`): a test says `#[apply(every_transport)]` and
+//! takes `transport: Transport`, and runs once per transport as its own named case
+//! (`…::case_1_ws`, …). One list per set of transports, so a transport added to the lab is
+//! added to every test of its set in one place.
 
 use std::process::Output;
 use std::time::Duration;
 
+use rstest_reuse::template;
 use rtlab_client::{RunConfig, RunReport};
 use rtlab_server::{Config, RunningServer};
 use rtlab_wire::Transport;
+
+/// Every transport the lab compares: a behaviour that all of them share.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+#[case::tcp(Transport::Tcp)]
+pub fn every_transport(#[case] transport: Transport) {}
+
+/// The streaming transports (`Transport::is_streaming`): one long-lived connection whose
+/// framing per event is fixed, so measured framing can be compared with the analytic one.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::tcp(Transport::Tcp)]
+pub fn streaming_transports(#[case] transport: Transport) {}
+
+/// The streams over HTTP: they have keep-alive traffic (pings, heartbeats) and variable-size
+/// frame headers, which raw TCP has neither of.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+pub fn http_streams(#[case] transport: Transport) {}
 
 /// Events per second of the test server's ticker.
 pub const RATE: f64 = 100.0;

@@ -6,10 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rstest::rstest;
+use rstest_reuse::apply;
 use rtlab_client::{RunConfig, RunError};
 use rtlab_wire::{Event, Transport, now_unix_nanos};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+
+use crate::common::{every_transport, http_streams};
 
 /// What a fake server writes on connection number `n`, given the event seqs to send.
 #[derive(Clone, Copy)]
@@ -335,14 +339,9 @@ async fn nobody_listening_is_a_connect_error() {
     }
 }
 
-#[rstest::rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::long_poll(Transport::LongPoll)]
-#[case::short_poll(Transport::ShortPoll)]
-#[case::tcp(Transport::Tcp)]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_server_stopping_mid_run_fails_the_run(#[case] transport: Transport) {
+async fn the_real_server_stopping_mid_run_fails_the_run(transport: Transport) {
     let server = crate::common::server(crate::common::RATE).await;
     let config = RunConfig {
         clients: 5,
@@ -405,11 +404,9 @@ async fn dribbled_run(transport: Transport) -> rtlab_client::RunReport {
     rtlab_client::run(config).await.unwrap()
 }
 
-#[rstest::rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
+#[apply(http_streams)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn framing_is_exact_when_boundaries_fall_inside_a_64_kib_event(#[case] transport: Transport) {
+async fn framing_is_exact_when_boundaries_fall_inside_a_64_kib_event(transport: Transport) {
     let report = dribbled_run(transport).await;
     let w = &report.wire;
     assert!(report.events_received >= 10, "{w:?}");

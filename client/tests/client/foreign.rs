@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rstest::rstest;
+use rstest_reuse::apply;
 use rtlab_client::RunReport;
 use rtlab_client::report::WindowMode;
 use rtlab_wire::{Event, Transport, now_unix_nanos};
@@ -27,7 +28,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use crate::common::{assert_one_line_error, client};
+use crate::common::{assert_one_line_error, client, streaming_transports};
 use crate::schema::check_json;
 
 /// Messages per second the foreign feed publishes.
@@ -212,12 +213,9 @@ async fn read_head(sock: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::tcp(Transport::Tcp)]
+#[apply(streaming_transports)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_servers_feed_is_measured_by_the_seq_range_seen(#[case] transport: Transport) {
+async fn another_servers_feed_is_measured_by_the_seq_range_seen(transport: Transport) {
     let feed = ForeignFeed::start(transport, Feed::Events).await;
     let dir = std::env::temp_dir().join(format!(
         "rtlab-client-foreign-{}-{transport}",

@@ -1,9 +1,11 @@
 //! Upstream: subscribers publish on an open-model schedule and time the round trip.
 
+use rstest::rstest;
+use rstest_reuse::apply;
 use rtlab_wire::Transport;
 use rtlab_wire::framing::ws_header_len;
 
-use crate::common::{server, short_run};
+use crate::common::{every_transport, server, short_run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
@@ -57,14 +59,9 @@ async fn sse_publishes_with_post_and_pays_a_request_each() {
     );
 }
 
-#[rstest::rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::long_poll(Transport::LongPoll)]
-#[case::short_poll(Transport::ShortPoll)]
-#[case::tcp(Transport::Tcp)]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publishes_alone_feed_every_transport(#[case] transport: Transport) {
+async fn publishes_alone_feed_every_transport(transport: Transport) {
     // No ticker: every event is a subscriber's publish. Nothing may wait for an event before
     // the publishers start (a long poll's first request does).
     let server = server(0.0).await;

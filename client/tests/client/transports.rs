@@ -2,18 +2,17 @@
 //! for the streaming transports, request counts for the polls.
 
 use rstest::rstest;
+use rstest_reuse::apply;
 use rtlab_wire::Transport;
 
-use crate::common::{RATE, server, short_run, short_run_on_fresh_server};
+use crate::common::{
+    RATE, every_transport, http_streams, server, short_run, short_run_on_fresh_server,
+    streaming_transports,
+};
 
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::long_poll(Transport::LongPoll)]
-#[case::short_poll(Transport::ShortPoll)]
-#[case::tcp(Transport::Tcp)]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivers_every_event_in_order(#[case] transport: Transport) {
+async fn delivers_every_event_in_order(transport: Transport) {
     let report = short_run_on_fresh_server(transport).await;
     let summary = rtlab_client::printer::human(&report);
 
@@ -49,12 +48,9 @@ async fn delivers_every_event_in_order(#[case] transport: Transport) {
     assert!(report.wire.payload_bytes_per_event > 40.0, "{summary}");
 }
 
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::tcp(Transport::Tcp)]
+#[apply(streaming_transports)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn measured_framing_equals_the_analytic_framing(#[case] transport: Transport) {
+async fn measured_framing_equals_the_analytic_framing(transport: Transport) {
     let report = short_run_on_fresh_server(transport).await;
     let w = &report.wire;
     assert!(report.events_received > 0);
@@ -166,11 +162,9 @@ async fn short_polls_are_not_in_phase_with_the_ticker() {
     );
 }
 
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
+#[apply(http_streams)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keepalive_bytes_are_kept_apart_from_framing(#[case] transport: Transport) {
+async fn keepalive_bytes_are_kept_apart_from_framing(transport: Transport) {
     // A slow feed with frequent pings and heartbeats: keep-alive traffic in the window.
     let server = rtlab_server::spawn(rtlab_server::Config {
         rate: 5.0,
@@ -201,14 +195,9 @@ async fn keepalive_bytes_are_kept_apart_from_framing(#[case] transport: Transpor
 
 /// The yardstick: 100 clients × 100 events/s, consecutive, nothing lost, and for the
 /// streaming transports framing to the byte.
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
-#[case::long_poll(Transport::LongPoll)]
-#[case::short_poll(Transport::ShortPoll)]
-#[case::tcp(Transport::Tcp)]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_clients_at_a_hundred_events_per_second(#[case] transport: Transport) {
+async fn a_hundred_clients_at_a_hundred_events_per_second(transport: Transport) {
     let server = server(RATE).await;
     let config = rtlab_client::RunConfig {
         clients: 100,
@@ -236,11 +225,9 @@ async fn a_hundred_clients_at_a_hundred_events_per_second(#[case] transport: Tra
     }
 }
 
-#[rstest]
-#[case::ws(Transport::Ws)]
-#[case::sse(Transport::Sse)]
+#[apply(http_streams)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn framing_stays_exact_at_64_kib_events(#[case] transport: Transport) {
+async fn framing_stays_exact_at_64_kib_events(transport: Transport) {
     // A 64 KiB event arrives in several reads: a phase boundary that falls between two of them
     // must not split its bytes from the event (the lab once measured 311 B of SSE "framing"
     // per event, and 0 for long polls, at this size).

@@ -6,7 +6,7 @@
 //! The connection is full duplex, so a text frame *from* the client is published as a new event.
 //!
 //! **One body, both directions.** actix-web does the handshake; after it, this connection is a
-//! single state machine, [`WsFeed`], which is the upgrade response's *body*: a stream that
+//! single state machine, `WsFeed`, which is the upgrade response's *body*: a stream that
 //! actix's connection task polls whenever the socket can take more, exactly as it polls an SSE
 //! body. No task, channel or lock stands between the hub and the socket:
 //!

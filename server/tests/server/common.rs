@@ -1,5 +1,9 @@
 //! Shared helpers: start the real server on port 0, talk to it over real sockets, bound every
-//! wait in time.
+//! wait in time; and the transport lists a behaviour test runs over.
+//!
+//! The lists are rstest templates (`rstest_reuse`): a test says `#[apply(streaming_transports)]`
+//! and takes `transport: Transport`, and runs once per transport as its own named case
+//! (`…::case_1_ws`, …).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,12 +11,29 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use rstest_reuse::template;
 use rtlab_server::{Config, RunningServer};
-use rtlab_wire::{Event, Seq, StatsSnapshot};
+use rtlab_wire::{Event, Seq, StatsSnapshot, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The streaming transports: one long-lived connection, one message per event.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::tcp(Transport::Tcp)]
+pub fn streaming_transports(#[case] transport: Transport) {}
+
+/// The streams that resume: `?after=N` replays the history after N, then goes live (raw TCP
+/// has no request to say N in).
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+pub fn resumable_streams(#[case] transport: Transport) {}
 
 /// Longest any single wait in a test may take before the test fails (instead of hanging).
 pub const STEP: Duration = Duration::from_secs(15);
@@ -54,7 +75,7 @@ pub async fn long_poll_parked(server: &rtlab_server::RunningServer) {
         server
             .hub()
             .stats()
-            .transport(rtlab_wire::Transport::LongPoll)
+            .transport(Transport::LongPoll)
             .open_connections
             .load(std::sync::atomic::Ordering::Relaxed)
             == 1

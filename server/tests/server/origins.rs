@@ -1,14 +1,16 @@
 //! Who may connect (contract v2): the `Origin` policy on every endpoint it guards, over raw HTTP so
 //! that `Host` and `Origin` are exactly what each test says.
 //!
-//! One case list ([`for_every_endpoint!`]) is applied to every behaviour: no `Origin` is served,
-//! the server's own origin is served under any loopback name, a foreign one is a JSON 403 before
-//! anything is upgraded, subscribed or published, and `--allow-origin` admits what it lists.
+//! One case list (the rstest template `for_every_endpoint`) is applied to every behaviour: no
+//! `Origin` is served, the server's own origin is served under any loopback name, a foreign one
+//! is a JSON 403 before anything is upgraded, subscribed or published, and `--allow-origin`
+//! admits what it lists.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
 
 use rstest::rstest;
+use rstest_reuse::{apply, template};
 use rtlab_server::RunningServer;
 use rtlab_server::origin_policy::parse_allow_origin;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -32,22 +34,17 @@ enum Endpoint {
     Publish,
 }
 
-/// This file's rstest template: every test written inside it runs once per [`Endpoint`], as its
-/// own named case (`…::case_1_ws`, …).
-macro_rules! for_every_endpoint {
-    ($(#[doc = $doc:literal])* async fn $name:ident($endpoint:ident) $body:block) => {
-        $(#[doc = $doc])*
-        #[rstest]
-        #[case::ws(Endpoint::Ws)]
-        #[case::ws_echo(Endpoint::WsEcho)]
-        #[case::sse(Endpoint::Sse)]
-        #[case::long_poll(Endpoint::LongPoll)]
-        #[case::short_poll(Endpoint::ShortPoll)]
-        #[case::publish(Endpoint::Publish)]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name(#[case] $endpoint: Endpoint) $body
-    };
-}
+/// This file's rstest template: a test that applies it runs once per [`Endpoint`], as its own
+/// named case (`…::case_1_ws`, …).
+#[template]
+#[rstest]
+#[case::ws(Endpoint::Ws)]
+#[case::ws_echo(Endpoint::WsEcho)]
+#[case::sse(Endpoint::Sse)]
+#[case::long_poll(Endpoint::LongPoll)]
+#[case::short_poll(Endpoint::ShortPoll)]
+#[case::publish(Endpoint::Publish)]
+fn for_every_endpoint(#[case] endpoint: Endpoint) {}
 
 impl Endpoint {
     fn is_websocket(self) -> bool {
@@ -147,93 +144,131 @@ fn assert_untouched(server: &RunningServer) {
     assert_eq!(server.hub().subscriber_count(), 0, "something subscribed");
 }
 
-for_every_endpoint! {
-    /// curl, native clients and the lab's own client send no `Origin`: served, no CORS headers.
-    async fn no_origin_is_served(endpoint) {
-        let server = start(|_| {}).await;
-        let answer = ask(server.http_addr(), endpoint, &own_host(&server), None).await;
-        assert_served(endpoint, &answer, "no Origin");
-        assert!(!answer.head.contains("access-control-allow-origin"), "{}", answer.head);
-        server.shutdown().await.unwrap();
-    }
+/// curl, native clients and the lab's own client send no `Origin`: served, no CORS headers.
+#[apply(for_every_endpoint)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_origin_is_served(endpoint: Endpoint) {
+    let server = start(|_| {}).await;
+    let answer = ask(server.http_addr(), endpoint, &own_host(&server), None).await;
+    assert_served(endpoint, &answer, "no Origin");
+    assert!(
+        !answer.head.contains("access-control-allow-origin"),
+        "{}",
+        answer.head
+    );
+    server.shutdown().await.unwrap();
 }
 
-for_every_endpoint! {
-    /// The page the server itself serves: its origin is `http://` plus the `Host` it was loaded
-    /// from, and `localhost`, `127.0.0.1` and `[::1]` are one host.
-    async fn the_servers_own_origin_is_served_under_any_loopback_name(endpoint) {
-        let server = start(|_| {}).await;
-        let port = server.http_addr().port();
-        for (origin, host) in [
-            (format!("http://127.0.0.1:{port}"), format!("127.0.0.1:{port}")),
-            (format!("http://localhost:{port}"), format!("127.0.0.1:{port}")),
-            (format!("http://127.0.0.1:{port}"), format!("localhost:{port}")),
-            (format!("http://[::1]:{port}"), format!("localhost:{port}")),
-        ] {
-            let what = format!("Origin {origin} on Host {host}");
-            let answer = ask(server.http_addr(), endpoint, &host, Some(&origin)).await;
-            assert_served(endpoint, &answer, &what);
-            assert!(!answer.head.contains("access-control-allow-origin"), "{what}: {}", answer.head);
-        }
-        server.shutdown().await.unwrap();
+/// The page the server itself serves: its origin is `http://` plus the `Host` it was loaded
+/// from, and `localhost`, `127.0.0.1` and `[::1]` are one host.
+#[apply(for_every_endpoint)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_origin_is_served_under_any_loopback_name(endpoint: Endpoint) {
+    let server = start(|_| {}).await;
+    let port = server.http_addr().port();
+    for (origin, host) in [
+        (
+            format!("http://127.0.0.1:{port}"),
+            format!("127.0.0.1:{port}"),
+        ),
+        (
+            format!("http://localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+        ),
+        (
+            format!("http://127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+        ),
+        (format!("http://[::1]:{port}"), format!("localhost:{port}")),
+    ] {
+        let what = format!("Origin {origin} on Host {host}");
+        let answer = ask(server.http_addr(), endpoint, &host, Some(&origin)).await;
+        assert_served(endpoint, &answer, &what);
+        assert!(
+            !answer.head.contains("access-control-allow-origin"),
+            "{what}: {}",
+            answer.head
+        );
     }
+    server.shutdown().await.unwrap();
 }
 
-for_every_endpoint! {
-    /// A page from anywhere else (another site, another port, another scheme, a sandboxed frame's
-    /// `null`, a malformed value) gets the JSON 403, and the server does nothing for it.
-    async fn a_foreign_origin_is_403_json_before_anything_happens(endpoint) {
-        let server = start(|_| {}).await;
-        let port = server.http_addr().port();
-        let other_port = if port == u16::MAX { port - 1 } else { port + 1 };
-        for origin in [
-            "https://evil.example".to_owned(),
-            format!("http://evil.example:{port}"),
-            format!("http://127.0.0.1:{other_port}"),
-            format!("https://127.0.0.1:{port}"),
-            "null".to_owned(),
-            format!("http://127.0.0.1:{port}/"),
-            "evil".to_owned(),
-        ] {
-            let answer = ask(server.http_addr(), endpoint, &own_host(&server), Some(&origin)).await;
-            assert_refused(endpoint, &answer, &origin);
-        }
-        assert_untouched(&server);
-        server.shutdown().await.unwrap();
-    }
-}
-
-for_every_endpoint! {
-    /// `--allow-origin URL` admits that origin, with `Access-Control-Allow-Origin` echoing it and
-    /// `Vary: Origin` (a WebSocket handshake needs no CORS headers: browsers ignore them there);
-    /// any other origin is still refused.
-    async fn allow_origin_admits_a_listed_origin_with_cors_headers(endpoint) {
-        let server = start(|c| {
-            c.allow_origins = vec![parse_allow_origin(LISTED).expect("a valid origin")];
-        })
+/// A page from anywhere else (another site, another port, another scheme, a sandboxed frame's
+/// `null`, a malformed value) gets the JSON 403, and the server does nothing for it.
+#[apply(for_every_endpoint)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_origin_is_403_json_before_anything_happens(endpoint: Endpoint) {
+    let server = start(|_| {}).await;
+    let port = server.http_addr().port();
+    let other_port = if port == u16::MAX { port - 1 } else { port + 1 };
+    for origin in [
+        "https://evil.example".to_owned(),
+        format!("http://evil.example:{port}"),
+        format!("http://127.0.0.1:{other_port}"),
+        format!("https://127.0.0.1:{port}"),
+        "null".to_owned(),
+        format!("http://127.0.0.1:{port}/"),
+        "evil".to_owned(),
+    ] {
+        let answer = ask(
+            server.http_addr(),
+            endpoint,
+            &own_host(&server),
+            Some(&origin),
+        )
         .await;
-        let addr = server.http_addr();
-        let answer = ask(addr, endpoint, &own_host(&server), Some(LISTED)).await;
-        assert_served(endpoint, &answer, LISTED);
-        if !endpoint.is_websocket() {
-            let head = &answer.head;
-            assert!(head.contains(&format!("access-control-allow-origin: {LISTED}")), "{head}");
-            assert!(head.contains("vary: origin"), "{head}");
-        }
-        let answer = ask(addr, endpoint, &own_host(&server), Some("https://evil.example")).await;
-        assert_refused(endpoint, &answer, "unlisted");
-        server.shutdown().await.unwrap();
+        assert_refused(endpoint, &answer, &origin);
     }
+    assert_untouched(&server);
+    server.shutdown().await.unwrap();
 }
 
-for_every_endpoint! {
-    /// `--allow-origin '*'` is the behaviour of a server that checks nothing: every origin in.
-    async fn allow_origin_star_admits_every_origin(endpoint) {
-        let server = start(|c| c.allow_origins = vec![parse_allow_origin("*").expect("*")]).await;
-        let answer = ask(server.http_addr(), endpoint, &own_host(&server), Some("https://evil.example")).await;
-        assert_served(endpoint, &answer, "*");
-        server.shutdown().await.unwrap();
+/// `--allow-origin URL` admits that origin, with `Access-Control-Allow-Origin` echoing it and
+/// `Vary: Origin` (a WebSocket handshake needs no CORS headers: browsers ignore them there);
+/// any other origin is still refused.
+#[apply(for_every_endpoint)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_origin_admits_a_listed_origin_with_cors_headers(endpoint: Endpoint) {
+    let server = start(|c| {
+        c.allow_origins = vec![parse_allow_origin(LISTED).expect("a valid origin")];
+    })
+    .await;
+    let addr = server.http_addr();
+    let answer = ask(addr, endpoint, &own_host(&server), Some(LISTED)).await;
+    assert_served(endpoint, &answer, LISTED);
+    if !endpoint.is_websocket() {
+        let head = &answer.head;
+        assert!(
+            head.contains(&format!("access-control-allow-origin: {LISTED}")),
+            "{head}"
+        );
+        assert!(head.contains("vary: origin"), "{head}");
     }
+    let answer = ask(
+        addr,
+        endpoint,
+        &own_host(&server),
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_refused(endpoint, &answer, "unlisted");
+    server.shutdown().await.unwrap();
+}
+
+/// `--allow-origin '*'` is the behaviour of a server that checks nothing: every origin in.
+#[apply(for_every_endpoint)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_origin_star_admits_every_origin(endpoint: Endpoint) {
+    let server = start(|c| c.allow_origins = vec![parse_allow_origin("*").expect("*")]).await;
+    let answer = ask(
+        server.http_addr(),
+        endpoint,
+        &own_host(&server),
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_served(endpoint, &answer, "*");
+    server.shutdown().await.unwrap();
 }
 
 /// The contract's example, with a real HTTP client: a cross-site publish is a JSON 403 and

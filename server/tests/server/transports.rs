@@ -1,94 +1,176 @@
 //! Every transport delivers consecutive seqs in the contract's exact framing.
+//!
+//! The streams share one behaviour, so one test of it runs over each ([`Subscriber`] reads
+//! one event's message whatever the transport, [`message`] is what that message must be); what
+//! only one transport does (SSE's response head, raw TCP's unsubscribe on hang-up) is asserted
+//! in that transport's arm. The polls answer differently (parked or at once), so each has its own.
 
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use rtlab_wire::Transport;
+use rstest::rstest;
+use rstest_reuse::apply;
+use rtlab_server::RunningServer;
+use rtlab_wire::{Seq, Transport};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
 
+/// One subscriber of a streaming transport, read one event's message at a time.
+enum Subscriber {
+    /// A WebSocket: one text frame per event (boxed: a client socket is large).
+    Ws(Box<Ws>),
+    /// An SSE response: one HTTP chunk per event; `head` is the response head, lower-cased.
+    Sse { raw: Raw, head: String },
+    /// The raw-TCP baseline: one line per event.
+    Tcp(BufReader<TcpStream>),
+}
+
+impl Subscriber {
+    /// Subscribes to `server`'s feed over `transport` (`query`, e.g. `?after=1`, on the HTTP
+    /// ones) and returns once the hub counts it, so that what is published next reaches it.
+    async fn open(server: &RunningServer, transport: Transport, query: &str) -> Subscriber {
+        let before = server.hub().subscriber_count();
+        let addr = server.http_addr();
+        let subscriber = match transport {
+            Transport::Ws => {
+                Subscriber::Ws(Box::new(ws_connect(addr, &format!("/ws{query}")).await))
+            }
+            Transport::Sse => {
+                let request = format!("GET /sse{query} HTTP/1.1\r\nHost: t\r\n\r\n");
+                let mut raw = Raw::send(addr, request.as_bytes()).await;
+                let head = raw.head().await;
+                Subscriber::Sse { raw, head }
+            }
+            Transport::Tcp => {
+                assert!(query.is_empty(), "the raw-TCP baseline takes no query");
+                let stream = within("tcp connect", TcpStream::connect(server.tcp_addr()))
+                    .await
+                    .unwrap();
+                Subscriber::Tcp(BufReader::new(stream))
+            }
+            polls => panic!("{polls:?} is not a stream"),
+        };
+        eventually("subscribed", || {
+            server.hub().subscriber_count() == before + 1
+        })
+        .await;
+        subscriber
+    }
+
+    /// The next event's message: a text frame's payload, an HTTP chunk's payload, a line with
+    /// its newline.
+    async fn next(&mut self) -> String {
+        let bytes = match self {
+            Subscriber::Ws(ws) => ws_event(ws).await.1.into_bytes(),
+            Subscriber::Sse { raw, .. } => raw.chunk().await,
+            Subscriber::Tcp(lines) => {
+                let mut line = Vec::new();
+                within("tcp line", lines.read_until(b'\n', &mut line))
+                    .await
+                    .unwrap();
+                line
+            }
+        };
+        String::from_utf8(bytes).unwrap()
+    }
+}
+
+/// What [`Subscriber::next`] must return for event `seq`, whose JSON the server holds as `json`.
+fn message(transport: Transport, seq: Seq, json: &[u8]) -> String {
+    let json = String::from_utf8_lossy(json);
+    match transport {
+        Transport::Ws => json.into_owned(),
+        Transport::Sse => format!("id: {seq}\ndata: {json}\n\n"),
+        Transport::Tcp => format!("{json}\n"),
+        polls => panic!("{polls:?} is not a stream"),
+    }
+}
+
+/// What the server counts in `bytes_sent` for `message` (see `server/src/stats.rs`): a
+/// WebSocket frame adds its header, 2 bytes below 126 bytes of payload; SSE is counted without
+/// the chunk framing and TCP is the line itself.
+fn bytes_sent(transport: Transport, message: &str) -> u64 {
+    let header = if transport == Transport::Ws { 2 } else { 0 };
+    (message.len() + header) as u64
+}
+
+#[apply(streaming_transports)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ws_sends_one_text_frame_per_event_with_consecutive_seqs() {
+async fn each_event_is_one_message_in_exact_framing_with_consecutive_seqs(transport: Transport) {
     let server = start(|_| {}).await;
     let addr = server.http_addr();
-    let mut ws = ws_connect(addr, "/ws").await;
+    let mut subscriber = Subscriber::open(&server, transport, "").await;
+    if let Subscriber::Sse { head, .. } = &subscriber {
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
+        assert!(head.contains("transfer-encoding: chunked"), "{head}");
+        assert!(
+            !head.contains("content-encoding"),
+            "SSE must not be compressed: {head}"
+        );
+    }
     for i in 1..=3 {
         assert_eq!(publish(addr, &format!("e{i}")).await, i);
     }
+    let mut sent = 0;
     for seq in 1..=3 {
-        let (event, text) = ws_event(&mut ws).await;
-        assert_eq!(event.seq, seq);
-        assert_eq!(event.data, format!("e{seq}"));
-        assert_eq!(text.as_bytes(), &json_of(&server, seq)[..]);
-        assert!(text.starts_with(&format!("{{\"seq\":{seq},\"ts\":")));
-        assert!(text.ends_with(&format!(",\"data\":\"e{seq}\"}}")));
+        let json = json_of(&server, seq);
+        let text = String::from_utf8_lossy(&json);
+        assert!(
+            text.starts_with(&format!("{{\"seq\":{seq},\"ts\":")),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(",\"data\":\"e{seq}\"}}")), "{text}");
+        let expected = message(transport, seq, &json);
+        assert_eq!(subscriber.next().await, expected, "{transport}: seq {seq}");
+        sent += bytes_sent(transport, &expected);
     }
-    let s = stats(addr).await.transports[&Transport::Ws].clone();
+    let s = stats(addr).await.transports[&transport].clone();
     assert_eq!(
         (s.open_connections, s.connections_total, s.deliveries),
-        (1, 1, 3)
+        (1, 1, 3),
+        "{transport}"
     );
-    // 3 frames: 2-byte header + JSON each.
-    let json_bytes: usize = (1..=3).map(|s| json_of(&server, s).len() + 2).sum();
-    assert_eq!(s.bytes_sent, json_bytes as u64);
+    assert_eq!(s.bytes_sent, sent, "{transport}");
+    match subscriber {
+        Subscriber::Sse { mut raw, .. } => {
+            // The exact wire bytes of one more event, chunk framing included.
+            let seq = publish(addr, "x").await;
+            let block = message(transport, seq, &json_of(&server, seq));
+            let wire = format!("{:X}\r\n{block}\r\n", block.len());
+            assert_eq!(
+                String::from_utf8(raw.exact(wire.len()).await).unwrap(),
+                wire
+            );
+        }
+        Subscriber::Tcp(lines) => {
+            // Hanging up unsubscribes: the server notices a closed socket without a write.
+            drop(lines);
+            eventually("tcp unsubscribed", || server.hub().subscriber_count() == 0).await;
+        }
+        Subscriber::Ws(_) => {}
+    }
     server.shutdown().await.unwrap();
 }
 
+#[apply(resumable_streams)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ws_after_replays_history_then_goes_live_without_gap_or_duplicate() {
+async fn after_replays_history_then_goes_live_without_gap_or_duplicate(transport: Transport) {
     let server = start(|_| {}).await;
     let addr = server.http_addr();
     for i in 1..=3 {
         publish(addr, &format!("old{i}")).await;
     }
-    let mut ws = ws_connect(addr, "/ws?after=1").await;
+    let mut subscriber = Subscriber::open(&server, transport, "?after=1").await;
     publish(addr, "new").await;
-    let mut got = Vec::new();
-    for _ in 0..3 {
-        got.push(ws_event(&mut ws).await.0.seq);
+    // Seqs 2 and 3 from the history, 4 live: each once, in order, exactly as framed.
+    for seq in [2, 3, 4] {
+        let expected = message(transport, seq, &json_of(&server, seq));
+        assert_eq!(subscriber.next().await, expected, "{transport}: seq {seq}");
     }
-    assert_eq!(got, [2, 3, 4]);
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sse_blocks_are_exact_and_one_chunk_each() {
-    let server = start(|_| {}).await;
-    let addr = server.http_addr();
-    let mut raw = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    let head = raw.head().await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("content-type: text/event-stream"), "{head}");
-    assert!(head.contains("transfer-encoding: chunked"), "{head}");
-    assert!(
-        !head.contains("content-encoding"),
-        "SSE must not be compressed: {head}"
-    );
-    for i in 1..=3 {
-        publish(addr, &format!("s{i}")).await;
-    }
-    for seq in 1..=3u64 {
-        let json = json_of(&server, seq);
-        let mut block = format!("id: {seq}\ndata: ").into_bytes();
-        block.extend_from_slice(&json);
-        block.extend_from_slice(b"\n\n");
-        assert_eq!(
-            String::from_utf8(raw.chunk().await).unwrap(),
-            String::from_utf8(block).unwrap()
-        );
-    }
-    // The exact wire bytes of one more event, chunk framing included.
-    let seq = publish(addr, "x").await;
-    let json = json_of(&server, seq);
-    let block = format!("id: {seq}\ndata: {}\n\n", String::from_utf8_lossy(&json));
-    let wire = format!("{:X}\r\n{block}\r\n", block.len());
-    assert_eq!(
-        String::from_utf8(raw.exact(wire.len()).await).unwrap(),
-        wire
-    );
     server.shutdown().await.unwrap();
 }
 
@@ -239,34 +321,6 @@ async fn short_poll_answers_at_once_from_history() {
     assert_eq!(get("/poll/short").await, format!("[{}]", j(3)));
     let s = stats(addr).await.transports[&Transport::ShortPoll].clone();
     assert_eq!((s.requests, s.empty_responses, s.deliveries), (6, 3, 4));
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_sends_json_lines_with_consecutive_seqs() {
-    let server = start(|_| {}).await;
-    let stream = TcpStream::connect(server.tcp_addr()).await.unwrap();
-    eventually("tcp subscribed", || server.hub().subscriber_count() == 1).await;
-    for i in 1..=3 {
-        publish(server.http_addr(), &format!("t{i}")).await;
-    }
-    let mut lines = BufReader::new(stream);
-    for seq in 1..=3 {
-        let mut line = Vec::new();
-        within("tcp line", lines.read_until(b'\n', &mut line))
-            .await
-            .unwrap();
-        let mut expected = json_of(&server, seq).to_vec();
-        expected.push(b'\n');
-        assert_eq!(
-            String::from_utf8(line).unwrap(),
-            String::from_utf8(expected).unwrap()
-        );
-    }
-    let s = stats(server.http_addr()).await.transports[&Transport::Tcp].clone();
-    assert_eq!((s.open_connections, s.deliveries), (1, 3));
-    drop(lines);
-    eventually("tcp unsubscribed", || server.hub().subscriber_count() == 0).await;
     server.shutdown().await.unwrap();
 }
 
