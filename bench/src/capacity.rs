@@ -20,7 +20,9 @@ use rtlab_wire::Transport;
 
 use crate::format::num;
 use crate::keep_up::sustained;
+use crate::repeat::{Figure, headline};
 use crate::results::{CLIENT_BOUND_CPU, CaseResult, CaseStatus};
+use crate::spread::{Comparison, Spread, compare};
 use crate::suite::Kind;
 
 /// One transport's result in the saturation scenario.
@@ -39,6 +41,8 @@ pub struct Ceiling {
     pub peak_per_s: f64,
     /// Whether the step of the peak was client-bound.
     pub peak_client_bound: bool,
+    /// Events/s of the peak step over its repetitions (a single value when it ran once).
+    pub peak_spread: Option<Spread>,
 }
 
 impl Ceiling {
@@ -80,6 +84,7 @@ pub fn ceilings(cases: &[CaseResult]) -> Vec<Ceiling> {
                 stopped_client_cpu: None,
                 peak_per_s: 0.0,
                 peak_client_bound: false,
+                peak_spread: None,
             };
             for c in &steps {
                 if ceiling.stopped_at.is_none() {
@@ -95,6 +100,7 @@ pub fn ceilings(cases: &[CaseResult]) -> Vec<Ceiling> {
                 {
                     ceiling.peak_per_s = r.events_per_s;
                     ceiling.peak_client_bound = c.client_bound();
+                    ceiling.peak_spread = headline(c, Figure::EventsPerS);
                 }
             }
             Some(ceiling)
@@ -145,7 +151,21 @@ pub fn saturation_findings(cases: &[CaseResult]) -> Vec<String> {
     let ratios: Vec<String> = all
         .iter()
         .filter(|c| c.transport != Transport::Tcp)
-        .map(|c| format!("{} {:.2}×", c.transport, c.peak_per_s / floor.peak_per_s))
+        .map(|c| {
+            // A ratio is only a difference when the two peaks' ranges over their repetitions
+            // do not overlap.
+            let noise = match (&c.peak_spread, &floor.peak_spread) {
+                (Some(a), Some(b)) if compare(a, b) == Comparison::WithinNoise => {
+                    " (within noise of the floor)"
+                }
+                _ => "",
+            };
+            format!(
+                "{} {:.2}×{noise}",
+                c.transport,
+                c.peak_per_s / floor.peak_per_s
+            )
+        })
         .collect();
     if !ratios.is_empty() {
         out.push(format!(
@@ -329,6 +349,61 @@ mod tests {
             "{floor_bound}"
         );
         assert!(!floor_bound.contains("Ceilings against"), "{floor_bound}");
+    }
+
+    /// `c` run once per value, each repetition delivering that many events/s.
+    fn repeated(c: &CaseResult, events_per_s: &[f64]) -> CaseResult {
+        let runs = events_per_s
+            .iter()
+            .map(|&v| {
+                let mut r = c.clone();
+                if let Some(rep) = r.client.as_mut() {
+                    rep.events_per_s = v;
+                }
+                r
+            })
+            .collect();
+        crate::repeat::fold(runs).unwrap()
+    }
+
+    #[test]
+    fn a_peak_within_the_floors_range_is_called_noise() {
+        let peak = |cases: &[CaseResult], t: Transport| {
+            cases
+                .iter()
+                .filter(|c| c.transport == t)
+                .max_by(|a, b| offered(a).total_cmp(&offered(b)))
+                .unwrap()
+                .id
+                .clone()
+        };
+        let spread_as = |ws: [f64; 3], tcp: [f64; 3]| {
+            let mut cases = saturation();
+            let (pw, pt) = (peak(&cases, Transport::Ws), peak(&cases, Transport::Tcp));
+            for c in &mut cases {
+                if c.id == pw {
+                    *c = repeated(c, &ws);
+                } else if c.id == pt {
+                    *c = repeated(c, &tcp);
+                }
+            }
+            saturation_findings(&cases).join("\n")
+        };
+        // Disjoint ranges: a ratio and nothing else.
+        let apart = spread_as(
+            [1_400_000.0, 1_500_000.0, 1_450_000.0],
+            [1_580_000.0, 1_600_000.0, 1_590_000.0],
+        );
+        assert!(apart.contains("ws 0.89×, "), "{apart}");
+        // ws's range reaches into the floor's: the ratio is stated as noise.
+        let overlap = spread_as(
+            [1_400_000.0, 1_500_000.0, 1_595_000.0],
+            [1_580_000.0, 1_600_000.0, 1_590_000.0],
+        );
+        assert!(
+            overlap.contains("ws 0.89× (within noise of the floor)"),
+            "{overlap}"
+        );
     }
 
     #[test]

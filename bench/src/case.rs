@@ -68,6 +68,9 @@ pub struct CaseParams {
     pub subscriber_queue: Option<u64>,
 }
 
+/// Most repetitions a case may ask for: beyond this a suite is more likely a typo than a plan.
+pub const MAX_REPEAT: u32 = 20;
+
 /// One run: one scenario, one swept value, one transport, one fresh server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
@@ -81,6 +84,8 @@ pub struct Case {
     pub transport: Transport,
     /// Resolved settings.
     pub params: CaseParams,
+    /// How many times the case runs, each with a fresh server ([`crate::repeat`]).
+    pub repeat: u32,
 }
 
 impl Case {
@@ -92,8 +97,14 @@ impl Case {
         }
     }
 
-    /// Rough wall time of this case: warm-up, window, and start-up/connect/teardown slack.
+    /// Rough wall time of this case, every repetition: warm-up, window, and
+    /// start-up/connect/teardown slack, times `repeat`.
     pub fn estimated(&self) -> Duration {
+        self.estimated_once() * self.repeat.max(1)
+    }
+
+    /// Rough wall time of one repetition.
+    pub fn estimated_once(&self) -> Duration {
         let connect = self.params.clients as f64 / 5_000.0;
         Duration::from_secs_f64(self.params.warmup_s + self.params.duration_s + 0.6 + connect)
     }
@@ -112,8 +123,13 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
         duration: s.duration,
         warmup: s.warmup,
         subscriber_queue: s.subscriber_queue,
+        repeat: s.repeat,
     };
     let def = defaults.clone();
+    let repeat = own.repeat.or(def.repeat).unwrap_or(1);
+    if !(1..=MAX_REPEAT).contains(&repeat) {
+        return Err(format!("`repeat` must be 1 to {MAX_REPEAT}, not {repeat}"));
+    }
     let transports = own
         .transports
         .or(def.transports)
@@ -187,6 +203,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
                 point,
                 transport,
                 params: params.clone(),
+                repeat,
             });
         }
     }

@@ -20,6 +20,7 @@ use rtlab_wire::Transport;
     rtlab                                   run the default suite (same as `rtlab run`)\n  \
     rtlab run --suite quick                 a smoke run in seconds\n  \
     rtlab run --transports ws,sse --duration 5s\n  \
+    rtlab run --suite quick --repeat 3      every case three times: median (min–max)\n  \
     rtlab run --dry-run                     list the cases and the estimated time\n  \
     rtlab plot results/latest               redraw charts and report from stored JSON\n  \
     rtlab compare results/reference results/latest"
@@ -68,6 +69,10 @@ pub struct RunArgs {
     /// Run only these scenarios, by name (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
+    /// Run every case N times, each with a fresh server (overrides the suite's `repeat`): the
+    /// report then shows each headline figure as median (min–max).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::case::MAX_REPEAT as i64))]
+    pub repeat: Option<u32>,
     /// The `rtlab-server` binary (default: next to this executable).
     #[arg(long, env = "RTLAB_SERVER_BIN")]
     pub server_bin: Option<PathBuf>,
@@ -89,6 +94,7 @@ impl Default for RunArgs {
             warmup: None,
             transports: Vec::new(),
             scenarios: Vec::new(),
+            repeat: None,
             server_bin: None,
             no_pin: false,
             dry_run: false,
@@ -140,6 +146,13 @@ mod tests {
         assert_eq!(a.duration, Some(Duration::from_millis(500)));
         assert_eq!(a.transports, [Transport::Ws, Transport::LongPoll]);
         assert!(Cli::try_parse_from(["rtlab", "run", "--duration", "soon"]).is_err());
+        let Some(Command::Run(r)) = Cli::parse_from(["rtlab", "run", "--repeat", "3"]).command
+        else {
+            panic!("not run")
+        };
+        assert_eq!(r.repeat, Some(3));
+        assert!(Cli::try_parse_from(["rtlab", "run", "--repeat", "0"]).is_err());
+        assert!(Cli::try_parse_from(["rtlab", "run", "--repeat", "21"]).is_err());
         assert!(Cli::parse_from(["rtlab"]).command.is_none());
     }
 }

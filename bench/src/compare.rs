@@ -4,9 +4,17 @@
 //! up row by row. For each matched case the table shows p50, p99, delivered events/s and bytes per
 //! event in A and B and the change in percent. A change is only meaningful if the machines and
 //! builds match: the header says when they do not.
+//!
+//! **Noise.** A change in percent says nothing about whether the runs disagree: one 2 s window
+//! can move a p99 by half. When cases ran more than once ([`crate::repeat`]) the values are the
+//! medians over the repetitions, and the last column says, per headline figure (p50, p99,
+//! events/s, bytes/event, server CPU per 1 000 events), whether the two runs' min–max ranges
+//! overlap: `yes` means the runs agree within their own noise, `no` that they disagree beyond it
+//! (listed under the table), `n/a` that both measured the case once and there is no range.
 
 use std::path::Path;
 
+use crate::repeat::{Figure, headline};
 use crate::report::{fmt_us, text_table};
 use crate::results::{CaseResult, ResultsError, RunDir, RunInfo};
 
@@ -58,72 +66,113 @@ pub fn compare(ia: &RunInfo, ca: &[CaseResult], ib: &RunInfo, cb: &[CaseResult])
     out.push('\n');
     let mut rows = Vec::new();
     let mut only = Vec::new();
+    let (mut overlapping, mut apart, mut single) = (0, Vec::new(), 0);
     for a in ca {
         let Some(b) = cb.iter().find(|b| b.id == a.id) else {
             only.push(format!("only in A: {}", a.id));
             continue;
         };
-        let (Some(ra), Some(rb)) = (a.ok(), b.ok()) else {
-            rows.push(vec![
+        if a.ok().is_none() || b.ok().is_none() {
+            let mut row = vec![
                 a.id.clone(),
                 format!("{:?} → {:?}", a.status, b.status).to_lowercase(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            ];
+            row.resize(HEADERS.len(), String::new());
+            rows.push(row);
             continue;
-        };
-        let (ba, bb) = (
-            a.total_bytes_per_event().unwrap_or(f64::NAN),
-            b.total_bytes_per_event().unwrap_or(f64::NAN),
-        );
-        rows.push(vec![
-            a.id.clone(),
-            "ok".into(),
-            fmt_us(ra.latency_us.p50),
-            fmt_us(rb.latency_us.p50),
-            change(ra.latency_us.p50, rb.latency_us.p50),
-            fmt_us(ra.latency_us.p99),
-            fmt_us(rb.latency_us.p99),
-            change(ra.latency_us.p99, rb.latency_us.p99),
-            format!("{:.0} → {:.0}", ra.events_per_s, rb.events_per_s),
-            change(ra.events_per_s, rb.events_per_s),
-            format!("{ba:.1} → {bb:.1}"),
-            change(ba, bb),
-        ]);
+        }
+        let median = |c: &CaseResult, f: Figure| headline(c, f).map_or(f64::NAN, |s| s.median);
+        let mut row = vec![a.id.clone(), "ok".into()];
+        for f in [Figure::P50, Figure::P99] {
+            let (va, vb) = (median(a, f), median(b, f));
+            row.extend([fmt_us(va), fmt_us(vb), change(va, vb)]);
+        }
+        for f in [Figure::EventsPerS, Figure::BytesPerEvent] {
+            let (va, vb) = (median(a, f), median(b, f));
+            let digits = usize::from(f == Figure::BytesPerEvent);
+            row.extend([format!("{va:.digits$} → {vb:.digits$}"), change(va, vb)]);
+        }
+        let verdicts: Vec<&str> = Figure::ALL
+            .iter()
+            .map(|&f| match overlap(a, b, f) {
+                Overlap::Yes => {
+                    overlapping += 1;
+                    "yes"
+                }
+                Overlap::No => {
+                    apart.push(format!("{} {}", a.id, f.label()));
+                    "no"
+                }
+                Overlap::Single => {
+                    single += 1;
+                    "n/a"
+                }
+                Overlap::Unmeasured => "-",
+            })
+            .collect();
+        row.push(verdicts.join(" "));
+        rows.push(row);
     }
     for b in cb.iter().filter(|b| !ca.iter().any(|a| a.id == b.id)) {
         only.push(format!("only in B: {}", b.id));
     }
-    out.push_str(&text_table(
-        &[
-            "case",
-            "status",
-            "p50 A",
-            "p50 B",
-            "Δp50",
-            "p99 A",
-            "p99 B",
-            "Δp99",
-            "events/s",
-            "Δev/s",
-            "bytes/event",
-            "Δbytes",
-        ],
-        &rows,
+    out.push_str(&text_table(&HEADERS, &rows));
+    out.push_str(&format!(
+        "\noverlap (p50 p99 ev/s B/ev cpu): whether the two runs' min–max ranges over their \
+         repetitions share a value; yes in {overlapping}, no in {}, n/a in {single} (both runs \
+         measured the case once: no spread), - where a figure was not measured.\n",
+        apart.len()
     ));
+    if !apart.is_empty() {
+        out.push_str(&format!(
+            "The runs disagree beyond their spread on: {}.\n",
+            apart.join(", ")
+        ));
+    }
     for o in only {
         out.push_str(&o);
         out.push('\n');
     }
     out
+}
+
+/// The compare table's columns: medians over repetitions, then one overlap verdict per figure.
+const HEADERS: [&str; 13] = [
+    "case",
+    "status",
+    "p50 A",
+    "p50 B",
+    "Δp50",
+    "p99 A",
+    "p99 B",
+    "Δp99",
+    "events/s",
+    "Δev/s",
+    "bytes/event",
+    "Δbytes",
+    "overlap p50 p99 ev/s B/ev cpu",
+];
+
+/// Whether one figure's ranges in two runs share a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overlap {
+    /// They do: the runs agree within their noise.
+    Yes,
+    /// They do not: the runs disagree beyond it.
+    No,
+    /// Both runs measured it once: there is no range to compare.
+    Single,
+    /// One of the runs has no value.
+    Unmeasured,
+}
+
+fn overlap(a: &CaseResult, b: &CaseResult, f: Figure) -> Overlap {
+    match (headline(a, f), headline(b, f)) {
+        (Some(x), Some(y)) if !x.has_spread() && !y.has_spread() => Overlap::Single,
+        (Some(x), Some(y)) if x.overlaps(&y) => Overlap::Yes,
+        (Some(_), Some(_)) => Overlap::No,
+        _ => Overlap::Unmeasured,
+    }
 }
 
 #[cfg(test)]
@@ -160,5 +209,47 @@ mod tests {
         assert!(text.contains(&a[0].id));
         assert!(text.contains("+100.0%"), "{text}");
         assert!(text.contains("only in A"), "{text}");
+        assert!(
+            text.contains("n/a n/a n/a n/a"),
+            "one run each: no spread\n{text}"
+        );
+    }
+
+    /// `c` run once per p99 (µs).
+    fn repeated(c: &CaseResult, p99s: &[f64]) -> CaseResult {
+        let runs = p99s
+            .iter()
+            .map(|&v| {
+                let mut r = c.clone();
+                if let Some(rep) = r.client.as_mut() {
+                    rep.latency_us.p99 = v;
+                }
+                r
+            })
+            .collect();
+        crate::repeat::fold(runs).unwrap()
+    }
+
+    #[test]
+    fn overlap_column_says_whether_the_ranges_meet() {
+        let base = crate::plot::testdata::cases().remove(0);
+        let a = vec![repeated(&base, &[1_000.0, 1_100.0, 1_200.0])];
+        let same = vec![repeated(&base, &[1_150.0, 1_300.0, 1_250.0])];
+        let text = compare(&info(), &a, &info(), &same);
+        assert!(text.contains("overlap p50 p99 ev/s B/ev cpu"), "{text}");
+        let row = text.lines().find(|l| l.starts_with(&base.id)).unwrap();
+        assert!(row.ends_with("yes yes yes yes yes"), "{row}");
+        assert!(!text.contains("disagree beyond"), "{text}");
+        let slower = vec![repeated(&base, &[2_000.0, 2_100.0, 2_200.0])];
+        let text = compare(&info(), &a, &info(), &slower);
+        let row = text.lines().find(|l| l.starts_with(&base.id)).unwrap();
+        assert!(row.ends_with("yes no yes yes yes"), "{row}");
+        assert!(
+            text.contains(&format!(
+                "disagree beyond their spread on: {} p99.",
+                base.id
+            )),
+            "{text}"
+        );
     }
 }

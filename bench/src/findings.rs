@@ -16,10 +16,12 @@ use rtlab_wire::Transport;
 
 use crate::format::num;
 use crate::plot::fmt_bytes;
+use crate::repeat::{self, Figure, headline};
 use crate::report::{fmt_us, md_table};
 use crate::results::{CaseResult, CaseStatus};
+use crate::spread::{Comparison, Spread, compare};
 use crate::suite::Kind;
-use crate::table::{bytes_per_event_cell, server_cpu_cell};
+use crate::table::{figure_text, headline_cell};
 
 pub use crate::keep_up::{
     KEEP_UP_DELIVERY, KEEP_UP_P99_US, keep_up_delivery, kept_up, published_share,
@@ -60,11 +62,12 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
             Some(vec![
                 format!("**{t}**"),
                 format!("`{}`", c.id),
-                fmt_us(r.latency_us.p50),
-                fmt_us(r.latency_us.p99),
-                num(r.events_per_s),
-                bytes_per_event_cell(c),
-                server_cpu_cell(c),
+                repeat::count(c).to_string(),
+                headline_cell(c, Figure::P50),
+                headline_cell(c, Figure::P99),
+                headline_cell(c, Figure::EventsPerS),
+                headline_cell(c, Figure::BytesPerEvent),
+                headline_cell(c, Figure::CpuPer1000),
                 r.lost.to_string(),
             ])
         })
@@ -73,6 +76,7 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
         &[
             "transport",
             "case",
+            "runs",
             "p50",
             "p99",
             "events/s received",
@@ -111,44 +115,58 @@ fn latency(cs: &[&CaseResult]) -> Vec<String> {
         .filter_map(|c| {
             let r = c.ok()?;
             Some(format!(
-                "**{}**: p50 {}, p99 {}, p99.9 {}, max {}; {} of the window's events delivered (by seq), {} events/s received, {} lost.",
+                "**{}**: p50 {}, p99 {}, p99.9 {}, max {}{}; {} of the window's events delivered (by seq), {} events/s received, {} lost.",
                 c.transport,
-                fmt_us(r.latency_us.p50),
-                fmt_us(r.latency_us.p99),
+                headline_cell(c, Figure::P50),
+                headline_cell(c, Figure::P99),
                 fmt_us(r.latency_us.p999),
                 fmt_us(r.latency_us.max),
+                // p99.9, max, delivery and loss are the stored run's (the first that succeeded):
+                // only the headline figures are kept per repetition.
+                if repeat::count(c) > 1 {
+                    " (these two, the share and the loss: first run)"
+                } else {
+                    ""
+                },
                 share(c.delivered_share()),
-                num(r.events_per_s),
+                headline_cell(c, Figure::EventsPerS),
                 r.lost
             ))
         })
         .collect();
-    let mut by_p99: Vec<(&CaseResult, f64)> = cs
-        .iter()
-        .filter_map(|c| Some((*c, c.ok()?.latency_us.p99)))
-        .collect();
-    by_p99.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let by_p99: Vec<(Transport, Spread)> = ranked(cs, Figure::P99);
     if let (Some(best), Some(worst)) = (by_p99.first(), by_p99.last())
-        && best.1 > 0.0
+        && best.1.median > 0.0
+        && by_p99.len() > 1
     {
+        let verdict = match compare(&best.1, &worst.1) {
+            Comparison::Lower => format!(
+                "The slowest tail ({}, {}) is {:.1}× the fastest ({}, {}).",
+                worst.0,
+                fmt_us(worst.1.median),
+                worst.1.median / best.1.median,
+                best.0,
+                fmt_us(best.1.median)
+            ),
+            _ => format!(
+                "The fastest ({}) and slowest ({}) p99s overlap over their repetitions: the differences in tail latency between these transports are within noise.",
+                best.0, worst.0
+            ),
+        };
         out.push(format!(
-            "Ranked by p99: {}. The slowest tail ({}, {}) is {:.1}× the fastest ({}, {}).",
-            by_p99
-                .iter()
-                .map(|(c, v)| format!("{} {}", c.transport, fmt_us(*v)))
-                .collect::<Vec<_>>()
-                .join(" < "),
-            worst.0.transport,
-            fmt_us(worst.1),
-            worst.1 / best.1,
-            best.0.transport,
-            fmt_us(best.1)
+            "Ranked by p99{}: {}. {verdict}",
+            if by_p99.iter().any(|(_, s)| s.has_spread()) {
+                " (median; `≈` where the ranges overlap, within noise)"
+            } else {
+                ""
+            },
+            ranking(&by_p99, Figure::P99),
         ));
     }
     if let Some(sp) = cs.iter().find(|c| c.transport == Transport::ShortPoll) {
         out.push(format!(
-            "Short polling's median ({}) is set by its {} ms poll interval, not by the network: an event waits for the next poll.",
-            fmt_us(sp.ok().map_or(0.0, |r| r.latency_us.p50)),
+            "Short polling's median, {}, is set by its {} ms poll interval, not by the network: an event waits for the next poll.",
+            headline_cell(sp, Figure::P50),
             sp.params.poll_interval_ms
         ));
     }
@@ -201,7 +219,9 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
     };
     let mut out = Vec::new();
     for c in cs.iter().filter(|c| c.params.clients == max_clients) {
-        let Some(r) = c.ok() else { continue };
+        if c.ok().is_none() {
+            continue;
+        }
         let nominal = c.params.clients as f64 * c.params.rate as f64;
         let s = c.server.as_ref();
         out.push(format!(
@@ -209,25 +229,64 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
             num(max_clients as f64),
             c.transport,
             share(c.delivered_share()),
-            num(r.events_per_s),
+            headline_cell(c, Figure::EventsPerS),
             num(nominal),
-            fmt_us(r.latency_us.p99),
-            s.and_then(|s| s.cpu_ms_per_1000_events).map_or("n/a".into(), |v| format!("{v:.2}")),
+            headline_cell(c, Figure::P99),
+            headline(c, Figure::CpuPer1000).map_or("n/a".into(), |s| s.cell(|v| format!("{v:.2}"))),
             s.and_then(|s| s.memory_per_connection_bytes).map_or("n/a".into(), fmt_bytes),
         ));
     }
-    let cheapest = cs
+    let at_max: Vec<&CaseResult> = cs
         .iter()
+        .copied()
         .filter(|c| c.params.clients == max_clients)
-        .filter_map(|c| Some((c.transport, c.server.as_ref()?.cpu_ms_per_1000_events?)))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((t, v)) = cheapest {
-        out.push(format!(
-            "The cheapest transport for the server at {} clients is {t} ({v:.2} ms CPU per 1 000 events).",
-            num(max_clients as f64)
-        ));
+        .collect();
+    let by_cpu = ranked(&at_max, Figure::CpuPer1000);
+    if let Some((t, best)) = by_cpu.first() {
+        let ties: Vec<String> = by_cpu[1..]
+            .iter()
+            .filter(|(_, s)| compare(best, s) != Comparison::Lower)
+            .map(|(t, _)| t.to_string())
+            .collect();
+        if ties.is_empty() {
+            out.push(format!(
+                "The cheapest transport for the server at {} clients is {t} ({} ms CPU per 1 000 events).",
+                num(max_clients as f64),
+                best.cell(|v| figure_text(Figure::CpuPer1000, v))
+            ));
+        } else {
+            out.push(format!(
+                "No transport is clearly the cheapest for the server at {} clients: {t} has the lowest median ({} ms CPU per 1 000 events), but its range overlaps {}'s: within noise.",
+                num(max_clients as f64),
+                best.cell(|v| figure_text(Figure::CpuPer1000, v)),
+                ties.join(", ")
+            ));
+        }
     }
     out
+}
+
+/// The cases' transports ordered by the median of `figure`, lowest first (unmeasured left out).
+fn ranked(cs: &[&CaseResult], figure: Figure) -> Vec<(Transport, Spread)> {
+    let mut v: Vec<(Transport, Spread)> = cs
+        .iter()
+        .filter_map(|c| Some((c.transport, headline(c, figure)?)))
+        .collect();
+    v.sort_by(|a, b| a.1.median.total_cmp(&b.1.median));
+    v
+}
+
+/// A ranking as text: `tcp 1.00 ms < ws 2.00 ms ≈ sse 2.10 ms`, each sign from [`compare`] of
+/// neighbours, so `<` is written only where the ranges do not overlap.
+fn ranking(v: &[(Transport, Spread)], figure: Figure) -> String {
+    let mut text = String::new();
+    for (i, (t, s)) in v.iter().enumerate() {
+        if i > 0 {
+            text += &format!(" {} ", compare(&v[i - 1].1, s).symbol());
+        }
+        text += &format!("{t} {}", figure_text(figure, s.median));
+    }
+    text
 }
 
 /// Rate findings look at failed cases too: at saturation a transport may lose every subscriber
@@ -569,6 +628,96 @@ mod tests {
             "{text}"
         );
         assert!(percents(&text).iter().all(|p| *p <= 100.0), "{text}");
+    }
+
+    /// `c` run once per value, each repetition with that p99 (µs) and server CPU per 1 000 events.
+    fn repeated(c: &CaseResult, p99_cpu: &[(f64, f64)]) -> CaseResult {
+        let runs = p99_cpu
+            .iter()
+            .map(|&(p99, cpu)| {
+                let mut r = c.clone();
+                if let Some(rep) = r.client.as_mut() {
+                    rep.latency_us.p99 = p99;
+                }
+                if let Some(s) = r.server.as_mut() {
+                    s.cpu_ms_per_1000_events = Some(cpu);
+                }
+                r
+            })
+            .collect();
+        crate::repeat::fold(runs).expect("repetitions")
+    }
+
+    /// The synthetic cases of `kind` (at the largest client count), ws and sse repeated three
+    /// times with these p99s and CPU costs, the other transports left out.
+    fn ws_and_sse(kind: Kind, ws: [(f64, f64); 3], sse: [(f64, f64); 3]) -> Vec<CaseResult> {
+        let cases = testdata::cases();
+        let max = cases
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.params.clients)
+            .max()
+            .expect("cases");
+        cases
+            .iter()
+            .filter(|c| c.kind == kind && c.params.clients == max)
+            .filter_map(|c| match c.transport {
+                Transport::Ws => Some(repeated(c, &ws)),
+                Transport::Sse => Some(repeated(c, &sse)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn latency_ranks_only_where_the_spreads_do_not_overlap() {
+        let apart = ws_and_sse(
+            Kind::Latency,
+            [(1_000.0, 1.0), (1_200.0, 1.0), (1_100.0, 1.0)],
+            [(3_000.0, 1.0), (3_300.0, 1.0), (2_900.0, 1.0)],
+        );
+        let text = for_kind(Kind::Latency, &apart).join("\n");
+        assert!(text.contains("ws 1.10 ms < sse 3.00 ms"), "{text}");
+        assert!(text.contains("is 2.7× the fastest (ws, 1.10 ms)"), "{text}");
+        assert!(
+            text.contains("p99 1.10 ms (1.00 ms–1.20 ms)"),
+            "the median and range: {text}"
+        );
+        // sse's best window is faster than ws's worst: the ranking says ≈, no "×" claim.
+        let overlap = ws_and_sse(
+            Kind::Latency,
+            [(1_000.0, 1.0), (1_200.0, 1.0), (1_100.0, 1.0)],
+            [(3_000.0, 1.0), (3_300.0, 1.0), (1_150.0, 1.0)],
+        );
+        let text = for_kind(Kind::Latency, &overlap).join("\n");
+        assert!(text.contains("ws 1.10 ms ≈ sse 3.00 ms"), "{text}");
+        assert!(text.contains("within noise"), "{text}");
+        assert!(!text.contains("× the fastest"), "{text}");
+    }
+
+    #[test]
+    fn the_cheapest_fanout_transport_is_named_only_when_clearly_cheapest() {
+        let apart = ws_and_sse(
+            Kind::Fanout,
+            [(1e3, 1.0), (1e3, 1.2), (1e3, 1.1)],
+            [(1e3, 2.0), (1e3, 2.2), (1e3, 2.1)],
+        );
+        let text = for_kind(Kind::Fanout, &apart).join("\n");
+        assert!(
+            text.contains("cheapest transport for the server at 10\u{202f}000 clients is ws (1.10 (1.00–1.20) ms CPU"),
+            "{text}"
+        );
+        let overlap = ws_and_sse(
+            Kind::Fanout,
+            [(1e3, 1.0), (1e3, 1.2), (1e3, 1.1)],
+            [(1e3, 2.0), (1e3, 1.15), (1e3, 2.1)],
+        );
+        let text = for_kind(Kind::Fanout, &overlap).join("\n");
+        assert!(
+            text.contains("No transport is clearly the cheapest")
+                && text.contains("overlaps sse's: within noise"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!            ─► charts (plotters, PNG + SVG) ─► report.md
 //! ```
 //!
-//! Run with `cargo run --release` (the default suite, about 6–7 minutes on 2 cores) or
+//! Run with `cargo run --release` (the default suite, about 9 minutes on 2 cores) or
 //! `cargo run --release -p rtlab-bench -- run --suite quick`; redraw with `rtlab plot DIR`;
 //! compare with `rtlab compare A B`. Test with `cargo build -p rtlab-server && cargo nextest run
 //! -p rtlab-bench` (the end-to-end tests run the real binaries).
@@ -39,6 +39,8 @@
 //! - [`report`]: `report.md`, tables, rendering a results folder.
 //! - [`keep_up`]: the one rule for "kept up" (by seq, bounded p99, no loss).
 //! - [`capacity`]: each transport's ceiling (saturation) and memory per connection, with sentences.
+//! - [`spread`]: median and min–max of a repeated figure; "lower" only when ranges do not overlap.
+//! - [`repeat`]: a case run several times, stored as one case file with `repeats`.
 //! - [`findings`]: each scenario's numbers turned into sentences.
 //! - [`format`](mod@format): numbers as the report's sentences write them.
 //! - [`compare`]: differences between two runs.
@@ -58,10 +60,12 @@ pub mod model;
 pub mod plot;
 pub mod predict;
 pub mod proc_sampler;
+pub mod repeat;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod server_process;
+pub mod spread;
 pub mod suite;
 pub mod summary;
 pub mod table;

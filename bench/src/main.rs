@@ -50,6 +50,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         if let Some(w) = args.warmup {
             case.params.warmup_s = w.as_secs_f64();
         }
+        if let Some(n) = args.repeat {
+            case.repeat = n;
+        }
     }
     if !args.transports.is_empty() {
         suite.retain_transports(&args.transports);
@@ -63,7 +66,16 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     if args.dry_run {
         for c in &suite.cases {
-            println!("{:<40} ~{:.1} s", c.id(), c.estimated().as_secs_f64());
+            println!(
+                "{:<40} ~{:.1} s{}",
+                c.id(),
+                c.estimated().as_secs_f64(),
+                if c.repeat > 1 {
+                    format!(" ({} repetitions)", c.repeat)
+                } else {
+                    String::new()
+                }
+            );
         }
         println!(
             "{} cases, estimated {:.0} s ({:.1} min)",

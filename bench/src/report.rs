@@ -118,6 +118,9 @@ pub fn report_markdown(
         failed.len()
     );
 
+    s.push_str(&crate::repeat::note(cases));
+    s.push_str("\n\n");
+
     s.push_str("## At a glance\n\n");
     s.push_str(&findings::glance_table(cases));
     s.push('\n');
@@ -317,6 +320,12 @@ mod tests {
         for t in rtlab_wire::Transport::ALL {
             assert!(md.contains(t.as_str()), "{t} missing");
         }
+        assert!(md.contains("Each case ran once, so no figure has a spread"));
+        let mut repeated = cases.clone();
+        repeated[0] = crate::repeat::fold(vec![cases[0].clone(), cases[0].clone()]).unwrap();
+        let md2 = report_markdown(&info, &repeated, &[], Path::new("."));
+        assert!(md2.contains("1 of ") && md2.contains("cases ran 2 times"));
+        assert!(!md2.contains("Each case ran once"));
         for h in [
             "## Latency",
             "## Bytes per event",

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::RunReport;
 use crate::connection_memory::ConnectionMemory;
 use crate::machine::MachineInfo;
+use crate::repeat::Repeat;
 use crate::suite::{CaseParams, Kind, Point};
 
 /// Version of `run.json` and the case files.
@@ -177,6 +178,11 @@ pub struct CaseResult {
     /// A `memory` case's measurement: the server's RSS against idle connections, and its slope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_memory: Option<ConnectionMemory>,
+    /// Every repetition's headline figures when the case ran more than once (the top level is
+    /// the first that succeeded); empty, and left out of the file, for one repetition and in
+    /// folders written before repeats existed. See [`crate::repeat`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
 }
 
 /// Above this share of its core the client is called *client-bound*: its figures may describe the
@@ -438,7 +444,12 @@ mod tests {
         failed.status = CaseStatus::Failed;
         failed.error = Some("server died".into());
         failed.client = None;
-        cases.push(failed);
+        cases.push(failed.clone());
+        // A case that ran three times (one repetition failed) stores every repetition's figures.
+        let repeated = crate::repeat::fold(vec![cases[0].clone(), failed, cases[0].clone()])
+            .expect("three repetitions");
+        assert_eq!(repeated.repeats.len(), 3);
+        cases.push(repeated.clone());
         for c in &cases {
             let doc = serde_json::to_value(c).unwrap();
             let errors: Vec<String> = v
@@ -450,6 +461,20 @@ mod tests {
         let mut bad = serde_json::to_value(&cases[0]).unwrap();
         bad["transport"] = "carrier-pigeon".into();
         assert!(!v.is_valid(&bad));
+        // A repetition without its figures, or a single-entry `repeats`, is not the format.
+        let mut bad = serde_json::to_value(&repeated).unwrap();
+        bad["repeats"][1].as_object_mut().unwrap().remove("p99_us");
+        assert!(!v.is_valid(&bad));
+        let mut bad = serde_json::to_value(&repeated).unwrap();
+        bad["repeats"].as_array_mut().unwrap().truncate(1);
+        assert!(!v.is_valid(&bad));
+        // An old case file (no `repeats`) is still valid.
+        assert!(
+            serde_json::to_value(&cases[0])
+                .unwrap()
+                .get("repeats")
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! 4. stops the server (SIGTERM, then SIGKILL) and writes `cases/<id>.json` and its `.hgrm` at
 //!    once, so an interrupted run keeps everything measured so far.
 //!
+//! A case with `repeat = N` goes through steps 1–3 N times in a row, each with a fresh server, and
+//! is written once with every repetition's headline figures ([`crate::repeat`]).
+//!
 //! **Failure isolation.** A server that does not start or dies mid-case, or a client error, marks
 //! *that* case failed (with the server's last output lines) and the suite goes on; the exit code
 //! says something failed. Ctrl-C stops the current case's server, marks the run interrupted and
@@ -34,7 +37,7 @@ use crate::results::{
 };
 use crate::server_process::{ServerOptions, ServerProcess};
 use crate::suite::{Case, Kind, Suite};
-use crate::{hgrm, machine::MachineInfo};
+use crate::{hgrm, machine::MachineInfo, repeat};
 
 /// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in
 /// 10 ms ticks, so 50 ms keeps the error under about 20 %.
@@ -139,7 +142,9 @@ pub async fn run_suite(
             break;
         }
         bar.set_message(case.id());
-        let result = run_case(case, opts, &mut interrupt).await;
+        let Some(result) = run_repeats(case, opts, &mut interrupt).await else {
+            break;
+        };
         save_case(&dir, &result).await?;
         // One line per case: through the bar on a terminal, plainly otherwise (CI logs, pipes).
         let line = progress_line(i + 1, n, &result);
@@ -164,6 +169,29 @@ pub async fn run_suite(
     };
     save_run(&dir, &info).await?;
     Ok(RunOutcome { dir, info, cases })
+}
+
+/// Runs a case `case.repeat` times, each with a fresh server, and folds the repetitions into one
+/// result ([`repeat::fold`]). A Ctrl-C stops after the repetition it interrupted; `None` only if
+/// no repetition ran.
+async fn run_repeats(
+    case: &Case,
+    opts: &RunOptions,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Option<CaseResult> {
+    let mut runs = Vec::new();
+    for k in 0..case.repeat.max(1) {
+        if k > 0 && *interrupt.borrow() {
+            break;
+        }
+        let result = run_case(case, opts, interrupt).await;
+        let stop = result.status == CaseStatus::Interrupted;
+        runs.push(result);
+        if stop {
+            break;
+        }
+    }
+    repeat::fold(runs)
 }
 
 /// Runs blocking file work on tokio's blocking pool, never on a runtime worker.
@@ -257,6 +285,7 @@ pub async fn run_case(
         client: None,
         client_cpu_utilisation: None,
         connection_memory: None,
+        repeats: Vec::new(),
     };
     let server_opts = ServerOptions {
         rate: case.params.rate,
@@ -296,7 +325,7 @@ pub async fn run_case(
         Interrupted,
     }
     // The client bounds itself; this is a last resort so that one stuck case cannot stall a suite.
-    let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    let limit = case.estimated_once() + CASE_TIMEOUT_SLACK;
     // The client runs in this process: its CPU is this process's, sampled like the server's.
     let client_sampler = Sampler::start(std::process::id());
     let client_start = Instant::now();
@@ -386,7 +415,7 @@ async fn run_memory_case(
     started: Instant,
 ) -> CaseResult {
     let steps = memory_steps(case.params.clients);
-    let limit = case.estimated() + CASE_TIMEOUT_SLACK;
+    let limit = case.estimated_once() + CASE_TIMEOUT_SLACK;
     let measure = tokio::time::timeout(
         limit,
         connection_memory::measure(

@@ -211,9 +211,10 @@ impl ServerProcess {
         }
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let stdout = child.stdout.take();
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(keep_tail(stderr, tail.clone()));
-        }
+        let stderr_reader = child
+            .stderr
+            .take()
+            .map(|stderr| tokio::spawn(keep_tail(stderr, tail.clone())));
         let (tx, exit) = watch::channel(None);
         tokio::spawn(async move {
             let status = child.wait().await.ok();
@@ -241,6 +242,11 @@ impl ServerProcess {
             Ok(_) => {
                 // Let the exit status arrive so the message can name it.
                 let status = server.wait_exit_for(Duration::from_secs(2)).await;
+                // The process is gone, so its stderr ends: let the reader take the last lines in
+                // before the tail is read (otherwise they race, and the failure loses its reason).
+                if let Some(reader) = stderr_reader {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+                }
                 let reason = match status {
                     Some(s) => format!("it exited ({s}) before listening"),
                     None => "its stdout closed before it listened".into(),

@@ -17,6 +17,7 @@
 //! name = "payload"
 //! kind = "payload"      # which charts and findings use it
 //! sweep.payload_bytes = [16, 1024, 65536]
+//! repeat = 3           # each case three times, each with a fresh server (median and range)
 //! ```
 //!
 //! Why sweeps: a single point says little about a trade-off. Overhead per event only means
@@ -35,7 +36,7 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::case::expand;
-pub use crate::case::{Case, CaseParams, Point};
+pub use crate::case::{Case, CaseParams, MAX_REPEAT, Point};
 
 /// The suite shipped as `bench/suites/default.toml`: the lab's full comparison (a few minutes).
 pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
@@ -150,6 +151,8 @@ pub struct Settings {
     pub warmup: Option<Dur>,
     /// The server's per-subscriber queue, in events (`--subscriber-queue`).
     pub subscriber_queue: Option<u64>,
+    /// How many times each case runs, each with a fresh server (1 to [`MAX_REPEAT`]).
+    pub repeat: Option<u32>,
 }
 
 /// The one setting a scenario varies, and its values.
@@ -195,6 +198,8 @@ pub struct ScenarioSpec {
     pub warmup: Option<Dur>,
     /// The server's per-subscriber queue, in events.
     pub subscriber_queue: Option<u64>,
+    /// How many times each case runs, each with a fresh server.
+    pub repeat: Option<u32>,
     /// The varied setting.
     #[serde(default)]
     pub sweep: Option<Sweep>,
@@ -399,6 +404,29 @@ mod tests {
         let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"rate\"\nsweep.rate = [1]\nsweep.clients = [1]\n";
         let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
         assert!(err.contains("one setting only"), "{err}");
+    }
+
+    #[test]
+    fn repeat_comes_from_defaults_or_the_scenario_and_is_bounded() {
+        let text = "name = \"t\"\n[defaults]\nrepeat = 2\ntransports = [\"ws\"]\n[[scenario]]\nname = \"a\"\nkind = \"latency\"\n[[scenario]]\nname = \"b\"\nkind = \"latency\"\nrepeat = 3\n";
+        let s = Suite::parse(text, "t.toml").unwrap();
+        assert_eq!(s.cases.iter().map(|c| c.repeat).collect::<Vec<_>>(), [2, 3]);
+        // Three runs cost three times one.
+        let one = Case {
+            repeat: 1,
+            ..s.cases[1].clone()
+        };
+        assert_eq!(s.cases[1].estimated(), one.estimated() * 3);
+        for bad in ["0", "1000"] {
+            let text = format!(
+                "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nrepeat = {bad}\n"
+            );
+            let err = Suite::parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(err.contains("`repeat`"), "{err}");
+        }
+        let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nrepeat = -1\n";
+        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("key `repeat`"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use crate::format::num;
+use crate::repeat::{Figure, headline};
 use crate::report::fmt_us;
 use crate::results::CaseResult;
 
@@ -73,6 +75,22 @@ pub fn server_cpu_cell(c: &CaseResult) -> String {
         .map_or("-".into(), |v| format!("{v:.2}"))
 }
 
+/// A headline figure as the report's tables write it: `median (min–max)` over the case's
+/// repetitions, just the value for one, `-` when it was not measured.
+pub fn headline_cell(c: &CaseResult, figure: Figure) -> String {
+    headline(c, figure).map_or("-".into(), |s| s.cell(|v| figure_text(figure, v)))
+}
+
+/// One value of a headline figure, in that figure's unit and precision.
+pub fn figure_text(figure: Figure, v: f64) -> String {
+    match figure {
+        Figure::P50 | Figure::P99 => fmt_us(v),
+        Figure::EventsPerS => num(v),
+        Figure::BytesPerEvent => format!("{v:.1}"),
+        Figure::CpuPer1000 => format!("{v:.2}"),
+    }
+}
+
 /// One row per case: the final table `rtlab run` prints.
 pub fn case_table(cases: &[CaseResult]) -> String {
     let rows: Vec<Vec<String>> = cases
@@ -125,5 +143,20 @@ mod tests {
         assert_eq!(t, "a    bb\n---  --\nxyz   1\n");
         let m = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
         assert_eq!(m, "| a | b |\n|---|---|\n| 1 | 2 |\n");
+    }
+
+    #[test]
+    fn headline_cells_show_the_spread_of_repeats() {
+        let base = crate::plot::testdata::cases().remove(0);
+        let p99 = |v: f64| {
+            let mut c = base.clone();
+            if let Some(r) = c.client.as_mut() {
+                r.latency_us.p99 = v;
+            }
+            c
+        };
+        assert_eq!(headline_cell(&p99(2_000.0), Figure::P99), "2.00 ms");
+        let c = crate::repeat::fold(vec![p99(2_000.0), p99(1_000.0), p99(3_000.0)]).expect("three");
+        assert_eq!(headline_cell(&c, Figure::P99), "2.00 ms (1.00 ms–3.00 ms)");
     }
 }

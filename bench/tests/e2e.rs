@@ -223,6 +223,38 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
             "report does not embed {name}"
         );
     }
+    // Repeats: quick.toml runs `latency` twice per transport. Each latency case file holds both
+    // repetitions' figures; a case that ran once has no `repeats` (the old format).
+    for t in TRANSPORTS {
+        let p = dir.join("cases").join(format!("latency-{t}.json"));
+        let doc = read_json(&p);
+        let reps = doc["repeats"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no repeats", p.display()));
+        assert_eq!(reps.len(), 2, "{}", p.display());
+        assert!(
+            reps.iter()
+                .all(|r| r["status"] == "ok" && r["p99_us"].is_number())
+        );
+    }
+    assert!(
+        read_json(&dir.join("cases/payload-p16-ws.json"))
+            .get("repeats")
+            .is_none()
+    );
+    // The report says how many cases repeated, and shows the headline figures as median (min–max).
+    assert!(
+        report.contains(&format!("5 of {} cases ran 2 times", ids.len())),
+        "no repeat note:\n{report}"
+    );
+    let glance = report
+        .lines()
+        .find(|l| l.starts_with("| **ws** | `latency-ws` | 2 |"))
+        .unwrap_or_else(|| panic!("no glance row for ws with 2 runs:\n{report}"));
+    assert!(
+        glance.contains(" (") && glance.contains('–'),
+        "no spread: {glance}"
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains("latency-ws") && stdout.contains("p99"),
@@ -249,6 +281,17 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
         table.contains("latency-ws") && table.contains("+0.0%"),
         "{table}"
     );
+    // A run against itself: every repeated figure's ranges overlap; a case run once has none.
+    assert!(table.contains("overlap p50 p99 ev/s B/ev cpu"), "{table}");
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no row {id}:\n{table}"))
+            .to_owned()
+    };
+    assert!(row("latency-ws").contains("yes yes yes yes"), "{table}");
+    assert!(row("payload-p16-ws").contains("n/a n/a n/a n/a"), "{table}");
     std::fs::remove_dir_all(&out).unwrap();
 }
 

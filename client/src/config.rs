@@ -16,6 +16,7 @@ use http::Uri;
 use rtlab_wire::Transport;
 
 use crate::RunError;
+use crate::network::Network;
 
 /// One load run: which transport, against which server, how hard and how long.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,16 +53,21 @@ pub struct RunConfig {
     pub connect_timeout: Duration,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
-    /// Seed of the run's random choices: today the short-poll start phases (see
-    /// [`crate::poll_phase`]). `None` draws a fresh one; either way the report records the seed
-    /// used, so a run's choices can be repeated.
+    /// Seed of the run's random choices: the short-poll start phases (see
+    /// [`crate::poll_phase`]) and the shaped network's jitter (see [`crate::network`]). `None`
+    /// draws a fresh one; either way the report records the seed used, so a run's choices can
+    /// be repeated.
     pub seed: Option<u64>,
+    /// The network to imitate between client and server (see [`crate::network`]): every
+    /// connection opened for the measurement goes through a shaper, `/stats` does not. `None`
+    /// (or the `loopback` profile) connects straight.
+    pub network: Option<Network>,
 }
 
 impl RunConfig {
     /// A configuration with the command line's defaults: 1 client, 10 s measured after 2 s of
     /// warm-up, 100 ms short-poll interval, 25 s long-poll timeout, no publishing, 500
-    /// connections/s, 5 s connect timeout, no progress bar, a fresh seed.
+    /// connections/s, 5 s connect timeout, no progress bar, a fresh seed, no shaped network.
     pub fn new(transport: Transport, url: impl Into<String>) -> Self {
         Self {
             transport,
@@ -77,6 +83,7 @@ impl RunConfig {
             connect_timeout: Duration::from_secs(5),
             progress: false,
             seed: None,
+            network: None,
         }
     }
 

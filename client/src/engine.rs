@@ -15,6 +15,12 @@
 //! `S1`; see [`crate::window_seq`]); the engine reads `S0` and `S1` from `/stats`, spawns,
 //! collects the [`Outcome`]s, and gives up on stragglers [`STOP_GRACE`] after the longest drain.
 //!
+//! **A shaped network** (`--network`, `--rtt`): before the clock starts, the engine puts a
+//! shaper (`network::Shaper`) in front of the server's address and another in front of its HTTP
+//! side, times a few round trips through them (calibration, in the report's `network`), and
+//! hands the subscribers and publishers the shapers' addresses. `/stats` keeps the straight
+//! road: its reads mark the window, which must not move with the link.
+//!
 //! Then the pipeline closes as in oha: the per-subscriber [`Tally`]s are summed, the per-shard
 //! histograms merged, and [`RunReport`] built. A run fails only when nothing could be measured
 //! (no subscriber connected, or every one was lost before the end); anything less is data.
@@ -32,6 +38,8 @@ use tokio::task::JoinSet;
 use crate::RunError;
 use crate::config::{RunConfig, Target};
 use crate::control::ControlClient;
+use crate::network::Shaper;
+use crate::network::calibrate::calibrate;
 use crate::poll_phase::{PollPhases, fresh_seed};
 use crate::progress::Progress;
 use crate::report::{PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport};
@@ -59,9 +67,13 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     config.validate()?;
     let target = Target::parse(&config.url, config.transport)?;
     let control_target = config.control_target()?;
-    // One socket per subscriber, two when publishing over POST.
+    // One socket per subscriber, two when publishing over POST; through a shaper (in this
+    // process) each connection is three: the client's, and the shaper's two ends.
     let posting = config.publish_rate.is_some() && config.transport != Transport::Ws;
-    raise_open_file_limit(config.clients * if posting { 2 } else { 1 });
+    let shaped = config.network.is_some_and(|n| n.link.is_some());
+    raise_open_file_limit(
+        config.clients * if posting { 2 } else { 1 } * if shaped { 3 } else { 1 },
+    );
     let addr = target.resolve().await?;
     let control = match &control_target {
         Some(t) => Some((t.clone(), t.resolve().await?)),
@@ -70,8 +82,27 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let stats_client = control_target.as_ref().and_then(ControlClient::new);
 
     // Short polls start at random phases (not right after connecting), so that they are not
-    // locked in phase with the server's ticker; the seed goes into the report.
+    // locked in phase with the server's ticker; the shaper's jitter is drawn from the same
+    // seed. The seed goes into the report.
     let seed = config.seed.unwrap_or_else(fresh_seed);
+
+    // A shaped network: the subscribers (and their publishers) dial a shaper in front of the
+    // server, which `/stats` bypasses (its timing decides the window). The shapers live until
+    // the run returns.
+    let conn_total = config.clients * if posting { 2 } else { 1 };
+    let shaping = ShapedRoute::start(&config, addr, control, seed, conn_total)?;
+    let network = match config.network {
+        Some(n) => Some(
+            calibrate(
+                n,
+                shaping.straight_control.as_ref(),
+                shaping.control_shaper.as_ref(),
+            )
+            .await,
+        ),
+        None => None,
+    };
+    let (addr, control) = (shaping.addr, shaping.control.clone());
     let poll_phases = if config.transport == Transport::ShortPoll {
         PollPhases::new(seed, config.poll_interval, config.clients)
     } else {
@@ -90,6 +121,7 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
         transport: config.transport,
         target,
         addr,
+        handshake: shaping.handshake,
         control,
         clock,
         poll_interval: config.poll_interval,
@@ -160,8 +192,10 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     for s in &shards {
         s.merge_into(&mut stats);
     }
-    match collected.all_lost.clone() {
-        None => Ok(build_report(
+    let all_lost = collected.all_lost.clone();
+    let report = RunReport {
+        network,
+        ..build_report(
             &config,
             collected,
             &stats,
@@ -169,18 +203,13 @@ pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
             no_stats,
             ctx.window_seqs.range(),
             seed,
-        )),
+        )
+    };
+    match all_lost {
+        None => Ok(report),
         Some(reason) => Err(RunError::AllDisconnected {
             reason,
-            partial: Some(Box::new(build_report(
-                &config,
-                collected,
-                &stats,
-                server,
-                no_stats,
-                ctx.window_seqs.range(),
-                seed,
-            ))),
+            partial: Some(Box::new(report)),
         }),
     }
 }
@@ -463,5 +492,59 @@ fn build_report(
         publish,
         latency_histogram_b64: to_base64(&stats.latency),
         seed: Some(seed),
+        network: None,
+    }
+}
+
+/// Where the subscribers and publishers connect: straight to the server, or to shapers in
+/// front of it (one for the subscribers' address, one for the HTTP side's).
+struct ShapedRoute {
+    addr: std::net::SocketAddr,
+    control: Option<(Target, std::net::SocketAddr)>,
+    handshake: Duration,
+    /// The HTTP side's real address, for calibration.
+    straight_control: Option<(Target, std::net::SocketAddr)>,
+    control_shaper: Option<Shaper>,
+    _data_shaper: Option<Shaper>,
+}
+
+impl ShapedRoute {
+    fn start(
+        config: &RunConfig,
+        addr: std::net::SocketAddr,
+        control: Option<(Target, std::net::SocketAddr)>,
+        seed: u64,
+        conn_total: u64,
+    ) -> Result<Self, RunError> {
+        let Some(link) = config.network.and_then(|n| n.link) else {
+            return Ok(Self {
+                addr,
+                control: control.clone(),
+                handshake: Duration::ZERO,
+                straight_control: control,
+                control_shaper: None,
+                _data_shaper: None,
+            });
+        };
+        let shape = |upstream, seed| {
+            Shaper::start(upstream, link, seed, conn_total)
+                .map_err(|e| RunError::Internal(format!("cannot start the network shaper: {e}")))
+        };
+        let data = shape(addr, seed)?;
+        let control_shaper = match &control {
+            Some((_, a)) => Some(shape(*a, seed ^ 0x5A5A_5A5A_5A5A_5A5A)?),
+            None => None,
+        };
+        Ok(Self {
+            addr: data.addr(),
+            control: control
+                .as_ref()
+                .zip(control_shaper.as_ref())
+                .map(|((t, _), s)| (t.clone(), s.addr())),
+            handshake: data.handshake(),
+            straight_control: control,
+            control_shaper,
+            _data_shaper: Some(data),
+        })
     }
 }

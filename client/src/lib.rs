@@ -42,6 +42,9 @@
 //! - [`event_stream`]: the `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder
 //!   tracking; [`window_seq`]: which events were published in the window (by seq), the basis of
 //!   `delivery_ratio`.
+//! - [`network`]: real links on loopback: the profiles (`--network mobile`, `--rtt 100ms`), the
+//!   shaper (a TCP relay on its own thread that adds delay, jitter and a rate limit) and its
+//!   calibration.
 //! - [`publish`]: upstream on an open-model schedule (coordinated omission, wrk2-style).
 //! - [`poll_phase`]: each short-polling subscriber's seeded random phase, so that polls are not
 //!   locked in phase with the server's ticker.
@@ -58,6 +61,7 @@ pub mod control;
 pub mod engine;
 pub mod error;
 pub mod event_stream;
+pub mod network;
 pub mod poll_phase;
 pub mod printer;
 pub mod progress;

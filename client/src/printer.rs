@@ -13,7 +13,7 @@ use std::io;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{LatencySummary, RunReport, WindowMode};
+use crate::report::{LatencySummary, NetworkReport, RunReport, WindowMode};
 use crate::stats::{HistogramDecodeError, from_base64};
 
 /// Microseconds per millisecond: the `.hgrm` files are in milliseconds.
@@ -137,6 +137,36 @@ fn window_mode(r: &RunReport) -> WindowMode {
     })
 }
 
+/// The shaped network and its calibration, on one line: `mobile: RTT 80 ms ± 15 ms,
+/// 10 Mbit/s; calibrated 80.41 ms through the shaper (loopback 0.09 ms, +0.32 ms)`.
+fn network_line(n: &NetworkReport) -> String {
+    if n.rtt_us == 0.0 && n.bandwidth_bps.is_none() {
+        return format!("{}: not shaped", n.profile);
+    }
+    let ms = |us: f64| us / 1e3;
+    let mut line = format!("{}: RTT {} ms", n.profile, ms(n.rtt_us));
+    if n.jitter_us > 0.0 {
+        line += &format!(" ± {} ms", ms(n.jitter_us));
+    }
+    line += &match n.bandwidth_bps {
+        Some(bps) => format!(", {}", crate::network::format_bandwidth(bps)),
+        None => ", unlimited bandwidth".into(),
+    };
+    match (n.calibrated_rtt_us, n.loopback_rtt_us, &n.calibration_error) {
+        (Some(c), Some(l), _) => {
+            line += &format!(
+                "; calibrated {:.2} ms through the shaper (loopback {:.2} ms, {:+.2} ms more than asked)",
+                ms(c),
+                ms(l),
+                ms(n.calibration_excess_us.unwrap_or(c - l - n.rtt_us))
+            );
+        }
+        (_, _, Some(why)) => line += &format!("; not calibrated: {why}"),
+        _ => {}
+    }
+    line
+}
+
 /// The compact human-readable table.
 pub fn human(r: &RunReport) -> String {
     let mut o = String::new();
@@ -157,6 +187,9 @@ pub fn human(r: &RunReport) -> String {
         "{transport} → {}: {} clients ({} connected, {} to the end), {:.1}s measured after {:.1}s warm-up",
         r.url, r.clients, r.connected, r.completed, r.duration_s, r.warmup_s
     );
+    if let Some(n) = &r.network {
+        let _ = writeln!(o, "  network      {}", network_line(n));
+    }
     let mode = window_mode(r);
     match (mode, &r.window_fallback_reason) {
         (WindowMode::SeqRange, Some(why)) => {

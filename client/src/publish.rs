@@ -126,6 +126,8 @@ pub(crate) struct PostPublisher {
     pub conn_index: u64,
     /// Total connections of the run.
     pub conn_total: u64,
+    /// The shaped dial's wait (zero when not shaping).
+    pub handshake: std::time::Duration,
     /// Text prefix.
     pub prefix: String,
     /// Send times.
@@ -160,6 +162,7 @@ impl PostPublisher {
                     self.conn_index,
                     self.conn_total,
                     bytes.clone(),
+                    self.handshake,
                 )
                 .await
                 {

@@ -125,6 +125,29 @@ pub struct PublishReport {
     pub round_trip_histogram_b64: String,
 }
 
+/// The network the run imitated (`--network` or `--rtt`), and what calibration measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkReport {
+    /// The profile's name (`lan`, `mobile`, …), or `custom` for `--rtt`/`--jitter`/`--bandwidth`.
+    pub profile: String,
+    /// Round-trip time asked for, in µs.
+    pub rtt_us: f64,
+    /// Jitter of one round trip asked for, in µs (each direction draws in ±half of it).
+    pub jitter_us: f64,
+    /// Link rate in each direction, bits per second; null is unlimited.
+    pub bandwidth_bps: Option<u64>,
+    /// Median HTTP round trip to the server through the shaper before the run, in µs; null
+    /// when it could not be measured (`calibration_error` says why).
+    pub calibrated_rtt_us: Option<f64>,
+    /// The same round trip straight to the server, without the shaper (loopback's own), in µs.
+    pub loopback_rtt_us: Option<f64>,
+    /// `calibrated_rtt_us − loopback_rtt_us − rtt_us`: what the shaper added beyond the link it
+    /// imitates (serialization of the small request and answer included), in µs.
+    pub calibration_excess_us: Option<f64>,
+    /// Why there is no calibration (e.g. a tcp run without `--control-url`).
+    pub calibration_error: Option<String>,
+}
+
 /// The full result of one run of one transport.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -229,7 +252,12 @@ pub struct RunReport {
     /// several processes can be merged.
     pub latency_histogram_b64: String,
     /// The seed of the run's random choices (each short-poll subscriber's start phase, see
-    /// `rtlab_client::poll_phase`): `--seed` repeats them. Null in reports that predate it.
+    /// `rtlab_client::poll_phase`, and the shaped network's jitter): `--seed` repeats them.
+    /// Null in reports that predate it.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// The shaped network (`--network`, `--rtt`): null when the run went straight over
+    /// loopback.
+    #[serde(default)]
+    pub network: Option<NetworkReport>,
 }

@@ -52,6 +52,22 @@ pub async fn connect(server: SocketAddr, index: u64, total: u64) -> io::Result<T
     Ok(stream)
 }
 
+/// [`connect`], then wait `handshake` before handing the stream out: through a shaper on
+/// loopback `connect()` returns at once, where over the link it imitates it would return after
+/// the SYN/SYN-ACK round trip (see `network::relay`). Zero when not shaping.
+pub async fn dial(
+    server: SocketAddr,
+    index: u64,
+    total: u64,
+    handshake: std::time::Duration,
+) -> io::Result<TcpStream> {
+    let stream = connect(server, index, total).await?;
+    if !handshake.is_zero() {
+        tokio::time::sleep(handshake).await;
+    }
+    Ok(stream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,17 +7,29 @@
 //! [`Cost`]: what the server pays: CPU milliseconds per 1 000 delivered events (flat = the cost
 //! is per event; rising = something per connection or per request grows), and resident memory
 //! per connection (buffers, tasks and queues each subscriber holds).
+//!
+//! Where cases ran more than once, each point is the median and a bar spans the repetitions
+//! ([`super::bars`]).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::panel::{Panel, draw_row};
-use super::{Figure, of_kind, points, titled, transports};
+use super::{Figure, bars, of_kind, points, titled, transports};
+use crate::repeat::{self, Figure as Headline};
 use crate::results::CaseResult;
 use crate::suite::Kind;
 
 fn clients(c: &CaseResult) -> Option<f64> {
     Some(c.params.clients as f64)
+}
+
+/// `; median, bars min–max of N runs` when some case ran more than once, for the titles.
+pub fn repeated_note(cases: &[&CaseResult]) -> String {
+    match cases.iter().map(|c| repeat::count(c)).max() {
+        Some(n) if n > 1 => format!("; median, bars min–max of {n} runs"),
+        _ => String::new(),
+    }
 }
 
 /// Delivered events/s and p99 against clients.
@@ -42,8 +54,11 @@ impl Throughput {
             delivered.series.push((
                 t,
                 String::new(),
-                points(&fan, t, clients, |c| c.ok().map(|r| r.events_per_s)),
+                bars::medians(&fan, t, clients, Headline::EventsPerS, 1.0),
             ));
+            delivered
+                .bars
+                .push((t, bars::bars(&fan, t, clients, Headline::EventsPerS, 1.0)));
             delivered.models.push((
                 t,
                 points(&fan, t, clients, |c| {
@@ -53,14 +68,18 @@ impl Throughput {
             p99.series.push((
                 t,
                 String::new(),
-                points(&fan, t, clients, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
+                bars::medians(&fan, t, clients, Headline::P99, 1e-3),
             ));
+            p99.bars
+                .push((t, bars::bars(&fan, t, clients, Headline::P99, 1e-3)));
         }
         delivered.model_label = "ideal: clients × rate".into();
         Some(Throughput {
             title: format!(
-                "Fan-out: throughput and tail latency vs clients — {} events/s, {} B payload",
-                first.params.rate, first.params.payload_bytes
+                "Fan-out: throughput and tail latency vs clients — {} events/s, {} B payload{}",
+                first.params.rate,
+                first.params.payload_bytes,
+                repeated_note(&fan)
             ),
             panels: vec![delivered, p99],
         })
@@ -104,10 +123,10 @@ impl Cost {
             cpu.series.push((
                 t,
                 String::new(),
-                points(&fan, t, clients, |c| {
-                    c.server.as_ref()?.cpu_ms_per_1000_events
-                }),
+                bars::medians(&fan, t, clients, Headline::CpuPer1000, 1.0),
             ));
+            cpu.bars
+                .push((t, bars::bars(&fan, t, clients, Headline::CpuPer1000, 1.0)));
             mem.series.push((
                 t,
                 String::new(),
@@ -121,8 +140,9 @@ impl Cost {
         }
         Some(Cost {
             title: format!(
-                "Fan-out: what the server pays vs clients — {} events/s{}",
+                "Fan-out: what the server pays vs clients — {} events/s{}{}",
                 first.params.rate,
+                repeated_note(&fan),
                 if first.server.as_ref().is_some_and(|s| s.pinned) {
                     ", server pinned to one core"
                 } else {

@@ -5,13 +5,19 @@
 //! in a thousand that waited for a reconnect, a poll interval or a full queue) is as visible as
 //! the median. A flat curve is a transport with a predictable delay; a curve that turns up at the
 //! right is one whose worst case is far from its typical case.
+//!
+//! A curve is one run's histogram (histograms of repetitions are not merged); when the case ran
+//! more than once, bars at 50 % and 99 % span the smallest to the largest p50 and p99 of the
+//! repetitions ([`super::bars`]), so a gap between two curves can be read against the noise.
 
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::bars::{self, Bar};
 use super::{Figure, color, de, font, legend, log_bounds, measured, of_kind, titled, transports};
 use crate::hgrm;
+use crate::repeat::{self, Figure as Headline};
 use crate::results::CaseResult;
 use crate::suite::Kind;
 
@@ -20,6 +26,8 @@ use crate::suite::Kind;
 pub struct Percentiles {
     title: String,
     curves: Vec<(Transport, Vec<(f64, f64)>)>,
+    /// Min–max of p50 (at x = 2) and p99 (at x = 100) over the repetitions, in ms.
+    bars: Vec<(Transport, Vec<Bar>)>,
 }
 
 impl Percentiles {
@@ -38,13 +46,34 @@ impl Percentiles {
         if curves.is_empty() {
             return None;
         }
+        // Bars of different transports at one percentile are spread a little sideways (a few
+        // per cent of x on the log axis), so that overlapping ranges stay readable.
+        let n = curves.len() as f64;
+        let bars = curves
+            .iter()
+            .enumerate()
+            .map(|(i, (t, _))| {
+                let shift = 1.06f64.powf(i as f64 - (n - 1.0) / 2.0);
+                let at = |x: f64| move |_: &CaseResult| Some(x * shift);
+                let mut b = bars::bars(&lat, *t, at(2.0), Headline::P50, 1e-3);
+                b.extend(bars::bars(&lat, *t, at(100.0), Headline::P99, 1e-3));
+                (*t, b)
+            })
+            .collect();
         let p = &first.params;
         Some(Percentiles {
             title: format!(
-                "Event latency by percentile — {} clients × {} events/s, {} B payload",
-                p.clients, p.rate, p.payload_bytes
+                "Event latency by percentile — {} clients × {} events/s, {} B{}",
+                p.clients,
+                p.rate,
+                p.payload_bytes,
+                match lat.iter().map(|c| repeat::count(c)).max() {
+                    Some(n) if n > 1 => format!("; bars: p50, p99 min–max of {n} runs"),
+                    _ => String::new(),
+                }
             ),
             curves,
+            bars,
         })
     }
 }
@@ -96,7 +125,16 @@ impl Figure for Percentiles {
         let xmax = log_bounds(self.curves.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)))
             .end
             .max(1e3);
-        let y = log_bounds(self.curves.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)));
+        let y = log_bounds(
+            self.curves
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|p| p.1))
+                .chain(
+                    self.bars
+                        .iter()
+                        .flat_map(|(_, b)| b.iter().flat_map(|&(_, lo, hi)| [lo, hi])),
+                ),
+        );
         let mut keys = vec![1.0, 2.0, 10.0];
         while keys.last().is_some_and(|k| *k < xmax) {
             keys.push(keys.last().copied().unwrap_or(1.0) * 10.0);
@@ -119,6 +157,10 @@ impl Figure for Percentiles {
             .map_err(de)?;
         for (t, pts) in &self.curves {
             measured(&mut chart, pts, color(*t), t.as_str())?;
+        }
+        for (t, b) in &self.bars {
+            let b: Vec<Bar> = b.iter().copied().filter(|&(_, lo, _)| lo > 0.0).collect();
+            bars::draw(&mut chart, &b, color(*t))?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }

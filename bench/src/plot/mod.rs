@@ -12,6 +12,7 @@
 //!
 //! | file | chart |
 //! |---|---|
+//! | [`bars`] | min–max bars of repeated cases around their median |
 //! | [`panel`] | one x–y panel (log or linear axes, measured solid, model dashed), shared by most |
 //! | [`latency`] | latency percentile curves, HdrHistogram style |
 //! | [`bytes`] | bytes per event stacked by kind; overhead and efficiency against payload |
@@ -21,6 +22,7 @@
 //! | [`roundtrip`] | publish → receive round trip and upstream bytes |
 //! | [`capacity`] | delivered vs offered beside the raw-TCP floor; RSS vs idle connections |
 
+pub mod bars;
 pub mod bytes;
 pub mod capacity;
 pub mod fanout;
@@ -399,6 +401,37 @@ mod tests {
             );
             let svg = std::fs::read_to_string(&d.svg).unwrap();
             assert!(svg.contains("<svg"));
+        }
+        // Repeated latency and fan-out cases add min–max bars to their charts.
+        let repeated: Vec<CaseResult> = cases
+            .iter()
+            .map(|c| {
+                if !matches!(c.kind, Kind::Latency | Kind::Fanout) {
+                    return c.clone();
+                }
+                let mut slow = c.clone();
+                if let Some(r) = slow.client.as_mut() {
+                    r.latency_us.p50 *= 1.5;
+                    r.latency_us.p99 *= 1.5;
+                    r.events_per_s *= 0.9;
+                }
+                crate::repeat::fold(vec![c.clone(), slow]).unwrap()
+            })
+            .collect();
+        let with_bars = dir.join("repeated");
+        std::fs::create_dir_all(&with_bars).unwrap();
+        let drawn_again = draw_all(&with_bars, &repeated).unwrap();
+        for name in ["latency-percentiles", "fanout-throughput"] {
+            let svg = |d: &[Drawn]| {
+                let d = d.iter().find(|d| d.name == name).unwrap();
+                std::fs::read_to_string(&d.svg).unwrap()
+            };
+            let (once, twice) = (svg(&drawn), svg(&drawn_again));
+            assert!(
+                twice.matches("<polyline").count() > once.matches("<polyline").count(),
+                "{name}: no bars drawn"
+            );
+            assert!(twice.contains("min–max"), "{name}: title");
         }
         if std::env::var_os("RTLAB_KEEP_CHARTS").is_none() {
             std::fs::remove_dir_all(&dir).unwrap();

@@ -2,7 +2,7 @@
 //!
 //! Most charts are two or three of these side by side, so the panel is written once: it picks
 //! decade bounds for log axes, draws each transport's measured line in its colour and its model
-//! dashed in the same colour, and places the legend.
+//! dashed in the same colour, min–max bars where cases were repeated, and places the legend.
 
 use std::ops::Range;
 
@@ -11,6 +11,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::bars::Bar;
 use super::{color, de, fmt_num, font, legend, lin_bounds, log_bounds, measured, model};
 
 /// One measured series: its transport, a label suffix (`p99`), and its points.
@@ -41,6 +42,8 @@ pub struct Panel {
     pub x_fmt: fn(f64) -> String,
     /// Where the legend goes.
     pub legend: SeriesLabelPosition,
+    /// Min–max bars of repeated cases, per transport ([`super::bars`]).
+    pub bars: Vec<(Transport, Vec<Bar>)>,
 }
 
 impl Panel {
@@ -62,6 +65,7 @@ impl Panel {
             model_label: "model (dashed)".into(),
             x_fmt: fmt_num,
             legend: SeriesLabelPosition::UpperLeft,
+            bars: Vec::new(),
         }
     }
 
@@ -86,6 +90,14 @@ impl Panel {
                 .iter()
                 .map(|(t, pts)| (*t, pts.iter().copied().filter(keep).collect()))
                 .collect(),
+            bars: self
+                .bars
+                .iter()
+                .map(|(t, b)| {
+                    let b = b.iter().copied().filter(|&(x, lo, _)| keep(&(x, lo)));
+                    (*t, b.collect())
+                })
+                .collect(),
             ..self.clone()
         };
         clean.draw_clean(area)
@@ -102,6 +114,11 @@ impl Panel {
             .iter()
             .flat_map(|s| s.2.iter().map(|p| p.1))
             .chain(self.models.iter().flat_map(|m| m.1.iter().map(|p| p.1)))
+            .chain(
+                self.bars
+                    .iter()
+                    .flat_map(|b| b.1.iter().flat_map(|&(_, lo, hi)| [lo, hi])),
+            )
             .collect();
         let x_log = log_bounds(xs.clone());
         let x_lin = lin_bounds(xs);
@@ -159,6 +176,9 @@ impl Panel {
                 color(*t)
             };
             measured(&mut chart, pts, c, &label)?;
+        }
+        for (t, bars) in &self.bars {
+            super::bars::draw(&mut chart, bars, color(*t))?;
         }
         let mut labelled = false;
         for (t, pts) in &self.models {

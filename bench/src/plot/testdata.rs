@@ -141,6 +141,7 @@ fn case(
         client: Some(report),
         client_cpu_utilisation: Some(0.3),
         connection_memory: None,
+        repeats: Vec::new(),
     }
 }
 

@@ -34,15 +34,18 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Connects to `addr` and performs hyper's (empty) HTTP/1 handshake.
+    /// Connects to `addr` and performs hyper's (empty) HTTP/1 handshake. `handshake` is the
+    /// wait a shaped dial adds after `connect()` (see `network::Shaper::handshake`; zero when
+    /// not shaping).
     pub async fn open(
         addr: SocketAddr,
         target: &Target,
         index: u64,
         total: u64,
         tally: Arc<ByteTally>,
+        handshake: std::time::Duration,
     ) -> Result<Self, SubError> {
-        let stream = crate::source_addr::connect(addr, index, total)
+        let stream = crate::source_addr::dial(addr, index, total, handshake)
             .await
             .map_err(SubError::Connect)?;
         let io = TokioIo::new(WireCounter::new(stream, tally));

@@ -157,6 +157,7 @@ pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubErro
         index,
         ctx.conn_total(),
         meter.bytes.clone(),
+        ctx.handshake,
     );
     tokio::time::timeout(ctx.connect_timeout, open)
         .await

@@ -416,6 +416,7 @@ mod tests {
             transport: Transport::Ws,
             target: Target::parse_http("http://127.0.0.1:1").unwrap(),
             addr: "127.0.0.1:1".parse().unwrap(),
+            handshake: Duration::ZERO,
             control: None,
             clock: RunClock {
                 start: Instant::now() - Duration::from_secs(1),

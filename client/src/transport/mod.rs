@@ -131,9 +131,12 @@ pub struct Ctx {
     pub transport: Transport,
     /// The server (for tcp, its TCP listener).
     pub target: Target,
-    /// Its resolved address.
+    /// Its resolved address, or the shaper's in front of it (see [`crate::network`]).
     pub addr: SocketAddr,
-    /// The server's HTTP side, for publishing, if any.
+    /// How long a dial waits after `connect()` when shaped: the TCP handshake's round trip that
+    /// the shaper's loopback listener skipped. Zero when not shaping.
+    pub handshake: Duration,
+    /// The server's HTTP side (its address, or its shaper's), for publishing, if any.
     pub control: Option<(Target, SocketAddr)>,
     /// Time line.
     pub clock: RunClock,
@@ -170,7 +173,7 @@ impl Ctx {
     /// Opens a counted TCP connection to the server.
     pub async fn connect(&self, tally: Arc<ByteTally>) -> Result<WireCounter<TcpStream>, SubError> {
         let index = self.conn_counter.fetch_add(1, Ordering::Relaxed);
-        let stream = crate::source_addr::connect(self.addr, index, self.conn_total())
+        let stream = crate::source_addr::dial(self.addr, index, self.conn_total(), self.handshake)
             .await
             .map_err(SubError::Connect)?;
         Ok(WireCounter::new(stream, tally))
@@ -289,6 +292,7 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
                 addr: *addr,
                 conn_index: ctx.conn_counter.fetch_add(1, Ordering::Relaxed),
                 conn_total: ctx.conn_total(),
+                handshake: ctx.handshake,
                 prefix: meter.own_prefix().unwrap_or_default().to_owned(),
                 schedule,
                 window: (ctx.clock.window_start, ctx.clock.window_end),

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod faults;
 mod foreign;
+mod network;
 mod peers;
 mod publish;
 mod schema;

@@ -50,7 +50,12 @@ pub async fn run(hub: Hub, rate: f64, payload_bytes: usize, shutdown: Cancellati
         .clamp(MIN_TICK, MAX_TICK);
     let mut schedule = Schedule::start(rate);
     let mut ticks = interval_at(schedule.start + period, period);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Stay on the grid `start + n × period`. With `Delay`, every late wake-up (tokio's timer wheel
+    // has 1 ms slots) would shift all later ticks, the drift would pile up to a whole period, and
+    // each event would be published up to one period after the time stamped in its `ts`: a
+    // sawtooth of lag the server never had. `Skip` keeps the grid; the due count below catches
+    // up whatever a late wake-up missed.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut warned = false;
     loop {
         tokio::select! {

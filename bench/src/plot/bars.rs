@@ -1,0 +1,114 @@
+//! Error bars: how far a repeated case's figure scattered, drawn around its median.
+//!
+//! When a case ran several times ([`crate::repeat`]) its point in a chart is the median of the
+//! repetitions and a vertical bar, capped at both ends, spans the smallest to the largest. Two
+//! transports whose bars overlap at some x are not told apart by this run, however far apart the
+//! medians look; the report's findings apply the same rule ([`crate::spread::compare`]). A case
+//! that ran once gets no bar: there is nothing to show, not a zero-width certainty.
+//!
+//! Plain path elements rather than plotters' `ErrorBar` (behind a feature flag): a line and two
+//! caps whose width is in pixels, so they look the same on log and linear axes.
+
+use plotters::coord::ranged1d::Ranged;
+use plotters::prelude::*;
+use rtlab_wire::Transport;
+
+use super::de;
+use crate::repeat::{Figure, headline};
+use crate::results::CaseResult;
+
+/// One bar: x, and the smallest and largest repetition's value.
+pub type Bar = (f64, f64, f64);
+
+/// The median of `figure` (times `scale`, for unit changes) of each case of `t` at its x, for a
+/// series; repeated or not.
+pub fn medians(
+    cases: &[&CaseResult],
+    t: Transport,
+    x: impl Fn(&CaseResult) -> Option<f64>,
+    figure: Figure,
+    scale: f64,
+) -> Vec<(f64, f64)> {
+    super::points(cases, t, x, |c| Some(headline(c, figure)?.median * scale))
+}
+
+/// The bars of the cases of `t` that ran more than once.
+pub fn bars(
+    cases: &[&CaseResult],
+    t: Transport,
+    x: impl Fn(&CaseResult) -> Option<f64>,
+    figure: Figure,
+    scale: f64,
+) -> Vec<Bar> {
+    cases
+        .iter()
+        .filter(|c| c.transport == t)
+        .filter_map(|c| {
+            let s = headline(c, figure).filter(|s| s.has_spread())?;
+            Some((x(c)?, s.min * scale, s.max * scale))
+        })
+        .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+        .collect()
+}
+
+/// Draws bars in a transport's colour: a vertical line from min to max, capped 6 px either side.
+pub fn draw<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    bars: &[Bar],
+    color: RGBColor,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let style = color.stroke_width(2);
+    chart
+        .draw_series(
+            bars.iter()
+                .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], style)),
+        )
+        .map_err(de)?;
+    for y in [1, 2] {
+        chart
+            .draw_series(bars.iter().map(|&(x, lo, hi)| {
+                let at = if y == 1 { lo } else { hi };
+                EmptyElement::at((x, at)) + PathElement::new(vec![(-6, 0), (6, 0)], style)
+            }))
+            .map_err(de)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::testdata;
+
+    #[test]
+    fn only_repeated_cases_get_a_bar_around_their_median() {
+        let cases = testdata::cases();
+        let base = cases[0].clone();
+        let with = |p99: f64| {
+            let mut c = base.clone();
+            if let Some(r) = c.client.as_mut() {
+                r.latency_us.p99 = p99;
+            }
+            c
+        };
+        let once = [&base];
+        let x = |c: &CaseResult| Some(c.params.clients as f64);
+        assert!(bars(&once, base.transport, x, Figure::P99, 1.0).is_empty());
+        let rep = crate::repeat::fold(vec![with(3e3), with(1e3), with(2e3)]).unwrap();
+        let refs = [&rep];
+        let clients = rep.params.clients as f64;
+        assert_eq!(
+            bars(&refs, rep.transport, x, Figure::P99, 1e-3),
+            [(clients, 1.0, 3.0)]
+        );
+        assert_eq!(
+            medians(&refs, rep.transport, x, Figure::P99, 1e-3),
+            [(clients, 2.0)]
+        );
+    }
+}

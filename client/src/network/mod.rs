@@ -1,0 +1,59 @@
+//! Real networks on loopback: round-trip time, jitter and bandwidth, added by a relay.
+//!
+//! On loopback a round trip costs ~50 µs, so every push transport looks alike and long polling
+//! looks as good as streaming. The costs that decide real choices appear only on a real link:
+//! a long poll is one transit behind on average but up to three in the worst case (response,
+//! next request, response; RFC 6202 §2.2), a WebSocket needs two round trips before its first
+//! event (TCP, then the upgrade), and bytes per event become a throughput ceiling on a slow
+//! link. This machine's kernel has no `netem`, so the delay is added in user space:
+//!
+//! - [`profile`]: the named links (`--network mobile`) and their sources, and the parser of
+//!   `--bandwidth 2mbit`;
+//! - [`pacer`]: one direction's arithmetic: delay, jitter without reordering, token bucket;
+//! - [`relay`]: [`Shaper`], the TCP relay on its own thread that delays, paces and
+//!   back-pressures each direction of every connection the client opens for the measurement
+//!   (subscriptions, polls, publishes; not `/stats`, whose timing decides the window);
+//! - [`timer`]: the precise timer the relay releases chunks on (tokio's is 1–3 ms late);
+//! - [`calibrate`]: measures the round trip through the shaper before the run, so the report
+//!   says what the link really was.
+
+pub mod calibrate;
+pub mod pacer;
+pub mod profile;
+pub mod relay;
+pub mod timer;
+
+pub use profile::{Link, Profile, format_bandwidth, parse_bandwidth};
+pub use relay::Shaper;
+
+/// The network a run asks for: a named profile, or the three values given by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// The profile's name, when one was named (`None`: `--rtt` and friends).
+    pub profile: Option<Profile>,
+    /// The link; `None` for `loopback` (nothing to shape).
+    pub link: Option<Link>,
+}
+
+impl Network {
+    /// A named profile.
+    pub fn profile(profile: Profile) -> Self {
+        Self {
+            profile: Some(profile),
+            link: profile.link(),
+        }
+    }
+
+    /// A link given by its values.
+    pub fn custom(link: Link) -> Self {
+        Self {
+            profile: None,
+            link: Some(link),
+        }
+    }
+
+    /// How the report names it: the profile, or `custom`.
+    pub fn name(&self) -> &'static str {
+        self.profile.map_or("custom", Profile::as_str)
+    }
+}
