@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -148,6 +150,7 @@ async fn accept_loop(
     timer: PreciseTimer,
 ) {
     let index = Arc::new(AtomicU64::new(0));
+    let mut seeds = StdRng::seed_from_u64(seed);
     loop {
         let client = match listener.accept().await {
             Ok((client, _)) => client,
@@ -164,7 +167,9 @@ async fn accept_loop(
         let conn = Conn {
             upstream,
             link,
-            seed: mix(seed, i),
+            // Each connection's own seed, drawn in accept order from the run's: neighbouring
+            // connections do not draw related jitter, and a run with the same seed repeats.
+            seed: seeds.random(),
             accepted,
             index: i,
             total,
@@ -204,11 +209,12 @@ async fn relay(client: TcpStream, conn: Conn, timer: PreciseTimer) {
     let _ = client.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = Pacer::new(link, accepted + link.rtt, seed);
+    let mut directions = StdRng::seed_from_u64(seed);
+    let up = Pacer::new(link, accepted + link.rtt, directions.random());
     let down = Pacer::new(
         link,
         accepted + link.rtt + link.one_way(),
-        mix(seed, u64::MAX),
+        directions.random(),
     );
     let buffer = Pacer::buffer_bytes(link);
     tokio::join!(
@@ -275,14 +281,6 @@ async fn pump(
     tokio::join!(reader, writer);
 }
 
-/// A connection's or a direction's seed from the run's (SplitMix64's finaliser), so that
-/// neighbouring connections do not draw related jitter.
-fn mix(seed: u64, i: u64) -> u64 {
-    let mut z = seed ^ i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 #[cfg(test)]
 mod tests {
