@@ -281,7 +281,6 @@ async fn pump(
     tokio::join!(reader, writer);
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
