@@ -231,21 +231,6 @@ impl CaseResult {
             .is_some_and(|u| u > CLIENT_BOUND_CPU)
     }
 
-    /// Deliveries offered per second: subscribers × events the server published per second in
-    /// the window (from the seq bounds), else subscribers × the rate asked.
-    pub fn offered_deliveries_per_s(&self) -> f64 {
-        let clients = self.params.clients as f64;
-        let published = self
-            .ok()
-            .and_then(|r| match (r.window_seq_start, r.window_seq_end) {
-                (Some(s0), Some(s1)) if self.params.duration_s > 0.0 => {
-                    Some(s1.saturating_sub(s0) as f64 / self.params.duration_s)
-                }
-                _ => None,
-            });
-        clients * published.unwrap_or(self.params.rate as f64)
-    }
-
     /// Keep-alive bytes per delivered event.
     pub fn keepalive_per_event(&self) -> Option<f64> {
         let r = self.ok()?;

@@ -98,6 +98,16 @@ pub struct Link {
 }
 
 impl Link {
+    /// A link given in whole milliseconds (tests).
+    #[cfg(test)]
+    pub(crate) fn millis(rtt_ms: u64, jitter_ms: u64, bandwidth_bps: Option<u64>) -> Self {
+        Link {
+            rtt: Duration::from_millis(rtt_ms),
+            jitter: Duration::from_millis(jitter_ms),
+            bandwidth_bps,
+        }
+    }
+
     /// One direction's nominal delay, RTT/2.
     pub fn one_way(&self) -> Duration {
         self.rtt / 2

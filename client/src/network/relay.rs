@@ -287,11 +287,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     fn link(rtt_ms: u64, jitter_ms: u64, bps: Option<u64>) -> Link {
-        Link {
-            rtt: Duration::from_millis(rtt_ms),
-            jitter: Duration::from_millis(jitter_ms),
-            bandwidth_bps: bps,
-        }
+        Link::millis(rtt_ms, jitter_ms, bps)
     }
 
     /// An echo server on port 0.

@@ -216,7 +216,10 @@ impl WsFeed {
         let out = if self.backlog.is_empty() && !self.refill() {
             first.ws_frame().clone()
         } else {
-            let mut buf = BytesMut::with_capacity(MAX_BATCH_BYTES);
+            // Sized to what is staged, not to the cap: at high rates a batch is often two or three
+            // small frames, and this buffer is allocated once per batch.
+            let staged = first.ws_frame().len() * (self.backlog.len() + 1);
+            let mut buf = BytesMut::with_capacity(staged.min(MAX_BATCH_BYTES));
             buf.extend_from_slice(first.ws_frame());
             while buf.len() < MAX_BATCH_BYTES {
                 let Some(event) = self.backlog.pop_front() else {
