@@ -52,5 +52,5 @@ where
 
 /// `GET /stats`: the counters as JSON.
 async fn stats(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.hub.stats().snapshot(state.hub.head()))
+    HttpResponse::Ok().json(state.hub.counters().snapshot(state.hub.head()))
 }

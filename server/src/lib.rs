@@ -20,14 +20,15 @@
 //!   message rules both WebSocket endpoints share). The client crate uses the same
 //!   file names, so both halves of a protocol can be read side by side.
 //! - [`publish`]: `POST /publish`, the HTTP way in.
-//! - [`stats`]: atomic counters behind `GET /stats`, and the connection cap.
+//! - [`counters`]: the atomic counters behind `GET /stats`, and the connection cap.
 //! - [`error`]: [`error::ApiError`], every client mistake as a JSON `{"error": …}` with a 4xx.
 //! - [`state`]: [`state::AppState`], what every handler sees, and admission: the one gate
 //!   (shutdown, origin, connection slot) every streaming connection passes.
 //! - [`origin_policy`]: who may connect: the `Origin` check (`--allow-origin`) against
 //!   cross-site WebSocket hijacking, and the CORS headers for allowed cross origins.
 //! - [`app`]: the route table.
-//! - [`server`]: [`spawn`] binds both listeners and runs everything in the background;
+//! - [`server`]: [`spawn`] binds both listeners and runs everything in the background; [`run`]
+//!   is what the binary does (spawn, announce the addresses, stop on a signal);
 //!   [`RunningServer::shutdown`] stops it gracefully.
 //! - [`shutdown`]: SIGINT/SIGTERM handling and the shutdown order.
 //! - [`page`]: `GET /`, the live side-by-side page.
@@ -36,6 +37,7 @@
 
 pub mod app;
 pub mod config;
+pub mod counters;
 pub mod error;
 pub mod hub;
 pub mod origin_policy;
@@ -44,9 +46,8 @@ pub mod publish;
 pub mod server;
 pub mod shutdown;
 pub mod state;
-pub mod stats;
 pub mod transport;
 
 pub use config::Config;
 pub use error::{ApiError, ServerError};
-pub use server::{RunningServer, spawn};
+pub use server::{RunningServer, run, spawn};

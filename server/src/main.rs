@@ -1,20 +1,17 @@
-//! `rtlab-server`: the binary edge. Parses flags, starts [`rtlab_server::spawn`], announces the
-//! bound addresses on stdout, and shuts down gracefully on SIGINT/SIGTERM.
+//! `rtlab-server`: the binary edge. Parses flags, sets up logging and the runtime, calls
+//! [`rtlab_server::run`], and turns an error into a one-line message and exit code 1.
 //!
 //! Run with `cargo run -p rtlab-server -- --rate 10` and watch with
-//! `curl -N 127.0.0.1:8080/sse`. The one stdout line, `listening http=ADDR tcp=ADDR`, is the
-//! machine-readable contract with the lab runner (it starts the server on port 0); everything else
-//! goes to stderr through `tracing` (`RUST_LOG=debug` for more).
+//! `curl -N 127.0.0.1:8080/sse`. Logs go to stderr (`RUST_LOG=debug` for more).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use rtlab_server::Config;
-use rtlab_server::shutdown::ShutdownSignals;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -23,32 +20,16 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("building the tokio runtime")?;
-    runtime.block_on(run(config))
-}
-
-async fn run(config: Config) -> anyhow::Result<()> {
-    // Listen for signals before announcing ourselves, so an early SIGTERM is still graceful.
-    let mut signals = ShutdownSignals::new().context("installing signal handlers")?;
-    let server = rtlab_server::spawn(config)
-        .await
-        .context("starting the server")?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "listening http={} tcp={}",
-            server.http_addr(),
-            server.tcp_addr()
-        )?;
-        out.flush()?;
+        .map_err(rtlab_server::ServerError::Io)
+        .and_then(|runtime| runtime.block_on(rtlab_server::run(config)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rtlab-server: {err}");
+            ExitCode::FAILURE
+        }
     }
-    let signal = signals.recv().await;
-    tracing::info!(signal, "shutting down");
-    server.shutdown().await.context("shutting down")?;
-    tracing::info!("bye");
-    Ok(())
 }

@@ -41,11 +41,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::config::Config;
+use crate::counters::Counters;
 use crate::error::ServerError;
 use crate::hub::{Hub, HubConfig, ticker};
-use crate::shutdown::SHUTDOWN_GRACE;
+use crate::shutdown::{SHUTDOWN_GRACE, ShutdownSignals};
 use crate::state::AppState;
-use crate::stats::Stats;
 use crate::transport::tcp;
 
 /// How long an idle keep-alive connection is kept between requests (longer than the longest long
@@ -59,6 +59,34 @@ pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// upload, a closed WebSocket), the server reads and discards them before closing the socket
 /// (actix's default is 1 s; see the module docs for why neither shorter nor the default).
 pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(750);
+
+/// What the `rtlab-server` binary does: start, announce the bound addresses on stdout, and stop
+/// gracefully on the first SIGINT or SIGTERM.
+///
+/// The one stdout line, `listening http=ADDR tcp=ADDR`, is the machine-readable contract with the
+/// lab runner (it starts the server on port 0 and reads the ports from it); everything else goes
+/// to stderr through `tracing`. Signals are caught *before* that line is printed, so a SIGTERM
+/// that follows it at once is still graceful.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let mut signals = ShutdownSignals::new()?;
+    let server = spawn(config).await?;
+    {
+        use std::io::Write;
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "listening http={} tcp={}",
+            server.http_addr(),
+            server.tcp_addr()
+        )?;
+        out.flush()?;
+    }
+    let signal = signals.recv().await;
+    tracing::info!(signal, "shutting down");
+    server.shutdown().await?;
+    tracing::info!("bye");
+    Ok(())
+}
 
 /// Binds both listeners from `config` and runs the server in the background of the current
 /// tokio runtime (any flavour). Returns once both are bound; the server runs until
@@ -75,12 +103,12 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     let http_addr = http_listener.local_addr()?;
     let tcp_addr = tcp_listener.local_addr()?;
 
-    let hub = Hub::with_stats(
+    let hub = Hub::with_counters(
         HubConfig {
             history: config.history,
             subscriber_queue: config.subscriber_queue,
         },
-        Arc::new(Stats::new()),
+        Arc::new(Counters::new()),
     );
     let shutdown = CancellationToken::new();
     let state = web::Data::new(AppState::new(hub.clone(), config.clone(), shutdown.clone()));

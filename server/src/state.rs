@@ -27,10 +27,10 @@ use rtlab_wire::Transport;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::counters::ConnectionGuard;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::origin_policy::{Cors, OriginPolicy};
-use crate::stats::ConnectionGuard;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ impl AppState {
         let cors = self.check_origin(req)?;
         let guard = self
             .hub
-            .stats()
+            .counters()
             .open_streaming(transport, self.config.max_connections)
             .ok_or_else(|| {
                 ApiError::Unavailable(

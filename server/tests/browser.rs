@@ -262,7 +262,7 @@ async fn a_page_from_another_origin_can_neither_read_nor_publish_in_a_real_brows
     )
     .await;
     page_server.abort();
-    let counters = |s: &RunningServer| s.hub().stats().snapshot(s.hub().head());
+    let counters = |s: &RunningServer| s.hub().counters().snapshot(s.hub().head());
     let (guarded_stats, open_stats) = (counters(&guarded), counters(&open));
     guarded.shutdown().await.expect("server shuts down");
     open.shutdown().await.expect("server shuts down");

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use rtlab_wire::Seq;
 
-use super::EventRef;
+use super::encoded::EventRef;
 
 /// The last `capacity` events, oldest first, with consecutive seqs, of which the last `window`
 /// are visible to polls and resumption.

@@ -27,17 +27,20 @@
 
 mod encoded;
 mod event_log;
+mod shared;
 mod subscription;
 pub mod ticker;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rtlab_wire::{Event, Seq, Transport, now_unix_nanos};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::stats::Stats;
+use crate::counters::Counters;
+
+use shared::{Shared, Slot, State};
 
 pub use encoded::{EncodedEvent, EventRef};
 pub use event_log::EventLog;
@@ -80,42 +83,18 @@ pub struct Hub {
 struct Inner {
     shared: Arc<Shared>,
     head: watch::Sender<Seq>,
-    stats: Arc<Stats>,
+    counters: Arc<Counters>,
     config: HubConfig,
-}
-
-/// What subscriptions hold on to: the locked state. (The `watch` sender stays in [`Inner`], so
-/// dropping the last [`Hub`] closes the channel and subscriptions learn the feed is gone.)
-#[derive(Debug)]
-pub(crate) struct Shared {
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    last_seq: Seq,
-    log: EventLog,
-    next_id: u64,
-    /// A plain vector: the publish path walks all of it, and removals are rare.
-    subscribers: Vec<Slot>,
-}
-
-#[derive(Debug)]
-struct Slot {
-    id: u64,
-    cursor: Arc<AtomicU64>,
-    kicked: CancellationToken,
-    transport: Transport,
 }
 
 impl Hub {
     /// An empty hub (head seq 0) with its own fresh counters.
     pub fn new(config: HubConfig) -> Self {
-        Self::with_stats(config, Arc::new(Stats::new()))
+        Self::with_counters(config, Arc::new(Counters::new()))
     }
 
-    /// An empty hub that counts into `stats`.
-    pub fn with_stats(config: HubConfig, stats: Arc<Stats>) -> Self {
+    /// An empty hub that counts into `counters`.
+    pub fn with_counters(config: HubConfig, counters: Arc<Counters>) -> Self {
         let config = HubConfig {
             history: config.history.max(1),
             subscriber_queue: config.subscriber_queue.max(1),
@@ -124,16 +103,14 @@ impl Hub {
         let log = EventLog::with_window(config.subscriber_queue, config.history);
         Self {
             inner: Arc::new(Inner {
-                shared: Arc::new(Shared {
-                    state: Mutex::new(State {
-                        last_seq: 0,
-                        log,
-                        next_id: 0,
-                        subscribers: Vec::new(),
-                    }),
-                }),
+                shared: Arc::new(Shared::new(State {
+                    last_seq: 0,
+                    log,
+                    next_id: 0,
+                    subscribers: Vec::new(),
+                })),
                 head: watch::channel(0).0,
-                stats,
+                counters,
                 config,
             }),
         }
@@ -169,12 +146,12 @@ impl Hub {
                 return true;
             }
             slot.kicked.cancel();
-            inner.stats.lagging(slot.transport);
+            inner.counters.lagging(slot.transport);
             false
         });
         drop(state);
         inner.head.send_replace(seq);
-        inner.stats.published(origin == Origin::Client);
+        inner.counters.published(origin == Origin::Client);
         event
     }
 
@@ -252,28 +229,13 @@ impl Hub {
     }
 
     /// The counters this hub (and the server around it) count into.
-    pub fn stats(&self) -> &Arc<Stats> {
-        &self.inner.stats
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.inner.counters
     }
 
     /// The buffer sizes this hub was built with.
     pub fn config(&self) -> HubConfig {
         self.inner.config
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the state half-updated in a way that matters
-        // more than stopping the feed would; keep serving.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn unsubscribe(&self, id: u64) {
-        let mut state = self.lock();
-        if let Some(i) = state.subscribers.iter().position(|slot| slot.id == id) {
-            state.subscribers.swap_remove(i);
-        }
     }
 }
 
@@ -321,7 +283,7 @@ mod tests {
         assert!(slow.is_lagged());
         assert_eq!(slow.recv().await.unwrap_err(), SubscriptionEnded::Lagged);
         assert_eq!(hub.subscriber_count(), 1);
-        let snap = hub.stats().snapshot(hub.head());
+        let snap = hub.counters().snapshot(hub.head());
         assert_eq!(snap.transports[&Transport::Sse].lagging_disconnects, 1);
         assert_eq!(snap.transports[&Transport::Ws].lagging_disconnects, 0);
     }
@@ -337,7 +299,7 @@ mod tests {
         let backlog: Vec<_> = backlog.iter().map(|e| e.seq()).collect();
         assert_eq!(backlog, [3, 4]);
         assert_eq!(sub.recv().await.unwrap().seq(), 5);
-        assert_eq!(hub.stats().snapshot(5).events_published_by_clients, 1);
+        assert_eq!(hub.counters().snapshot(5).events_published_by_clients, 1);
     }
 
     #[tokio::test]
@@ -350,7 +312,7 @@ mod tests {
         // And publishing afterwards counts no lagging.
         hub.publish(String::new(), Origin::Ticker);
         hub.publish(String::new(), Origin::Ticker);
-        assert_eq!(hub.stats().snapshot(0).lagging_disconnects, 0);
+        assert_eq!(hub.counters().snapshot(0).lagging_disconnects, 0);
     }
 
     #[tokio::test]

@@ -32,7 +32,8 @@ use rtlab_wire::Seq;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{EventRef, Shared};
+use super::encoded::EventRef;
+use super::shared::Shared;
 
 /// Why a subscription delivers no more events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

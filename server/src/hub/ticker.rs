@@ -68,7 +68,7 @@ pub async fn run(hub: Hub, rate: f64, payload_bytes: usize, shutdown: Cancellati
                     let scheduled = schedule.wall_time_of(schedule.published);
                     hub.publish_at(data.clone(), Origin::Ticker, Some(scheduled));
                     let late_ns = now_unix_nanos().saturating_sub(scheduled);
-                    hub.stats().ticker_lag(late_ns / 1_000);
+                    hub.counters().ticker_lag(late_ns / 1_000);
                 }
                 if behind > MAX_CATCH_UP {
                     // The burst above went out stamped with its (long past) due times, so the lag
@@ -168,7 +168,7 @@ mod tests {
             assert!((999_000..=1_001_000).contains(&gap), "gap {gap} ns");
         }
         // And the ticker's lateness is visible in /stats.
-        let snap = hub.stats().snapshot(hub.head());
+        let snap = hub.counters().snapshot(hub.head());
         assert!(snap.ticker_lag_max_us >= snap.ticker_lag_us);
     }
 

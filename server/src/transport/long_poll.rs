@@ -62,7 +62,7 @@ pub async fn handler(
 ) -> Result<HttpResponse, ApiError> {
     let cors = state.check_origin(&req)?;
     let deadline = Instant::now() + query.timeout()?;
-    let guard = state.hub.stats().open_request(Transport::LongPoll);
+    let guard = state.hub.counters().open_request(Transport::LongPoll);
     let mut head = state.hub.watch_head();
     let after = match query.after {
         Some(after) => after,

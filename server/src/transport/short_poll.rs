@@ -26,7 +26,7 @@ pub async fn handler(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cors = state.check_origin(&req)?;
-    let guard = state.hub.stats().open_request(Transport::ShortPoll);
+    let guard = state.hub.counters().open_request(Transport::ShortPoll);
     let events = match query.after {
         Some(after) => state.hub.events_after(after, state.config.batch_max),
         None => state.hub.latest().into_iter().collect(),

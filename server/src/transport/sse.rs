@@ -38,10 +38,10 @@ use rtlab_wire::{Seq, Transport};
 use tokio::time::{Instant, Interval, interval_at};
 
 use super::AfterQuery;
+use crate::counters::ConnectionGuard;
 use crate::error::ApiError;
 use crate::hub::{EventRef, Subscription};
 use crate::state::{Admission, AppState};
-use crate::stats::ConnectionGuard;
 
 /// The header `EventSource` sends when it reconnects, holding the last `id:` it saw.
 pub const LAST_EVENT_ID: &str = "last-event-id";

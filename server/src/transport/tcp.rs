@@ -32,8 +32,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::MAX_BATCH_BYTES;
+use crate::counters::ConnectionGuard;
 use crate::hub::{Hub, Subscription};
-use crate::stats::ConnectionGuard;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again, so the loop
 /// does not spin.
@@ -62,7 +62,7 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let Some(guard) = hub.stats().open_streaming(Some(Transport::Tcp), max_connections)
+                    let Some(guard) = hub.counters().open_streaming(Some(Transport::Tcp), max_connections)
                     else {
                         tracing::debug!(%peer, "tcp connection refused: --max-connections reached");
                         continue;

@@ -67,10 +67,10 @@ use tokio::time::{Instant, Interval, interval_at};
 
 use super::ws_message::{Incoming, Messages, upgrade};
 use super::{AfterQuery, MAX_BATCH_BYTES};
+use crate::counters::{ConnectionGuard, TransportCounters};
 use crate::error::ApiError;
 use crate::hub::{EventRef, Origin, Subscription, SubscriptionEnded};
 use crate::state::AppState;
-use crate::stats::{ConnectionGuard, TransportCounters};
 
 /// Ping intervals a peer may stay silent before it is considered gone and closed.
 pub const MISSED_PINGS: u32 = 2;

@@ -74,7 +74,7 @@ pub async fn long_poll_parked(server: &rtlab_server::RunningServer) {
     eventually("long poll parked", || {
         server
             .hub()
-            .stats()
+            .counters()
             .transport(Transport::LongPoll)
             .open_connections
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -148,7 +148,8 @@ async fn websocket_version_8_handshake_is_json_400() {
     .await;
     assert!(head.starts_with("http/1.1 400"), "{head}");
     assert_eq!(
-        server.hub().stats().snapshot(0).transports[&rtlab_wire::Transport::Ws].connections_total,
+        server.hub().counters().snapshot(0).transports[&rtlab_wire::Transport::Ws]
+            .connections_total,
         0
     );
     server.shutdown().await.unwrap();

@@ -136,7 +136,7 @@ fn assert_refused(endpoint: Endpoint, answer: &Answer, what: &str) {
 
 /// Asserts that nothing was opened, subscribed, polled or published on `server`.
 fn assert_untouched(server: &RunningServer) {
-    let snap = server.hub().stats().snapshot(server.hub().head());
+    let snap = server.hub().counters().snapshot(server.hub().head());
     assert_eq!(snap.events_published, 0, "something was published");
     for (transport, t) in &snap.transports {
         assert_eq!(t.connections_total, 0, "{transport:?} was opened");

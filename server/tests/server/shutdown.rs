@@ -41,7 +41,7 @@ async fn shutdown_closes_every_transport_cleanly_and_quickly() {
         "/poll/long?after=999999999&timeout_ms=60000",
     )));
     eventually("all connected", || {
-        let s = server.hub().stats().snapshot(0);
+        let s = server.hub().counters().snapshot(0);
         s.transports[&rtlab_wire::Transport::LongPoll].open_connections == 1
             && server.hub().subscriber_count() == 3
     })

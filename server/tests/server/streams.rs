@@ -43,7 +43,7 @@ async fn a_websocket_that_never_reads_is_cut_off_while_a_healthy_one_gets_everyt
     });
 
     let stats_of = |server: &rtlab_server::RunningServer| {
-        server.hub().stats().snapshot(0).transports[&Transport::Ws].clone()
+        server.hub().counters().snapshot(0).transports[&Transport::Ws].clone()
     };
     eventually("the silent client is cut off as lagging", || {
         stats_of(&server).lagging_disconnects == 1
@@ -262,7 +262,7 @@ async fn a_busy_feed_does_not_starve_pongs_into_a_ping_timeout() {
         "only {} events",
         previous - first.seq
     );
-    let snap = server.hub().stats().snapshot(0);
+    let snap = server.hub().counters().snapshot(0);
     assert_eq!(snap.lagging_disconnects, 0);
     assert_eq!(snap.transports[&Transport::Ws].open_connections, 1);
     server.shutdown().await.unwrap();
@@ -281,7 +281,7 @@ async fn silent_sse_and_tcp_subscribers_are_cut_off_too() {
     let tcp = tokio::net::TcpStream::connect(server.tcp_addr())
         .await
         .unwrap();
-    let lagging = |t| server.hub().stats().snapshot(0).transports[&t].lagging_disconnects;
+    let lagging = |t| server.hub().counters().snapshot(0).transports[&t].lagging_disconnects;
     eventually("sse and tcp cut off as lagging", || {
         lagging(Transport::Sse) == 1 && lagging(Transport::Tcp) == 1
     })

@@ -12,7 +12,7 @@
 //! `id:`/`data:` blocks and heartbeats, without the HTTP chunk framing actix adds around them; for
 //! polls the JSON array; for TCP the lines.
 //!
-//! The connection cap lives here too because it *is* a counter: [`Stats::open_streaming`] bumps
+//! The connection cap lives here too because it *is* a counter: [`Counters::open_streaming`] bumps
 //! the count of open streaming connections and refuses (and counts the refusal) above the cap;
 //! the returned [`ConnectionGuard`] gives the slot back when the connection ends, however it ends.
 
@@ -78,7 +78,7 @@ impl TransportCounters {
 
 /// All of the server's counters.
 #[derive(Debug)]
-pub struct Stats {
+pub struct Counters {
     started: Instant,
     events_published: AtomicU64,
     events_published_by_clients: AtomicU64,
@@ -90,13 +90,13 @@ pub struct Stats {
     transports: [TransportCounters; 5],
 }
 
-impl Default for Stats {
+impl Default for Counters {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Stats {
+impl Counters {
     /// Fresh counters; uptime counts from now.
     pub fn new() -> Self {
         Self {
@@ -164,7 +164,7 @@ impl Stats {
             c.connections_total.fetch_add(1, Relaxed);
         }
         ConnectionGuard {
-            stats: Arc::clone(self),
+            counters: Arc::clone(self),
             transport,
             capped,
         }
@@ -194,7 +194,7 @@ impl Stats {
 /// One open connection or request in the counters; dropping it closes it there.
 #[derive(Debug)]
 pub struct ConnectionGuard {
-    stats: Arc<Stats>,
+    counters: Arc<Counters>,
     transport: Option<Transport>,
     capped: bool,
 }
@@ -202,20 +202,20 @@ pub struct ConnectionGuard {
 impl ConnectionGuard {
     /// The counters of this connection's transport, if it has one.
     pub fn counters(&self) -> Option<&TransportCounters> {
-        self.transport.map(|t| self.stats.transport(t))
+        self.transport.map(|t| self.counters.transport(t))
     }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         if let Some(t) = self.transport {
-            self.stats
+            self.counters
                 .transport(t)
                 .open_connections
                 .fetch_sub(1, Relaxed);
         }
         if self.capped {
-            self.stats.open_streaming.fetch_sub(1, Relaxed);
+            self.counters.open_streaming.fetch_sub(1, Relaxed);
         }
     }
 }
@@ -236,29 +236,29 @@ mod tests {
 
     #[test]
     fn cap_refuses_and_counts_then_frees_on_drop() {
-        let stats = Arc::new(Stats::new());
-        let a = stats.open_streaming(Some(Transport::Ws), 2).unwrap();
-        let _b = stats.open_streaming(None, 2).unwrap();
-        assert!(stats.open_streaming(Some(Transport::Sse), 2).is_none());
-        let snap = stats.snapshot(0);
+        let counters = Arc::new(Counters::new());
+        let a = counters.open_streaming(Some(Transport::Ws), 2).unwrap();
+        let _b = counters.open_streaming(None, 2).unwrap();
+        assert!(counters.open_streaming(Some(Transport::Sse), 2).is_none());
+        let snap = counters.snapshot(0);
         assert_eq!(snap.rejected_connections, 1);
         assert_eq!(snap.transports[&Transport::Ws].open_connections, 1);
         assert_eq!(snap.transports[&Transport::Sse].open_connections, 0);
         drop(a);
         assert_eq!(
-            stats.snapshot(0).transports[&Transport::Ws].open_connections,
+            counters.snapshot(0).transports[&Transport::Ws].open_connections,
             0
         );
-        assert!(stats.open_streaming(Some(Transport::Sse), 2).is_some());
+        assert!(counters.open_streaming(Some(Transport::Sse), 2).is_some());
     }
 
     #[test]
     fn totals_sum_transports() {
-        let stats = Arc::new(Stats::new());
-        stats.transport(Transport::Ws).delivered(2, 100);
-        stats.transport(Transport::LongPoll).answered_poll(0, 2);
-        stats.lagging(Transport::Tcp);
-        let snap = stats.snapshot(7);
+        let counters = Arc::new(Counters::new());
+        counters.transport(Transport::Ws).delivered(2, 100);
+        counters.transport(Transport::LongPoll).answered_poll(0, 2);
+        counters.lagging(Transport::Tcp);
+        let snap = counters.snapshot(7);
         assert_eq!(snap.bytes_sent, 102);
         assert_eq!(snap.lagging_disconnects, 1);
         assert_eq!(snap.head_seq, 7);
