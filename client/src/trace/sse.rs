@@ -23,7 +23,8 @@ use http_body_util::BodyExt as _;
 use super::hexdump::{escaped, truncate};
 use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
-use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, run_capture};
+use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
+use crate::config::Target;
 
 /// What one SSE line is, and what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,14 +213,14 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
     let rec = Recording::new();
     out.line(format!(
         "rtlab trace sse: one GET {} to {}; every byte below crossed the socket",
-        rtlab_wire::paths::SSE,
-        target.http_host
+        target.path(rtlab_wire::paths::SSE),
+        target.authority
     ));
-    let mut conn = Conn::open(&target.http_host, rec.clone(), timeout).await?;
+    let mut conn = Conn::open(&target.authority, rec.clone(), timeout).await?;
     let capture = async {
         let resp = conn
             .get(
-                rtlab_wire::paths::SSE,
+                &target.path(rtlab_wire::paths::SSE),
                 &[
                     ("Accept", "text/event-stream"),
                     ("Cache-Control", "no-cache"),

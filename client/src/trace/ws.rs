@@ -37,7 +37,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
 use super::http::{Head, print_head};
 use super::recorder::{Direction, Recording, Tap};
-use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, connect, run_capture};
+use super::{NO_EVENTS_HINT, Out, Totals, TraceError, connect, run_capture};
+use crate::config::Target;
 
 /// Rows of hex shown per frame (16 bytes each); the rest of a big frame is summarised.
 pub const MAX_DUMP_ROWS: usize = 8;
@@ -330,8 +331,12 @@ pub fn print_accept_derivation(
 pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
-    let tcp = connect(&target.http_host, timeout).await?;
-    let url = format!("ws://{}{}", target.http_host, rtlab_wire::paths::WS);
+    let tcp = connect(&target.authority, timeout).await?;
+    let url = format!(
+        "ws://{}{}",
+        target.authority,
+        target.path(rtlab_wire::paths::WS)
+    );
     out.line(format!(
         "rtlab trace ws: one WebSocket connection to {url}; every byte below crossed the socket"
     ));
