@@ -373,4 +373,36 @@ mod tests {
         assert!(text.contains("\"id: 7\\n\""), "{text}");
         assert!(text.contains("heartbeat"), "{text}");
     }
+
+    #[test]
+    fn lines_follow_the_parsers_rules_across_chunks() {
+        // CRLF line ends, and a data line cut by a chunk boundary: read as the client reads them.
+        let mut body = b"9\r\nid: 1\r\nda\r\n".to_vec();
+        body.extend_from_slice(b"9\r\nta: x\r\n\r\n\r\n");
+        let mut out = Out::default();
+        let (framing, decoded) = annotate_chunked(&mut out, &body, 5).unwrap();
+        assert_eq!(framing, 10);
+        let t = tally(&decoded);
+        assert_eq!((t.events, t.payload), (1, 1));
+        assert_eq!(t.framing + t.payload, decoded.len());
+        let text = out.into_string();
+        // Whether some line shows `shown` annotated with `note`.
+        let annotated = |shown: &str, note: &str| {
+            text.lines()
+                .any(|l| l.trim_start().starts_with(shown) && l.ends_with(note))
+        };
+        assert!(
+            annotated("\"da\"", "(line continues in the next chunk)"),
+            "{text}"
+        );
+        assert!(
+            annotated("\"ta: x\\r\\n\"", "data field: the event JSON"),
+            "{text}"
+        );
+        assert!(
+            annotated("\"\\r\\n\"", "empty line: dispatch the event"),
+            "{text}"
+        );
+        assert_eq!(classify(b"data"), LineKind::Data);
+    }
 }
