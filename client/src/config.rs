@@ -7,7 +7,8 @@
 //!
 //! [`Target`] is the parsed, checked form of a URL: the engine resolves it once and every
 //! subscriber connects to the resulting socket address, so 10 000 subscribers do not ask the
-//! resolver 10 000 times.
+//! resolver 10 000 times. It is the client's one reading of a server address: the wire tracer
+//! (`rtlab-client trace`) takes its `--url` by the same rules.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -160,6 +161,40 @@ impl Target {
         Self::parse_scheme(url, "http", Some(80))
     }
 
+    /// Parses a bare `HOST:PORT` (no scheme, no path) by the rules of a `tcp://` URL: how the
+    /// tracer's `--tcp-addr` names the raw-TCP baseline listener.
+    pub fn parse_host_port(addr: &str) -> Result<Target, RunError> {
+        Self::parse_scheme(&format!("tcp://{addr}"), "tcp", None)
+            .ok()
+            .filter(|t| t.base_path.is_empty())
+            .ok_or_else(|| RunError::Config(format!("bad address {addr:?}: expected HOST:PORT")))
+    }
+
+    /// The raw-TCP baseline listener beside this HTTP server: the same host, at the port of the
+    /// contract's default baseline address (8081). For tools that were given only the HTTP URL.
+    pub fn tcp_baseline(&self) -> Target {
+        // The contract's constant always parses; 8081 is what it says.
+        let port = rtlab_wire::defaults::TCP_ADDR
+            .parse::<SocketAddr>()
+            .map_or(8081, |a| a.port());
+        Target::from_parts(self.host.clone(), port, String::new())
+    }
+
+    /// A target from its parts; `host` without brackets, even for an IPv6 literal.
+    fn from_parts(host: String, port: u16, base_path: String) -> Target {
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Target {
+            host,
+            port,
+            authority,
+            base_path,
+        }
+    }
+
     fn parse_scheme(
         url: &str,
         scheme: &str,
@@ -191,21 +226,11 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let authority = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
         let base_path = uri.path().trim_end_matches('/').to_owned();
         if uri.query().is_some() {
             return Err(bad("a base URL takes no query"));
         }
-        Ok(Target {
-            host,
-            port,
-            authority,
-            base_path,
-        })
+        Ok(Target::from_parts(host, port, base_path))
     }
 
     /// The base path joined with a contract path, e.g. `/ws`.
@@ -263,6 +288,27 @@ mod tests {
         assert!(Target::parse("tcp://127.0.0.1", Transport::Tcp).is_err());
         assert!(Target::parse("http://127.0.0.1:8081", Transport::Tcp).is_err());
         assert!(Target::parse("tcp://127.0.0.1:8081", Transport::Ws).is_err());
+    }
+
+    #[test]
+    fn bare_addresses_and_the_baseline_beside_an_http_server() {
+        let t = Target::parse_host_port("127.0.0.1:9001").unwrap();
+        assert_eq!((t.authority.as_str(), t.port), ("127.0.0.1:9001", 9001));
+        let t = Target::parse_host_port("[::1]:9001").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.authority.as_str()),
+            ("::1", "[::1]:9001")
+        );
+        for bad in ["127.0.0.1", "127.0.0.1:1/x", "", "http://127.0.0.1:1"] {
+            let e = Target::parse_host_port(bad).unwrap_err();
+            assert!(e.is_usage(), "{bad}: {e}");
+        }
+        let http = Target::parse_http("http://[::1]:8080/lab").unwrap();
+        let tcp = http.tcp_baseline();
+        assert_eq!(
+            (tcp.authority.as_str(), tcp.base_path.as_str()),
+            ("[::1]:8081", "")
+        );
     }
 
     #[test]

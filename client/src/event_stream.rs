@@ -25,7 +25,13 @@
 //! trailing partial block is copied aside, so the usual path allocates nothing. Every byte
 //! received is attributed to exactly one block's `raw_len` (a BOM, or an `\n` that completes a
 //! `\r\n` split across chunks, counts towards the next block), so the byte accounting stays exact.
+//!
+//! The line rules live in one place, [`Line::parse`] and the line-end search beside it, and serve
+//! two readers: the incremental block parser above, which the SSE subscriber feeds, and
+//! [`spanned_lines`], which reports every line of a recorded stream with its byte span so that the
+//! wire tracer (`trace::sse`) can print each line of the bytes beside what it means.
 
+use std::ops::Range;
 use std::time::Duration;
 
 /// The UTF-8 byte order mark, skipped once at the start of the stream.
@@ -47,6 +53,94 @@ pub enum Block<'a> {
     Comment,
     /// Fields but no data (`retry:`, `event:` alone): nothing to dispatch.
     Other,
+}
+
+/// One line of an event stream, read by the standard's rules (without its line end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// The empty line: it ends the block and dispatches it.
+    Blank,
+    /// A line starting with `:`, ignored (the heartbeat); the text after the colon.
+    Comment(&'a [u8]),
+    /// `name: value`; a line without a colon is a field with an empty value.
+    Field {
+        /// What comes before the first colon (`data`, `id`, `event`, `retry` or anything else).
+        name: &'a [u8],
+        /// What comes after it, without the one optional space.
+        value: &'a [u8],
+    },
+}
+
+impl<'a> Line<'a> {
+    /// Reads one line, given without its line end.
+    pub fn parse(line: &'a [u8]) -> Line<'a> {
+        match line.split_first() {
+            None => Line::Blank,
+            Some((&b':', comment)) => Line::Comment(comment),
+            Some(_) => match line.iter().position(|&b| b == b':') {
+                Some(i) => {
+                    let value = &line[i + 1..];
+                    Line::Field {
+                        name: &line[..i],
+                        value: value.strip_prefix(b" ").unwrap_or(value),
+                    }
+                }
+                None => Line::Field {
+                    name: line,
+                    value: b"",
+                },
+            },
+        }
+    }
+}
+
+/// A line of a stream, with where its bytes lie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpannedLine<'a> {
+    /// What the line says.
+    pub line: Line<'a>,
+    /// Its bytes in the stream, line end included (and, for the first line, a skipped BOM).
+    pub span: Range<usize>,
+    /// Whether its line end was seen: only the last line of the input can lack one.
+    pub ended: bool,
+}
+
+/// Every line of a stream read from its first byte, with its byte span: for tools that explain
+/// the bytes (the tracer) rather than consume the events. A leading BOM is skipped as the parser
+/// skips it.
+pub fn spanned_lines(stream: &[u8]) -> impl Iterator<Item = SpannedLine<'_>> {
+    let bom = if stream.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
+    lines_after(stream, bom)
+}
+
+/// The lines of `input` from offset `from`; the first span starts at 0 all the same.
+fn lines_after(input: &[u8], from: usize) -> impl Iterator<Item = SpannedLine<'_>> {
+    let mut start = 0;
+    let mut pos = from;
+    std::iter::from_fn(move || {
+        let rest = input.get(pos..).filter(|rest| !rest.is_empty())?;
+        let (len, end_len) = line_end(rest).unwrap_or((rest.len(), 0));
+        let line = SpannedLine {
+            line: Line::parse(&rest[..len]),
+            span: start..pos + len + end_len,
+            ended: end_len > 0,
+        };
+        (start, pos) = (line.span.end, line.span.end);
+        Some(line)
+    })
+}
+
+/// Where the first line of `input` ends: the line's length and its line end's (2 for `\r\n`, 1
+/// for `\n` or a lone `\r`); `None` without a line end. A `\r` that is the last byte counts as a
+/// line end of 1, though an `\n` may still follow it in the next chunk.
+fn line_end(input: &[u8]) -> Option<(usize, usize)> {
+    let i = input.iter().position(|&b| b == b'\n' || b == b'\r')?;
+    let crlf = input[i] == b'\r' && input.get(i + 1) == Some(&b'\n');
+    Some((i, if crlf { 2 } else { 1 }))
 }
 
 /// Incremental parser state: the partial block carried between chunks.
@@ -145,22 +239,17 @@ fn scan<E>(
         }
     }
     let mut pos = consumed;
-    while let Some(i) = input[pos..].iter().position(|&b| b == b'\n' || b == b'\r') {
-        let end = pos + i;
-        let line_is_blank = end == pos;
-        let next = match (input[end], input.get(end + 1)) {
-            (b'\r', Some(b'\n')) => end + 2,
-            (b'\r', None) => {
-                // Whether an `\n` follows is unknown yet. Inside a block it does not matter (the
-                // block is rescanned when more arrives); a blank line ends the block now.
-                if !line_is_blank {
-                    break;
-                }
-                state.skip_lf = true;
-                end + 1
+    while let Some((len, end_len)) = line_end(&input[pos..]) {
+        let line_is_blank = len == 0;
+        let next = pos + len + end_len;
+        if next == input.len() && input[next - 1] == b'\r' {
+            // Whether an `\n` follows is unknown yet. Inside a block it does not matter (the
+            // block is rescanned when more arrives); a blank line ends the block now.
+            if !line_is_blank {
+                break;
             }
-            _ => end + 1,
-        };
+            state.skip_lf = true;
+        }
         if line_is_blank {
             let (block, retry) = parse_block(&input[consumed..pos], scratch);
             let raw_len = next - consumed + std::mem::take(&mut state.carry);
@@ -172,28 +261,6 @@ fn scan<E>(
     Ok(consumed)
 }
 
-/// The lines of a block, each without its `\r\n`, `\n` or `\r`.
-fn lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let (line, tail) = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            Some(i) => {
-                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
-                (&rest[..i], &rest[i + skip..])
-            }
-            None => (rest, &b""[..]),
-        };
-        rest = tail;
-        Some(line)
-    })
-}
-
 fn parse_block<'a>(block: &'a [u8], scratch: &'a mut Vec<u8>) -> (Block<'a>, Option<u64>) {
     let mut id = None;
     let mut event = None;
@@ -201,19 +268,12 @@ fn parse_block<'a>(block: &'a [u8], scratch: &'a mut Vec<u8>) -> (Block<'a>, Opt
     let mut data: Option<&'a [u8]> = None;
     let mut joined = false;
     let mut only_comments = true;
-    for line in lines(block) {
-        if line.is_empty() || line[0] == b':' {
-            continue;
-        }
-        only_comments = false;
-        let (field, value) = match line.iter().position(|&b| b == b':') {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &b""[..]),
+    for spanned in lines_after(block, 0) {
+        let Line::Field { name, value } = spanned.line else {
+            continue; // a comment (a block holds no blank line)
         };
-        match field {
+        only_comments = false;
+        match name {
             b"data" => match data {
                 None => data = Some(value),
                 Some(first) => {
@@ -439,6 +499,36 @@ mod tests {
             &["other", "event id=- data=b"],
         );
         assert_any_split(b"data: a\n\n", &["event id=- data=a"]);
+    }
+
+    #[test]
+    fn lines_by_the_standards_rules() {
+        assert_eq!(Line::parse(b""), Line::Blank);
+        assert_eq!(Line::parse(b": hi"), Line::Comment(b" hi"));
+        let field = |name: &'static [u8], value: &'static [u8]| Line::Field { name, value };
+        assert_eq!(Line::parse(b"data: x"), field(b"data", b"x"));
+        assert_eq!(Line::parse(b"data:x"), field(b"data", b"x"));
+        assert_eq!(Line::parse(b"data:  x"), field(b"data", b" x"));
+        assert_eq!(Line::parse(b"data"), field(b"data", b""));
+        assert_eq!(Line::parse(b"id: a:b"), field(b"id", b"a:b"));
+    }
+
+    #[test]
+    fn spanned_lines_cover_every_byte() {
+        let stream = b"\xEF\xBB\xBFid: 1\r\ndata: a\r\n\r\n:\rdata:b\n\nda";
+        let lines: Vec<SpannedLine<'_>> = spanned_lines(stream).collect();
+        let spans: Vec<_> = lines.iter().map(|l| l.span.clone()).collect();
+        assert_eq!(
+            spans,
+            [0..10, 10..19, 19..21, 21..23, 23..30, 30..31, 31..33]
+        );
+        assert_eq!(lines[0].line, Line::parse(b"id: 1"));
+        assert_eq!(lines[2].line, Line::Blank);
+        assert_eq!(lines[3].line, Line::Comment(b""));
+        assert_eq!(lines[4].line, Line::parse(b"data:b"));
+        assert!(lines[..6].iter().all(|l| l.ended));
+        assert!(!lines[6].ended);
+        assert_eq!(spanned_lines(b"").count(), 0);
     }
 
     #[test]

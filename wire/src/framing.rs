@@ -87,10 +87,15 @@ pub const fn ws_header_len(payload_len: usize, masked: bool) -> usize {
     if masked { base + 4 } else { base }
 }
 
-/// WebSocket opcodes (RFC 6455 §5.2) of the frames a server sends.
+/// WebSocket opcodes (RFC 6455 §5.2): the ones a server sends, and the two data opcodes a decoder
+/// must also name.
 pub mod ws_opcode {
+    /// A continuation frame: the next fragment of a message begun by a text or binary frame.
+    pub const CONTINUATION: u8 = 0x0;
     /// A text frame: a UTF-8 message (every feed event).
     pub const TEXT: u8 = 0x1;
+    /// A binary frame: a message of arbitrary bytes.
+    pub const BINARY: u8 = 0x2;
     /// A close frame: a 2-byte code and an optional UTF-8 reason.
     pub const CLOSE: u8 = 0x8;
     /// A ping: the peer must answer with a pong carrying the same payload.

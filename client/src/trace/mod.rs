@@ -13,12 +13,18 @@
 //! bytes. Recording first and explaining afterwards keeps the timing honest: nothing is printed
 //! while the connection is live.
 //!
+//! The tracer is not a second client: it reads the protocols with the load generator's own code.
+//! Its `--url` is a [`Target`] by the same rules as `rtlab-client --url`; WebSocket frame headers
+//! are decoded by [`crate::transport::ws_frames`] and SSE lines read by [`crate::event_stream`],
+//! the code whose byte accounting the measurements rest on. What is the tracer's own is the
+//! explaining: the annotations, the handshake derivation, the totals.
+//!
 //! # Layout
 //! - [`recorder`]: the recording socket wrapper.
 //! - [`hexdump`]: hex and escaped-text rendering of bytes.
 //! - [`http`]: HTTP/1.1 heads, body framing, chunked coding; hyper over the tap.
-//! - [`ws`]: RFC 6455 handshake (`Sec-WebSocket-Accept` derivation) and frame headers.
-//! - [`sse`]: SSE field lines inside chunks.
+//! - [`ws`]: RFC 6455 handshake (`Sec-WebSocket-Accept` derivation) and frame headers, annotated.
+//! - [`sse`]: SSE field lines inside chunks, annotated.
 //! - [`poll`]: repeated request/response heads of long and short polls.
 //! - [`tcp`]: the raw-TCP baseline's newline-delimited events.
 //!
@@ -39,13 +45,17 @@ use std::time::Duration;
 use rtlab_wire::Transport;
 use tokio::net::TcpStream;
 
+use crate::RunError;
+use crate::config::Target;
+
 /// Arguments of `rtlab-client trace`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TraceArgs {
     /// Transport to trace: ws, sse, long-poll, short-poll or tcp.
     pub transport: Transport,
-    /// Server base URL, `http://HOST:PORT`. For `tcp`, `tcp://HOST:PORT` names the baseline
-    /// listener directly; with an http URL, tcp uses `--tcp-addr`.
+    /// Server base URL, `http://HOST:PORT` (a path prefix is kept, as for the load generator's
+    /// --url). For `tcp`, `tcp://HOST:PORT` names the baseline listener directly; with an http
+    /// URL, tcp uses `--tcp-addr`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// Events to show (ws, sse, tcp) or polls to make (long-poll, short-poll).
@@ -74,14 +84,10 @@ fn parse_count(s: &str) -> Result<usize, String> {
 /// Why a trace could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    /// The `--url` is not something the tracer can connect to.
-    #[error("bad --url {url:?}: {why}")]
-    BadUrl {
-        /// The URL given.
-        url: String,
-        /// What is wrong with it.
-        why: String,
-    },
+    /// The `--url` (or `--tcp-addr`) is not something the tracer can connect to, by the client's
+    /// URL rules ([`Target`]); the text names the address and what is wrong with it.
+    #[error("{0}")]
+    BadUrl(String),
     /// Recorded bytes that are not valid HTTP/1.1.
     #[error("not HTTP/1.1: {0}")]
     Http(String),
@@ -90,60 +96,35 @@ pub enum TraceError {
     Incomplete(&'static str),
 }
 
-/// Where to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// `host:port` of the HTTP server (also the `Host` header).
-    pub http_host: String,
-    /// `host:port` of the raw-TCP baseline listener.
-    pub tcp_addr: String,
+/// The one server address a trace of `transport` connects to, read by the client's own URL rules
+/// ([`Target`], the same as `rtlab-client --url`): the HTTP server for ws, sse and the polls; for
+/// tcp the baseline listener, named by a `tcp://` URL, else by `--tcp-addr`, else found beside the
+/// http URL's host at the contract's default port. Only plain-text schemes are accepted: the point
+/// is to see the bytes, and TLS would hide them.
+pub fn trace_target(
+    transport: Transport,
+    url: &str,
+    tcp_addr: Option<&str>,
+) -> Result<Target, TraceError> {
+    let names_tcp = url
+        .get(..TCP_SCHEME.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(TCP_SCHEME));
+    let target = match transport {
+        Transport::Tcp if names_tcp => Target::parse(url, transport),
+        Transport::Tcp => Target::parse_http(url).and_then(|http| match tcp_addr {
+            Some(addr) => Target::parse_host_port(addr),
+            None => Ok(http.tcp_baseline()),
+        }),
+        _ => Target::parse(url, transport),
+    };
+    target.map_err(|e| match e {
+        RunError::Config(why) => TraceError::BadUrl(why),
+        other => TraceError::BadUrl(other.to_string()),
+    })
 }
 
-impl Target {
-    /// Resolves `--url` (and `--tcp-addr`) into addresses. Only plain-text schemes: the point is to
-    /// see the bytes, and TLS would hide them.
-    pub fn parse(url: &str, tcp_addr: Option<&str>) -> Result<Target, TraceError> {
-        let bad = |why: &str| TraceError::BadUrl {
-            url: url.to_owned(),
-            why: why.to_owned(),
-        };
-        let uri: ::http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
-        let host = uri.host().ok_or_else(|| bad("no host"))?;
-        let host = if host.contains(':') && !host.starts_with('[') {
-            format!("[{host}]")
-        } else {
-            host.to_owned()
-        };
-        let default_tcp_port = rtlab_wire::defaults::TCP_ADDR
-            .rsplit(':')
-            .next()
-            .unwrap_or("8081");
-        match uri.scheme_str() {
-            Some("http") | Some("ws") => {
-                let port = uri.port_u16().unwrap_or(80);
-                Ok(Target {
-                    http_host: format!("{host}:{port}"),
-                    tcp_addr: tcp_addr
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| format!("{host}:{default_tcp_port}")),
-                })
-            }
-            Some("tcp") => {
-                let port = uri.port_u16().ok_or_else(|| bad("tcp:// needs a port"))?;
-                Ok(Target {
-                    http_host: format!("{host}:80"),
-                    tcp_addr: format!("{host}:{port}"),
-                })
-            }
-            Some("https") | Some("wss") => Err(bad(
-                "TLS would hide the bytes this tool exists to show; use the plain http:// address",
-            )),
-            _ => Err(bad(
-                "expected http://HOST:PORT (or tcp://HOST:PORT for tcp)",
-            )),
-        }
-    }
-}
+/// How a URL names the raw-TCP baseline listener itself.
+const TCP_SCHEME: &str = "tcp://";
 
 /// The text a trace prints, built line by line, plus whether the trace failed.
 #[derive(Debug, Default)]
@@ -251,7 +232,7 @@ async fn run_capture(
 
 /// Runs the tracer: one connection, every byte annotated on stdout.
 pub async fn run(args: TraceArgs) -> anyhow::Result<()> {
-    let target = Target::parse(&args.url, args.tcp_addr.as_deref())?;
+    let target = trace_target(args.transport, &args.url, args.tcp_addr.as_deref())?;
     let out = match args.transport {
         Transport::Ws => ws::trace(&target, args.frames, args.timeout).await?,
         Transport::Sse => sse::trace(&target, args.frames, args.timeout).await?,
@@ -276,19 +257,26 @@ mod tests {
 
     #[test]
     fn targets_from_urls() {
-        let t = Target::parse("http://127.0.0.1:8080", None).unwrap();
-        assert_eq!(t.http_host, "127.0.0.1:8080");
-        assert_eq!(t.tcp_addr, "127.0.0.1:8081");
-        let t = Target::parse("http://localhost:9000/", Some("127.0.0.1:9001")).unwrap();
-        assert_eq!(t.http_host, "localhost:9000");
-        assert_eq!(t.tcp_addr, "127.0.0.1:9001");
-        let t = Target::parse("tcp://127.0.0.1:7000", None).unwrap();
-        assert_eq!(t.tcp_addr, "127.0.0.1:7000");
+        let t = trace_target(Transport::Ws, "http://127.0.0.1:8080", None).unwrap();
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        let t = trace_target(Transport::Tcp, "http://127.0.0.1:8080", None).unwrap();
+        assert_eq!(t.authority, "127.0.0.1:8081");
+        let url = "http://localhost:9000/";
+        let t = trace_target(Transport::Sse, url, Some("127.0.0.1:9001")).unwrap();
+        assert_eq!(t.authority, "localhost:9000");
+        let t = trace_target(Transport::Tcp, url, Some("127.0.0.1:9001")).unwrap();
+        assert_eq!(t.authority, "127.0.0.1:9001");
+        let t = trace_target(Transport::Tcp, "tcp://127.0.0.1:7000", None).unwrap();
+        assert_eq!(t.authority, "127.0.0.1:7000");
         assert!(matches!(
-            Target::parse("https://example.invalid", None),
+            trace_target(Transport::Ws, "https://example.invalid", None),
             Err(TraceError::BadUrl { .. })
         ));
-        assert!(Target::parse("not a url", None).is_err());
+        assert!(trace_target(Transport::Ws, "not a url", None).is_err());
+        // The client's rules: a tcp:// URL names the baseline only; --tcp-addr needs a port.
+        assert!(trace_target(Transport::Ws, "tcp://127.0.0.1:7000", None).is_err());
+        assert!(trace_target(Transport::Tcp, "tcp://127.0.0.1", None).is_err());
+        assert!(trace_target(Transport::Tcp, url, Some("127.0.0.1")).is_err());
     }
 
     #[test]

@@ -24,7 +24,8 @@ use rtlab_wire::{EventView, Transport};
 use super::hexdump::{escaped, truncate};
 use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
-use super::{Out, Target, Totals, TraceError, run_capture};
+use super::{Out, Totals, TraceError, run_capture};
+use crate::config::Target;
 
 /// The long-poll timeout the tracer asks for (well under the contract's maximum of 60 000 ms).
 pub const LONG_POLL_TIMEOUT_MS: u64 = 10_000;
@@ -131,7 +132,7 @@ pub async fn trace(
     let rec = Recording::new();
     out.line(format!(
         "rtlab trace {kind}: {polls} polls on one keep-alive connection to {}; every byte below crossed the socket",
-        target.http_host
+        target.authority
     ));
     if long {
         out.line(format!(
@@ -142,17 +143,22 @@ pub async fn trace(
             "one request every {interval:?}; the server answers at once, with whatever is new"
         ));
     }
-    let mut conn = Conn::open(&target.http_host, rec.clone(), timeout).await?;
+    let mut conn = Conn::open(&target.authority, rec.clone(), timeout).await?;
+    let path = target.path(if long {
+        rtlab_wire::paths::LONG_POLL
+    } else {
+        rtlab_wire::paths::SHORT_POLL
+    });
     let capture = async {
         let mut after: Option<u64> = None;
         for i in 0..polls {
             let path = match (long, after) {
                 (true, Some(a)) => {
-                    format!("/poll/long?after={a}&timeout_ms={LONG_POLL_TIMEOUT_MS}")
+                    format!("{path}?after={a}&timeout_ms={LONG_POLL_TIMEOUT_MS}")
                 }
-                (true, None) => format!("/poll/long?timeout_ms={LONG_POLL_TIMEOUT_MS}"),
-                (false, Some(a)) => format!("/poll/short?after={a}"),
-                (false, None) => "/poll/short".to_owned(),
+                (true, None) => format!("{path}?timeout_ms={LONG_POLL_TIMEOUT_MS}"),
+                (false, Some(a)) => format!("{path}?after={a}"),
+                (false, None) => path.clone(),
             };
             if !long && i > 0 {
                 tokio::time::sleep(interval).await;

@@ -21,11 +21,14 @@ use std::time::Duration;
 use http_body_util::BodyExt as _;
 
 use super::hexdump::{escaped, truncate};
-use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
+use super::http::{BodyFraming, Chunk, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
-use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, run_capture};
+use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
+use crate::config::Target;
+use crate::event_stream::{Block, EventStreamParser, Line, SpannedLine, spanned_lines};
 
-/// What one SSE line is, and what it means.
+/// What one SSE line is, and what it means: the annotation's categories of the lines that
+/// [`crate::event_stream`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
     /// `id: …`
@@ -40,27 +43,30 @@ pub enum LineKind {
     Comment,
     /// The empty line that dispatches an event.
     Dispatch,
-    /// Anything else (ignored by EventSource).
+    /// Any other field (ignored by EventSource).
     Other,
+}
+
+impl LineKind {
+    /// The kind of a line the event-stream parser read.
+    pub fn of(line: &Line<'_>) -> LineKind {
+        match line {
+            Line::Blank => LineKind::Dispatch,
+            Line::Comment(_) => LineKind::Comment,
+            Line::Field { name, .. } => match *name {
+                b"data" => LineKind::Data,
+                b"id" => LineKind::Id,
+                b"event" => LineKind::Event,
+                b"retry" => LineKind::Retry,
+                _ => LineKind::Other,
+            },
+        }
+    }
 }
 
 /// Classifies one SSE line (without its line end).
 pub fn classify(line: &[u8]) -> LineKind {
-    if line.is_empty() {
-        LineKind::Dispatch
-    } else if line.starts_with(b":") {
-        LineKind::Comment
-    } else if line.starts_with(b"data:") {
-        LineKind::Data
-    } else if line.starts_with(b"id:") {
-        LineKind::Id
-    } else if line.starts_with(b"event:") {
-        LineKind::Event
-    } else if line.starts_with(b"retry:") {
-        LineKind::Retry
-    } else {
-        LineKind::Other
-    }
+    LineKind::of(&Line::parse(line))
 }
 
 /// The annotation printed beside a line of `kind`.
@@ -96,21 +102,19 @@ pub fn tally(decoded: &[u8]) -> SseTally {
     let mut t = SseTally::default();
     let mut block_has_data = false;
     let mut block_bytes = 0;
-    let mut rest = decoded;
-    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-        let line = &rest[..nl];
-        let len = nl + 1;
-        rest = &rest[len..];
-        match classify(line) {
-            LineKind::Data => {
-                let value = line.get(5..).unwrap_or_default();
-                let value = value.strip_prefix(b" ").unwrap_or(value);
+    for spanned in spanned_lines(decoded).filter(|l| l.ended) {
+        let len = spanned.span.len();
+        match spanned.line {
+            Line::Field {
+                name: b"data",
+                value,
+            } => {
                 t.payload += value.len();
                 block_bytes += len - value.len();
                 block_has_data = true;
             }
-            LineKind::Comment => t.comments += len,
-            LineKind::Dispatch => {
+            Line::Comment(_) => t.comments += len,
+            Line::Blank => {
                 if block_has_data {
                     t.framing += block_bytes + len;
                     t.events += 1;
@@ -120,36 +124,70 @@ pub fn tally(decoded: &[u8]) -> SseTally {
                 block_has_data = false;
                 block_bytes = 0;
             }
-            _ => block_bytes += len,
+            Line::Field { .. } => block_bytes += len,
         }
     }
     t
 }
 
+/// One chunk of the body, placed in both byte streams.
+struct PlacedChunk {
+    /// Where the chunk starts in the body (offsets in `chunk` are relative to it).
+    at: usize,
+    chunk: Chunk,
+    /// Where its data lies in the decoded (de-chunked) body.
+    data: std::ops::Range<usize>,
+}
+
+/// The chunk layer: the whole chunks of `body` up to the last one, and the decoded body.
+fn dechunk(body: &[u8]) -> Result<(Vec<PlacedChunk>, Vec<u8>), TraceError> {
+    let mut chunks = Vec::new();
+    let mut decoded = Vec::new();
+    let mut at = 0;
+    while let Some(chunk) = parse_chunk(&body[at..])? {
+        let start = decoded.len();
+        decoded.extend_from_slice(&body[at + chunk.data.start..at + chunk.data.end]);
+        let (len, last) = (chunk.len, chunk.size == 0);
+        chunks.push(PlacedChunk {
+            at,
+            chunk,
+            data: start..decoded.len(),
+        });
+        at += len;
+        if last {
+            break;
+        }
+    }
+    Ok((chunks, decoded))
+}
+
 /// Annotates the chunked body of an SSE response chunk by chunk, showing at most `max_events`
 /// event chunks in full (heartbeat chunks are always shown). Returns the chunk framing bytes and
 /// the decoded body (for [`tally`]).
+///
+/// The two layers are read separately: first the chunks (HTTP's), then the lines of the decoded
+/// body (SSE's, by [`crate::event_stream`]'s rules); each chunk then shows the pieces of the lines
+/// that its data holds, so a line cut by a chunk boundary is shown in both chunks.
 pub fn annotate_chunked(
     out: &mut Out,
     body: &[u8],
     max_events: usize,
 ) -> Result<(usize, Vec<u8>), TraceError> {
-    let mut pos = 0;
-    let mut decoded = Vec::new();
-    let mut chunk_framing = 0;
+    let (chunks, decoded) = dechunk(body)?;
+    let chunk_framing = chunks.iter().map(|c| c.chunk.overhead()).sum();
+    let lines: Vec<SpannedLine<'_>> = spanned_lines(&decoded).collect();
     let mut shown_events = 0;
     let mut hidden = 0;
-    let mut n = 0;
-    while let Some(chunk) = parse_chunk(&body[pos..])? {
-        n += 1;
-        let raw = &body[pos..pos + chunk.len];
-        let data = &raw[chunk.data.clone()];
-        chunk_framing += chunk.overhead();
-        decoded.extend_from_slice(data);
-        pos += chunk.len;
-        let has_event = data
-            .split(|&b| b == b'\n')
-            .any(|l| classify(l) == LineKind::Data);
+    for (i, PlacedChunk { at, chunk, data }) in chunks.iter().enumerate() {
+        let n = i + 1;
+        let first = lines.partition_point(|l| l.span.end <= data.start);
+        let here: Vec<&SpannedLine<'_>> = lines[first..]
+            .iter()
+            .take_while(|l| l.span.start < data.end)
+            .collect();
+        let has_event = here
+            .iter()
+            .any(|l| LineKind::of(&l.line) == LineKind::Data && data.contains(&l.span.start));
         if has_event && shown_events >= max_events {
             hidden += 1;
             continue;
@@ -168,26 +206,22 @@ pub fn annotate_chunked(
             chunk.size_line.len(),
             chunk.size
         ));
+        let size_line = &body[at + chunk.size_line.start..at + chunk.size_line.end];
         out.line(format!(
             "  {:<24}  ← chunk size in hex: 0x{:x} = {} bytes follow",
-            format!("\"{}\"", escaped(&raw[chunk.size_line.clone()])),
+            format!("\"{}\"", escaped(size_line)),
             chunk.size,
             chunk.size
         ));
-        let mut rest = data;
-        while !rest.is_empty() {
-            let (line, len) = match rest.iter().position(|&b| b == b'\n') {
-                Some(nl) => (&rest[..nl], nl + 1),
-                None => (rest, rest.len()),
-            };
-            let shown = format!("\"{}\"", truncate(&escaped(&rest[..len]), 70));
-            let note = if len > line.len() {
-                line_note(classify(line)).to_owned()
+        for line in here {
+            let piece = line.span.start.max(data.start)..line.span.end.min(data.end);
+            let shown = format!("\"{}\"", truncate(&escaped(&decoded[piece]), 70));
+            let note = if line.ended && line.span.end <= data.end {
+                line_note(LineKind::of(&line.line))
             } else {
-                "(line continues in the next chunk)".to_owned()
+                "(line continues in the next chunk)"
             };
             out.line(format!("  {shown:<24}  ← {note}"));
-            rest = &rest[len..];
         }
         out.line(format!("  {:<24}  ← end of chunk", "\"\\r\\n\""));
     }
@@ -200,26 +234,20 @@ pub fn annotate_chunked(
     Ok((chunk_framing, decoded))
 }
 
-/// Counts the complete events (blocks with a `data:` line ended by a blank line) in a decoded SSE
-/// body; used to know when enough events have arrived.
-pub fn count_events(decoded: &[u8]) -> usize {
-    tally(decoded).events
-}
-
 /// Opens one SSE stream, reads `events` events, and prints every byte annotated.
 pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
     out.line(format!(
         "rtlab trace sse: one GET {} to {}; every byte below crossed the socket",
-        rtlab_wire::paths::SSE,
-        target.http_host
+        target.path(rtlab_wire::paths::SSE),
+        target.authority
     ));
-    let mut conn = Conn::open(&target.http_host, rec.clone(), timeout).await?;
+    let mut conn = Conn::open(&target.authority, rec.clone(), timeout).await?;
     let capture = async {
         let resp = conn
             .get(
-                rtlab_wire::paths::SSE,
+                &target.path(rtlab_wire::paths::SSE),
                 &[
                     ("Accept", "text/event-stream"),
                     ("Cache-Control", "no-cache"),
@@ -230,12 +258,17 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
             anyhow::bail!("server answered {}", resp.status());
         }
         let mut body = resp.into_body();
-        let mut decoded = Vec::new();
-        while count_events(&decoded) < events {
+        // The load generator's own parser says when enough events have arrived.
+        let mut parser = EventStreamParser::new();
+        let mut seen = 0;
+        while seen < events {
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        decoded.extend_from_slice(data);
+                        parser.feed::<anyhow::Error>(data, |block, _| {
+                            seen += usize::from(matches!(block, Block::Event { .. }));
+                            Ok(())
+                        })?;
                     }
                 }
                 Some(Err(e)) => anyhow::bail!("stream failed: {e}"),
@@ -265,8 +298,11 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
         BodyFraming::Chunked => annotate_chunked(&mut out, body, events)?,
         _ => {
             out.section("body (not chunked: HTTP/1.0 style, delimited by the connection)");
-            for line in body.split_inclusive(|&b| b == b'\n').take(events * 3) {
-                out.line(format!("  \"{}\"", truncate(&escaped(line), 90)));
+            for line in spanned_lines(body).take(events * 3) {
+                out.line(format!(
+                    "  \"{}\"",
+                    truncate(&escaped(&body[line.span]), 90)
+                ));
             }
             (0, body.to_vec())
         }
@@ -336,5 +372,37 @@ mod tests {
         assert!(text.contains("0x17 = 23 bytes follow"), "{text}");
         assert!(text.contains("\"id: 7\\n\""), "{text}");
         assert!(text.contains("heartbeat"), "{text}");
+    }
+
+    #[test]
+    fn lines_follow_the_parsers_rules_across_chunks() {
+        // CRLF line ends, and a data line cut by a chunk boundary: read as the client reads them.
+        let mut body = b"9\r\nid: 1\r\nda\r\n".to_vec();
+        body.extend_from_slice(b"9\r\nta: x\r\n\r\n\r\n");
+        let mut out = Out::default();
+        let (framing, decoded) = annotate_chunked(&mut out, &body, 5).unwrap();
+        assert_eq!(framing, 10);
+        let t = tally(&decoded);
+        assert_eq!((t.events, t.payload), (1, 1));
+        assert_eq!(t.framing + t.payload, decoded.len());
+        let text = out.into_string();
+        // Whether some line shows `shown` annotated with `note`.
+        let annotated = |shown: &str, note: &str| {
+            text.lines()
+                .any(|l| l.trim_start().starts_with(shown) && l.ends_with(note))
+        };
+        assert!(
+            annotated("\"da\"", "(line continues in the next chunk)"),
+            "{text}"
+        );
+        assert!(
+            annotated("\"ta: x\\r\\n\"", "data field: the event JSON"),
+            "{text}"
+        );
+        assert!(
+            annotated("\"\\r\\n\"", "empty line: dispatch the event"),
+            "{text}"
+        );
+        assert_eq!(classify(b"data"), LineKind::Data);
     }
 }

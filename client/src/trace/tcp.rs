@@ -11,7 +11,8 @@ use tokio::io::AsyncReadExt as _;
 
 use super::hexdump::{escaped, hexdump_head, truncate};
 use super::recorder::{Direction, Recording, Tap};
-use super::{NO_EVENTS_HINT, Out, Target, Totals, connect, run_capture};
+use super::{NO_EVENTS_HINT, Out, Totals, connect, run_capture};
+use crate::config::Target;
 
 /// Connects to the baseline listener, reads `lines` events and prints them.
 pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::Result<Out> {
@@ -19,9 +20,9 @@ pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::
     let rec = Recording::new();
     out.line(format!(
         "rtlab trace tcp: one TCP connection to {}; no request is sent, the server just writes",
-        target.tcp_addr
+        target.authority
     ));
-    let tcp = connect(&target.tcp_addr, timeout).await?;
+    let tcp = connect(&target.authority, timeout).await?;
     let mut tap = Tap::new(tcp, rec.clone());
     let capture = async {
         let mut buf = [0u8; 4096];

@@ -8,27 +8,25 @@
 //! security mechanism: anybody can compute it. After the empty line ending that response, the
 //! connection carries frames, not HTTP.
 //!
-//! **A frame** (§5.2) is 2 to 14 bytes of header and a payload:
-//!
-//! ```text
-//!  byte 0: FIN(1) RSV1 RSV2 RSV3 (3) opcode (4)
-//!  byte 1: MASK(1) payload length (7): 0–125 = the length; 126 = a 16-bit length follows;
-//!          127 = a 64-bit length follows
-//!  then:   extended length (0, 2 or 8 bytes), masking key (4 bytes if MASK), payload
-//! ```
-//!
+//! **A frame** (§5.2) is 2 to 14 bytes of header and a payload: byte 0 holds FIN, three reserved
+//! bits and the opcode; byte 1 holds MASK and a 7-bit length (126 and 127 announce a 16- or 64-bit
+//! length after it); then come the extended length, a 4-byte masking key if MASK, and the payload.
 //! Frames from the client are always masked (each payload byte XOR one of 4 key bytes, so that a
 //! client cannot make a confused proxy see bytes it chose); frames from the server never are. So an
 //! event of up to 125 bytes costs the server 2 bytes of framing: less than anything but raw TCP.
 //!
-//! The pure parts ([`accept_key`], [`FrameHeader::parse`], [`annotate_frame`]) are tested on the
-//! RFC's own examples; [`trace`] runs them over one real connection opened by tokio-tungstenite
-//! through the recording tap.
+//! The headers are decoded by the client's one frame decoder,
+//! [`transport::ws_frames`](crate::transport::ws_frames), the same code that follows frame
+//! boundaries for the load generator's byte accounting; this file only *explains* what it decoded
+//! ([`annotate_frame`]) and derives the handshake's accept value ([`accept_key`]), both tested on
+//! the RFC's own examples. [`trace`] runs them over one real connection opened by
+//! tokio-tungstenite through the recording tap.
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use futures_util::StreamExt as _;
+use rtlab_wire::framing::ws_opcode;
 use sha1::{Digest as _, Sha1};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -37,7 +35,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
 use super::http::{Head, print_head};
 use super::recorder::{Direction, Recording, Tap};
-use super::{NO_EVENTS_HINT, Out, Target, Totals, TraceError, connect, run_capture};
+use super::{NO_EVENTS_HINT, Out, Totals, TraceError, connect, run_capture};
+use crate::config::Target;
+use crate::transport::ws_frames::{FrameHeader, LengthForm, opcode_name, split_frames, unmask};
 
 /// Rows of hex shown per frame (16 bytes each); the rest of a big frame is summarised.
 pub const MAX_DUMP_ROWS: usize = 8;
@@ -62,120 +62,6 @@ pub fn accept_digest(key: &str) -> [u8; 20] {
 /// `base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))`.
 pub fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(accept_digest(key))
-}
-
-/// How the payload length was encoded in the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LengthForm {
-    /// 0–125, in the 7 low bits of byte 1.
-    Bits7,
-    /// 126 in byte 1, then a 16-bit big-endian length.
-    Bits16,
-    /// 127 in byte 1, then a 64-bit big-endian length.
-    Bits64,
-}
-
-/// The decoded header of one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameHeader {
-    /// Final fragment of a message.
-    pub fin: bool,
-    /// The three reserved bits (RSV1..RSV3 as bits 2..0), non-zero only with an extension.
-    pub rsv: u8,
-    /// The opcode: 0x0 continuation, 0x1 text, 0x2 binary, 0x8 close, 0x9 ping, 0xA pong.
-    pub opcode: u8,
-    /// Whether the payload is masked (client → server).
-    pub masked: bool,
-    /// The payload length.
-    pub payload_len: u64,
-    /// How the length was encoded.
-    pub length_form: LengthForm,
-    /// The masking key, when masked.
-    pub mask_key: Option<[u8; 4]>,
-    /// Bytes of header: 2 + extended length + masking key.
-    pub header_len: usize,
-}
-
-impl FrameHeader {
-    /// Decodes the header at the start of `buf`; `None` if `buf` is shorter than the header.
-    pub fn parse(buf: &[u8]) -> Option<FrameHeader> {
-        let (&b0, rest) = buf.split_first()?;
-        let (&b1, rest) = rest.split_first()?;
-        let masked = b1 & 0x80 != 0;
-        let (payload_len, length_form, ext) = match b1 & 0x7f {
-            126 => {
-                let b: [u8; 2] = rest.get(..2)?.try_into().ok()?;
-                (u64::from(u16::from_be_bytes(b)), LengthForm::Bits16, 2)
-            }
-            127 => {
-                let b: [u8; 8] = rest.get(..8)?.try_into().ok()?;
-                (u64::from_be_bytes(b), LengthForm::Bits64, 8)
-            }
-            n => (u64::from(n), LengthForm::Bits7, 0),
-        };
-        let mask_key = if masked {
-            let k: [u8; 4] = rest.get(ext..ext + 4)?.try_into().ok()?;
-            Some(k)
-        } else {
-            None
-        };
-        Some(FrameHeader {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 0x07,
-            opcode: b0 & 0x0f,
-            masked,
-            payload_len,
-            length_form,
-            mask_key,
-            header_len: 2 + ext + if masked { 4 } else { 0 },
-        })
-    }
-
-    /// Bytes of the whole frame, or `None` if it does not fit a `usize`.
-    pub fn frame_len(&self) -> Option<usize> {
-        usize::try_from(self.payload_len)
-            .ok()?
-            .checked_add(self.header_len)
-    }
-}
-
-/// The name of an opcode.
-pub fn opcode_name(opcode: u8) -> &'static str {
-    match opcode {
-        0x0 => "continuation",
-        0x1 => "text",
-        0x2 => "binary",
-        0x8 => "close",
-        0x9 => "ping",
-        0xA => "pong",
-        0x3..=0x7 => "reserved (data)",
-        _ => "reserved (control)",
-    }
-}
-
-/// XORs `payload` with the masking key (RFC 6455 §5.3): masking and unmasking are the same.
-pub fn unmask(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
-    payload
-        .iter()
-        .enumerate()
-        .map(|(i, b)| b ^ key[i % 4])
-        .collect()
-}
-
-/// Splits a received or sent byte stream into whole frames: each header with the byte range of
-/// its frame. Stops at the first incomplete frame.
-pub fn split_frames(buf: &[u8]) -> Vec<(FrameHeader, std::ops::Range<usize>)> {
-    let mut frames = Vec::new();
-    let mut pos = 0;
-    while let Some(h) = buf.get(pos..).and_then(FrameHeader::parse) {
-        let Some(len) = h.frame_len() else { break };
-        if pos + len > buf.len() {
-            break;
-        }
-        frames.push((h, pos..pos + len));
-        pos += len;
-    }
-    frames
 }
 
 /// Annotates one whole frame (`frame` = header and payload): the hex, then every header field by
@@ -217,25 +103,15 @@ pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
             "server→client frames never are"
         },
     ));
-    let mut pos = 2;
-    match h.length_form {
-        LengthForm::Bits7 => {}
-        LengthForm::Bits16 => {
-            out.line(format!(
-                "  bytes 2-3  {}   payload length={} (16-bit)",
-                hex_bytes(frame.get(2..4).unwrap_or_default()),
-                h.payload_len
-            ));
-            pos = 4;
-        }
-        LengthForm::Bits64 => {
-            out.line(format!(
-                "  bytes 2-9  {}   payload length={} (64-bit)",
-                hex_bytes(frame.get(2..10).unwrap_or_default()),
-                h.payload_len
-            ));
-            pos = 10;
-        }
+    let pos = 2 + h.length_form.extended_len();
+    if h.length_form != LengthForm::Bits7 {
+        out.line(format!(
+            "  bytes 2-{}  {}   payload length={} ({}-bit)",
+            pos - 1,
+            hex_bytes(frame.get(2..pos).unwrap_or_default()),
+            h.payload_len,
+            8 * (pos - 2)
+        ));
     }
     if let Some(key) = h.mask_key {
         out.line(format!(
@@ -251,7 +127,7 @@ pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
         None => payload.to_vec(),
     };
     let shown = match h.opcode {
-        0x8 if clear.len() >= 2 => {
+        ws_opcode::CLOSE if clear.len() >= 2 => {
             let code = u16::from_be_bytes([clear[0], clear[1]]);
             format!(
                 "close code {code}{}",
@@ -261,7 +137,9 @@ pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
                 }
             )
         }
-        0x1 | 0x9 | 0xA => format!("{:?}", truncate(&String::from_utf8_lossy(&clear), 90)),
+        ws_opcode::TEXT | ws_opcode::PING | ws_opcode::PONG => {
+            format!("{:?}", truncate(&String::from_utf8_lossy(&clear), 90))
+        }
         _ => hex_bytes(&clear[..clear.len().min(24)]),
     };
     out.line(format!(
@@ -330,8 +208,12 @@ pub fn print_accept_derivation(
 pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
-    let tcp = connect(&target.http_host, timeout).await?;
-    let url = format!("ws://{}{}", target.http_host, rtlab_wire::paths::WS);
+    let tcp = connect(&target.authority, timeout).await?;
+    let url = format!(
+        "ws://{}{}",
+        target.authority,
+        target.path(rtlab_wire::paths::WS)
+    );
     out.line(format!(
         "rtlab trace ws: one WebSocket connection to {url}; every byte below crossed the socket"
     ));
@@ -386,13 +268,13 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
         let frame = &down[range.clone()];
         totals.framing_bytes += h.header_len;
         let payload = frame.len() - h.header_len;
-        if h.opcode == 0x1 || h.opcode == 0x2 {
+        if h.starts_message() {
             totals.payload_bytes += payload;
             totals.events += 1;
         } else {
             totals.control_bytes += payload;
         }
-        if shown < frames || h.opcode >= 0x8 {
+        if shown < frames || h.is_control() {
             shown += 1;
             out.section(&format!(
                 "server → client: frame {} at +{:.1} ms ({} bytes)",
@@ -438,71 +320,6 @@ mod tests {
             hex_bytes(&accept_digest(RFC_EXAMPLE_KEY)),
             "b3 7a 4f 2c c0 62 4f 16 90 f6 46 06 cf 38 59 45 b2 be c4 ea"
         );
-    }
-
-    #[test]
-    fn unmasked_hello_rfc_5_7() {
-        let frame = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-        let h = FrameHeader::parse(&frame).unwrap();
-        assert!(h.fin);
-        assert_eq!((h.rsv, h.opcode, h.masked), (0, 0x1, false));
-        assert_eq!((h.payload_len, h.length_form), (5, LengthForm::Bits7));
-        assert_eq!((h.header_len, h.frame_len()), (2, Some(7)));
-        assert_eq!(h.header_len, rtlab_wire::framing::ws_header_len(5, false));
-    }
-
-    #[test]
-    fn masked_hello_rfc_5_7() {
-        let frame = [
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ];
-        let h = FrameHeader::parse(&frame).unwrap();
-        assert!(h.masked);
-        assert_eq!(h.mask_key, Some([0x37, 0xfa, 0x21, 0x3d]));
-        assert_eq!(h.header_len, 6);
-        assert_eq!(h.header_len, rtlab_wire::framing::ws_header_len(5, true));
-        assert_eq!(unmask(&frame[6..], [0x37, 0xfa, 0x21, 0x3d]), b"Hello");
-    }
-
-    #[test]
-    fn extended_lengths_rfc_5_7() {
-        // 256 bytes binary, unmasked: 82 7E 0100.
-        let h = FrameHeader::parse(&[0x82, 0x7e, 0x01, 0x00]).unwrap();
-        assert_eq!(
-            (h.opcode, h.payload_len, h.length_form),
-            (2, 256, LengthForm::Bits16)
-        );
-        assert_eq!(h.header_len, 4);
-        // 64 KiB binary, unmasked: 82 7F 0000000000010000.
-        let h = FrameHeader::parse(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
-        assert_eq!((h.payload_len, h.length_form), (65_536, LengthForm::Bits64));
-        assert_eq!(h.header_len, 10);
-        // Too short to hold the extended length.
-        assert_eq!(FrameHeader::parse(&[0x82, 0x7e, 0x01]), None);
-        assert_eq!(FrameHeader::parse(&[0x81]), None);
-    }
-
-    #[test]
-    fn fragments_and_control_frames_rfc_5_7() {
-        // "Hel" then "lo": FIN=0 text, then FIN=1 continuation.
-        let first = FrameHeader::parse(&[0x01, 0x03, 0x48, 0x65, 0x6c]).unwrap();
-        assert!(!first.fin);
-        assert_eq!(opcode_name(first.opcode), "text");
-        let last = FrameHeader::parse(&[0x80, 0x02, 0x6c, 0x6f]).unwrap();
-        assert!(last.fin);
-        assert_eq!(opcode_name(last.opcode), "continuation");
-        let ping = FrameHeader::parse(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
-        assert_eq!(opcode_name(ping.opcode), "ping");
-    }
-
-    #[test]
-    fn split_stops_at_an_incomplete_frame() {
-        let mut stream = vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
-        stream.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
-        stream.extend_from_slice(&[0x81, 0x05, b'x']);
-        let frames = split_frames(&stream);
-        assert_eq!(frames.len(), 2);
-        assert_eq!(frames[1].1, 7..11);
     }
 
     #[test]
