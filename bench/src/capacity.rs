@@ -18,12 +18,12 @@
 
 use rtlab_wire::Transport;
 
+use crate::case_result::{CLIENT_BOUND_CPU, CaseResult, CaseStatus};
 use crate::format::num;
 use crate::keep_up::sustained;
 use crate::repeat::{Figure, headline};
-use crate::results::{CLIENT_BOUND_CPU, CaseResult, CaseStatus};
+use crate::scenario::Kind;
 use crate::spread::{Comparison, Spread, compare};
-use crate::suite::Kind;
 
 /// One transport's result in the saturation scenario.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,9 +14,11 @@
 
 use std::path::Path;
 
+use crate::case_result::CaseResult;
+use crate::format;
 use crate::repeat::{Figure, headline};
-use crate::report::{fmt_us, text_table};
-use crate::results::{CaseResult, ResultsError, RunDir, RunInfo};
+use crate::results::{ResultsError, RunDir, RunInfo};
+use crate::table::text_table;
 
 /// Compares two results folders; returns the text to print.
 pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, ResultsError> {
@@ -29,14 +31,6 @@ pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, ResultsError> {
     }
     .read()?;
     Ok(compare(&ia, &ca, &ib, &cb))
-}
-
-fn change(a: f64, b: f64) -> String {
-    if a.abs() < f64::EPSILON || !a.is_finite() || !b.is_finite() {
-        "-".into()
-    } else {
-        format!("{:+.1}%", (b - a) / a * 100.0)
-    }
 }
 
 /// The comparison table of two loaded runs.
@@ -85,12 +79,19 @@ pub fn compare(ia: &RunInfo, ca: &[CaseResult], ib: &RunInfo, cb: &[CaseResult])
         let mut row = vec![a.id.clone(), "ok".into()];
         for f in [Figure::P50, Figure::P99] {
             let (va, vb) = (median(a, f), median(b, f));
-            row.extend([fmt_us(va), fmt_us(vb), change(va, vb)]);
+            row.extend([
+                format::micros(va),
+                format::micros(vb),
+                format::change(va, vb),
+            ]);
         }
         for f in [Figure::EventsPerS, Figure::BytesPerEvent] {
             let (va, vb) = (median(a, f), median(b, f));
             let digits = usize::from(f == Figure::BytesPerEvent);
-            row.extend([format!("{va:.digits$} → {vb:.digits$}"), change(va, vb)]);
+            row.extend([
+                format!("{va:.digits$} → {vb:.digits$}"),
+                format::change(va, vb),
+            ]);
         }
         let verdicts: Vec<&str> = Figure::ALL
             .iter()

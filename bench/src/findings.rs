@@ -14,14 +14,12 @@
 
 use rtlab_wire::Transport;
 
-use crate::format::num;
-use crate::plot::fmt_bytes;
+use crate::case_result::{CaseResult, CaseStatus};
+use crate::format::{self, num};
 use crate::repeat::{self, Figure, headline};
-use crate::report::{fmt_us, md_table};
-use crate::results::{CaseResult, CaseStatus};
+use crate::scenario::Kind;
 use crate::spread::{Comparison, Spread, compare};
-use crate::suite::Kind;
-use crate::table::{figure_text, headline_cell};
+use crate::table::{figure_text, headline_cell, md_table};
 
 pub use crate::keep_up::{
     KEEP_UP_DELIVERY, KEEP_UP_P99_US, keep_up_delivery, kept_up, published_share,
@@ -32,20 +30,6 @@ fn ok_of(cases: &[CaseResult], kind: Kind) -> Vec<&CaseResult> {
         .iter()
         .filter(|c| c.kind == kind && c.ok().is_some())
         .collect()
-}
-
-fn pct(v: f64) -> String {
-    format!("{:.0} %", v * 100.0)
-}
-
-/// A delivered or published share: floored to the whole percent below, so that 99.6 % does not
-/// read "100 %" next to a sentence that says something was missing; `n/a` when unknown.
-fn share(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v >= 1.0 => "100 %".into(),
-        Some(v) => format!("{:.0} %", (v * 100.0).floor()),
-        None => "n/a".into(),
-    }
 }
 
 /// The "at a glance" table: one row per transport, from the latency scenario (or the first kind
@@ -119,8 +103,8 @@ fn latency(cs: &[&CaseResult]) -> Vec<String> {
                 c.transport,
                 headline_cell(c, Figure::P50),
                 headline_cell(c, Figure::P99),
-                fmt_us(r.latency_us.p999),
-                fmt_us(r.latency_us.max),
+                format::micros(r.latency_us.p999),
+                format::micros(r.latency_us.max),
                 // p99.9, max, delivery and loss are the stored run's (the first that succeeded):
                 // only the headline figures are kept per repetition.
                 if repeat::count(c) > 1 {
@@ -128,7 +112,7 @@ fn latency(cs: &[&CaseResult]) -> Vec<String> {
                 } else {
                     ""
                 },
-                share(c.delivered_share()),
+                format::share(c.delivered_share()),
                 headline_cell(c, Figure::EventsPerS),
                 r.lost
             ))
@@ -143,10 +127,10 @@ fn latency(cs: &[&CaseResult]) -> Vec<String> {
             Comparison::Lower => format!(
                 "The slowest tail ({}, {}) is {:.1}× the fastest ({}, {}).",
                 worst.0,
-                fmt_us(worst.1.median),
+                format::micros(worst.1.median),
                 worst.1.median / best.1.median,
                 best.0,
-                fmt_us(best.1.median)
+                format::micros(best.1.median)
             ),
             _ => format!(
                 "The fastest ({}) and slowest ({}) p99s overlap over their repetitions: the differences in tail latency between these transports are within noise.",
@@ -192,14 +176,14 @@ fn payload(cs: &[&CaseResult]) -> Vec<String> {
                     "{} {} B ({} event JSON)",
                     c.transport,
                     num(c.total_bytes_per_event()?),
-                    pct(c.payload_efficiency()?)
+                    format::percent(c.payload_efficiency()?)
                 ))
             })
             .collect();
         if !parts.is_empty() {
             out.push(format!(
                 "At {} of payload, one delivered event costs on the wire: {}.",
-                fmt_bytes(size as f64),
+                format::bytes(size as f64),
                 parts.join(", ")
             ));
         }
@@ -228,12 +212,12 @@ fn fanout(cs: &[&CaseResult]) -> Vec<String> {
             "At {} clients, **{}** delivered {} of the events published in the window to its subscribers (counted by seq); {} events/s arrived in the window (clients × rate: {}), p99 {}; the server spent {} ms of CPU per 1 000 events and {} per connection.",
             num(max_clients as f64),
             c.transport,
-            share(c.delivered_share()),
+            format::share(c.delivered_share()),
             headline_cell(c, Figure::EventsPerS),
             num(nominal),
             headline_cell(c, Figure::P99),
             headline(c, Figure::CpuPer1000).map_or("n/a".into(), |s| s.cell(|v| format!("{v:.2}"))),
-            s.and_then(|s| s.memory_per_connection_bytes).map_or("n/a".into(), fmt_bytes),
+            s.and_then(|s| s.memory_per_connection_bytes).map_or("n/a".into(), format::bytes),
         ));
     }
     let at_max: Vec<&CaseResult> = cs
@@ -310,7 +294,7 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
             (Some(b), None) => format!(
                 "**{t}** kept up at every rate tried, up to {} events/s (p99 {}).",
                 num(b.params.rate as f64),
-                fmt_us(b.ok().map_or(0.0, |r| r.latency_us.p99))
+                format::micros(b.ok().map_or(0.0, |r| r.latency_us.p99))
             ),
             (b, Some(f)) => {
                 let upto = match b {
@@ -320,8 +304,8 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
                 let what = match f.ok() {
                     Some(r) => format!(
                         "it delivered {} of the window's events to its subscribers (by seq) with p99 {}{}{}",
-                        share(f.delivered_share()),
-                        fmt_us(r.latency_us.p99),
+                        format::share(f.delivered_share()),
+                        format::micros(r.latency_us.p99),
                         if r.lost > 0 {
                             format!(" and lost {}", num(r.lost as f64))
                         } else {
@@ -331,7 +315,7 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
                             Some(p) if p < keep_up_delivery(f.params.rate, f.params.duration_s) => {
                                 format!(
                                     "; the server published only {} of the rate asked",
-                                    share(Some(p))
+                                    format::share(Some(p))
                                 )
                             }
                             _ => String::new(),
@@ -366,8 +350,8 @@ fn rate(_ok: &[&CaseResult], all: &[CaseResult]) -> Vec<String> {
     }
     out.push(format!(
         "\"Kept up\" means the server published at least {0} of the rate asked and at least {0} of those events reached every subscriber (both counted by seq, less two events of allowance), nothing lost, and p99 under {1} (plus the poll interval for short polling).",
-        pct(KEEP_UP_DELIVERY),
-        fmt_us(KEEP_UP_P99_US)
+        format::percent(KEEP_UP_DELIVERY),
+        format::micros(KEEP_UP_P99_US)
     ));
     out
 }
@@ -406,9 +390,9 @@ fn poll_interval(cs: &[&CaseResult]) -> Vec<String> {
             Some(format!(
                 "Polling every {} ms: mean latency {} (p99 {}), {} of polls empty, {:.2} requests per delivered event.",
                 c.params.poll_interval_ms,
-                fmt_us(r.latency_us.mean),
-                fmt_us(r.latency_us.p99),
-                pct(r.empty_poll_share.unwrap_or(0.0)),
+                format::micros(r.latency_us.mean),
+                format::micros(r.latency_us.p99),
+                format::percent(r.empty_poll_share.unwrap_or(0.0)),
                 r.requests_per_event.unwrap_or(f64::NAN)
             ))
         })
@@ -441,8 +425,8 @@ fn round_trip(cs: &[&CaseResult]) -> Vec<String> {
                 "**{}** publishing via {}: round trip p50 {}, p99 {}, {} B sent up per publish, {} of {} publishes came back.",
                 c.transport,
                 p.via,
-                fmt_us(p.round_trip_us.p50),
-                fmt_us(p.round_trip_us.p99),
+                format::micros(p.round_trip_us.p50),
+                format::micros(p.round_trip_us.p99),
                 num(p.bytes_up_per_publish),
                 num(p.echoed as f64),
                 num(p.sent as f64)

@@ -47,6 +47,7 @@
 
 pub mod capacity;
 pub mod case;
+pub mod case_result;
 pub mod cli;
 pub mod client_run;
 pub mod compare;
@@ -64,6 +65,7 @@ pub mod repeat;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod scenario;
 pub mod server_process;
 pub mod spread;
 pub mod suite;

@@ -133,7 +133,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = outcome.dir.mark_latest() {
         eprintln!("rtlab: could not update the `latest` link: {e}");
     }
-    print!("{}", report::case_table(&outcome.cases));
+    print!("{}", rtlab_bench::table::case_table(&outcome.cases));
     println!(
         "\nresults: {}\nreport:  {}\ncharts:  {}",
         outcome.dir.path.display(),

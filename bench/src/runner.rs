@@ -28,15 +28,15 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
+use crate::case::Case;
+use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
 use crate::client_run::{CONNECT_RATE, run_client};
 use crate::connection_memory;
 use crate::proc_sampler::{Sampler, read_sample};
-use crate::results::{
-    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, SCHEMA_VERSION, ScenarioInfo,
-    ServerCost,
-};
+use crate::results::{ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo};
+use crate::scenario::Kind;
 use crate::server_process::{ServerOptions, ServerProcess};
-use crate::suite::{Case, Kind, Suite};
+use crate::suite::Suite;
 use crate::{hgrm, machine::MachineInfo, repeat};
 
 /// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in
@@ -239,8 +239,8 @@ fn progress_line(i: usize, n: usize, r: &CaseResult) -> String {
         (CaseStatus::Ok, Some(c)) => format!(
             "[{i:>width$}/{n}] {:<34} ok   p50 {:>9}  p99 {:>9}  {:>10} ev/s{}",
             r.id,
-            crate::report::fmt_us(c.latency_us.p50),
-            crate::report::fmt_us(c.latency_us.p99),
+            crate::format::micros(c.latency_us.p50),
+            crate::format::micros(c.latency_us.p99),
             format!("{:.0}", c.events_per_s),
             if c.lost > 0 {
                 format!("  LOST {}", c.lost)

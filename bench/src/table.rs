@@ -4,10 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::format::num;
+use crate::case_result::CaseResult;
+use crate::format::{self, num};
 use crate::repeat::{Figure, headline};
-use crate::report::fmt_us;
-use crate::results::CaseResult;
 
 /// A plain-text table with aligned columns (first column left, others right).
 pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -84,7 +83,7 @@ pub fn headline_cell(c: &CaseResult, figure: Figure) -> String {
 /// One value of a headline figure, in that figure's unit and precision.
 pub fn figure_text(figure: Figure, v: f64) -> String {
     match figure {
-        Figure::P50 | Figure::P99 => fmt_us(v),
+        Figure::P50 | Figure::P99 => format::micros(v),
         Figure::EventsPerS => num(v),
         Figure::BytesPerEvent => format!("{v:.1}"),
         Figure::CpuPer1000 => format!("{v:.2}"),
@@ -99,8 +98,8 @@ pub fn case_table(cases: &[CaseResult]) -> String {
             Some(r) => vec![
                 c.id.clone(),
                 "ok".into(),
-                fmt_us(r.latency_us.p50),
-                fmt_us(r.latency_us.p99),
+                format::micros(r.latency_us.p50),
+                format::micros(r.latency_us.p99),
                 format!("{:.0}", r.events_per_s),
                 format!("{:.3}", r.delivery_ratio),
                 bytes_per_event_cell(c),

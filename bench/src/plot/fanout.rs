@@ -14,11 +14,14 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::bars;
+use super::figure::Figure;
 use super::panel::{Panel, draw_row};
-use super::{Figure, bars, of_kind, points, titled, transports};
+use super::series::{of_kind, points, transports};
+use super::style::titled;
+use crate::case_result::CaseResult;
 use crate::repeat::{self, Figure as Headline};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::scenario::Kind;
 
 fn clients(c: &CaseResult) -> Option<f64> {
     Some(c.params.clients as f64)
