@@ -50,6 +50,7 @@ pub mod case;
 pub mod case_result;
 pub mod cli;
 pub mod client_run;
+pub mod command;
 pub mod compare;
 pub mod connection_memory;
 pub mod findings;
