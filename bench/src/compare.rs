@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn matches_cases_by_id_and_shows_changes() {
-        let a = crate::plot::testdata::cases();
+        let a = crate::testdata::cases();
         let mut b = a.clone();
         if let Some(r) = b[0].client.as_mut() {
             r.latency_us.p50 *= 2.0;
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn overlap_column_says_whether_the_ranges_meet() {
-        let base = crate::plot::testdata::cases().remove(0);
+        let base = crate::testdata::cases().remove(0);
         let a = vec![repeated(&base, &[1_000.0, 1_100.0, 1_200.0])];
         let same = vec![repeated(&base, &[1_150.0, 1_300.0, 1_250.0])];
         let text = compare(&info(), &a, &info(), &same);

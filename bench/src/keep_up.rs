@@ -94,8 +94,8 @@ pub fn sustained(c: &CaseResult) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
     use crate::scenario::Kind;
+    use crate::testdata;
 
     fn step(t: Transport, rate: u64) -> CaseResult {
         testdata::cases()

@@ -136,7 +136,7 @@ pub fn fold(mut runs: Vec<CaseResult>) -> Option<CaseResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
+    use crate::testdata;
 
     fn with_p99(c: &CaseResult, p99: f64) -> CaseResult {
         let mut c = c.clone();

@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn report_names_every_transport_and_states_findings() {
-        let cases = crate::plot::testdata::cases();
+        let cases = crate::testdata::cases();
         let info = RunInfo {
             schema_version: 1,
             suite: "synthetic".into(),

@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn case_files_match_the_schema() {
         let v = validator("case.schema.json");
-        let mut cases = crate::plot::testdata::cases();
+        let mut cases = crate::testdata::cases();
         let mut failed = cases[0].clone();
         failed.status = CaseStatus::Failed;
         failed.error = Some("server died".into());
@@ -321,7 +321,7 @@ mod tests {
     fn folder_layout_write_read_and_latest() {
         let root = std::env::temp_dir().join(format!("rtlab-results-{}", std::process::id()));
         let dir = RunDir::create(&root, "t", None).unwrap();
-        let cases = crate::plot::testdata::cases();
+        let cases = crate::testdata::cases();
         for c in &cases[..3] {
             dir.write_json(&dir.case_json(&c.id), c).unwrap();
         }

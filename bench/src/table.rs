@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn headline_cells_show_the_spread_of_repeats() {
-        let base = crate::plot::testdata::cases().remove(0);
+        let base = crate::testdata::cases().remove(0);
         let p99 = |v: f64| {
             let mut c = base.clone();
             if let Some(r) = c.client.as_mut() {

@@ -21,11 +21,11 @@
 //! | [`rate`] | up to which rate each transport kept up |
 //! | [`poll`] | latency and waste against the short-poll interval |
 //! | [`roundtrip`] | what publishing costs |
+//! | [`capacity`] | ceilings beside the raw-TCP floor; memory per idle connection |
 //! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
-//!
-//! Saturation and memory findings live beside their computation in `crate::capacity`.
 
 pub mod bytes;
+pub mod capacity;
 pub mod fanout;
 pub mod glance;
 pub mod latency;
@@ -62,8 +62,8 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         Kind::Rate => rate::sentences(cases),
         Kind::PollInterval => poll::sentences(&cs),
         Kind::RoundTrip => roundtrip::sentences(&cs),
-        Kind::Saturation => crate::capacity::saturation_findings(cases),
-        Kind::Memory => crate::capacity::memory_findings(cases),
+        Kind::Saturation => capacity::saturation_sentences(cases),
+        Kind::Memory => capacity::memory_sentences(cases),
     }
 }
 

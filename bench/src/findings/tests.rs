@@ -4,7 +4,7 @@
 use super::*;
 use crate::RunReport;
 use crate::keep_up::{KEEP_UP_P99_US, kept_up, published_share};
-use crate::plot::testdata;
+use crate::testdata;
 use rtlab_wire::Transport;
 
 /// The synthetic rate-sweep case of `t` at `rate` (1 000, 10 000 or 50 000 events/s; 10

@@ -83,7 +83,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
+    use crate::testdata;
 
     #[test]
     fn only_repeated_cases_get_a_bar_around_their_median() {

@@ -94,7 +94,4 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
 }
 
 #[cfg(test)]
-pub(crate) mod testdata;
-
-#[cfg(test)]
 mod tests;

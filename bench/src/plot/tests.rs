@@ -1,10 +1,10 @@
 //! The charts drawn from synthetic results: every one draws, and repeated cases add their bars.
 
 use super::figure::Drawn;
-use super::testdata;
 use super::*;
 use crate::case_result::CaseResult;
 use crate::scenario::Kind;
+use crate::testdata;
 
 #[test]
 fn every_chart_draws_from_synthetic_results() {

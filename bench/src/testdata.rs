@@ -296,3 +296,8 @@ pub fn cases() -> Vec<CaseResult> {
     }
     out
 }
+
+/// The synthetic cases of one scenario kind.
+pub fn of_kind(kind: Kind) -> Vec<CaseResult> {
+    cases().into_iter().filter(|c| c.kind == kind).collect()
+}
