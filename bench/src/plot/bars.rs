@@ -13,7 +13,7 @@ use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::draw_error;
+use super::chart::draw_error;
 use crate::case_result::CaseResult;
 use crate::repeat::{Figure, headline};
 

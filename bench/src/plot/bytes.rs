@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use rtlab_wire::Transport;
 
 use super::axes::log_bounds;
-use super::figure::{Figure, draw_error};
+use super::chart::{Chart, draw_error};
 use super::lines::{legend, measured, model};
 use super::series::{of_kind, points, transports};
 use super::style::{color, font, titled};
@@ -90,7 +90,7 @@ impl Stacked {
     }
 }
 
-impl Figure for Stacked {
+impl Chart for Stacked {
     fn name(&self) -> &'static str {
         "bytes-per-event"
     }
@@ -213,7 +213,7 @@ impl Efficiency {
     }
 }
 
-impl Figure for Efficiency {
+impl Chart for Efficiency {
     fn name(&self) -> &'static str {
         "payload-efficiency"
     }

@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::Figure;
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
 use super::series::{points, transports};
 use super::style::titled;
@@ -131,7 +131,7 @@ impl Capacity {
     }
 }
 
-impl Figure for Capacity {
+impl Chart for Capacity {
     fn name(&self) -> &'static str {
         "capacity"
     }

@@ -16,14 +16,14 @@ use rtlab_wire::Transport;
 
 use super::axes::log_bounds;
 use super::bars::{self, Bar};
-use super::figure::{Figure, draw_error};
+use super::chart::{Chart, draw_error};
 use super::lines::{legend, measured};
 use super::series::{of_kind, transports};
 use super::style::{color, font, titled};
 use crate::case_result::CaseResult;
 use crate::format;
 use crate::hgrm;
-use crate::repeat::{self, Figure as Headline};
+use crate::repeat::{self, Figure};
 use crate::scenario::Kind;
 
 /// The latency scenario's percentile curves, one per transport.
@@ -60,8 +60,8 @@ impl Percentiles {
             .map(|(i, (t, _))| {
                 let shift = 1.06f64.powf(i as f64 - (n - 1.0) / 2.0);
                 let at = |x: f64| move |_: &CaseResult| Some(x * shift);
-                let mut b = bars::bars(&lat, *t, at(2.0), Headline::P50, 1e-3);
-                b.extend(bars::bars(&lat, *t, at(100.0), Headline::P99, 1e-3));
+                let mut b = bars::bars(&lat, *t, at(2.0), Figure::P50, 1e-3);
+                b.extend(bars::bars(&lat, *t, at(100.0), Figure::P99, 1e-3));
                 (*t, b)
             })
             .collect();
@@ -117,7 +117,7 @@ pub fn percentile_label(x: f64) -> String {
     format!("{s}%")
 }
 
-impl Figure for Percentiles {
+impl Chart for Percentiles {
     fn name(&self) -> &'static str {
         "latency-percentiles"
     }

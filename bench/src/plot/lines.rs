@@ -9,7 +9,7 @@ use plotters::coord::ranged1d::Ranged;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::figure::draw_error;
+use super::chart::draw_error;
 use super::style::font;
 
 /// Draws a measured series: a solid line with circles, labelled for the legend.

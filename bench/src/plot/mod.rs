@@ -26,7 +26,7 @@
 //!
 //! | file | part |
 //! |---|---|
-//! | [`figure`] | the [`Figure`] trait, saving PNG + SVG, errors |
+//! | [`chart`] | the [`Chart`] trait, saving PNG + SVG, errors |
 //! | [`style`] | transport colours, the font, titles |
 //! | [`font`] | the embedded font, registered once |
 //! | [`axes`] | log and linear axis bounds, category labels |
@@ -39,8 +39,8 @@ pub mod axes;
 pub mod bars;
 pub mod bytes;
 pub mod capacity;
+pub mod chart;
 pub mod fanout;
-pub mod figure;
 pub mod font;
 pub mod latency;
 pub mod lines;
@@ -53,7 +53,7 @@ pub mod style;
 
 use std::path::Path;
 
-pub use figure::{Drawn, Figure, PlotError};
+pub use chart::{Chart, Drawn, PlotError};
 
 use crate::case_result::CaseResult;
 
@@ -64,31 +64,31 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
     }
     let mut out = Vec::new();
     if let Some(f) = latency::Percentiles::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = bytes::Stacked::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = bytes::Efficiency::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = fanout::Throughput::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = fanout::Cost::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = rate::Saturation::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = poll::Interval::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = roundtrip::RoundTrip::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = capacity::Capacity::from_cases(cases) {
-        out.push(figure::save(dir, &f)?);
+        out.push(chart::save(dir, &f)?);
     }
     Ok(out)
 }

@@ -13,7 +13,7 @@ use rtlab_wire::Transport;
 
 use super::axes::{lin_bounds, log_bounds};
 use super::bars::Bar;
-use super::figure::draw_error;
+use super::chart::draw_error;
 use super::lines::{legend, measured, model};
 use super::style::{color, font};
 use crate::format;

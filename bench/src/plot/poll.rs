@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::Figure;
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
 use super::series::{of_kind, points};
 use super::style::titled;
@@ -109,7 +109,7 @@ impl Interval {
     }
 }
 
-impl Figure for Interval {
+impl Chart for Interval {
     fn name(&self) -> &'static str {
         "short-poll-interval"
     }

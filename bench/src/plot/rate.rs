@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::Figure;
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
 use super::series::{of_kind, points, transports};
 use super::style::titled;
@@ -89,7 +89,7 @@ impl Saturation {
     }
 }
 
-impl Figure for Saturation {
+impl Chart for Saturation {
     fn name(&self) -> &'static str {
         "rate-saturation"
     }

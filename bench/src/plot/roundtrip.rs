@@ -12,7 +12,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::{Figure, draw_error};
+use super::chart::{Chart, draw_error};
 use super::series::of_kind;
 use super::style::{color, font, titled};
 use crate::case_result::CaseResult;
@@ -69,7 +69,7 @@ impl RoundTrip {
     }
 }
 
-impl Figure for RoundTrip {
+impl Chart for RoundTrip {
     fn name(&self) -> &'static str {
         "round-trip"
     }

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::figure::draw_error;
+use super::chart::draw_error;
 use super::font::FAMILY;
 
 /// The colour of a transport, the same in every chart.

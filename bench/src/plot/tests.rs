@@ -1,6 +1,6 @@
 //! The charts drawn from synthetic results: every one draws, and repeated cases add their bars.
 
-use super::figure::Drawn;
+use super::chart::Drawn;
 use super::*;
 use crate::case_result::CaseResult;
 use crate::scenario::Kind;

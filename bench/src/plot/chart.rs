@@ -1,4 +1,4 @@
-//! A chart as a [`Figure`]: drawn by one piece of code onto any plotters back end, saved twice.
+//! A chart as a [`Chart`]: drawn by one piece of code onto any plotters back end, saved twice.
 //!
 //! Each chart is drawn through plotters' bitmap back end (PNG, for the report and README) and its
 //! SVG back end (crisp at any size) from the same `draw`, so the two files never disagree. A
@@ -30,7 +30,7 @@ pub enum PlotError {
 }
 
 /// A chart that can draw itself on any plotters back end.
-pub trait Figure {
+pub trait Chart {
     /// File stem (`latency-percentiles`).
     fn name(&self) -> &'static str;
     /// Draws on `root`.
@@ -49,7 +49,7 @@ pub struct Drawn {
 }
 
 /// Draws one figure as `<dir>/<name>.png` and `<dir>/<name>.svg`.
-pub fn save<F: Figure>(dir: &Path, fig: &F) -> Result<Drawn, PlotError> {
+pub fn save<C: Chart>(dir: &Path, fig: &C) -> Result<Drawn, PlotError> {
     let err = |message: String| PlotError::Draw {
         chart: fig.name().into(),
         message,
@@ -73,7 +73,7 @@ pub fn save<F: Figure>(dir: &Path, fig: &F) -> Result<Drawn, PlotError> {
     })
 }
 
-/// A plotters error as text: each back end has its own error type, and a [`Figure`] is generic
+/// A plotters error as text: each back end has its own error type, and a [`Chart`] is generic
 /// over the back end, so its drawing steps report errors as strings.
 pub fn draw_error(e: impl std::fmt::Display) -> String {
     e.to_string()
