@@ -1,6 +1,6 @@
 //! Cases: what one run of the server and client is started with.
 //!
-//! A scenario of a [suite](crate::suite) becomes one **case** per transport, and one per swept
+//! A scenario of a suite becomes one **case** per transport, and one per swept
 //! value too: the payload sweep `[16, 64, 256]` over five transports is fifteen cases, each
 //! starting its own fresh server. This file resolves a scenario's settings against the suite's
 //! `[defaults]` (and the lab's own defaults below), refuses values the server or client would
@@ -11,7 +11,7 @@ use std::time::Duration;
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
-use crate::suite::{Dur, Kind, ScenarioSpec, Settings};
+use crate::scenario::{Dur, Kind, MAX_REPEAT, ScenarioSpec, Settings};
 
 /// The swept setting of a case and its value, for labels, charts and file names.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -68,9 +68,6 @@ pub struct CaseParams {
     pub subscriber_queue: Option<u64>,
 }
 
-/// Most repetitions a case may ask for: beyond this a suite is more likely a typo than a plan.
-pub const MAX_REPEAT: u32 = 20;
-
 /// One run: one scenario, one swept value, one transport, one fresh server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
@@ -84,7 +81,7 @@ pub struct Case {
     pub transport: Transport,
     /// Resolved settings.
     pub params: CaseParams,
-    /// How many times the case runs, each with a fresh server ([`crate::repeat`]).
+    /// How many times the case runs, each with a fresh server (see the `repeat` module).
     pub repeat: u32,
 }
 

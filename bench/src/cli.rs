@@ -71,7 +71,7 @@ pub struct RunArgs {
     pub scenarios: Vec<String>,
     /// Run every case N times, each with a fresh server (overrides the suite's `repeat`): the
     /// report then shows each headline figure as median (min–max).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::case::MAX_REPEAT as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::scenario::MAX_REPEAT as i64))]
     pub repeat: Option<u32>,
     /// The `rtlab-server` binary (default: next to this executable).
     #[arg(long, env = "RTLAB_SERVER_BIN")]

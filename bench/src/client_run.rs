@@ -13,7 +13,7 @@ use rtlab_client::RunConfig;
 use rtlab_wire::Transport;
 
 use crate::RunReport;
-use crate::suite::Case;
+use crate::case::Case;
 
 /// New subscriber connections per second while ramping up.
 pub const CONNECT_RATE: f64 = 5_000.0;

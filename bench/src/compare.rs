@@ -14,9 +14,11 @@
 
 use std::path::Path;
 
+use crate::case_result::CaseResult;
+use crate::format;
 use crate::repeat::{Figure, headline};
-use crate::report::{fmt_us, text_table};
-use crate::results::{CaseResult, ResultsError, RunDir, RunInfo};
+use crate::results::{ResultsError, RunDir, RunInfo};
+use crate::table::text_table;
 
 /// Compares two results folders; returns the text to print.
 pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, ResultsError> {
@@ -29,14 +31,6 @@ pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, ResultsError> {
     }
     .read()?;
     Ok(compare(&ia, &ca, &ib, &cb))
-}
-
-fn change(a: f64, b: f64) -> String {
-    if a.abs() < f64::EPSILON || !a.is_finite() || !b.is_finite() {
-        "-".into()
-    } else {
-        format!("{:+.1}%", (b - a) / a * 100.0)
-    }
 }
 
 /// The comparison table of two loaded runs.
@@ -85,12 +79,19 @@ pub fn compare(ia: &RunInfo, ca: &[CaseResult], ib: &RunInfo, cb: &[CaseResult])
         let mut row = vec![a.id.clone(), "ok".into()];
         for f in [Figure::P50, Figure::P99] {
             let (va, vb) = (median(a, f), median(b, f));
-            row.extend([fmt_us(va), fmt_us(vb), change(va, vb)]);
+            row.extend([
+                format::micros(va),
+                format::micros(vb),
+                format::change(va, vb),
+            ]);
         }
         for f in [Figure::EventsPerS, Figure::BytesPerEvent] {
             let (va, vb) = (median(a, f), median(b, f));
             let digits = usize::from(f == Figure::BytesPerEvent);
-            row.extend([format!("{va:.digits$} → {vb:.digits$}"), change(va, vb)]);
+            row.extend([
+                format!("{va:.digits$} → {vb:.digits$}"),
+                format::change(va, vb),
+            ]);
         }
         let verdicts: Vec<&str> = Figure::ALL
             .iter()
@@ -199,7 +200,7 @@ mod tests {
 
     #[test]
     fn matches_cases_by_id_and_shows_changes() {
-        let a = crate::plot::testdata::cases();
+        let a = crate::testdata::cases();
         let mut b = a.clone();
         if let Some(r) = b[0].client.as_mut() {
             r.latency_us.p50 *= 2.0;
@@ -232,7 +233,7 @@ mod tests {
 
     #[test]
     fn overlap_column_says_whether_the_ranges_meet() {
-        let base = crate::plot::testdata::cases().remove(0);
+        let base = crate::testdata::cases().remove(0);
         let a = vec![repeated(&base, &[1_000.0, 1_100.0, 1_200.0])];
         let same = vec![repeated(&base, &[1_150.0, 1_300.0, 1_250.0])];
         let text = compare(&info(), &a, &info(), &same);

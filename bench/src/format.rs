@@ -1,7 +1,16 @@
-//! Numbers as the report writes them, in one place for every sentence that states a figure.
+//! Numbers and units as the lab writes them, in one place for every sentence, table and chart.
 //!
-//! A count reads best with thin thousands separators (12 345), a small value with one decimal at
-//! most; both come from [`num`], so a figure reads the same in every finding.
+//! A figure should read the same wherever it appears: a latency is always [`micros`] (`850 µs`,
+//! `1.25 ms`), a size always [`bytes`] (`64 KiB`), a share always [`percent`]. Two families:
+//!
+//! - **prose and tables**: [`num`] writes a count with thin thousands separators (12 345), because
+//!   a sentence states the exact figure; [`micros`], [`percent`], [`share`] and [`change`] add
+//!   their unit.
+//! - **chart axes and labels**: [`compact`] writes 1.5k or 20M, because a tick label has a few
+//!   characters of room; [`bytes`] and [`millis`] build on it.
+//!
+//! Unknown or unmeasured values are written `n/a` (or `-` in a table cell) by the callers that
+//! know which; these functions only format numbers.
 
 /// A count or measurement for prose: `12 345` (thin spaces), `42`, `3.5`.
 pub fn num(v: f64) -> String {
@@ -20,5 +29,156 @@ pub fn num(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
+    }
+}
+
+/// A number short enough for an axis tick: `950`, `1.5k`, `20k`, `3M`, `1e-3`.
+pub fn compact(v: f64) -> String {
+    let a = v.abs();
+    if a > 0.0 && a < 0.01 {
+        return format!("{v:.0e}");
+    }
+    let (x, unit) = if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let s = if x.fract().abs() < 1e-9 || x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{unit}")
+}
+
+/// Bytes with a binary unit: `16 B`, `4 KiB`, `64 KiB`, `1.5 MiB`.
+pub fn bytes(v: f64) -> String {
+    if v >= 1024.0 * 1024.0 {
+        format!("{} MiB", compact(v / 1024.0 / 1024.0))
+    } else if v >= 1024.0 {
+        format!("{} KiB", compact(v / 1024.0))
+    } else {
+        format!("{} B", compact(v))
+    }
+}
+
+/// A latency given in microseconds, in the unit that reads best: `850 µs`, `1.25 ms`, `2.50 s`;
+/// `n/a` when it is not a number.
+pub fn micros(us: f64) -> String {
+    if !us.is_finite() {
+        "n/a".into()
+    } else if us >= 1e6 {
+        format!("{:.2} s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+/// An interval given in milliseconds, for an axis: `250 ms`, `2 s`.
+pub fn millis(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{} s", compact(ms / 1000.0))
+    } else {
+        format!("{} ms", compact(ms))
+    }
+}
+
+/// A ratio as a whole percent: `0.734` → `73 %`.
+pub fn percent(ratio: f64) -> String {
+    format!("{:.0} %", ratio * 100.0)
+}
+
+/// A delivered or published share: floored to the whole percent below, so that 99.6 % does not
+/// read "100 %" next to a sentence that says something was missing; `n/a` when unknown.
+pub fn share(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(v) if v >= 1.0 => "100 %".into(),
+        Some(v) => format!("{:.0} %", (v * 100.0).floor()),
+        None => "n/a".into(),
+    }
+}
+
+/// The relative change from `a` to `b`: `+12.5%`, `-3.0%`; `-` when `a` is zero or either is not
+/// a number (no change can be stated).
+pub fn change(a: f64, b: f64) -> String {
+    if a.abs() < f64::EPSILON || !a.is_finite() || !b.is_finite() {
+        "-".into()
+    } else {
+        format!("{:+.1}%", (b - a) / a * 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_numbers_have_thin_thousands_separators() {
+        assert_eq!(num(12_345.0), "12\u{202f}345");
+        assert_eq!(num(1_000_000.0), "1\u{202f}000\u{202f}000");
+        assert_eq!(num(100.0), "100");
+        assert_eq!(num(42.0), "42");
+        assert_eq!(num(3.54), "3.5");
+    }
+
+    #[test]
+    fn compact_numbers_fit_a_tick() {
+        assert_eq!(compact(1500.0), "1.5k");
+        assert_eq!(compact(10_000.0), "10k");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(3e6), "3M");
+        assert_eq!(compact(0.5), "0.5");
+        assert_eq!(compact(0.001), "1e-3");
+        assert_eq!(compact(0.0), "0");
+    }
+
+    #[test]
+    fn bytes_take_a_binary_unit() {
+        assert_eq!(bytes(65_536.0), "64 KiB");
+        assert_eq!(bytes(16.0), "16 B");
+        assert_eq!(bytes(1.5 * 1024.0 * 1024.0), "1.5 MiB");
+    }
+
+    #[test]
+    fn formats_microseconds() {
+        assert_eq!(micros(850.0), "850 µs");
+        assert_eq!(micros(1250.0), "1.25 ms");
+        assert_eq!(micros(2_500_000.0), "2.50 s");
+        assert_eq!(micros(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn milliseconds_switch_to_seconds_at_one_second() {
+        assert_eq!(millis(250.0), "250 ms");
+        assert_eq!(millis(2000.0), "2 s");
+        assert_eq!(millis(1500.0), "1.5 s");
+    }
+
+    #[test]
+    fn percents_and_shares() {
+        assert_eq!(percent(0.734), "73 %");
+        assert_eq!(percent(1.0), "100 %");
+        assert_eq!(share(Some(0.996)), "99 %");
+        assert_eq!(share(Some(1.04)), "100 %");
+        assert_eq!(share(None), "n/a");
+    }
+
+    #[test]
+    fn changes_are_signed_and_refuse_a_zero_base() {
+        assert_eq!(change(100.0, 200.0), "+100.0%");
+        assert_eq!(change(200.0, 150.0), "-25.0%");
+        assert_eq!(change(0.0, 5.0), "-");
+        assert_eq!(change(1.0, f64::NAN), "-");
     }
 }

@@ -16,7 +16,7 @@
 
 use rtlab_wire::Transport;
 
-use crate::results::CaseResult;
+use crate::case_result::CaseResult;
 
 /// A rate counts as "kept up" when at least this share of the window's events reached every
 /// subscriber, counted by seq, and the server published at least this share of the rate asked
@@ -94,8 +94,8 @@ pub fn sustained(c: &CaseResult) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
-    use crate::suite::Kind;
+    use crate::scenario::Kind;
+    use crate::testdata;
 
     fn step(t: Transport, rate: u64) -> CaseResult {
         testdata::cases()

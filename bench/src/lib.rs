@@ -20,35 +20,53 @@
 //! -p rtlab-bench` (the end-to-end tests run the real binaries).
 //!
 //! # Layout
-//! - [`cli`]: the command line (`run`, `plot`, `compare`).
-//! - [`client_run`]: a case's settings become the client library's config; its report comes back.
-//! - [`suite`]: suites in TOML, with errors that name file, line and key.
+//! Each module depends only on modules listed above it (tests aside), and the groups go
+//! downward: plain data first, then what reads it, then what runs it. No module imports one that
+//! imports it back.
+//!
+//! **What a run is made of** (plain data):
+//! - [`scenario`]: a scenario as a suite writes it, and its [`Kind`](scenario::Kind).
 //! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
-//! - [`server_process`]: the server as a supervised child process.
-//! - [`proc_sampler`]: the server's CPU time and memory from `/proc`.
-//! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
+//! - [`suite`]: suites in TOML, with errors that name file, line and key.
+//! - [`cli`]: the command line (`run`, `plot`, `compare`).
+//!
+//! **Measuring:**
+//! - [`proc_sampler`]: a process's CPU time and memory from `/proc`.
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
-//! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
-//! - [`results`]: the results folder format (`run.json`, case files, the `latest` link).
-//! - [`summary`]: writes `summary.csv`, one row per case.
-//! - [`table`]: the final table and the table helpers.
+//! - [`server_process`]: the server as a supervised child process.
+//! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
+//! - [`client_run`]: a case's settings become the client library's config; its report comes back.
 //! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
+//!
+//! **What a run leaves behind:**
+//! - [`case_result`]: one stored case (`cases/<id>.json`) and its per-repetition figures.
+//! - [`results`]: the results folder (`run.json`, the case files, the `latest` link).
+//! - [`spread`]: median and min–max of a repeated figure; "lower" only when ranges do not overlap.
+//! - [`repeat`]: the headline figures of a case over its repetitions, and folding them into one.
+//! - [`summary`]: writes `summary.csv`, one row per case.
+//!
+//! **Reading it:**
+//! - [`format`](mod@format): numbers and units as every sentence, table and chart writes them.
 //! - [`model`]: the analytic models measurements are checked against.
 //! - [`predict`]: the models applied to stored cases (dashed lines, flagged deviations).
-//! - [`plot`]: the charts.
-//! - [`report`]: `report.md`, tables, rendering a results folder.
 //! - [`keep_up`]: the one rule for "kept up" (by seq, bounded p99, no loss).
+//! - [`table`]: the final table, the text/Markdown tables and their cells.
 //! - [`capacity`]: each transport's ceiling (saturation) and memory per connection, with sentences.
-//! - [`spread`]: median and min–max of a repeated figure; "lower" only when ranges do not overlap.
-//! - [`repeat`]: a case run several times, stored as one case file with `repeats`.
-//! - [`findings`]: each scenario's numbers turned into sentences.
-//! - [`format`](mod@format): numbers as the report's sentences write them.
+//! - [`findings`]: each scenario's numbers turned into sentences, one file per family.
+//! - [`plot`]: the charts, one file per chart, plus their style, axes, series and legend.
+//! - [`report`]: `report.md`, and rendering a whole results folder.
 //! - [`compare`]: differences between two runs.
+//!
+//! **Running it:**
+//! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
+//! - [`command`]: what each `rtlab` command does; the binary only parses and maps exit codes.
 
 pub mod capacity;
 pub mod case;
+pub mod case_result;
 pub mod cli;
 pub mod client_run;
+pub mod command;
 pub mod compare;
 pub mod connection_memory;
 pub mod findings;
@@ -64,11 +82,16 @@ pub mod repeat;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod scenario;
 pub mod server_process;
 pub mod spread;
 pub mod suite;
 pub mod summary;
 pub mod table;
+
+// Synthetic results every test module draws on.
+#[cfg(test)]
+pub(crate) mod testdata;
 
 // The client's result types, stored as-is under `client` in every case file.
 pub use rtlab_client::report::{LatencySummary, PublishReport, RunReport, WireReport};

@@ -8,9 +8,9 @@
 
 use rtlab_wire::Transport;
 
+use crate::case_result::CaseResult;
 use crate::model::{self, Deviation};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::scenario::Kind;
 
 /// Events per second the server published in the case: its ticker plus, in a round trip, every
 /// client's publishes.

@@ -30,7 +30,7 @@ pub const USER_HZ: f64 = 100.0;
 
 /// One reading of a process's cost.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
+pub struct ProcSample {
     /// When it was taken.
     pub at: Instant,
     /// User + system CPU seconds since the process started.
@@ -91,15 +91,15 @@ pub fn parse_status_rss_bytes(status: &str) -> Result<u64, ProcError> {
     }
 }
 
-/// Reads one [`Sample`] of process `pid` (blocking file reads; tiny, but call it off the runtime).
-pub fn read_sample(pid: u32) -> Result<Sample, ProcError> {
+/// Reads one [`ProcSample`] of process `pid` (blocking file reads; tiny, but call it off the runtime).
+pub fn read_sample(pid: u32) -> Result<ProcSample, ProcError> {
     let read = |name: &str| {
         let path = format!("/proc/{pid}/{name}");
         std::fs::read_to_string(&path).map_err(|source| ProcError::Read { path, source })
     };
     let cpu_s = parse_stat_cpu_seconds(&read("stat")?)?;
     let rss_bytes = parse_status_rss_bytes(&read("status")?)?;
-    Ok(Sample {
+    Ok(ProcSample {
         at: Instant::now(),
         cpu_s,
         rss_bytes,
@@ -110,7 +110,7 @@ pub fn read_sample(pid: u32) -> Result<Sample, ProcError> {
 #[derive(Debug, Clone, Default)]
 pub struct Series {
     /// Samples, oldest first.
-    pub samples: Vec<Sample>,
+    pub samples: Vec<ProcSample>,
 }
 
 impl Series {
@@ -253,17 +253,17 @@ mod tests {
         let at = |ms| t0 + Duration::from_millis(ms);
         let series = Series {
             samples: vec![
-                Sample {
+                ProcSample {
                     at: at(0),
                     cpu_s: 1.0,
                     rss_bytes: 10,
                 },
-                Sample {
+                ProcSample {
                     at: at(100),
                     cpu_s: 2.0,
                     rss_bytes: 30,
                 },
-                Sample {
+                ProcSample {
                     at: at(200),
                     cpu_s: 4.0,
                     rss_bytes: 20,

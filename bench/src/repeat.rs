@@ -14,48 +14,8 @@
 //! naming rule everywhere. A summary per repetition is enough for a median and a range; a full
 //! histogram per repetition would be needed to merge distributions, which the lab does not do.
 
-use serde::{Deserialize, Serialize};
-
-use crate::results::{CaseResult, CaseStatus};
+use crate::case_result::{CaseResult, CaseStatus, Repeat};
 use crate::spread::Spread;
-
-/// One repetition of a case, reduced to its headline figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Repeat {
-    /// How this repetition ended.
-    pub status: CaseStatus,
-    /// Median latency, µs.
-    pub p50_us: Option<f64>,
-    /// 99th-percentile latency, µs.
-    pub p99_us: Option<f64>,
-    /// Events that arrived in the window, per second.
-    pub events_per_s: Option<f64>,
-    /// All bytes per delivered event.
-    pub bytes_per_event: Option<f64>,
-    /// Server CPU milliseconds per 1 000 delivered events (absent below the CPU floor).
-    pub cpu_ms_per_1000_events: Option<f64>,
-    /// Share of one core the client used in the window.
-    pub client_cpu_utilisation: Option<f64>,
-    /// Wall time of this repetition, in seconds.
-    pub wall_s: f64,
-}
-
-impl Repeat {
-    /// The headline figures of one measured case.
-    pub fn of(c: &CaseResult) -> Repeat {
-        let r = c.ok();
-        Repeat {
-            status: c.status,
-            p50_us: r.map(|r| r.latency_us.p50),
-            p99_us: r.map(|r| r.latency_us.p99),
-            events_per_s: r.map(|r| r.events_per_s),
-            bytes_per_event: c.total_bytes_per_event(),
-            cpu_ms_per_1000_events: c.server.as_ref().and_then(|s| s.cpu_ms_per_1000_events),
-            client_cpu_utilisation: c.client_cpu_utilisation,
-            wall_s: c.wall_s,
-        }
-    }
-}
 
 /// The figures the report, the charts and `rtlab compare` show with their spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +136,7 @@ pub fn fold(mut runs: Vec<CaseResult>) -> Option<CaseResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
+    use crate::testdata;
 
     fn with_p99(c: &CaseResult, p99: f64) -> CaseResult {
         let mut c = c.clone();

@@ -10,28 +10,14 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::case_result::{CaseResult, CaseStatus};
 use crate::findings;
 use crate::plot::{self, Drawn};
 use crate::predict;
-use crate::results::{
-    CaseResult, CaseStatus, ResultsError, RunDir, RunInfo, RunStatus, write_file,
-};
-use crate::suite::Kind;
+use crate::results::{ResultsError, RunDir, RunInfo, RunStatus, write_file};
+use crate::scenario::Kind;
 use crate::summary::summary_csv;
-pub use crate::table::{case_table, md_table, text_table};
-
-/// Microseconds, human: `850 µs`, `1.25 ms`, `2.5 s`.
-pub fn fmt_us(us: f64) -> String {
-    if !us.is_finite() {
-        "n/a".into()
-    } else if us >= 1e6 {
-        format!("{:.2} s", us / 1e6)
-    } else if us >= 1e3 {
-        format!("{:.2} ms", us / 1e3)
-    } else {
-        format!("{us:.0} µs")
-    }
-}
+use crate::table::md_table;
 
 /// Rewrites `summary.csv`, the charts and `report.md` of a results folder from its stored files.
 pub fn render(dir: &RunDir) -> Result<Vec<Drawn>, RenderError> {
@@ -293,15 +279,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_microseconds() {
-        assert_eq!(fmt_us(850.0), "850 µs");
-        assert_eq!(fmt_us(1250.0), "1.25 ms");
-        assert_eq!(fmt_us(2_500_000.0), "2.50 s");
-    }
-
-    #[test]
     fn report_names_every_transport_and_states_findings() {
-        let cases = crate::plot::testdata::cases();
+        let cases = crate::testdata::cases();
         let info = RunInfo {
             schema_version: 1,
             suite: "synthetic".into(),

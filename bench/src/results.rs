@@ -18,17 +18,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
-use crate::RunReport;
-use crate::connection_memory::ConnectionMemory;
+use crate::case_result::CaseResult;
 use crate::machine::MachineInfo;
-use crate::repeat::Repeat;
-use crate::suite::{CaseParams, Kind, Point};
-
-/// Version of `run.json` and the case files.
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::scenario::Kind;
 
 /// Errors reading or writing a results folder.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +60,7 @@ pub enum RunStatus {
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
-    /// [`SCHEMA_VERSION`].
+    /// [`SCHEMA_VERSION`](crate::case_result::SCHEMA_VERSION).
     pub schema_version: u32,
     /// Suite name.
     pub suite: String,
@@ -101,172 +95,6 @@ pub struct ScenarioInfo {
     pub kind: Kind,
     /// The question it answers.
     pub about: Option<String>,
-}
-
-/// How one case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CaseStatus {
-    /// Measured.
-    Ok,
-    /// The server failed to start or died, or the client failed.
-    Failed,
-    /// Stopped by Ctrl-C.
-    Interrupted,
-}
-
-/// What the server cost in one case, from `/proc`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerCost {
-    /// The server's process id (tests use it to prove the process is gone).
-    pub pid: Option<u32>,
-    /// Whether the server was pinned to its own core.
-    pub pinned: bool,
-    /// CPU seconds (user + system) in the measured window.
-    pub cpu_seconds: f64,
-    /// CPU seconds over the whole case (start-up, connect, warm-up, window, teardown).
-    pub cpu_seconds_total: f64,
-    /// CPU milliseconds per 1 000 deliveries (events × subscribers) in the window.
-    pub cpu_ms_per_1000_events: Option<f64>,
-    /// Share of one core used in the window (1.0 = one core busy).
-    pub cpu_utilisation: f64,
-    /// RSS once listening, before any client connected, in bytes.
-    pub rss_baseline_bytes: u64,
-    /// Largest RSS seen, in bytes.
-    pub rss_peak_bytes: u64,
-    /// `(peak − baseline) / clients`, in bytes.
-    pub memory_per_connection_bytes: Option<f64>,
-    /// `/proc` samples taken.
-    pub samples: usize,
-    /// The server's exit status, as text.
-    pub exit: Option<String>,
-}
-
-/// `cases/<id>.json`: one scenario × swept value × transport.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseResult {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// Case id, also the file stem.
-    pub id: String,
-    /// Scenario name.
-    pub scenario: String,
-    /// Scenario kind.
-    pub kind: Kind,
-    /// Transport.
-    pub transport: Transport,
-    /// Swept value, if any.
-    pub point: Option<Point>,
-    /// Resolved settings.
-    pub params: CaseParams,
-    /// How it ended.
-    pub status: CaseStatus,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// The server's last output lines (on failure).
-    pub server_stderr_tail: Option<String>,
-    /// Wall time of the case, in seconds.
-    pub wall_s: f64,
-    /// Server cost.
-    pub server: Option<ServerCost>,
-    /// The client's report.
-    pub client: Option<RunReport>,
-    /// Share of one core the client (this runner's process) used in the measured window; above
-    /// [`CLIENT_BOUND_CPU`] the load generator, not the server, may be what was measured.
-    #[serde(default)]
-    pub client_cpu_utilisation: Option<f64>,
-    /// A `memory` case's measurement: the server's RSS against idle connections, and its slope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_memory: Option<ConnectionMemory>,
-    /// Every repetition's headline figures when the case ran more than once (the top level is
-    /// the first that succeeded); empty, and left out of the file, for one repetition and in
-    /// folders written before repeats existed. See [`crate::repeat`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub repeats: Vec<Repeat>,
-}
-
-/// Above this share of its core the client is called *client-bound*: its figures may describe the
-/// load generator rather than the server, so findings about the server leave them out.
-pub const CLIENT_BOUND_CPU: f64 = 0.85;
-
-impl CaseResult {
-    /// The client report when the case succeeded.
-    pub fn ok(&self) -> Option<&RunReport> {
-        match self.status {
-            CaseStatus::Ok => self.client.as_ref(),
-            _ => None,
-        }
-    }
-
-    /// The share of the events published in the window that reached the subscribers asked for,
-    /// counted by seq: `events_in_range / ((S1 − S0) × clients)`, where `(S0, S1]` are the seqs
-    /// the window published and `events_in_range` the distinct ones each subscriber received,
-    /// drain included (see `rtlab_client::window_seq`). At most 1.0, and 1.0 means every
-    /// subscriber got every event. Unlike the client's `delivery_ratio` (per *connected*
-    /// subscriber), a subscriber that never connected counts as one that received nothing.
-    ///
-    /// Not `events_per_s / (clients × rate)`: that divides *arrivals* in the window by the
-    /// nominal rate, and arrivals include events published before the window (a backlog arriving
-    /// late), so it read 104 % for a WebSocket case that was falling behind. Whether the server
-    /// published at its nominal rate is a separate question (`keep_up::published_share`).
-    /// Without the seq bounds (a report without `/stats`), the client's own ratio, capped at 1.
-    pub fn delivered_share(&self) -> Option<f64> {
-        let r = self.ok()?;
-        let share = match (r.window_seq_start, r.window_seq_end) {
-            (Some(s0), Some(s1)) => {
-                let expected = (s1.saturating_sub(s0) as f64) * self.params.clients as f64;
-                if expected <= 0.0 {
-                    return None;
-                }
-                r.events_in_range as f64 / expected
-            }
-            _ => r.delivery_ratio,
-        };
-        Some(share.clamp(0.0, 1.0))
-    }
-
-    /// Whether the client's core was busier than [`CLIENT_BOUND_CPU`] in the window.
-    pub fn client_bound(&self) -> bool {
-        self.client_cpu_utilisation
-            .is_some_and(|u| u > CLIENT_BOUND_CPU)
-    }
-
-    /// Keep-alive bytes per delivered event.
-    pub fn keepalive_per_event(&self) -> Option<f64> {
-        let r = self.ok()?;
-        per_event(r.wire.keepalive_bytes as f64, r)
-    }
-
-    /// Request bytes sent up per delivered event (polling transports; streaming transports send
-    /// only keep-alive answers, counted as keep-alive).
-    pub fn request_bytes_per_event(&self) -> Option<f64> {
-        let r = self.ok()?;
-        if self.transport.is_streaming() {
-            return Some(0.0);
-        }
-        per_event(r.wire.bytes_up as f64, r)
-    }
-
-    /// All bytes per delivered event: payload + framing/headers + requests + keep-alive.
-    pub fn total_bytes_per_event(&self) -> Option<f64> {
-        let r = self.ok()?;
-        Some(
-            r.wire.payload_bytes_per_event
-                + r.wire.overhead_bytes_per_event
-                + self.request_bytes_per_event().unwrap_or(0.0)
-                + self.keepalive_per_event().unwrap_or(0.0),
-        )
-    }
-
-    /// Payload bytes as a share of all bytes per event.
-    pub fn payload_efficiency(&self) -> Option<f64> {
-        let total = self.total_bytes_per_event()?;
-        (total > 0.0).then(|| self.ok().map(|r| r.wire.payload_bytes_per_event / total))?
-    }
-}
-
-fn per_event(bytes: f64, r: &RunReport) -> Option<f64> {
-    (r.events_received > 0).then(|| bytes / r.events_received as f64)
 }
 
 /// A results folder and the names of the files in it.
@@ -410,6 +238,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case_result::{CaseStatus, SCHEMA_VERSION};
 
     fn validator(name: &str) -> jsonschema::Validator {
         let text = std::fs::read_to_string(
@@ -424,7 +253,7 @@ mod tests {
     #[test]
     fn case_files_match_the_schema() {
         let v = validator("case.schema.json");
-        let mut cases = crate::plot::testdata::cases();
+        let mut cases = crate::testdata::cases();
         let mut failed = cases[0].clone();
         failed.status = CaseStatus::Failed;
         failed.error = Some("server died".into());
@@ -492,7 +321,7 @@ mod tests {
     fn folder_layout_write_read_and_latest() {
         let root = std::env::temp_dir().join(format!("rtlab-results-{}", std::process::id()));
         let dir = RunDir::create(&root, "t", None).unwrap();
-        let cases = crate::plot::testdata::cases();
+        let cases = crate::testdata::cases();
         for c in &cases[..3] {
             dir.write_json(&dir.case_json(&c.id), c).unwrap();
         }

@@ -48,7 +48,7 @@ pub const TAIL_LINES: usize = 40;
 
 /// What can go wrong with the server process.
 #[derive(Debug, thiserror::Error)]
-pub enum ServerError {
+pub enum ServerProcessError {
     /// The binary is not where the runner looked.
     #[error(
         "server binary not found at {0}: build it with `cargo build --release -p rtlab-server` \
@@ -90,12 +90,12 @@ pub struct ServerOptions {
 
 /// Finds the server binary: `explicit` if given, else `rtlab-server` beside the running
 /// executable (or beside its parent folder when running from `target/*/deps`, as tests do).
-pub fn locate_server(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
+pub fn locate_server(explicit: Option<&Path>) -> Result<PathBuf, ServerProcessError> {
     if let Some(p) = explicit {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(ServerError::NotFound(p.to_path_buf()))
+            Err(ServerProcessError::NotFound(p.to_path_buf()))
         };
     }
     let exe = std::env::current_exe().unwrap_or_default();
@@ -107,7 +107,7 @@ pub fn locate_server(explicit: Option<&Path>) -> Result<PathBuf, ServerError> {
     if candidate.is_file() {
         Ok(candidate)
     } else {
-        Err(ServerError::NotFound(candidate))
+        Err(ServerProcessError::NotFound(candidate))
     }
 }
 
@@ -147,7 +147,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the server and waits until it listens.
-    pub async fn start(bin: &Path, opts: &ServerOptions) -> Result<Self, ServerError> {
+    pub async fn start(bin: &Path, opts: &ServerOptions) -> Result<Self, ServerProcessError> {
         // The command line is built as a chain of small exec wrappers, each replacing itself with
         // the next, so the server keeps the pid the runner spawned:
         // `taskset -c 0 setpriv --pdeathsig KILL -- rtlab-server …`.
@@ -197,7 +197,7 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|source| ServerError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| ServerProcessError::Spawn {
             bin: bin.to_path_buf(),
             source,
         })?;
@@ -321,9 +321,9 @@ impl ServerProcess {
         }
     }
 
-    fn startup_error(&self, reason: String) -> ServerError {
+    fn startup_error(&self, reason: String) -> ServerProcessError {
         self.signal(Signal::SIGKILL);
-        ServerError::Startup {
+        ServerProcessError::Startup {
             reason,
             tail: self.tail(),
         }

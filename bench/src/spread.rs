@@ -3,7 +3,7 @@
 //!
 //! One 2-second window on a shared 2-core machine is one draw from a noisy distribution: two runs
 //! of the same suite have disagreed by more than 50 % on a p99. So a case can run `repeat` times
-//! (each with a fresh server, see [`crate::repeat`]), and every headline figure becomes a
+//! (each with a fresh server, see the `repeat` module), and every headline figure becomes a
 //! [`Spread`]: the **median** of the repetitions (robust to one bad window, unlike the mean) and
 //! the **min–max** range (the simplest honest statement of how far they scattered; with 3–5
 //! repetitions a bootstrap interval would claim more precision than the data hold).

@@ -3,7 +3,7 @@
 //! `_bytes`); empty cells mean "not measured" (a failed case, or a number that does not apply,
 //! like requests per event for a streaming transport).
 
-use crate::results::CaseResult;
+use crate::case_result::CaseResult;
 
 /// `summary.csv`: one row per case.
 pub fn summary_csv(cases: &[CaseResult]) -> String {

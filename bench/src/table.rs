@@ -4,10 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::format::num;
+use crate::case_result::CaseResult;
+use crate::format::{self, num};
 use crate::repeat::{Figure, headline};
-use crate::report::fmt_us;
-use crate::results::CaseResult;
 
 /// A plain-text table with aligned columns (first column left, others right).
 pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -84,7 +83,7 @@ pub fn headline_cell(c: &CaseResult, figure: Figure) -> String {
 /// One value of a headline figure, in that figure's unit and precision.
 pub fn figure_text(figure: Figure, v: f64) -> String {
     match figure {
-        Figure::P50 | Figure::P99 => fmt_us(v),
+        Figure::P50 | Figure::P99 => format::micros(v),
         Figure::EventsPerS => num(v),
         Figure::BytesPerEvent => format!("{v:.1}"),
         Figure::CpuPer1000 => format!("{v:.2}"),
@@ -99,8 +98,8 @@ pub fn case_table(cases: &[CaseResult]) -> String {
             Some(r) => vec![
                 c.id.clone(),
                 "ok".into(),
-                fmt_us(r.latency_us.p50),
-                fmt_us(r.latency_us.p99),
+                format::micros(r.latency_us.p50),
+                format::micros(r.latency_us.p99),
                 format!("{:.0}", r.events_per_s),
                 format!("{:.3}", r.delivery_ratio),
                 bytes_per_event_cell(c),
@@ -147,7 +146,7 @@ mod tests {
 
     #[test]
     fn headline_cells_show_the_spread_of_repeats() {
-        let base = crate::plot::testdata::cases().remove(0);
+        let base = crate::testdata::cases().remove(0);
         let p99 = |v: f64| {
             let mut c = base.clone();
             if let Some(r) = c.client.as_mut() {

@@ -13,9 +13,9 @@ use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::de;
+use super::chart::draw_error;
+use crate::case_result::CaseResult;
 use crate::repeat::{Figure, headline};
-use crate::results::CaseResult;
 
 /// One bar: x, and the smallest and largest repetition's value.
 pub type Bar = (f64, f64, f64);
@@ -29,7 +29,7 @@ pub fn medians(
     figure: Figure,
     scale: f64,
 ) -> Vec<(f64, f64)> {
-    super::points(cases, t, x, |c| Some(headline(c, figure)?.median * scale))
+    super::series::points(cases, t, x, |c| Some(headline(c, figure)?.median * scale))
 }
 
 /// The bars of the cases of `t` that ran more than once.
@@ -68,14 +68,14 @@ where
             bars.iter()
                 .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], style)),
         )
-        .map_err(de)?;
+        .map_err(draw_error)?;
     for y in [1, 2] {
         chart
             .draw_series(bars.iter().map(|&(x, lo, hi)| {
                 let at = if y == 1 { lo } else { hi };
                 EmptyElement::at((x, at)) + PathElement::new(vec![(-6, 0), (6, 0)], style)
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
     }
     Ok(())
 }
@@ -83,7 +83,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::testdata;
+    use crate::testdata;
 
     #[test]
     fn only_repeated_cases_get_a_bar_around_their_median() {

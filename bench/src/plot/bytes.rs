@@ -16,13 +16,15 @@ use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::{
-    Figure, color, de, fmt_bytes, fmt_num, font, legend, log_bounds, measured, model, of_kind,
-    points, titled, transports,
-};
+use super::axes::log_bounds;
+use super::chart::{Chart, draw_error};
+use super::lines::{legend, measured, model};
+use super::series::{of_kind, points, transports};
+use super::style::{color, font, titled};
+use crate::case_result::CaseResult;
+use crate::format;
 use crate::predict;
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::scenario::Kind;
 
 /// Segment colours of the stacked bars.
 const SEGMENTS: [(&str, RGBColor); 4] = [
@@ -88,7 +90,7 @@ impl Stacked {
     }
 }
 
-impl Figure for Stacked {
+impl Chart for Stacked {
     fn name(&self) -> &'static str {
         "bytes-per-event"
     }
@@ -110,12 +112,12 @@ impl Figure for Stacked {
                 * head;
             let k = bars.len().max(1) as f64;
             let mut chart = ChartBuilder::on(cell)
-                .caption(format!("payload {}", fmt_bytes(*size as f64)), font(18))
+                .caption(format!("payload {}", format::bytes(*size as f64)), font(18))
                 .margin(8)
                 .x_label_area_size(30)
                 .y_label_area_size(70)
                 .build_cartesian_2d(-0.5..k - 0.5, 0.0..ymax.max(1.0))
-                .map_err(de)?;
+                .map_err(draw_error)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
@@ -123,10 +125,10 @@ impl Figure for Stacked {
                 .axis_desc_style(font(15))
                 .label_style(font(13))
                 .x_labels(bars.len() * 2 + 1)
-                .x_label_formatter(&|x| super::category(&names, *x))
-                .y_label_formatter(&|y| fmt_num(*y))
+                .x_label_formatter(&|x| super::axes::category(&names, *x))
+                .y_label_formatter(&|y| format::compact(*y))
                 .draw()
-                .map_err(de)?;
+                .map_err(draw_error)?;
             for (s, (label, colour)) in SEGMENTS.iter().enumerate() {
                 let rects = bars.iter().enumerate().map(|(x, b)| {
                     let base: f64 = b.parts[..s].iter().sum();
@@ -136,7 +138,7 @@ impl Figure for Stacked {
                         colour.filled(),
                     )
                 });
-                let drawn = chart.draw_series(rects).map_err(de)?;
+                let drawn = chart.draw_series(rects).map_err(draw_error)?;
                 if i == 0 {
                     let c = *colour;
                     drawn.label(*label).legend(move |(x, y)| {
@@ -211,7 +213,7 @@ impl Efficiency {
     }
 }
 
-impl Figure for Efficiency {
+impl Chart for Efficiency {
     fn name(&self) -> &'static str {
         "payload-efficiency"
     }
@@ -246,17 +248,17 @@ impl Figure for Efficiency {
                 x.clone().log_scale().with_key_points(keys.clone()),
                 y.log_scale(),
             )
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .configure_mesh()
             .x_desc("payload per event (bytes, log)")
             .y_desc("overhead bytes per event (log)")
             .axis_desc_style(font(15))
             .label_style(font(13))
-            .x_label_formatter(&|v| fmt_bytes(*v))
-            .y_label_formatter(&|v| fmt_num(*v))
+            .x_label_formatter(&|v| format::bytes(*v))
+            .y_label_formatter(&|v| format::compact(*v))
             .draw()
-            .map_err(de)?;
+            .map_err(draw_error)?;
         for (i, s) in self.series.iter().enumerate() {
             measured(
                 &mut chart,
@@ -279,16 +281,16 @@ impl Figure for Efficiency {
             .x_label_area_size(50)
             .y_label_area_size(70)
             .build_cartesian_2d(x.log_scale().with_key_points(keys), 0.0..105.0)
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .configure_mesh()
             .x_desc("payload per event (bytes, log)")
             .y_desc("efficiency (%)")
             .axis_desc_style(font(15))
             .label_style(font(13))
-            .x_label_formatter(&|v| fmt_bytes(*v))
+            .x_label_formatter(&|v| format::bytes(*v))
             .draw()
-            .map_err(de)?;
+            .map_err(draw_error)?;
         for (i, s) in self.series.iter().enumerate() {
             measured(
                 &mut chart,

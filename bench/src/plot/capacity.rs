@@ -12,11 +12,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
-use super::{Figure, fmt_bytes, points, titled, transports};
+use super::series::{points, transports};
+use super::style::titled;
 use crate::capacity::{ceilings, offered};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::case_result::CaseResult;
+use crate::format;
+use crate::scenario::Kind;
 
 /// Delivered vs offered and p99 vs offered (saturation), RSS vs connections (memory).
 #[derive(Debug)]
@@ -111,7 +114,7 @@ impl Capacity {
             };
             rss.series.push((
                 t,
-                format!("{} / connection", fmt_bytes(m.bytes_per_connection)),
+                format!("{} / connection", format::bytes(m.bytes_per_connection)),
                 m.points
                     .iter()
                     .map(|p| (p.connections as f64, p.rss_bytes as f64 / 1024.0 / 1024.0))
@@ -128,7 +131,7 @@ impl Capacity {
     }
 }
 
-impl Figure for Capacity {
+impl Chart for Capacity {
     fn name(&self) -> &'static str {
         "capacity"
     }

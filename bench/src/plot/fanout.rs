@@ -14,11 +14,14 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::bars;
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
-use super::{Figure, bars, of_kind, points, titled, transports};
-use crate::repeat::{self, Figure as Headline};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use super::series::{of_kind, points, transports};
+use super::style::titled;
+use crate::case_result::CaseResult;
+use crate::repeat::{self, Figure};
+use crate::scenario::Kind;
 
 fn clients(c: &CaseResult) -> Option<f64> {
     Some(c.params.clients as f64)
@@ -54,11 +57,11 @@ impl Throughput {
             delivered.series.push((
                 t,
                 String::new(),
-                bars::medians(&fan, t, clients, Headline::EventsPerS, 1.0),
+                bars::medians(&fan, t, clients, Figure::EventsPerS, 1.0),
             ));
             delivered
                 .bars
-                .push((t, bars::bars(&fan, t, clients, Headline::EventsPerS, 1.0)));
+                .push((t, bars::bars(&fan, t, clients, Figure::EventsPerS, 1.0)));
             delivered.models.push((
                 t,
                 points(&fan, t, clients, |c| {
@@ -68,10 +71,10 @@ impl Throughput {
             p99.series.push((
                 t,
                 String::new(),
-                bars::medians(&fan, t, clients, Headline::P99, 1e-3),
+                bars::medians(&fan, t, clients, Figure::P99, 1e-3),
             ));
             p99.bars
-                .push((t, bars::bars(&fan, t, clients, Headline::P99, 1e-3)));
+                .push((t, bars::bars(&fan, t, clients, Figure::P99, 1e-3)));
         }
         delivered.model_label = "ideal: clients × rate".into();
         Some(Throughput {
@@ -86,7 +89,7 @@ impl Throughput {
     }
 }
 
-impl Figure for Throughput {
+impl Chart for Throughput {
     fn name(&self) -> &'static str {
         "fanout-throughput"
     }
@@ -123,10 +126,10 @@ impl Cost {
             cpu.series.push((
                 t,
                 String::new(),
-                bars::medians(&fan, t, clients, Headline::CpuPer1000, 1.0),
+                bars::medians(&fan, t, clients, Figure::CpuPer1000, 1.0),
             ));
             cpu.bars
-                .push((t, bars::bars(&fan, t, clients, Headline::CpuPer1000, 1.0)));
+                .push((t, bars::bars(&fan, t, clients, Figure::CpuPer1000, 1.0)));
             mem.series.push((
                 t,
                 String::new(),
@@ -154,7 +157,7 @@ impl Cost {
     }
 }
 
-impl Figure for Cost {
+impl Chart for Cost {
     fn name(&self) -> &'static str {
         "fanout-server-cost"
     }

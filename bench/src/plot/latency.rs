@@ -14,12 +14,17 @@ use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::axes::log_bounds;
 use super::bars::{self, Bar};
-use super::{Figure, color, de, font, legend, log_bounds, measured, of_kind, titled, transports};
+use super::chart::{Chart, draw_error};
+use super::lines::{legend, measured};
+use super::series::{of_kind, transports};
+use super::style::{color, font, titled};
+use crate::case_result::CaseResult;
+use crate::format;
 use crate::hgrm;
-use crate::repeat::{self, Figure as Headline};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::repeat::{self, Figure};
+use crate::scenario::Kind;
 
 /// The latency scenario's percentile curves, one per transport.
 #[derive(Debug)]
@@ -55,8 +60,8 @@ impl Percentiles {
             .map(|(i, (t, _))| {
                 let shift = 1.06f64.powf(i as f64 - (n - 1.0) / 2.0);
                 let at = |x: f64| move |_: &CaseResult| Some(x * shift);
-                let mut b = bars::bars(&lat, *t, at(2.0), Headline::P50, 1e-3);
-                b.extend(bars::bars(&lat, *t, at(100.0), Headline::P99, 1e-3));
+                let mut b = bars::bars(&lat, *t, at(2.0), Figure::P50, 1e-3);
+                b.extend(bars::bars(&lat, *t, at(100.0), Figure::P99, 1e-3));
                 (*t, b)
             })
             .collect();
@@ -112,7 +117,7 @@ pub fn percentile_label(x: f64) -> String {
     format!("{s}%")
 }
 
-impl Figure for Percentiles {
+impl Chart for Percentiles {
     fn name(&self) -> &'static str {
         "latency-percentiles"
     }
@@ -144,7 +149,7 @@ impl Figure for Percentiles {
             .x_label_area_size(60)
             .y_label_area_size(90)
             .build_cartesian_2d((1.0..xmax).log_scale().with_key_points(keys), y.log_scale())
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .configure_mesh()
             .x_desc("percentile (axis: 1/(1−p), each tick one more nine)")
@@ -152,9 +157,9 @@ impl Figure for Percentiles {
             .axis_desc_style(font(18))
             .label_style(font(15))
             .x_label_formatter(&|x| percentile_label(*x))
-            .y_label_formatter(&|y| super::fmt_num(*y))
+            .y_label_formatter(&|y| format::compact(*y))
             .draw()
-            .map_err(de)?;
+            .map_err(draw_error)?;
         for (t, pts) in &self.curves {
             measured(&mut chart, pts, color(*t), t.as_str())?;
         }

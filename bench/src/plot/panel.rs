@@ -11,8 +11,12 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::axes::{lin_bounds, log_bounds};
 use super::bars::Bar;
-use super::{color, de, fmt_num, font, legend, lin_bounds, log_bounds, measured, model};
+use super::chart::draw_error;
+use super::lines::{legend, measured, model};
+use super::style::{color, font};
+use crate::format;
 
 /// One measured series: its transport, a label suffix (`p99`), and its points.
 pub type Series = (Transport, String, Vec<(f64, f64)>);
@@ -63,7 +67,7 @@ impl Panel {
             series: Vec::new(),
             models: Vec::new(),
             model_label: "model (dashed)".into(),
-            x_fmt: fmt_num,
+            x_fmt: format::compact,
             legend: SeriesLabelPosition::UpperLeft,
             bars: Vec::new(),
         }
@@ -152,7 +156,7 @@ impl Panel {
             .x_label_area_size(50)
             .y_label_area_size(75)
             .build_cartesian_2d(x, y)
-            .map_err(de)?;
+            .map_err(draw_error)?;
         let x_fmt = self.x_fmt;
         chart
             .configure_mesh()
@@ -161,9 +165,9 @@ impl Panel {
             .axis_desc_style(font(15))
             .label_style(font(13))
             .x_label_formatter(&|v| x_fmt(*v))
-            .y_label_formatter(&|v| fmt_num(*v))
+            .y_label_formatter(&|v| format::compact(*v))
             .draw()
-            .map_err(de)?;
+            .map_err(draw_error)?;
         for (t, suffix, pts) in &self.series {
             let label = if suffix.is_empty() {
                 t.as_str().to_owned()
@@ -171,7 +175,7 @@ impl Panel {
                 format!("{t} {suffix}")
             };
             let c = if suffix.contains("p99") {
-                super::lighter(color(*t))
+                super::style::lighter(color(*t))
             } else {
                 color(*t)
             };

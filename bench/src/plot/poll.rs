@@ -9,22 +9,17 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
-use super::{Figure, of_kind, points, titled};
+use super::series::{of_kind, points};
+use super::style::titled;
+use crate::case_result::CaseResult;
+use crate::format;
 use crate::predict;
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::scenario::Kind;
 
 fn interval(c: &CaseResult) -> Option<f64> {
     Some(c.params.poll_interval_ms)
-}
-
-fn fmt_ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{} s", super::fmt_num(v / 1000.0))
-    } else {
-        format!("{} ms", super::fmt_num(v))
-    }
 }
 
 /// Short-poll latency and empty-poll share against the interval.
@@ -49,7 +44,7 @@ impl Interval {
             "poll interval T (log)",
             "latency (ms, log)",
         );
-        lat.x_fmt = fmt_ms;
+        lat.x_fmt = format::millis;
         lat.series.push((
             t,
             "mean".into(),
@@ -73,7 +68,7 @@ impl Interval {
             "poll interval T (log)",
             "empty polls (%)",
         );
-        waste.x_fmt = fmt_ms;
+        waste.x_fmt = format::millis;
         waste.y_log = false;
         waste.y_range = Some(0.0..105.0);
         waste.legend = SeriesLabelPosition::UpperRight;
@@ -95,7 +90,7 @@ impl Interval {
             "poll interval T (log)",
             "requests per event per client (log)",
         );
-        req.x_fmt = fmt_ms;
+        req.x_fmt = format::millis;
         req.legend = SeriesLabelPosition::UpperRight;
         req.series.push((
             t,
@@ -114,7 +109,7 @@ impl Interval {
     }
 }
 
-impl Figure for Interval {
+impl Chart for Interval {
     fn name(&self) -> &'static str {
         "short-poll-interval"
     }

@@ -12,11 +12,13 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
+use super::chart::Chart;
 use super::panel::{Panel, draw_row};
-use super::{Figure, of_kind, points, titled, transports};
+use super::series::{of_kind, points, transports};
+use super::style::titled;
+use crate::case_result::CaseResult;
 use crate::predict;
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use crate::scenario::Kind;
 
 fn rate(c: &CaseResult) -> Option<f64> {
     Some(c.params.rate as f64)
@@ -87,7 +89,7 @@ impl Saturation {
     }
 }
 
-impl Figure for Saturation {
+impl Chart for Saturation {
     fn name(&self) -> &'static str {
         "rate-saturation"
     }

@@ -12,9 +12,12 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::{Figure, color, de, fmt_num, font, of_kind, titled};
-use crate::results::CaseResult;
-use crate::suite::Kind;
+use super::chart::{Chart, draw_error};
+use super::series::of_kind;
+use super::style::{color, font, titled};
+use crate::case_result::CaseResult;
+use crate::format;
+use crate::scenario::Kind;
 
 /// One transport's round trip.
 #[derive(Debug, Clone)]
@@ -58,7 +61,7 @@ impl RoundTrip {
         Some(RoundTrip {
             title: format!(
                 "Round trip: clients publishing {}/s each — {} clients",
-                fmt_num(first.params.publish_rate.unwrap_or(0.0)),
+                format::compact(first.params.publish_rate.unwrap_or(0.0)),
                 first.params.clients
             ),
             rows,
@@ -66,7 +69,7 @@ impl RoundTrip {
     }
 }
 
-impl Figure for RoundTrip {
+impl Chart for RoundTrip {
     fn name(&self) -> &'static str {
         "round-trip"
     }
@@ -82,7 +85,7 @@ impl Figure for RoundTrip {
 
         // Round trips span decades (a frame on an open socket vs a poll interval): log axis, bars
         // standing on its floor.
-        let y = super::log_bounds(self.rows.iter().flat_map(|r| [r.p50_ms, r.p99_ms]));
+        let y = super::axes::log_bounds(self.rows.iter().flat_map(|r| [r.p50_ms, r.p99_ms]));
         let floor = y.start;
         let mut chart = bar_axes(
             &left,
@@ -96,10 +99,10 @@ impl Figure for RoundTrip {
                 let x = i as f64;
                 Rectangle::new(
                     [(x - 0.3, floor), (x + 0.3, r.p99_ms.max(floor))],
-                    super::lighter(color(r.transport)).filled(),
+                    super::style::lighter(color(r.transport)).filled(),
                 )
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 let x = i as f64;
@@ -108,16 +111,20 @@ impl Figure for RoundTrip {
                     color(r.transport).filled(),
                 )
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 Text::new(
-                    format!("p50 {} / p99 {} ms", fmt_num(r.p50_ms), fmt_num(r.p99_ms)),
+                    format!(
+                        "p50 {} / p99 {} ms",
+                        format::compact(r.p50_ms),
+                        format::compact(r.p99_ms)
+                    ),
                     (i as f64 - 0.45, r.p99_ms.max(floor) * 1.25),
                     font(11),
                 )
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
 
         let ymax = self.rows.iter().map(|r| r.bytes_up).fold(0.0, f64::max) * 1.2;
         let mut chart = bar_axes(
@@ -135,7 +142,7 @@ impl Figure for RoundTrip {
                     color(r.transport).filled(),
                 )
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 Text::new(
@@ -144,7 +151,7 @@ impl Figure for RoundTrip {
                     font(13),
                 )
             }))
-            .map_err(de)?;
+            .map_err(draw_error)?;
         Ok(())
     }
 }
@@ -169,7 +176,7 @@ where
         .x_label_area_size(50)
         .y_label_area_size(75)
         .build_cartesian_2d(-0.5..k - 0.5, y)
-        .map_err(de)?;
+        .map_err(draw_error)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -177,9 +184,9 @@ where
         .axis_desc_style(font(15))
         .label_style(font(12))
         .x_labels(names.len() * 2 + 1)
-        .x_label_formatter(&|x| super::category(names, *x))
-        .y_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&|x| super::axes::category(names, *x))
+        .y_label_formatter(&|v| format::compact(*v))
         .draw()
-        .map_err(de)?;
+        .map_err(draw_error)?;
     Ok(chart)
 }

@@ -4,9 +4,10 @@ use hdrhistogram::Histogram;
 use rtlab_client::stats::to_base64;
 use rtlab_wire::Transport;
 
+use crate::case::{CaseParams, Point};
+use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
 use crate::connection_memory::{ConnectionMemory, RssPoint, fit};
-use crate::results::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
-use crate::suite::{CaseParams, Kind, Point};
+use crate::scenario::Kind;
 use crate::{LatencySummary, PublishReport, RunReport, WireReport};
 
 fn histogram(base_us: u64) -> String {
@@ -294,4 +295,9 @@ pub fn cases() -> Vec<CaseResult> {
         out.push(c);
     }
     out
+}
+
+/// The synthetic cases of one scenario kind.
+pub fn of_kind(kind: Kind) -> Vec<CaseResult> {
+    cases().into_iter().filter(|c| c.kind == kind).collect()
 }

@@ -1,0 +1,70 @@
+//! What each `rtlab` command does, as a library: the binary only parses the command line, calls
+//! [`run`], and turns the answer into an exit code.
+//!
+//! This is the binary's edge moved into the library (as mini-redis's `server::run`), so the same
+//! steps can be read and tested without a process: errors here are `anyhow` errors with context
+//! for a person at a terminal, while the modules below keep their typed `thiserror` errors.
+//!
+//! | file | part |
+//! |---|---|
+//! | [`measure`] | `rtlab run`: load, narrow, pin, run, draw, print, decide the exit |
+//! | [`plan`] | the suite as `--duration`/`--transports`/… narrow it, and the `--dry-run` plan |
+//! | [`signals`] | Ctrl-C, SIGTERM and SIGHUP stop the run in order |
+//! | [`exit`] | the exit policy: 0 all ok, 1 a case failed, 2 an error, 130 interrupted |
+//!
+//! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here.
+
+pub mod exit;
+pub mod measure;
+pub mod plan;
+pub mod signals;
+
+use anyhow::Context;
+
+pub use exit::Exit;
+
+use crate::cli::{Cli, Command, CompareArgs, PlotArgs, RunArgs};
+use crate::report;
+use crate::results::RunDir;
+
+/// Runs the command the user asked for (plain `rtlab` is `rtlab run` with the default suite).
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Run(RunArgs::default()))
+    {
+        Command::Run(args) => measure::run(args),
+        Command::Plot(args) => plot(args),
+        Command::Compare(args) => compare(args),
+    }
+}
+
+/// Logs to stderr, `warn` and above unless `RTLAB_LOG` says otherwise (`RTLAB_LOG=debug`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RTLAB_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `rtlab plot DIR`: redraws the charts and rewrites the report of a results folder.
+fn plot(args: PlotArgs) -> anyhow::Result<Exit> {
+    let dir = RunDir { path: args.dir };
+    let drawn =
+        report::render(&dir).with_context(|| format!("redrawing {}", dir.path.display()))?;
+    for d in &drawn {
+        println!("{}", d.png.display());
+        println!("{}", d.svg.display());
+    }
+    println!("{}", dir.report_md().display());
+    Ok(Exit::Success)
+}
+
+/// `rtlab compare A B`: prints the differences between two runs.
+fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
+    print!("{}", crate::compare::compare_dirs(&args.a, &args.b)?);
+    Ok(Exit::Success)
+}

@@ -1,0 +1,71 @@
+//! Findings: the numbers of each scenario turned into sentences a newcomer can read.
+//!
+//! Each function looks at the cases of one scenario kind and states what they show, always with
+//! the numbers: which transport is fastest at the tail and by how much, what an event costs in
+//! bytes at the smallest and largest payload, how far each transport fans out and at what server
+//! cost, up to which rate each keeps up, what a poll interval buys, what publishing costs.
+//!
+//! **Two different numbers about delivery, never mixed.** *Delivered share* is counted by seq:
+//! of the events the server published in the window, the share that reached every subscriber
+//! ([`CaseResult::delivered_share`]); it cannot exceed 100 %, and "kept up" is judged on it.
+//! *Events/s* is a rate: events that arrived in the window, per second. Arrivals include events
+//! published before the window that arrive late in it, so under a backlog the rate can exceed
+//! `clients × rate` while delivery falls behind; it is reported as a rate, never as a share.
+//!
+//! | file | findings |
+//! |---|---|
+//! | [`glance`] | the "at a glance" table, one row per transport |
+//! | [`latency`] | percentiles and the p99 ranking |
+//! | [`bytes`] | wire bytes per event at the smallest and largest payload |
+//! | [`fanout`] | delivery and server cost at the most clients |
+//! | [`rate`] | up to which rate each transport kept up |
+//! | [`poll`] | latency and waste against the short-poll interval |
+//! | [`roundtrip`] | what publishing costs |
+//! | [`capacity`] | ceilings beside the raw-TCP floor; memory per idle connection |
+//! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
+
+pub mod bytes;
+pub mod capacity;
+pub mod fanout;
+pub mod glance;
+pub mod latency;
+pub mod poll;
+pub mod rank;
+pub mod rate;
+pub mod roundtrip;
+
+pub use glance::glance_table;
+
+use crate::case_result::CaseResult;
+use crate::scenario::Kind;
+
+fn ok_of(cases: &[CaseResult], kind: Kind) -> Vec<&CaseResult> {
+    cases
+        .iter()
+        .filter(|c| c.kind == kind && c.ok().is_some())
+        .collect()
+}
+
+/// Findings for one scenario kind (empty if there are no successful cases of it).
+pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
+    let cs = ok_of(cases, kind);
+    // Rate and saturation findings read failed cases too (cut-off subscribers are an answer),
+    // and a memory case has no client report.
+    let reads_all = matches!(kind, Kind::Rate | Kind::Saturation | Kind::Memory);
+    if cs.is_empty() && !(reads_all && cases.iter().any(|c| c.kind == kind)) {
+        return Vec::new();
+    }
+    match kind {
+        Kind::Latency => latency::sentences(&cs),
+        Kind::Payload => bytes::sentences(&cs),
+        Kind::Fanout => fanout::sentences(&cs),
+        Kind::Rate => rate::sentences(cases),
+        Kind::PollInterval => poll::sentences(&cs),
+        Kind::RoundTrip => roundtrip::sentences(&cs),
+        Kind::Saturation => capacity::saturation_sentences(cases),
+        Kind::Memory => capacity::memory_sentences(cases),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! Running a suite: one fresh server per case, the client in process, the cost from `/proc`.
+//!
+//! For each case (scenario × swept value × transport) the runner
+//! 1. starts `rtlab-server` with the case's settings ([`crate::server_process`]) and reads its
+//!    RSS before any client connects (the baseline for memory per connection);
+//! 2. samples the server's CPU and RSS every 100 ms ([`crate::proc_sampler`]);
+//! 3. runs the client library (`rtlab_client::run`) for warm-up + window, while watching for the
+//!    server dying and for Ctrl-C;
+//! 4. stops the server (SIGTERM, then SIGKILL) and writes `cases/<id>.json` and its `.hgrm` at
+//!    once, so an interrupted run keeps everything measured so far.
+//!
+//! A case with `repeat = N` goes through steps 1–3 N times in a row, each with a fresh server, and
+//! is written once with every repetition's headline figures ([`crate::repeat`]).
+//!
+//! **Failure isolation.** A server that does not start or dies mid-case, or a client error, marks
+//! *that* case failed (with the server's last output lines) and the suite goes on; the exit code
+//! says something failed. Ctrl-C stops the current case's server, marks the run interrupted and
+//! still writes the report from what was measured.
+//!
+//! | file | part |
+//! |---|---|
+//! | [`case`] | one case end to end: start the server, measure, record how it went |
+//! | [`server`] | a case's started server: process, `/proc` sampler, baseline RSS, cost |
+//! | [`client_case`] | the client run and the server's CPU in the window |
+//! | [`memory_case`] | idle connections in steps and the RSS slope |
+//! | [`options`] | how a suite is run, and the limit every case shares |
+//! | [`store`] | `run.json` and each case's files written as soon as they are known |
+//! | [`progress`] | the progress bar and one line per case |
+
+pub mod case;
+pub mod client_case;
+pub mod memory_case;
+pub mod options;
+pub mod progress;
+pub mod server;
+pub mod store;
+
+use std::path::Path;
+
+use tokio::sync::watch;
+
+pub use case::run_case;
+pub use options::RunOptions;
+
+use crate::case::Case;
+use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION};
+use crate::machine::{self, MachineInfo};
+use crate::repeat;
+use crate::results::{ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo};
+use crate::suite::Suite;
+use store::{off_runtime, save_case, save_run};
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The results folder.
+    pub dir: RunDir,
+    /// `run.json` as written.
+    pub info: RunInfo,
+    /// Every case that ran.
+    pub cases: Vec<CaseResult>,
+}
+
+impl RunOutcome {
+    /// Whether every planned case ran and succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.info.status == RunStatus::Complete
+            && self.cases.iter().all(|c| c.status == CaseStatus::Ok)
+    }
+}
+
+/// Runs every case of `suite` into a new folder under `out` (named `name`, or by time and suite).
+/// `interrupt` turns `true` on Ctrl-C.
+pub async fn run_suite(
+    suite: &Suite,
+    out: &Path,
+    name: Option<&str>,
+    machine: MachineInfo,
+    opts: &RunOptions,
+    mut interrupt: watch::Receiver<bool>,
+) -> Result<RunOutcome, ResultsError> {
+    let (root, suite_name, name) = (
+        out.to_path_buf(),
+        suite.name.clone(),
+        name.map(str::to_owned),
+    );
+    let dir = off_runtime(move || RunDir::create(&root, &suite_name, name.as_deref())).await?;
+    let git_commit = tokio::task::spawn_blocking(machine::git_commit)
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    let mut info = RunInfo {
+        schema_version: SCHEMA_VERSION,
+        suite: suite.name.clone(),
+        suite_source: suite.source.clone(),
+        git_commit,
+        machine,
+        started: now_rfc3339(),
+        finished: None,
+        status: RunStatus::Running,
+        cases: suite.cases.iter().map(Case::id).collect(),
+        cases_ok: 0,
+        cases_failed: 0,
+        scenarios: suite
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                kind: s.kind,
+                about: s.about.clone(),
+            })
+            .collect(),
+    };
+    save_run(&dir, &info).await?;
+
+    let total_ms: u64 = suite
+        .cases
+        .iter()
+        .map(|c| c.estimated().as_millis() as u64)
+        .sum();
+    let bar = progress::bar(total_ms, opts.progress);
+    let mut cases = Vec::new();
+    let n = suite.cases.len();
+    for (i, case) in suite.cases.iter().enumerate() {
+        if *interrupt.borrow() {
+            break;
+        }
+        bar.set_message(case.id());
+        let Some(result) = run_repeats(case, opts, &mut interrupt).await else {
+            break;
+        };
+        save_case(&dir, &result).await?;
+        progress::println(&bar, progress::case_line(i + 1, n, &result));
+        bar.inc(case.estimated().as_millis() as u64);
+        match result.status {
+            CaseStatus::Ok => info.cases_ok += 1,
+            _ => info.cases_failed += 1,
+        }
+        cases.push(result);
+    }
+    bar.finish_and_clear();
+    info.finished = Some(now_rfc3339());
+    info.status = if *interrupt.borrow() {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    save_run(&dir, &info).await?;
+    Ok(RunOutcome { dir, info, cases })
+}
+
+/// Runs a case `case.repeat` times, each with a fresh server, and folds the repetitions into one
+/// result ([`repeat::fold`]). A Ctrl-C stops after the repetition it interrupted; `None` only if
+/// no repetition ran.
+async fn run_repeats(
+    case: &Case,
+    opts: &RunOptions,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Option<CaseResult> {
+    let mut runs = Vec::new();
+    for k in 0..case.repeat.max(1) {
+        if k > 0 && *interrupt.borrow() {
+            break;
+        }
+        let result = run_case(case, opts, interrupt).await;
+        let stop = result.status == CaseStatus::Interrupted;
+        runs.push(result);
+        if stop {
+            break;
+        }
+    }
+    repeat::fold(runs)
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,62 @@
+//! Progress on stderr: a bar with the time left on a terminal, and one line per finished case
+//! (through the bar on a terminal, plainly otherwise, so CI logs and pipes get them too).
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::case_result::{CaseResult, CaseStatus};
+use crate::format;
+
+/// A bar over `total_ms` of estimated case time, or a hidden one.
+pub fn bar(total_ms: u64, show: bool) -> ProgressBar {
+    let bar = if show {
+        ProgressBar::new(total_ms)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% {elapsed} elapsed, ETA {eta}  {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Prints the line of a finished case: through the bar on a terminal, plainly otherwise.
+pub fn println(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+/// One line per case for the progress output.
+pub fn case_line(i: usize, n: usize, r: &CaseResult) -> String {
+    let width = n.to_string().len();
+    match (r.status, r.ok()) {
+        (CaseStatus::Ok, Some(c)) => format!(
+            "[{i:>width$}/{n}] {:<34} ok   p50 {:>9}  p99 {:>9}  {:>10} ev/s{}",
+            r.id,
+            format::micros(c.latency_us.p50),
+            format::micros(c.latency_us.p99),
+            format!("{:.0}", c.events_per_s),
+            if c.lost > 0 {
+                format!("  LOST {}", c.lost)
+            } else {
+                String::new()
+            },
+        ),
+        (status, _) => format!(
+            "[{i:>width$}/{n}] {:<34} {}: {}",
+            r.id,
+            format!("{status:?}").to_uppercase(),
+            r.error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+    }
+}
