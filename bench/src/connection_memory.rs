@@ -158,7 +158,7 @@ pub async fn measure(
             .await
             .map_err(|e| ProcError::Read {
                 path: format!("/proc/{pid}/status"),
-                source: std::io::Error::other(e),
+                cause: std::io::Error::other(e),
             })??;
         points.push(RssPoint {
             connections: target,

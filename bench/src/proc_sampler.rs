@@ -43,12 +43,12 @@ pub struct ProcSample {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcError {
     /// The file could not be read (usually: the process has exited).
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error. It is in the message, so it is not also a `source()`: printed once.
+        cause: std::io::Error,
     },
     /// The file did not have the expected shape.
     #[error("unexpected format of {0}")]
@@ -95,7 +95,10 @@ pub fn parse_status_rss_bytes(status: &str) -> Result<u64, ProcError> {
 pub fn read_sample(pid: u32) -> Result<ProcSample, ProcError> {
     let read = |name: &str| {
         let path = format!("/proc/{pid}/{name}");
-        std::fs::read_to_string(&path).map_err(|source| ProcError::Read { path, source })
+        std::fs::read_to_string(&path).map_err(|source| ProcError::Read {
+            path,
+            cause: source,
+        })
     };
     let cpu_s = parse_stat_cpu_seconds(&read("stat")?)?;
     let rss_bytes = parse_status_rss_bytes(&read("status")?)?;

@@ -28,20 +28,20 @@ use crate::scenario::Kind;
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error. It is in the message, so it is not also a `source()`: printed once.
+        cause: std::io::Error,
     },
     /// A JSON file did not match the format.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Json {
         /// The file.
         path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
+        /// The JSON error. It is in the message, so it is not also a `source()`: printed once.
+        cause: serde_json::Error,
     },
 }
 
@@ -112,7 +112,7 @@ impl RunDir {
             Some(n) if n.is_empty() || n.starts_with('.') || n.contains('/') => {
                 return Err(ResultsError::Io {
                     path: root.join(n),
-                    source: std::io::Error::new(
+                    cause: std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
                         "a run name is one folder name (no `/`, not starting with `.`)",
                     ),
@@ -133,7 +133,7 @@ impl RunDir {
             if !dir.run_json().is_file() {
                 return Err(ResultsError::Io {
                     path: dir.path.clone(),
-                    source: std::io::Error::new(
+                    cause: std::io::Error::new(
                         std::io::ErrorKind::AlreadyExists,
                         "exists and is not a results folder (no run.json); not replacing it",
                     ),
@@ -141,12 +141,15 @@ impl RunDir {
             }
             std::fs::remove_dir_all(&dir.path).map_err(|source| ResultsError::Io {
                 path: dir.path.clone(),
-                source,
+                cause: source,
             })?;
         }
         for sub in ["cases", "hgrm", "charts"] {
             let p = dir.path.join(sub);
-            std::fs::create_dir_all(&p).map_err(|source| ResultsError::Io { path: p, source })?;
+            std::fs::create_dir_all(&p).map_err(|source| ResultsError::Io {
+                path: p,
+                cause: source,
+            })?;
         }
         Ok(dir)
     }
@@ -180,7 +183,7 @@ impl RunDir {
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), ResultsError> {
         let text = serde_json::to_string_pretty(value).map_err(|source| ResultsError::Json {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         write_file(path, text.as_bytes())
     }
@@ -207,11 +210,13 @@ impl RunDir {
         if link.symlink_metadata().is_ok() {
             std::fs::remove_file(&link).map_err(|source| ResultsError::Io {
                 path: link.clone(),
-                source,
+                cause: source,
             })?;
         }
-        std::os::unix::fs::symlink(name, &link)
-            .map_err(|source| ResultsError::Io { path: link, source })
+        std::os::unix::fs::symlink(name, &link).map_err(|source| ResultsError::Io {
+            path: link,
+            cause: source,
+        })
     }
 }
 
@@ -219,7 +224,7 @@ impl RunDir {
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     std::fs::write(path, bytes).map_err(|source| ResultsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 
@@ -227,11 +232,11 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ResultsError> {
     let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     serde_json::from_str(&text).map_err(|source| ResultsError::Json {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 

@@ -56,12 +56,12 @@ pub enum ServerProcessError {
     )]
     NotFound(PathBuf),
     /// It could not be spawned.
-    #[error("cannot start {bin}: {source}")]
+    #[error("cannot start {bin}: {cause}")]
     Spawn {
         /// The binary.
         bin: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error. It is in the message, so it is not also a `source()`: printed once.
+        cause: std::io::Error,
     },
     /// It did not print its `listening …` line in time, or printed something else.
     #[error("server did not start: {reason}\n--- server output (last lines) ---\n{tail}")]
@@ -199,7 +199,7 @@ impl ServerProcess {
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|source| ServerProcessError::Spawn {
             bin: bin.to_path_buf(),
-            source,
+            cause: source,
         })?;
         let pid = child.id().unwrap_or(0);
         if opts.pin && !use_taskset {

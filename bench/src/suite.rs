@@ -47,12 +47,12 @@ pub const QUICK_SUITE: &str = include_str!("../suites/quick.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// The file could not be read.
-    #[error("cannot read suite {path}: {source}")]
+    #[error("cannot read suite {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error. It is in the message, so it is not also a `source()`: printed once.
+        cause: std::io::Error,
     },
     /// The file is not a valid suite: bad TOML, an unknown key or a bad value.
     #[error("{path}:{line}:{column}: key `{key}`: {message}")]
@@ -114,7 +114,7 @@ impl Suite {
             path => {
                 let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
                     path: PathBuf::from(path),
-                    source,
+                    cause: source,
                 })?;
                 Self::parse(&text, path)
             }

@@ -17,7 +17,7 @@ pub async fn off_runtime<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
         Err(ResultsError::Io {
             path: PathBuf::from("(blocking task)"),
-            source: std::io::Error::other(e.to_string()),
+            cause: std::io::Error::other(e.to_string()),
         })
     })
 }
