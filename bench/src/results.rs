@@ -43,6 +43,30 @@ pub enum ResultsError {
         /// The JSON error. It is in the message, so it is not also a `source()`: printed once.
         cause: serde_json::Error,
     },
+    /// `--name reference` from a tree that is not a clean commit.
+    #[error(
+        "refusing to write the {REFERENCE_RUN} run from commit {commit}: the reference must be \
+         reproducible, so commit (or stash) your changes first"
+    )]
+    UnreproducibleReference {
+        /// What [`crate::machine::git_commit`] said: `<sha>-dirty` or `unknown`.
+        commit: String,
+    },
+}
+
+/// The run name the README and the guide quote figures from (`results/reference`).
+pub const REFERENCE_RUN: &str = "reference";
+
+/// Refuses to name a run [`REFERENCE_RUN`] unless it measures a clean commit: a reference whose
+/// `git_commit` is `-dirty` (or `unknown`) names code that cannot reproduce it.
+pub fn check_reference_provenance(name: Option<&str>, commit: &str) -> Result<(), ResultsError> {
+    let clean = commit != "unknown" && !commit.ends_with("-dirty");
+    if name == Some(REFERENCE_RUN) && !clean {
+        return Err(ResultsError::UnreproducibleReference {
+            commit: commit.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// How a whole run ended.
@@ -242,6 +266,20 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Resul
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_reference_run_needs_a_clean_commit() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert!(check_reference_provenance(Some("reference"), sha).is_ok());
+        for commit in [format!("{sha}-dirty"), "unknown".to_owned()] {
+            let err = check_reference_provenance(Some("reference"), &commit).unwrap_err();
+            assert!(err.to_string().contains(&commit), "{err}");
+        }
+        // Any other run may measure work in progress: it says so in its git_commit.
+        assert!(check_reference_provenance(Some("mine"), &format!("{sha}-dirty")).is_ok());
+        assert!(check_reference_provenance(None, "unknown").is_ok());
+    }
+
     use super::*;
     use crate::case_result::{CaseStatus, SCHEMA_VERSION};
 

@@ -333,6 +333,48 @@ fn a_bad_suite_names_file_line_and_key() {
 }
 
 #[test]
+fn a_reference_run_from_an_edited_tree_is_refused() {
+    // A git repository with an edited tracked file: what `git_commit` calls `<sha>-dirty`.
+    let repo = scratch("dirty-reference");
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", show(&o));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("code.rs"), "// v1\n").unwrap();
+    git(&["add", "code.rs"]);
+    git(&["commit", "-q", "-m", "v1"]);
+    std::fs::write(repo.join("code.rs"), "// v2, not committed\n").unwrap();
+    let o = Command::new(rtlab())
+        .args([
+            "run",
+            "--suite",
+            "quick",
+            "--name",
+            "reference",
+            "--out",
+            "results",
+        ])
+        .current_dir(&repo)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("-dirty") && err.contains("reference"), "{err}");
+    assert!(
+        !repo.join("results/reference").exists(),
+        "a reference folder was made from an edited tree"
+    );
+    std::fs::remove_dir_all(&repo).unwrap();
+}
+
+#[test]
 fn a_server_that_fails_to_start_fails_its_cases_but_not_the_run() {
     let out = scratch("bad-server");
     let fake = out.join("fake-server");

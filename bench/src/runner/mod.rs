@@ -46,7 +46,9 @@ use crate::case::Case;
 use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION};
 use crate::machine::{self, MachineInfo};
 use crate::repeat;
-use crate::results::{ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo};
+use crate::results::{
+    ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo, check_reference_provenance,
+};
 use crate::suite::Suite;
 use store::{off_runtime, save_case, save_run};
 
@@ -84,10 +86,12 @@ pub async fn run_suite(
         suite.name.clone(),
         name.map(str::to_owned),
     );
-    let dir = off_runtime(move || RunDir::create(&root, &suite_name, name.as_deref())).await?;
     let git_commit = tokio::task::spawn_blocking(machine::git_commit)
         .await
         .unwrap_or_else(|_| "unknown".into());
+    // Before the folder is created: creating it replaces an earlier run of the same name.
+    check_reference_provenance(name.as_deref(), &git_commit)?;
+    let dir = off_runtime(move || RunDir::create(&root, &suite_name, name.as_deref())).await?;
     let mut info = RunInfo {
         schema_version: SCHEMA_VERSION,
         suite: suite.name.clone(),
