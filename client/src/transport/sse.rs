@@ -34,8 +34,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
 use crate::trace::http::{BodyFraming, Head, parse_chunk};
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
+use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a chunk does not fit (events up to 64 KiB and more).
@@ -104,18 +107,20 @@ impl Subscriber for SseSubscriber {
         Ok(s)
     }
 
-    async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(meter).await;
-        meter.finish(self.unconsumed());
-        result
+    async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        self.run(meter).await
+    }
+
+    /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
+    /// half block in the parser (exact when, as from the contract's server, every block is one
+    /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
+    fn unconsumed(&self) -> usize {
+        self.filled + self.parser.buffered()
     }
 }
 
 impl SseSubscriber {
     async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         // Bytes read along with the response head.
@@ -145,13 +150,6 @@ impl SseSubscriber {
                 }
             }
         }
-    }
-
-    /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
-    /// half block in the parser (exact when, as from the contract's server, every block is one
-    /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
-    fn unconsumed(&self) -> usize {
-        self.filled + self.parser.buffered()
     }
 
     /// Reads once more into the buffer (for the head).

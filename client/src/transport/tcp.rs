@@ -13,7 +13,10 @@ use rtlab_wire::framing::TCP_LINE_OVERHEAD;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
+use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a line does not fit (payloads up to 64 KiB).
@@ -40,18 +43,17 @@ impl Subscriber for TcpSubscriber {
         })
     }
 
-    async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(meter).await;
-        meter.finish(self.filled);
-        result
+    async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+        self.run(meter).await
+    }
+
+    fn unconsumed(&self) -> usize {
+        self.filled
     }
 }
 
 impl TcpSubscriber {
     async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         loop {
