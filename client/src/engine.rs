@@ -188,10 +188,10 @@ async fn spawn_subscribers(
                 }
             }
             Some(joined) = set.join_next(), if !set.is_empty() => {
-                match joined {
-                    Ok(outcome) => collector.push(outcome),
-                    Err(e) => return Err(RunError::Internal(format!("a subscriber task failed: {e}"))),
-                }
+                let outcome = joined.map_err(|e| {
+                    RunError::Internal(format!("a subscriber task failed: {e}"))
+                })?;
+                collector.push(outcome);
                 // Nobody has managed to connect after this many tries: the server is not
                 // there (or not this one). Say so now rather than after the whole ramp.
                 if collector.connect_failures() >= FAIL_FAST_AFTER.min(config.clients)

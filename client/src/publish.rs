@@ -15,10 +15,11 @@
 //! publisher recognises its own by the prefix and reads the index and the scheduled time back out
 //! of it, so no per-publish state is kept. An echo counts only when the publish was *scheduled in
 //! the window* (whenever it comes back, drain included) and its index was not echoed before, so
-//! `echoed ≤ sent` and the round-trip histogram holds exactly the counted echoes. Over WebSocket the publish is a text frame on the subscriber's own
+//! `echoed ≤ sent` and the round-trip histogram holds exactly the counted echoes
+//! ([`EchoCounter`]). Over WebSocket the publish is a text frame on the subscriber's own
 //! connection (full duplex: 6 bytes of masked header); every other transport must open a second
 //! connection and `POST /publish` (a whole HTTP request per publish). This file has the schedule,
-//! the text format, and the POST publisher.
+//! the text format, the echo counter, and the POST publisher.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

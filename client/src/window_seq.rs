@@ -12,8 +12,9 @@
 //! connected subscriber should receive all `S1 − S0` of them. So every subscriber counts the
 //! distinct events it received with seq in that range, *whenever* they arrive: after the window
 //! it keeps draining until it has seen `S1` or a bounded drain time has passed (see the
-//! subscriber's meter, `subscriber/meter.rs`). What has not arrived by then is `undelivered` (lost or late),
-//! and `delivery_ratio = in range / ((S1 − S0) × connected)` is exact: it cannot exceed 1.
+//! subscriber's meter, `subscriber/meter.rs`). What has not arrived by then is `undelivered`
+//! (lost or late), and `delivery_ratio = in range / ((S1 − S0) × connected)` is exact: it
+//! cannot exceed 1.
 //!
 //! `S0` and `S1` come from `/stats` (`head_seq`), read at the two instants (`control.rs`) and
 //! shared here with every subscriber. Until `S0` is known (a few ms into the window) a subscriber

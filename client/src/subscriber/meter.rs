@@ -3,9 +3,9 @@
 //! Every transport hands its events, keep-alives and poll answers to a [`Meter`], which keeps
 //! the seq bookkeeping, times latency, sums payload and analytic framing, recognises the
 //! subscriber's own publishes, and cuts the subscriber's byte counts into phases (set-up,
-//! warm-up, window, drain, done) by snapshots taken at idle moments (see the module above for
-//! why, in `subscriber/mod.rs`). It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here touches a
-//! histogram.
+//! warm-up, window, drain, done) by snapshots taken at idle moments (see `subscriber/mod.rs`
+//! for why). It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here
+//! touches a histogram.
 //!
 //! **The drain.** Delivery is judged by seq ([`crate::window_seq`]): the events published in the
 //! window are those with seq in `(S0, S1]`, and the last of them are still on their way when the

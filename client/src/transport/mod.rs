@@ -10,7 +10,7 @@
 //! `ws_frames.rs` follows WebSocket frame boundaries for exact byte accounting.
 //!
 //! This file holds what every protocol half shares and nothing above it: [`SubError`], why a
-//! connection ended, and [`parse_event`], the one decoder of the contract's event JSON with the
+//! connection ended, and `parse_event`, the one decoder of the contract's event JSON with the
 //! error a foreign server needs to see.
 
 pub mod http;
