@@ -57,12 +57,6 @@ impl Subscriber for LongPollSubscriber {
     }
 
     async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        self.run(ctx, meter).await
-    }
-}
-
-impl LongPollSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         let base = ctx.target.path(paths::LONG_POLL);

@@ -63,12 +63,6 @@ impl Subscriber for ShortPollSubscriber {
     }
 
     async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        self.run(ctx, meter).await
-    }
-}
-
-impl ShortPollSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         // This subscriber's grid: the run's start + its phase + k × interval. `Skip` keeps missed
@@ -102,7 +96,9 @@ impl ShortPollSubscriber {
             }
         }
     }
+}
 
+impl ShortPollSubscriber {
     /// One poll; `Ok(true)` when it crossed the end of the window.
     async fn poll(&mut self, ctx: &Ctx, base: &str, meter: &mut Meter) -> Result<bool, SubError> {
         if self.client.is_closed() {

@@ -108,19 +108,6 @@ impl Subscriber for SseSubscriber {
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        self.run(meter).await
-    }
-
-    /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
-    /// half block in the parser (exact when, as from the contract's server, every block is one
-    /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
-    fn unconsumed(&self) -> usize {
-        self.filled + self.parser.buffered()
-    }
-}
-
-impl SseSubscriber {
-    async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         // Bytes read along with the response head.
@@ -152,6 +139,15 @@ impl SseSubscriber {
         }
     }
 
+    /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
+    /// half block in the parser (exact when, as from the contract's server, every block is one
+    /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
+    fn unconsumed(&self) -> usize {
+        self.filled + self.parser.buffered()
+    }
+}
+
+impl SseSubscriber {
     /// Reads once more into the buffer (for the head).
     async fn read_more(&mut self) -> Result<(), SubError> {
         if self.filled == self.buf.len() {

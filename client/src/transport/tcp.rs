@@ -44,16 +44,6 @@ impl Subscriber for TcpSubscriber {
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        self.run(meter).await
-    }
-
-    fn unconsumed(&self) -> usize {
-        self.filled
-    }
-}
-
-impl TcpSubscriber {
-    async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         loop {
@@ -86,6 +76,12 @@ impl TcpSubscriber {
         }
     }
 
+    fn unconsumed(&self) -> usize {
+        self.filled
+    }
+}
+
+impl TcpSubscriber {
     fn parse_lines(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let mut start = 0;
         while let Some(nl) = self.buf[start..self.filled]

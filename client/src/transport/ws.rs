@@ -66,21 +66,6 @@ impl Subscriber for WsSubscriber {
     }
 
     async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        self.run(ctx, meter).await
-    }
-
-    fn unconsumed(&self) -> usize {
-        self.partial_frame()
-    }
-
-    async fn close(mut self) {
-        // Polite close; its bytes fall after the window and are not counted.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.close(None)).await;
-    }
-}
-
-impl WsSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         let mut schedule = ctx.publish_schedule(meter.id);
@@ -131,6 +116,17 @@ impl WsSubscriber {
         }
     }
 
+    fn unconsumed(&self) -> usize {
+        self.partial_frame()
+    }
+
+    async fn close(mut self) {
+        // Polite close; its bytes fall after the window and are not counted.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.close(None)).await;
+    }
+}
+
+impl WsSubscriber {
     /// Bytes of a frame tungstenite has read only part of (see `ws_frames`).
     fn partial_frame(&self) -> usize {
         self.ws.get_ref().partial_frame()
