@@ -76,3 +76,25 @@ impl RunClock {
         self.window_end + NEVER_AFTER
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_come_in_order_after_the_window() {
+        let start = Instant::now();
+        let clock = RunClock {
+            start,
+            start_unix_ns: 1_000,
+            window_start: start + Duration::from_secs(1),
+            window_end: start + Duration::from_secs(2),
+        };
+        assert_eq!(clock.unix_nanos(start + Duration::from_micros(3)), 4_000);
+        assert_eq!(clock.unix_nanos(start - Duration::from_secs(1)), 1_000);
+        assert!(clock.window_end < clock.publish_deadline());
+        assert!(clock.window_end + DRAIN_MAX < clock.late_answer_deadline());
+        assert!(clock.late_answer_deadline() < clock.stop());
+        assert!(clock.stop() < clock.never());
+    }
+}

@@ -325,3 +325,85 @@ fn build_report(
         network: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(end: End) -> Outcome {
+        let mut tally = Tally {
+            events: 10,
+            ..Tally::default()
+        };
+        if let End::Lost(e) | End::ConnectFailed(e) = &end {
+            tally.error(e.kind());
+        }
+        Outcome { tally, end }
+    }
+
+    fn collect(ends: Vec<End>) -> Result<Collected, RunError> {
+        let mut c = Collector::default();
+        for end in ends {
+            c.push(outcome(end));
+        }
+        c.finish(&RunConfig::new(Transport::Sse, "http://127.0.0.1:1"))
+    }
+
+    #[test]
+    fn outcomes_add_up_and_ends_are_told_apart() {
+        let c = collect(vec![
+            End::Completed,
+            End::Lost(SubError::Lagging),
+            End::Lost(SubError::Closed("reset".into())),
+            End::ConnectFailed(SubError::ConnectTimeout),
+        ])
+        .unwrap();
+        assert!(c.complete());
+        assert_eq!(
+            (c.connected, c.completed, c.lagging, c.disconnects),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(c.total.events, 40);
+        assert_eq!(c.total.errors.get("connect timeout"), Some(&1));
+    }
+
+    #[test]
+    fn a_run_with_nothing_measured_is_an_error() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = collect(vec![End::ConnectFailed(SubError::Connect(refused))]).unwrap_err();
+        assert!(matches!(e, RunError::Connect { .. }), "{e}");
+        let e = collect(vec![End::ConnectFailed(SubError::Status(404))]).unwrap_err();
+        assert!(
+            e.to_string().contains("the sse endpoint answered HTTP 404"),
+            "{e}"
+        );
+        let e = collect(vec![End::Lost(SubError::Protocol("binary".into()))]).unwrap_err();
+        assert!(matches!(e, RunError::Protocol { .. }), "{e}");
+        assert!(matches!(collect(vec![]), Err(RunError::Internal(_))));
+    }
+
+    #[test]
+    fn every_subscriber_lost_keeps_the_partial_report() {
+        let c = collect(vec![End::Lost(SubError::Lagging)]).unwrap();
+        assert!(!c.complete());
+        let config = RunConfig::new(Transport::Sse, "http://127.0.0.1:1");
+        let facts = RunFacts {
+            server: ServerWindow::default(),
+            window_seqs: None,
+            seed: 7,
+            network: None,
+        };
+        let shards = vec![Arc::new(HistogramShard::default())];
+        match c.into_report(&config, &shards, facts) {
+            Err(RunError::AllDisconnected {
+                reason,
+                partial: Some(partial),
+            }) => {
+                assert_eq!(reason, "disconnected as lagging");
+                assert_eq!((partial.connected, partial.lagging_disconnects), (1, 1));
+                assert_eq!(partial.seed, Some(7));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
