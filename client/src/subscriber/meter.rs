@@ -15,17 +15,8 @@
 //! subscriber saw in the window, at least [`DRAIN_MIN`] and at most [`DRAIN_MAX`]: long enough
 //! for an event that is merely as late as the others, bounded even for a short poll with a long
 //! interval. Drained events count towards `delivery_ratio` and the latency histogram, but not
-//! towards `events_received` nor the window's bytes (they arrive after the window).
-//!
-//! **One latency population.** The latency histogram holds exactly one sample per event of the
-//! window's range `(S0, S1]` per subscriber that received it, whenever it arrived: the same
-//! events `events_in_range` counts, so the two are equal. Timing "every event that arrived in the
-//! window" as well would mix in a second population, the events published *before* the window
-//! that arrived late inside it, and over-sample exactly the slow events (at 10 000 subscribers
-//! one such run held 254 671 samples for 199 479 events). Arrival time decides only the window's
-//! *bytes* and `events_received` (a rate: events arriving per second of window). Only without
-//! `/stats` (no `S0`, so no range) is the population the distinct events that arrived in the
-//! window.
+//! towards `events_received` nor the window's bytes (they arrive after the window). Which
+//! events are timed at all is the latency population's business (`population.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,16 +29,15 @@ use crate::recorder::{LiveCounters, Recorder};
 use crate::sample::{Sample, micros};
 use crate::sequence::{SeqTracker, SeqVerdict};
 use crate::subscriber::ctx::Ctx;
+use crate::subscriber::population::LatencyPopulation;
 use crate::tally::Tally;
-use crate::window_seq::{InRange, SeqBound, WindowSeqs};
+use crate::window_seq::{SeqBound, WindowSeqs};
 use crate::wire_counter::{ByteTally, Bytes2};
 
 /// How late a phase boundary may be crossed while events keep arriving back to back.
 pub const FORCE_CROSS_AFTER: Duration = Duration::from_millis(50);
 /// How often a draining subscriber looks again whether `S1` has been read.
 const DRAIN_RECHECK: Duration = Duration::from_millis(5);
-/// Most received seqs kept aside while `S0` or `S1` is still unknown (a few ms' worth normally).
-const MAX_PENDING: usize = 1 << 16;
 
 /// Where a subscriber is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,9 +76,8 @@ pub struct Meter {
     echoes: Option<EchoCounter>,
     events_since_clock_check: u32,
     window_seqs: Arc<WindowSeqs>,
-    /// Received seqs not yet classified: seq, received before the window's end (by the clock),
-    /// latency µs, and whether it arrived in the window phase (for the fallback population).
-    pending: Vec<(Seq, bool, u64, bool)>,
+    /// Decides which events' latencies are timed.
+    population: LatencyPopulation,
     /// Worst event latency in the window, µs (sets the drain time).
     max_latency_us: u64,
     drain_end: Instant,
@@ -114,7 +103,7 @@ impl Meter {
                 .map(|_| EchoCounter::new(ctx.run_id, id, &ctx.clock)),
             events_since_clock_check: 0,
             window_seqs: ctx.window_seqs.clone(),
-            pending: Vec::new(),
+            population: LatencyPopulation::new(ctx.window_seqs.clone()),
             max_latency_us: 0,
             drain_end: ctx.clock.window_end + DRAIN_MIN,
         }
@@ -262,21 +251,9 @@ impl Meter {
             self.tally.window = at.since(self.window_start_bytes);
         }
         self.phase = Phase::Done;
-        // Waited out the window and a full drain without `S0`: `/stats` is not answering. Give
-        // up on it for the whole run, so that these events fall in the fallback population here
-        // and in every other subscriber alike (a subscriber lost earlier just drops them).
-        if !self.pending.is_empty()
-            && self.window_seqs.start() == SeqBound::Unknown
-            && Instant::now() >= self.clock.window_end + DRAIN_MIN
-        {
-            self.window_seqs.give_up_start();
-        }
-        for (seq, before_end, latency, in_window) in std::mem::take(&mut self.pending) {
-            match self.window_seqs.classify(seq, before_end) {
-                InRange::Yes => self.in_range(latency),
-                InRange::No | InRange::Undecided => self.out_of_range(in_window, latency),
-            }
-        }
+        let drain_over = Instant::now() >= self.clock.window_end + DRAIN_MIN;
+        self.population
+            .settle(drain_over, &mut self.tally, &mut self.recorder);
         self.tally.lost = self.seq.lost();
         self.tally.duplicates = self.seq.duplicates();
         self.tally.out_of_order = self.seq.out_of_order();
@@ -305,17 +282,14 @@ impl Meter {
         let in_window = self.phase == Phase::Window;
         if fresh && now >= self.clock.window_start {
             let before_end = now < self.clock.window_end;
-            match self.window_seqs.classify(ev.seq, before_end) {
-                // Published in the window: counted and timed once, whenever it arrives.
-                InRange::Yes => self.in_range(latency),
-                InRange::No => self.out_of_range(in_window, latency),
-                InRange::Undecided if self.pending.len() < MAX_PENDING => {
-                    self.pending.push((ev.seq, before_end, latency, in_window));
-                }
-                // Too many undecided (S0 or S1 very late): neither counted nor timed, so the
-                // histogram still matches `in_range`.
-                InRange::Undecided => {}
-            }
+            self.population.observe(
+                ev.seq,
+                before_end,
+                latency,
+                in_window,
+                &mut self.tally,
+                &mut self.recorder,
+            );
         }
         if !in_window {
             return;
@@ -329,20 +303,6 @@ impl Meter {
             Some((lo, hi)) => (lo.min(ev.seq), hi.max(ev.seq)),
             None => (ev.seq, ev.seq),
         });
-    }
-
-    /// An event of the window's range `(S0, S1]`, received for the first time.
-    fn in_range(&mut self, latency_us: u64) {
-        self.tally.in_range += 1;
-        self.recorder.push(Sample::Latency(latency_us));
-    }
-
-    /// An event outside the window's range, or one whose range cannot be known: timed only in the
-    /// fallback without `/stats` (no `S0`), where the population is the window's arrivals.
-    fn out_of_range(&mut self, arrived_in_window: bool, latency_us: u64) {
-        if arrived_in_window && self.window_seqs.start() == SeqBound::Unavailable {
-            self.recorder.push(Sample::Latency(latency_us));
-        }
     }
 
     /// Counts `ev` if it is the echo of one of this subscriber's publishes scheduled in the

@@ -6,7 +6,8 @@
 //! - the **protocol half**, under `transport/` (`ws.rs`, `sse.rs`, …): it implements
 //!   [`Subscriber`], connects, speaks its protocol, and hands everything it receives to the
 //!   meter. It knows nothing of windows, drains or reports;
-//! - the **measuring half**, here: [`meter`] (what is measured, the same for all transports),
+//! - the **measuring half**, here: [`meter`] (what is measured, the same for all transports;
+//!   [`population`] decides which events' latencies are timed),
 //!   [`ctx`] (what all subscribers of a run share), and [`drive`], the loop that runs one
 //!   subscriber from connect to its end and owns what every subscriber repeats there: the
 //!   connect deadline, its POST publisher, closing the meter's books after the drain, and
@@ -39,6 +40,7 @@
 pub mod ctx;
 pub mod drive;
 pub mod meter;
+pub mod population;
 
 use std::future::Future;
 
