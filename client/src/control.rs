@@ -41,7 +41,7 @@ pub enum StatsError {
         /// The status code.
         status: u16,
     },
-    /// No answer within [`TIMEOUT`].
+    /// No answer within the timeout (3 s).
     #[error("GET {url} did not answer within {}s", TIMEOUT.as_secs())]
     Timeout {
         /// The `/stats` URL.
