@@ -165,6 +165,19 @@ impl Cli {
     }
 }
 
+/// A clap error (a usage mistake) on one line: clap's message spans several lines (what was
+/// wrong, possible values, usage, a hint); this keeps what was wrong, and points to `--help`.
+pub fn one_line_error(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let what: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{} (see --help)", what.join(" "))
+}
+
 /// Parses a duration: `10s`, `100ms`, `1m30s`, or a bare number of seconds (`2.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -355,5 +368,13 @@ mod tests {
         assert!(matches!(t.command, Some(Command::Trace(_))));
         assert!(t.run_config().is_none());
         assert!(Cli::try_parse_from(["rtlab-client", "-t", "ws", "--clients", "0"]).is_err());
+        // Flags without --transport are clap's usage error, never a run without a transport.
+        let missing = Cli::try_parse_from(["rtlab-client", "--clients", "5"]).unwrap_err();
+        assert_eq!(
+            missing.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(one_line_error(&missing).contains("--transport"));
+        assert!(!one_line_error(&missing).contains('\n'));
     }
 }

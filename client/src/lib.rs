@@ -30,47 +30,61 @@
 //! ```
 //!
 //! # Layout
-//! The pipeline is oha's: subscribers → plain samples → per-shard statistics → merge → printers.
+//! The pipeline is oha's: engine → subscribers → plain samples and counters → collector →
+//! report → printers. Dependencies point one way, down this list's layers; no module imports
+//! one that imports it back.
 //!
-//! - [`config`]: [`RunConfig`], the one input; [`cli`]: the command line that builds it.
-//! - [`engine`]: [`run`]: ramp-up at the connect rate, warm-up, window, stop, merge.
-//! - [`transport`]: the `Subscriber` trait, the shared `Meter` (phases, and the drain after the
-//!   window), and one file per transport (`ws`, `sse`, `long_poll`, `short_poll`, `tcp`), named
-//!   like the server's; `ws_frames` follows WebSocket frame boundaries for exact accounting.
-//! - [`wire_counter`]: the byte-counting socket wrapper all of them run on (an `IoTap`, the same
-//!   one the tracer's recorder uses).
-//! - [`event_stream`]: the `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder
-//!   tracking; [`window_seq`]: which events were published in the window (by seq), the basis of
-//!   `delivery_ratio`.
-//! - [`network`]: real links on loopback: the profiles (`--network mobile`, `--rtt 100ms`), the
-//!   shaper (a TCP relay on its own thread that adds delay, jitter and a rate limit) and its
-//!   calibration.
-//! - [`publish`]: upstream on an open-model schedule (coordinated omission, wrk2-style).
-//! - [`poll_phase`]: each short-polling subscriber's seeded random phase, so that polls are not
-//!   locked in phase with the server's ticker.
-//! - [`sample`] and [`stats`]: plain samples, and the only code touching HdrHistogram;
-//!   [`tally`]: the plain counters that simply add up.
-//! - [`report`]: [`RunReport`], the versioned JSON result; [`printer`]: table, JSON, `.hgrm`.
-//! - [`control`] (`/stats`), [`progress`] (the stderr line), [`source_addr`] (127.0.0.x
-//!   source addresses beyond 20 000 connections), [`error`] ([`RunError`]).
+//! - **Input.** [`config`]: [`RunConfig`], the one input; [`cli`]: the command line that builds
+//!   it; [`command`]: what the binary does with it (run or trace, print, write files).
+//! - **The run.** [`engine`]: [`run`]: plans the run (route, clock, shared context), ramps the
+//!   subscribers up at the connect rate, and hands their outcomes to the [`collector`], which
+//!   merges them and builds the [`RunReport`]. [`clock`]: the run's time line and the drain and
+//!   stop constants, in one place.
+//! - **One subscriber per connection.** [`subscriber`]: the `Subscriber` trait, what all
+//!   subscribers share (`ctx`), the `Meter` that measures (phases, the drain after the window),
+//!   and the `drive` loop that runs one from connect to the hand-over of its results.
+//!   [`transport`]: the protocol halves, one file per transport (`ws`, `sse`, `long_poll`,
+//!   `short_poll`, `tcp`), named like the server's; `ws_frames` follows WebSocket frame
+//!   boundaries for exact accounting. [`publish`]: upstream on an open-model schedule
+//!   (coordinated omission, wrk2-style). [`poll_phase`]: each short-polling subscriber's seeded
+//!   random phase, so that polls are not locked in phase with the server's ticker.
+//! - **What they measure with.** [`wire_counter`]: the byte-counting socket wrapper all of them
+//!   run on (an `IoTap`, the same one the tracer's recorder uses). [`event_stream`]: the
+//!   `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder tracking; [`window_seq`]:
+//!   which events were published in the window (by seq), the basis of `delivery_ratio`.
+//! - **What they produce.** [`sample`]: plain samples; [`recorder`]: a subscriber's sample
+//!   buffer; [`histograms`]: the only code touching HdrHistogram; [`tally`]: the plain counters
+//!   that simply add up.
+//! - **Output.** [`report`]: [`RunReport`], the versioned JSON result; [`printer`]: table,
+//!   JSON, `.hgrm`.
+//! - **Around the run.** [`network`]: real links on loopback: the profiles (`--network mobile`,
+//!   `--rtt 100ms`), the shaper (a TCP relay on its own thread that adds delay, jitter and a
+//!   rate limit), the route through it, and its calibration. [`control`] (`/stats` and the
+//!   window's seqs), [`progress`] (the stderr line), [`source_addr`] (127.0.0.x source addresses
+//!   beyond 20 000 connections), [`error`] ([`RunError`]).
 //! - [`trace`]: the wire tracer behind `rtlab-client trace`.
 
 pub mod cli;
+pub mod clock;
+pub mod collector;
+pub mod command;
 pub mod config;
 pub mod control;
 pub mod engine;
 pub mod error;
 pub mod event_stream;
+pub mod histograms;
 pub mod network;
 pub mod poll_phase;
 pub mod printer;
 pub mod progress;
 pub mod publish;
+pub mod recorder;
 pub mod report;
 pub mod sample;
 pub mod sequence;
 pub mod source_addr;
-pub mod stats;
+pub mod subscriber;
 pub mod tally;
 pub mod trace;
 pub mod transport;

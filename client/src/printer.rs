@@ -13,8 +13,8 @@ use std::io;
 
 use hdrhistogram::Histogram;
 
+use crate::histograms::{HistogramDecodeError, from_base64};
 use crate::report::{LatencySummary, NetworkReport, RunReport, WindowMode};
-use crate::stats::{HistogramDecodeError, from_base64};
 
 /// Microseconds per millisecond: the `.hgrm` files are in milliseconds.
 pub const HGRM_SCALE_US_TO_MS: f64 = 1000.0;
@@ -306,12 +306,12 @@ pub fn human(r: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::histograms::{LatencyHistograms, to_base64};
     use crate::sample::Sample;
-    use crate::stats::{Stats, to_base64};
 
     #[test]
     fn hgrm_has_the_classic_layout() {
-        let mut s = Stats::new();
+        let mut s = LatencyHistograms::new();
         for v in 1..=1000u64 {
             s.push(Sample::Latency(v * 10));
         }
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn hgrm_from_report_decodes_the_histogram() {
-        let mut s = Stats::new();
+        let mut s = LatencyHistograms::new();
         s.push(Sample::Latency(1500));
         let r = RunReport {
             latency_histogram_b64: to_base64(&s.latency),

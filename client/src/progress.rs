@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 
-use crate::sample::LiveCounters;
-use crate::transport::RunClock;
+use crate::clock::RunClock;
+use crate::recorder::LiveCounters;
 
 /// How often the line is redrawn.
 const TICK: Duration = Duration::from_millis(250);

@@ -15,18 +15,20 @@
 //! publisher recognises its own by the prefix and reads the index and the scheduled time back out
 //! of it, so no per-publish state is kept. An echo counts only when the publish was *scheduled in
 //! the window* (whenever it comes back, drain included) and its index was not echoed before, so
-//! `echoed ≤ sent` and the round-trip histogram holds exactly the counted echoes. Over WebSocket the publish is a text frame on the subscriber's own
+//! `echoed ≤ sent` and the round-trip histogram holds exactly the counted echoes
+//! ([`EchoCounter`]). Over WebSocket the publish is a text frame on the subscriber's own
 //! connection (full duplex: 6 bytes of masked header); every other transport must open a second
 //! connection and `POST /publish` (a whole HTTP request per publish). This file has the schedule,
-//! the text format, and the POST publisher.
+//! the text format, the echo counter, and the POST publisher.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::clock::RunClock;
 use crate::config::Target;
+use crate::tally::PublishTally;
 use crate::transport::http::HttpClient;
 use crate::wire_counter::ByteTally;
 
@@ -105,15 +107,45 @@ fn leading_number(s: &[u8]) -> Option<(u64, &[u8])> {
     Some((n, &s[digits..]))
 }
 
-/// What one publisher did in the measured window.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PublishTally {
-    /// Publishes scheduled in the window and sent.
-    pub sent: u64,
-    /// Bytes sent up for those publishes (frames, or whole requests).
-    pub bytes_up: u64,
-    /// Failed publishes by kind.
-    pub errors: BTreeMap<String, u64>,
+/// Recognises one subscriber's own publishes among the events it receives, and decides which
+/// echoes count: those of publishes scheduled in the window, each once.
+#[derive(Debug)]
+pub struct EchoCounter {
+    prefix: String,
+    /// The window in wall-clock ns: publishes scheduled in it are the ones counted.
+    window_unix_ns: (u64, u64),
+    /// Highest publish index echoed so far (echoes are counted once).
+    last_echo: Option<u64>,
+}
+
+impl EchoCounter {
+    /// The echoes of subscriber `id`'s publishes in run `run_id`.
+    pub fn new(run_id: u64, id: u64, clock: &RunClock) -> Self {
+        Self {
+            prefix: own_prefix(run_id, id),
+            window_unix_ns: (
+                clock.unix_nanos(clock.window_start),
+                clock.unix_nanos(clock.window_end),
+            ),
+            last_echo: None,
+        }
+    }
+
+    /// The prefix of this subscriber's publish texts.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// If the event `data` is a counted echo, the scheduled send time (unix ns) of its publish.
+    pub fn observe(&mut self, data: &[u8]) -> Option<u64> {
+        let (index, sched) = parse_own(self.prefix.as_bytes(), data)?;
+        let (start, end) = self.window_unix_ns;
+        if sched < start || sched >= end || self.last_echo.is_some_and(|last| index <= last) {
+            return None;
+        }
+        self.last_echo = Some(index);
+        Some(sched)
+    }
 }
 
 /// Everything a POST publisher needs.
@@ -127,15 +159,15 @@ pub(crate) struct PostPublisher {
     /// Total connections of the run.
     pub conn_total: u64,
     /// The shaped dial's wait (zero when not shaping).
-    pub handshake: std::time::Duration,
+    pub handshake: Duration,
     /// Text prefix.
     pub prefix: String,
     /// Send times.
     pub schedule: OpenSchedule,
     /// Measured window.
     pub window: (Instant, Instant),
-    /// Maps an `Instant` to unix nanoseconds.
-    pub clock: crate::transport::RunClock,
+    /// Maps an `Instant` to unix nanoseconds, and says when to give up.
+    pub clock: RunClock,
 }
 
 impl PostPublisher {
@@ -180,7 +212,7 @@ impl PostPublisher {
             let text = publish_text(&self.prefix, index, self.clock.unix_nanos(due));
             let before = bytes.snapshot();
             // A server that never answers must not keep the publisher past the run.
-            let deadline = window_end + crate::engine::STOP_GRACE / 2;
+            let deadline = self.clock.publish_deadline();
             let request = c.request(http::Method::POST, &path, Bytes::from(text), &mut body_buf);
             let Ok(result) = tokio::time::timeout_at(deadline.into(), request).await else {
                 *tally.errors.entry("publish timeout".into()).or_default() += 1;

@@ -1,16 +1,27 @@
 //! Plain counters: what one subscriber counted, and their sum over a run.
 //!
-//! Next to the histograms (`stats.rs`), a run needs numbers that simply add up: events, bytes
-//! per phase, requests, publishes, seq verdicts, failures by kind. Each subscriber owns one
+//! Next to the histograms (`histograms.rs`), a run needs numbers that simply add up: events,
+//! bytes per phase, requests, publishes, seq verdicts, failures by kind. Each subscriber owns one
 //! [`Tally`] (no sharing, no atomics on the receive path) and hands it back when it ends; the
-//! engine sums them with [`Tally::merge`], the same `push`/`merge` shape as the statistics.
+//! collector sums them with [`Tally::merge`], the same `push`/`merge` shape as the histograms.
+//! A POST publisher keeps its own [`PublishTally`], which its subscriber adds to its `Tally`.
 
 use std::collections::BTreeMap;
 
 use rtlab_wire::Seq;
 
-use crate::publish::PublishTally;
 use crate::wire_counter::Bytes2;
+
+/// What one publisher did in the measured window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishTally {
+    /// Publishes scheduled in the window and sent.
+    pub sent: u64,
+    /// Bytes sent up for those publishes (frames, or whole requests).
+    pub bytes_up: u64,
+    /// Failed publishes by kind.
+    pub errors: BTreeMap<String, u64>,
+}
 
 /// The plain counters of one subscriber (or, summed, of a run).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,7 +29,7 @@ pub struct Tally {
     /// Events received in the window.
     pub events: u64,
     /// Distinct events with seq in the window's range `(S0, S1]`, whenever received (drain
-    /// included); see [`crate::window_seq`].
+    /// included); see `window_seq.rs`.
     pub in_range: u64,
     /// Their JSON bytes.
     pub payload_bytes: u64,

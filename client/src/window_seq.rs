@@ -11,11 +11,12 @@
 //! end (`S1`); exactly the events with seq in `(S0, S1]` were published in the window, and each
 //! connected subscriber should receive all `S1 − S0` of them. So every subscriber counts the
 //! distinct events it received with seq in that range, *whenever* they arrive: after the window
-//! it keeps draining until it has seen `S1` or a bounded drain time has passed (see
-//! [`crate::transport::meter`]). What has not arrived by then is `undelivered` (lost or late),
-//! and `delivery_ratio = in range / ((S1 − S0) × connected)` is exact: it cannot exceed 1.
+//! it keeps draining until it has seen `S1` or a bounded drain time has passed (see the
+//! subscriber's meter, `subscriber/meter.rs`). What has not arrived by then is `undelivered`
+//! (lost or late), and `delivery_ratio = in range / ((S1 − S0) × connected)` is exact: it
+//! cannot exceed 1.
 //!
-//! `S0` and `S1` come from `/stats` (`head_seq`), read by the engine at the two instants and
+//! `S0` and `S1` come from `/stats` (`head_seq`), read at the two instants (`control.rs`) and
 //! shared here with every subscriber. Until `S0` is known (a few ms into the window) a subscriber
 //! keeps the seqs it receives aside and decides at the end. An event received before the end of
 //! the window was published before it, so it is in range without waiting for `S1`.
@@ -67,7 +68,7 @@ pub enum InRange {
     Undecided,
 }
 
-/// `S0` and `S1`, shared by the engine (which reads them) and every subscriber.
+/// `S0` and `S1`, shared by the reader of `/stats` and every subscriber.
 #[derive(Debug)]
 pub struct WindowSeqs {
     start: AtomicU64,

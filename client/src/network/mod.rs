@@ -14,6 +14,8 @@
 //!   back-pressures each direction of every connection the client opens for the measurement
 //!   (subscriptions, polls, publishes; not `/stats`, whose timing decides the window);
 //! - [`timer`]: the precise timer the relay releases chunks on (tokio's is 1–3 ms late);
+//! - [`route`]: [`ShapedRoute`](route::ShapedRoute), the shapers a run puts in front of the
+//!   server, and the straight road `/stats` keeps;
 //! - [`calibrate`]: measures the round trip through the shaper before the run, so the report
 //!   says what the link really was.
 
@@ -21,6 +23,7 @@ pub mod calibrate;
 pub mod pacer;
 pub mod profile;
 pub mod relay;
+pub mod route;
 pub mod timer;
 
 pub use profile::{Link, Profile, format_bandwidth, parse_bandwidth};

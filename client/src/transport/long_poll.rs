@@ -22,8 +22,12 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use rtlab_wire::{Seq, paths};
 
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::{Meter, Phase};
 use crate::transport::http::HttpClient;
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
+use crate::transport::{SubError, parse_event};
+use crate::wire_counter::Bytes2;
 
 /// Pause before retrying after the server refused a poll (429, 503).
 const BACKOFF: Duration = Duration::from_millis(50);
@@ -52,18 +56,7 @@ impl Subscriber for LongPollSubscriber {
         })
     }
 
-    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(ctx, meter).await;
-        meter.finish(0);
-        result
-    }
-}
-
-impl LongPollSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
+    async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         let base = ctx.target.path(paths::LONG_POLL);
@@ -148,13 +141,10 @@ impl LongPollSubscriber {
 
 /// Opens this subscriber's poll connection.
 pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubError> {
-    let index = ctx
-        .conn_counter
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let open = HttpClient::open(
         ctx.addr,
         &ctx.target,
-        index,
+        ctx.next_conn_index(),
         ctx.conn_total(),
         meter.bytes.clone(),
         ctx.handshake,
@@ -166,11 +156,7 @@ pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubErro
 
 /// Decodes a poll answer (a JSON array of events), records its events and bytes, and returns
 /// the highest seq in it (0 when empty).
-pub(crate) fn answer(
-    body: &[u8],
-    meter: &mut Meter,
-    spent: crate::wire_counter::Bytes2,
-) -> Result<Seq, SubError> {
+pub(crate) fn answer(body: &[u8], meter: &mut Meter, spent: Bytes2) -> Result<Seq, SubError> {
     let raw: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).map_err(|e| {
         SubError::Protocol(format!("poll answer is not a JSON array of events: {e}"))
     })?;

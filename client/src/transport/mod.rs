@@ -1,60 +1,27 @@
-//! Subscribers: one trait, one implementation per transport, one shared meter.
+//! The protocol halves: one file per transport, each the client side of the file of the same
+//! name in `server/src/transport/`.
 //!
-//! Each file here is the client half of the file of the same name in `server/src/transport/`:
-//! `ws.rs`, `sse.rs`, `long_poll.rs`, `short_poll.rs`, `tcp.rs`. They differ only in how they get
-//! events off the wire; *what is measured* is the same for all and lives here, in [`Meter`]:
+//! `ws.rs`, `sse.rs`, `long_poll.rs`, `short_poll.rs` and `tcp.rs` differ only in how they get
+//! events off the wire, so a reader can open the two halves of one protocol side by side. Each
+//! implements the `Subscriber` trait (`subscriber/mod.rs`): it connects, speaks its
+//! protocol, and hands every event, keep-alive and poll answer up to the subscriber's meter;
+//! *what is measured* and what every subscriber does at its end live in `subscriber/`, not
+//! here. `http.rs` is the counted HTTP/1.1 connection the polls and the POST publisher share;
+//! `ws_frames.rs` follows WebSocket frame boundaries for exact byte accounting.
 //!
-//! - every event goes through [`Meter::event`]: seq bookkeeping, latency (receive wall clock −
-//!   `ts`), payload bytes, the analytic framing the protocol should have cost, and recognition
-//!   of the subscriber's own publishes;
-//! - the subscriber's bytes are counted at its socket ([`WireCounter`]) and split in phases by
-//!   snapshots the meter takes: **set-up** (the handshake or first response, and anything read
-//!   along with it), **warm-up**, the measured **window**, and the **drain** after it (the
-//!   window's last events still arriving; counted for delivery and latency, not for bytes).
-//!
-//! **Why phase changes wait for an idle moment.** For the measured framing to equal the analytic
-//! framing *exactly*, every byte of an event must fall in the same phase as the event itself.
-//! Bytes are counted when the socket is read; events are counted when they are parsed, a little
-//! later, and hyper or tungstenite may already have read the next event into their buffers. So a
-//! subscriber crosses a phase boundary only when its parser has just asked for more and been
-//! told "nothing yet" (the stream returned `Pending`): at that moment every byte read has been
-//! turned into events. The tcp and sse subscribers, which own their buffers, instead subtract
-//! the bytes still buffered, which is exact at any moment. A long poll waiting for its answer is
-//! idle only until the answer's first bytes arrive; after that the boundary waits for the whole
-//! answer and puts all of it on the far side. Under saturation a WebSocket stream may have no
-//! idle moment, so its boundary is forced [`FORCE_CROSS_AFTER`] late, and exactness may then be
-//! off by the bytes tungstenite had read of the next frame (at most one event: visible with
-//! 64 KiB events at saturation, never at the lab's usual sizes and rates).
+//! This file holds what every protocol half shares and nothing above it: [`SubError`], why a
+//! connection ended, and `parse_event`, the one decoder of the contract's event JSON with the
+//! error a foreign server needs to see.
 
 pub mod http;
 pub mod long_poll;
-pub mod meter;
 pub mod short_poll;
 pub mod sse;
 pub mod tcp;
 pub mod ws;
 pub mod ws_frames;
 
-pub use crate::tally::Tally;
-pub use meter::{Meter, Phase};
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use rtlab_wire::{EventView, Transport, WireError};
-use tokio::net::TcpStream;
-
-use crate::config::Target;
-use crate::poll_phase::PollPhases;
-use crate::publish::{self, OpenSchedule};
-use crate::window_seq::WindowSeqs;
-use crate::wire_counter::{ByteTally, WireCounter};
-
-/// How late a phase boundary may be crossed while events keep arriving back to back.
-pub const FORCE_CROSS_AFTER: Duration = Duration::from_millis(50);
+use rtlab_wire::{EventView, WireError};
 
 /// The earliest `ts` taken for nanoseconds since the Unix epoch (10¹⁸ ns: September 2001). A
 /// smaller `ts` is in another unit, usually milliseconds (JavaScript's `Date.now()`, about
@@ -102,92 +69,6 @@ fn excerpt(bytes: &[u8]) -> String {
     format!("{text:?}{more}")
 }
 
-/// The run's time line, shared by all subscribers.
-#[derive(Debug, Clone, Copy)]
-pub struct RunClock {
-    /// When the run started (first connection).
-    pub start: Instant,
-    /// Wall clock at `start`, ns since the Unix epoch.
-    pub start_unix_ns: u64,
-    /// Start of the measured window.
-    pub window_start: Instant,
-    /// End of the measured window.
-    pub window_end: Instant,
-}
-
-impl RunClock {
-    /// The wall-clock time of `t`, in ns since the Unix epoch.
-    pub fn unix_nanos(&self, t: Instant) -> u64 {
-        let since = t.saturating_duration_since(self.start);
-        self.start_unix_ns
-            .saturating_add(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
-    }
-}
-
-/// What every subscriber of a run shares: where to connect, how, and when.
-#[derive(Debug)]
-pub struct Ctx {
-    /// The transport.
-    pub transport: Transport,
-    /// The server (for tcp, its TCP listener).
-    pub target: Target,
-    /// Its resolved address, or the shaper's in front of it (see [`crate::network`]).
-    pub addr: SocketAddr,
-    /// How long a dial waits after `connect()` when shaped: the TCP handshake's round trip that
-    /// the shaper's loopback listener skipped. Zero when not shaping.
-    pub handshake: Duration,
-    /// The server's HTTP side (its address, or its shaper's), for publishing, if any.
-    pub control: Option<(Target, SocketAddr)>,
-    /// Time line.
-    pub clock: RunClock,
-    /// Short-poll interval.
-    pub poll_interval: Duration,
-    /// Each short-polling subscriber's phase on the interval grid (empty for other transports).
-    pub poll_phases: PollPhases,
-    /// Long-poll `timeout_ms`.
-    pub long_poll_timeout: Duration,
-    /// Publishes per second per subscriber.
-    pub publish_rate: Option<f64>,
-    /// Connect + set-up time limit.
-    pub connect_timeout: Duration,
-    /// Run identifier inside publish texts.
-    pub run_id: u64,
-    /// Subscribers in the run.
-    pub clients: u64,
-    /// Connections opened so far (numbers them for source-address spreading).
-    pub conn_counter: AtomicU64,
-    /// The server's head seq at the window's start and end, once read.
-    pub window_seqs: Arc<WindowSeqs>,
-}
-
-impl Ctx {
-    /// Connections the run may open: one per subscriber, two when publishing over POST.
-    pub(crate) fn conn_total(&self) -> u64 {
-        if self.publish_rate.is_some() && self.transport != Transport::Ws {
-            self.clients * 2
-        } else {
-            self.clients
-        }
-    }
-
-    /// Opens a counted TCP connection to the server.
-    pub async fn connect(&self, tally: Arc<ByteTally>) -> Result<WireCounter<TcpStream>, SubError> {
-        let index = self.conn_counter.fetch_add(1, Ordering::Relaxed);
-        let stream = crate::source_addr::dial(self.addr, index, self.conn_total(), self.handshake)
-            .await
-            .map_err(SubError::Connect)?;
-        Ok(WireCounter::new(stream, tally))
-    }
-
-    /// The publish schedule of subscriber `id`, if publishing.
-    pub fn publish_schedule(&self, id: u64) -> Option<OpenSchedule> {
-        let rate = self.publish_rate?;
-        // Spread subscribers' send times evenly over one period (golden-ratio sequence).
-        let offset = (id as f64 * 0.618_033_988_75).fract();
-        Some(OpenSchedule::new(self.clock.start, rate, offset))
-    }
-}
-
 /// Why one subscriber stopped early (data for the report, not a run failure).
 #[derive(Debug, thiserror::Error)]
 pub enum SubError {
@@ -229,121 +110,6 @@ impl SubError {
             SubError::Lagging => "lagging".into(),
             SubError::Closed(_) => "disconnected".into(),
         }
-    }
-}
-
-/// A way of receiving the feed.
-pub trait Subscriber: Sized + Send {
-    /// Whether publishes travel over the subscriber's own connection (WebSocket), rather than
-    /// by `POST /publish` on a second one.
-    const PUBLISHES_ITSELF: bool = false;
-
-    /// Connects and completes set-up, ending with [`Meter::set_up`].
-    fn connect(ctx: &Ctx, meter: &mut Meter)
-    -> impl Future<Output = Result<Self, SubError>> + Send;
-
-    /// Receives until the meter's phase is [`Phase::Done`] (`Ok`; that is after the drain) or
-    /// the connection fails.
-    /// Must call [`Meter::finish`] before returning either way.
-    fn receive(
-        self,
-        ctx: &Ctx,
-        meter: &mut Meter,
-    ) -> impl Future<Output = Result<(), SubError>> + Send;
-}
-
-/// How one subscriber ended.
-#[derive(Debug)]
-pub enum End {
-    /// Stayed to the end of the window.
-    Completed,
-    /// Never finished set-up.
-    ConnectFailed(SubError),
-    /// Lost after set-up.
-    Lost(SubError),
-}
-
-/// One subscriber's result.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Counters.
-    pub tally: Tally,
-    /// How it ended.
-    pub end: End,
-}
-
-/// Runs subscriber `meter.id` of type `S` from connect to the end of the window.
-pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
-    let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
-    let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
-    let sub = match connected {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return failed(meter, e),
-        Err(_) => return failed(meter, SubError::ConnectTimeout),
-    };
-    let live = meter.live().clone();
-    live.connected.fetch_add(1, Ordering::Relaxed);
-    live.ever_connected.fetch_add(1, Ordering::Relaxed);
-
-    let publisher = match (&ctx.control, ctx.publish_schedule(meter.id)) {
-        (Some((target, addr)), Some(schedule)) if !S::PUBLISHES_ITSELF => {
-            let p = publish::PostPublisher {
-                target: target.clone(),
-                addr: *addr,
-                conn_index: ctx.conn_counter.fetch_add(1, Ordering::Relaxed),
-                conn_total: ctx.conn_total(),
-                handshake: ctx.handshake,
-                prefix: meter.own_prefix().unwrap_or_default().to_owned(),
-                schedule,
-                window: (ctx.clock.window_start, ctx.clock.window_end),
-                clock: ctx.clock,
-            };
-            Some(tokio::spawn(p.run()))
-        }
-        _ => None,
-    };
-
-    let result = sub.receive(&ctx, &mut meter).await;
-    live.connected.fetch_sub(1, Ordering::Relaxed);
-    if let Some(mut p) = publisher {
-        if result.is_err() {
-            p.abort();
-        }
-        let deadline = ctx.clock.window_end + meter::DRAIN_MAX + crate::engine::STOP_GRACE / 2;
-        let joined = match tokio::time::timeout_at(deadline.into(), &mut p).await {
-            Ok(joined) => joined.ok(),
-            Err(_) => {
-                p.abort();
-                None
-            }
-        };
-        if let Some(t) = joined {
-            meter.tally.publish.sent += t.sent;
-            meter.tally.publish.bytes_up += t.bytes_up;
-            for (k, v) in t.errors {
-                *meter.tally.errors.entry(k).or_default() += v;
-            }
-        }
-    }
-    let end = match result {
-        Ok(()) => End::Completed,
-        Err(e) => {
-            meter.tally.error(e.kind());
-            End::Lost(e)
-        }
-    };
-    Outcome {
-        tally: std::mem::take(&mut meter.tally),
-        end,
-    }
-}
-
-fn failed(mut meter: Meter, e: SubError) -> Outcome {
-    meter.finish(0);
-    meter.tally.error(e.kind());
-    Outcome {
-        tally: std::mem::take(&mut meter.tally),
-        end: End::ConnectFailed(e),
     }
 }
 

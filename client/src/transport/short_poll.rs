@@ -23,9 +23,12 @@ use std::time::Instant;
 
 use tokio::time::MissedTickBehavior;
 
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
+use crate::transport::SubError;
 use crate::transport::http::HttpClient;
 use crate::transport::long_poll::{answer, open};
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber};
 
 /// A subscriber on `GET /poll/short`.
 pub struct ShortPollSubscriber {
@@ -59,18 +62,7 @@ impl Subscriber for ShortPollSubscriber {
         Ok(s)
     }
 
-    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(ctx, meter).await;
-        meter.finish(0);
-        result
-    }
-}
-
-impl ShortPollSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
+    async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         // This subscriber's grid: the run's start + its phase + k × interval. `Skip` keeps missed
@@ -92,9 +84,7 @@ impl ShortPollSubscriber {
                 }
                 _ = ticks.tick() => {
                     // A poll the server never answers must not outlive the run.
-                    let deadline = meter.clock().window_end
-                        + crate::transport::meter::DRAIN_MAX
-                        + crate::engine::STOP_GRACE / 2;
+                    let deadline = meter.clock().late_answer_deadline();
                     let poll = self.poll(ctx, &base, meter);
                     match tokio::time::timeout_at(deadline.into(), poll).await {
                         Ok(Ok(true)) => return Ok(()),
@@ -106,7 +96,9 @@ impl ShortPollSubscriber {
             }
         }
     }
+}
 
+impl ShortPollSubscriber {
     /// One poll; `Ok(true)` when it crossed the end of the window.
     async fn poll(&mut self, ctx: &Ctx, base: &str, meter: &mut Meter) -> Result<bool, SubError> {
         if self.client.is_closed() {

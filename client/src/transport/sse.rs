@@ -34,8 +34,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
 use crate::trace::http::{BodyFraming, Head, parse_chunk};
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
+use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a chunk does not fit (events up to 64 KiB and more).
@@ -104,18 +107,7 @@ impl Subscriber for SseSubscriber {
         Ok(s)
     }
 
-    async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(meter).await;
-        meter.finish(self.unconsumed());
-        result
-    }
-}
-
-impl SseSubscriber {
-    async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
+    async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         // Bytes read along with the response head.
@@ -153,7 +145,9 @@ impl SseSubscriber {
     fn unconsumed(&self) -> usize {
         self.filled + self.parser.buffered()
     }
+}
 
+impl SseSubscriber {
     /// Reads once more into the buffer (for the head).
     async fn read_more(&mut self) -> Result<(), SubError> {
         if self.filled == self.buf.len() {

@@ -13,7 +13,10 @@ use rtlab_wire::framing::TCP_LINE_OVERHEAD;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::transport::{Ctx, Meter, Phase, SubError, Subscriber, parse_event};
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
+use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// First read buffer size; doubled when a line does not fit (payloads up to 64 KiB).
@@ -40,18 +43,7 @@ impl Subscriber for TcpSubscriber {
         })
     }
 
-    async fn receive(mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(meter).await;
-        meter.finish(self.filled);
-        result
-    }
-}
-
-impl TcpSubscriber {
-    async fn run(&mut self, meter: &mut Meter) -> Result<(), SubError> {
-        if meter.phase() == Phase::Done {
-            return Ok(());
-        }
+    async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         loop {
@@ -84,6 +76,12 @@ impl TcpSubscriber {
         }
     }
 
+    fn unconsumed(&self) -> usize {
+        self.filled
+    }
+}
+
+impl TcpSubscriber {
     fn parse_lines(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let mut start = 0;
         while let Some(nl) = self.buf[start..self.filled]

@@ -11,12 +11,12 @@
 //!
 //! **How.** `tokio_tungstenite::client_async` does the handshake over the counted socket; the
 //! loop below takes frames with `biased` `select!` so that the phase timer is only looked at
-//! when the stream had nothing to give (see `transport/mod.rs` for why); the socket wrapper
+//! when the stream had nothing to give (see `subscriber/mod.rs` for why); the socket wrapper
 //! follows frame boundaries beside tungstenite (`ws_frames.rs`), so the bytes of a frame it has
 //! only half read move across a boundary with their event. Publishing is a text frame on the
 //! same socket: no second connection, no request head.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rtlab_wire::framing::ws_header_len;
@@ -27,12 +27,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::publish::publish_text;
-use crate::transport::{Ctx, Meter, SubError, Subscriber, parse_event};
+use crate::subscriber::Subscriber;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::Meter;
+use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
 /// Read buffer per connection. tungstenite's default (128 KiB) would cost 1.3 GB at 10 000
 /// subscribers; events are small and the buffer grows when a frame needs more.
 const READ_BUFFER: usize = 8 * 1024;
+/// How long the polite close at the end may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A subscriber on `GET /ws`.
 pub struct WsSubscriber {
@@ -60,21 +65,7 @@ impl Subscriber for WsSubscriber {
         Ok(Self { ws })
     }
 
-    async fn receive(mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let result = self.run(ctx, meter).await;
-        meter.finish(self.partial_frame());
-        if result.is_ok() {
-            // Polite close; its bytes fall after the window and are not counted.
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_millis(100), self.ws.close(None))
-                    .await;
-        }
-        result
-    }
-}
-
-impl WsSubscriber {
-    async fn run(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
+    async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         let mut schedule = ctx.publish_schedule(meter.id);
@@ -82,13 +73,10 @@ impl WsSubscriber {
             s.skip_until(Instant::now());
         }
         let prefix = meter.own_prefix().unwrap_or_default().to_owned();
-        let far = meter.clock().window_end + std::time::Duration::from_secs(86_400);
+        let far = meter.clock().never();
         let publish_at =
             tokio::time::sleep_until(schedule.as_ref().map_or(far, |s| s.next_due()).into());
         tokio::pin!(publish_at);
-        if meter.phase() == crate::transport::Phase::Done {
-            return Ok(());
-        }
         loop {
             tokio::select! {
                 biased;
@@ -128,6 +116,17 @@ impl WsSubscriber {
         }
     }
 
+    fn unconsumed(&self) -> usize {
+        self.partial_frame()
+    }
+
+    async fn close(mut self) {
+        // Polite close; its bytes fall after the window and are not counted.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.close(None)).await;
+    }
+}
+
+impl WsSubscriber {
     /// Bytes of a frame tungstenite has read only part of (see `ws_frames`).
     fn partial_frame(&self) -> usize {
         self.ws.get_ref().partial_frame()

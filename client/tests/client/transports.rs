@@ -148,7 +148,7 @@ async fn short_polls_are_not_in_phase_with_the_ticker() {
     let summary = rtlab_client::printer::human(&report);
     assert_eq!(report.seed, Some(SEED), "the seed is recorded");
     assert!(summary.contains("--seed 2024"), "{summary}");
-    let h = rtlab_client::stats::from_base64(&report.latency_histogram_b64).unwrap();
+    let h = rtlab_client::histograms::from_base64(&report.latency_histogram_b64).unwrap();
     assert!(h.len() >= 200, "{summary}");
     // Every fifth of the interval holds a fair share of the samples (a fifth when uniform);
     // two narrow bands would leave at least one fifth empty.

@@ -3,9 +3,9 @@
 //! Every transport hands its events, keep-alives and poll answers to a [`Meter`], which keeps
 //! the seq bookkeeping, times latency, sums payload and analytic framing, recognises the
 //! subscriber's own publishes, and cuts the subscriber's byte counts into phases (set-up,
-//! warm-up, window, drain, done) by snapshots taken at idle moments (see the module above for
-//! why). It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here touches a
-//! histogram.
+//! warm-up, window, drain, done) by snapshots taken at idle moments (see `subscriber/mod.rs`
+//! for why). It fills a plain [`Tally`] and sends samples to its [`Recorder`]; nothing here
+//! touches a histogram.
 //!
 //! **The drain.** Delivery is judged by seq ([`crate::window_seq`]): the events published in the
 //! window are those with seq in `(S0, S1]`, and the last of them are still on their way when the
@@ -15,39 +15,29 @@
 //! subscriber saw in the window, at least [`DRAIN_MIN`] and at most [`DRAIN_MAX`]: long enough
 //! for an event that is merely as late as the others, bounded even for a short poll with a long
 //! interval. Drained events count towards `delivery_ratio` and the latency histogram, but not
-//! towards `events_received` nor the window's bytes (they arrive after the window).
-//!
-//! **One latency population.** The latency histogram holds exactly one sample per event of the
-//! window's range `(S0, S1]` per subscriber that received it, whenever it arrived: the same
-//! events `events_in_range` counts, so the two are equal. Timing "every event that arrived in the
-//! window" as well would mix in a second population, the events published *before* the window
-//! that arrived late inside it, and over-sample exactly the slow events (at 10 000 subscribers
-//! one such run held 254 671 samples for 199 479 events). Arrival time decides only the window's
-//! *bytes* and `events_received` (a rate: events arriving per second of window). Only without
-//! `/stats` (no `S0`, so no range) is the population the distinct events that arrived in the
-//! window.
+//! towards `events_received` nor the window's bytes (they arrive after the window). Which
+//! events are timed at all is the latency population's business (`population.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtlab_wire::{EventView, Seq, now_unix_nanos};
 
-use crate::publish;
-use crate::sample::{Recorder, Sample, micros};
+use crate::clock::{DRAIN_MAX, DRAIN_MIN, RunClock};
+use crate::publish::EchoCounter;
+use crate::recorder::{LiveCounters, Recorder};
+use crate::sample::{Sample, micros};
 use crate::sequence::{SeqTracker, SeqVerdict};
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::population::LatencyPopulation;
 use crate::tally::Tally;
-use crate::transport::{Ctx, FORCE_CROSS_AFTER, RunClock};
-use crate::window_seq::{InRange, SeqBound, WindowSeqs};
+use crate::window_seq::{SeqBound, WindowSeqs};
 use crate::wire_counter::{ByteTally, Bytes2};
 
-/// Shortest drain after the window (see the module docs).
-pub const DRAIN_MIN: Duration = Duration::from_secs(1);
-/// Longest drain after the window, whatever the latency or poll interval.
-pub const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// How late a phase boundary may be crossed while events keep arriving back to back.
+pub const FORCE_CROSS_AFTER: Duration = Duration::from_millis(50);
 /// How often a draining subscriber looks again whether `S1` has been read.
 const DRAIN_RECHECK: Duration = Duration::from_millis(5);
-/// Most received seqs kept aside while `S0` or `S1` is still unknown (a few ms' worth normally).
-const MAX_PENDING: usize = 1 << 16;
 
 /// Where a subscriber is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,19 +72,15 @@ pub struct Meter {
     /// Counters.
     pub tally: Tally,
     recorder: Recorder,
-    own_prefix: Option<String>,
+    /// Recognises this subscriber's own publishes, if publishing.
+    echoes: Option<EchoCounter>,
     events_since_clock_check: u32,
     window_seqs: Arc<WindowSeqs>,
-    /// Received seqs not yet classified: seq, received before the window's end (by the clock),
-    /// latency µs, and whether it arrived in the window phase (for the fallback population).
-    pending: Vec<(Seq, bool, u64, bool)>,
+    /// Decides which events' latencies are timed.
+    population: LatencyPopulation,
     /// Worst event latency in the window, µs (sets the drain time).
     max_latency_us: u64,
     drain_end: Instant,
-    /// The window in wall-clock ns: publishes scheduled in it are the ones counted.
-    window_unix_ns: (u64, u64),
-    /// Highest publish index echoed so far (echoes are counted once).
-    last_echo: Option<u64>,
 }
 
 impl Meter {
@@ -112,19 +98,14 @@ impl Meter {
             seq: SeqTracker::new(),
             tally: Tally::default(),
             recorder,
-            own_prefix: ctx
+            echoes: ctx
                 .publish_rate
-                .map(|_| publish::own_prefix(ctx.run_id, id)),
+                .map(|_| EchoCounter::new(ctx.run_id, id, &ctx.clock)),
             events_since_clock_check: 0,
             window_seqs: ctx.window_seqs.clone(),
-            pending: Vec::new(),
+            population: LatencyPopulation::new(ctx.window_seqs.clone()),
             max_latency_us: 0,
             drain_end: ctx.clock.window_end + DRAIN_MIN,
-            window_unix_ns: (
-                ctx.clock.unix_nanos(ctx.clock.window_start),
-                ctx.clock.unix_nanos(ctx.clock.window_end),
-            ),
-            last_echo: None,
         }
     }
 
@@ -140,11 +121,11 @@ impl Meter {
 
     /// This subscriber's publish prefix, if publishing.
     pub fn own_prefix(&self) -> Option<&str> {
-        self.own_prefix.as_deref()
+        self.echoes.as_ref().map(EchoCounter::prefix)
     }
 
     /// The live counters (for the connection count).
-    pub fn live(&self) -> &Arc<crate::sample::LiveCounters> {
+    pub fn live(&self) -> &Arc<LiveCounters> {
         self.recorder.live()
     }
 
@@ -202,7 +183,7 @@ impl Meter {
                 (Instant::now() + DRAIN_RECHECK).min(self.drain_end)
             }
             Phase::Drain => self.drain_end,
-            Phase::Done => self.clock.window_end + Duration::from_secs(86_400),
+            Phase::Done => self.clock.never(),
         }
     }
 
@@ -270,21 +251,9 @@ impl Meter {
             self.tally.window = at.since(self.window_start_bytes);
         }
         self.phase = Phase::Done;
-        // Waited out the window and a full drain without `S0`: `/stats` is not answering. Give
-        // up on it for the whole run, so that these events fall in the fallback population here
-        // and in every other subscriber alike (a subscriber lost earlier just drops them).
-        if !self.pending.is_empty()
-            && self.window_seqs.start() == SeqBound::Unknown
-            && Instant::now() >= self.clock.window_end + DRAIN_MIN
-        {
-            self.window_seqs.give_up_start();
-        }
-        for (seq, before_end, latency, in_window) in std::mem::take(&mut self.pending) {
-            match self.window_seqs.classify(seq, before_end) {
-                InRange::Yes => self.in_range(latency),
-                InRange::No | InRange::Undecided => self.out_of_range(in_window, latency),
-            }
-        }
+        let drain_over = Instant::now() >= self.clock.window_end + DRAIN_MIN;
+        self.population
+            .settle(drain_over, &mut self.tally, &mut self.recorder);
         self.tally.lost = self.seq.lost();
         self.tally.duplicates = self.seq.duplicates();
         self.tally.out_of_order = self.seq.out_of_order();
@@ -313,17 +282,14 @@ impl Meter {
         let in_window = self.phase == Phase::Window;
         if fresh && now >= self.clock.window_start {
             let before_end = now < self.clock.window_end;
-            match self.window_seqs.classify(ev.seq, before_end) {
-                // Published in the window: counted and timed once, whenever it arrives.
-                InRange::Yes => self.in_range(latency),
-                InRange::No => self.out_of_range(in_window, latency),
-                InRange::Undecided if self.pending.len() < MAX_PENDING => {
-                    self.pending.push((ev.seq, before_end, latency, in_window));
-                }
-                // Too many undecided (S0 or S1 very late): neither counted nor timed, so the
-                // histogram still matches `in_range`.
-                InRange::Undecided => {}
-            }
+            self.population.observe(
+                ev.seq,
+                before_end,
+                latency,
+                in_window,
+                &mut self.tally,
+                &mut self.recorder,
+            );
         }
         if !in_window {
             return;
@@ -339,34 +305,15 @@ impl Meter {
         });
     }
 
-    /// An event of the window's range `(S0, S1]`, received for the first time.
-    fn in_range(&mut self, latency_us: u64) {
-        self.tally.in_range += 1;
-        self.recorder.push(Sample::Latency(latency_us));
-    }
-
-    /// An event outside the window's range, or one whose range cannot be known: timed only in the
-    /// fallback without `/stats` (no `S0`), where the population is the window's arrivals.
-    fn out_of_range(&mut self, arrived_in_window: bool, latency_us: u64) {
-        if arrived_in_window && self.window_seqs.start() == SeqBound::Unavailable {
-            self.recorder.push(Sample::Latency(latency_us));
-        }
-    }
-
     /// Counts `ev` if it is the echo of one of this subscriber's publishes scheduled in the
     /// window, once per publish (by its index), and times its round trip.
     fn echo(&mut self, ev: &EventView<'_>, now_ns: u64) {
-        let Some(prefix) = &self.own_prefix else {
+        let Some(echoes) = self.echoes.as_mut() else {
             return;
         };
-        let Some((index, sched)) = publish::parse_own(prefix.as_bytes(), ev.data.as_bytes()) else {
+        let Some(sched) = echoes.observe(ev.data.as_bytes()) else {
             return;
         };
-        let (start, end) = self.window_unix_ns;
-        if sched < start || sched >= end || self.last_echo.is_some_and(|last| index <= last) {
-            return;
-        }
-        self.last_echo = Some(index);
         self.tally.echoed += 1;
         self.recorder
             .push(Sample::RoundTrip(now_ns.saturating_sub(sched) / 1_000));
@@ -406,8 +353,8 @@ impl Meter {
 mod tests {
     use super::*;
     use crate::config::Target;
-    use crate::sample::LiveCounters;
-    use crate::stats::{Stats, StatsShard};
+    use crate::histograms::{HistogramShard, LatencyHistograms};
+    use crate::publish;
     use rtlab_wire::Transport;
     use std::sync::atomic::AtomicU64;
 
@@ -436,27 +383,25 @@ mod tests {
         }
     }
 
-    fn meter(ctx: &Ctx) -> (Meter, Arc<StatsShard>) {
-        let shard = Arc::new(StatsShard::default());
+    fn meter(ctx: &Ctx) -> (Meter, Arc<HistogramShard>) {
+        let shard = Arc::new(HistogramShard::default());
         let recorder = Recorder::new(shard.clone(), Arc::new(LiveCounters::default()));
         (Meter::new(0, ctx, recorder), shard)
     }
 
+    /// A window that opened 1 ms ago and ends in `rest`.
+    fn window_open_for(rest: Duration) -> Ctx {
+        let now = Instant::now();
+        ctx(now - Duration::from_millis(1), now + rest)
+    }
+
     fn event(seq: u64) -> EventView<'static> {
-        EventView {
-            seq,
-            ts: now_unix_nanos(),
-            data: "x".into(),
-        }
+        event_aged(seq, Duration::ZERO)
     }
 
     #[test]
     fn set_up_bytes_include_what_was_read_with_the_head() {
-        let now = Instant::now();
-        let ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_secs(60),
-        );
+        let ctx = window_open_for(Duration::from_secs(60));
         let (mut m, _) = meter(&ctx);
         m.bytes.add_up(200);
         m.bytes.add_down(150 + 30);
@@ -488,7 +433,7 @@ mod tests {
         m.finish(0);
         assert_eq!((m.tally.events, m.tally.keepalive_down), (0, 0));
         assert_eq!(m.tally.window, Bytes2::default());
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.latency.len(), 0, "no latency outside the window");
         assert_eq!(stats.first_event.len(), 1, "but the first event is timed");
@@ -520,11 +465,7 @@ mod tests {
 
     #[test]
     fn delivery_counts_the_window_range_by_seq_and_drains_to_s1() {
-        let now = Instant::now();
-        let ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_millis(30),
-        );
+        let ctx = window_open_for(Duration::from_millis(30));
         let (mut m, shard) = meter(&ctx);
         m.set_up_idle(0);
         assert_eq!(m.phase(), Phase::Window);
@@ -554,7 +495,7 @@ mod tests {
             m.tally.events, 3,
             "events_received stays the window's arrivals"
         );
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         // One population: 11 (once, not its duplicate), and the drained 12 and 13; not 10.
         assert_eq!(stats.latency.len(), m.tally.in_range);
@@ -572,11 +513,7 @@ mod tests {
 
     #[test]
     fn latency_is_one_sample_per_window_event_per_subscriber() {
-        let now = Instant::now();
-        let ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_millis(30),
-        );
+        let ctx = window_open_for(Duration::from_millis(30));
         ctx.window_seqs.set_start(Some(100));
         let (mut m, shard) = meter(&ctx);
         m.set_up_idle(0);
@@ -602,7 +539,7 @@ mod tests {
             "the window's arrivals, for rates and bytes"
         );
         assert_eq!(m.tally.in_range, 6, "101..=106");
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.latency.len(), m.tally.in_range);
         assert!(
@@ -614,11 +551,7 @@ mod tests {
 
     #[test]
     fn without_stats_the_population_is_the_windows_distinct_arrivals() {
-        let now = Instant::now();
-        let ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_millis(30),
-        );
+        let ctx = window_open_for(Duration::from_millis(30));
         ctx.window_seqs.set_start(None);
         ctx.window_seqs.set_end(None);
         let (mut m, shard) = meter(&ctx);
@@ -631,18 +564,14 @@ mod tests {
         assert!(m.cross(0));
         m.finish(0);
         assert_eq!((m.tally.events, m.tally.in_range), (4, 0));
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.latency.len(), m.tally.events - m.tally.duplicates);
     }
 
     #[test]
     fn a_stats_that_never_answers_falls_back_for_everybody() {
-        let now = Instant::now();
-        let ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_millis(10),
-        );
+        let ctx = window_open_for(Duration::from_millis(10));
         let (mut m, shard) = meter(&ctx);
         m.set_up_idle(0);
         // S0 is never read: these are kept aside, undecided.
@@ -655,7 +584,7 @@ mod tests {
         assert_eq!(ctx.window_seqs.start(), SeqBound::Unavailable);
         ctx.window_seqs.set_start(Some(0)); // a late answer is ignored
         assert_eq!(ctx.window_seqs.range(), None);
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.latency.len(), m.tally.events - m.tally.duplicates);
     }
@@ -673,11 +602,7 @@ mod tests {
 
     #[test]
     fn echoes_count_once_and_only_for_publishes_scheduled_in_the_window() {
-        let now = Instant::now();
-        let mut ctx = ctx(
-            now - Duration::from_millis(1),
-            now + Duration::from_secs(60),
-        );
+        let mut ctx = window_open_for(Duration::from_secs(60));
         ctx.publish_rate = Some(10.0);
         let (mut m, shard) = meter(&ctx);
         m.set_up_idle(0);
@@ -705,7 +630,7 @@ mod tests {
         own(&mut m, 5, in_window);
         m.finish(0);
         assert_eq!(m.tally.echoed, 2);
-        let mut stats = Stats::new();
+        let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.round_trip.len(), m.tally.echoed);
     }

@@ -1,4 +1,4 @@
-//! Statistics: the only module that touches HdrHistogram.
+//! Latency histograms: the only module that touches HdrHistogram.
 //!
 //! Why HdrHistogram: latency distributions of real-time systems have long tails, and the tail is
 //! the story (a p99 of 40 ms under a p50 of 0.3 ms). HdrHistogram records every value into
@@ -7,8 +7,9 @@
 //! histograms *add*: shards of one run, runs of several processes, runs of several machines merge
 //! exactly. That is why the report also carries the histogram itself (V2 serialization, base64).
 //!
-//! [`Stats`] is four histograms with `push`/`merge`; [`StatsShard`] is a `Stats` behind a lock
-//! that many subscribers' [`Recorder`](crate::sample::Recorder)s flush into.
+//! [`LatencyHistograms`] is four histograms with `push`/`merge`; [`HistogramShard`] is one
+//! behind a lock that many subscribers' sample buffers (`recorder.rs`) flush into. (The name says
+//! what they hold: the server's `/stats` document and its atomic counters are other things.)
 
 use std::sync::Mutex;
 
@@ -34,7 +35,7 @@ pub fn new_histogram() -> Histogram<u64> {
 
 /// The four distributions of one run (or one shard of it).
 #[derive(Debug, Clone)]
-pub struct Stats {
+pub struct LatencyHistograms {
     /// Event latency, µs.
     pub latency: Histogram<u64>,
     /// Connect + set-up time, µs.
@@ -45,13 +46,13 @@ pub struct Stats {
     pub round_trip: Histogram<u64>,
 }
 
-impl Default for Stats {
+impl Default for LatencyHistograms {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Stats {
+impl LatencyHistograms {
     /// Empty distributions.
     pub fn new() -> Self {
         Self {
@@ -74,7 +75,7 @@ impl Stats {
     }
 
     /// Adds another run's or shard's distributions to these.
-    pub fn merge(&mut self, other: &Stats) {
+    pub fn merge(&mut self, other: &LatencyHistograms) {
         // Same bounds on both sides, so adding cannot fail; saturate rather than panic anyway.
         let _ = self.latency.add(&other.latency);
         let _ = self.connect.add(&other.connect);
@@ -83,25 +84,25 @@ impl Stats {
     }
 }
 
-/// A [`Stats`] shared by several subscribers.
+/// A [`LatencyHistograms`] shared by several subscribers.
 #[derive(Debug, Default)]
-pub struct StatsShard {
-    inner: Mutex<Stats>,
+pub struct HistogramShard {
+    inner: Mutex<LatencyHistograms>,
 }
 
-impl StatsShard {
+impl HistogramShard {
     /// Records a batch of samples under one lock.
     pub fn push_all(&self, samples: &[Sample]) {
-        let mut stats = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut histograms = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         for &s in samples {
-            stats.push(s);
+            histograms.push(s);
         }
     }
 
     /// Adds this shard's distributions to `total`.
-    pub fn merge_into(&self, total: &mut Stats) {
-        let stats = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        total.merge(&stats);
+    pub fn merge_into(&self, total: &mut LatencyHistograms) {
+        let histograms = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        total.merge(&histograms);
     }
 }
 
@@ -157,8 +158,8 @@ mod tests {
 
     #[test]
     fn push_merge_and_summarize() {
-        let mut a = Stats::new();
-        let mut b = Stats::new();
+        let mut a = LatencyHistograms::new();
+        let mut b = LatencyHistograms::new();
         for v in 1..=100 {
             a.push(Sample::Latency(v));
         }
@@ -175,7 +176,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_clamped_not_lost() {
-        let mut s = Stats::new();
+        let mut s = LatencyHistograms::new();
         s.push(Sample::Latency(0));
         s.push(Sample::Latency(u64::MAX));
         assert_eq!(s.latency.len(), 2);
@@ -184,7 +185,7 @@ mod tests {
 
     #[test]
     fn base64_round_trip() {
-        let mut s = Stats::new();
+        let mut s = LatencyHistograms::new();
         for v in [3, 30, 300, 3000, 30_000] {
             s.push(Sample::Latency(v));
         }

@@ -1,0 +1,409 @@
+//! The collector: what the subscribers handed over, merged exactly, and the report built.
+//!
+//! As in oha's `result_data.rs`, aggregation is `push`/`merge` and nothing else: each finished
+//! subscriber's [`Outcome`] is added to a [`Collector`] (its [`Tally`] summed, its end counted:
+//! completed, lost as lagging, disconnected, never connected), and at the end the histogram
+//! shards are merged (HdrHistograms add exactly) and the [`RunReport`] built from the sums, the
+//! server's counters at the window's two ends, and the window's seqs. Every number in the report
+//! is derived here, in one place, from the raw counts.
+//!
+//! The collector also decides whether there is anything to report: a run fails only when
+//! nothing could be measured (no subscriber connected, or every one was lost before the end;
+//! then the partial report goes with the error); anything less is data.
+
+use std::sync::Arc;
+
+use rtlab_wire::framing::streaming_overhead;
+use rtlab_wire::{StatsSnapshot, Transport};
+
+use crate::config::RunConfig;
+use crate::control::ServerWindow;
+use crate::error::RunError;
+use crate::histograms::{HistogramShard, LatencyHistograms, summarize, to_base64};
+use crate::report::{
+    NetworkReport, PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport,
+};
+use crate::subscriber::{End, Outcome};
+use crate::tally::Tally;
+use crate::transport::SubError;
+
+/// The subscribers' outcomes so far.
+#[derive(Debug, Default)]
+pub struct Collector {
+    total: Tally,
+    connected: u64,
+    completed: u64,
+    lagging: u64,
+    disconnects: u64,
+    first_connect_error: Option<SubError>,
+    first_loss: Option<SubError>,
+    connect_failures: u64,
+}
+
+/// What the subscribers left behind, once the run has something to report.
+#[derive(Debug)]
+pub struct Collected {
+    total: Tally,
+    connected: u64,
+    completed: u64,
+    lagging: u64,
+    disconnects: u64,
+    /// Every subscriber was lost before the end: the first one's reason.
+    all_lost: Option<String>,
+}
+
+impl Collector {
+    /// Adds one subscriber's outcome.
+    pub fn push(&mut self, outcome: Outcome) {
+        let Outcome { tally, end } = outcome;
+        self.total.merge(&tally);
+        match end {
+            End::Completed => {
+                self.connected += 1;
+                self.completed += 1;
+            }
+            End::Lost(e) => {
+                self.connected += 1;
+                if matches!(e, SubError::Lagging) {
+                    self.lagging += 1;
+                } else {
+                    self.disconnects += 1;
+                }
+                self.first_loss.get_or_insert(e);
+            }
+            End::ConnectFailed(e) => {
+                self.first_connect_error.get_or_insert(e);
+                self.connect_failures += 1;
+            }
+        }
+    }
+
+    /// Subscribers that never finished set-up, so far.
+    pub fn connect_failures(&self) -> u64 {
+        self.connect_failures
+    }
+
+    /// Counts the subscribers the engine had to abort at the end.
+    pub fn stuck(&mut self, count: u64) {
+        *self.total.errors.entry("stuck at end".into()).or_default() += count;
+    }
+
+    /// The run's verdict: what was collected, or why there is nothing to report.
+    pub fn finish(self, config: &RunConfig) -> Result<Collected, RunError> {
+        let mut all_lost = None;
+        if self.completed == 0 {
+            let url = config.url.clone();
+            if self.connected == 0 {
+                return Err(match self.first_connect_error {
+                    Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
+                    Some(SubError::Status(code)) if code != 503 && code != 429 => {
+                        RunError::Protocol {
+                            url,
+                            reason: format!(
+                                "the {} endpoint answered HTTP {code}",
+                                config.transport
+                            ),
+                        }
+                    }
+                    Some(e) => RunError::Connect {
+                        url,
+                        reason: e.to_string(),
+                    },
+                    None => RunError::Internal("no subscriber ran".into()),
+                });
+            }
+            match self.first_loss {
+                Some(SubError::Protocol(reason)) => {
+                    return Err(RunError::Protocol { url, reason });
+                }
+                // Built into an error with the partial report by `into_report`.
+                Some(e) => all_lost = Some(e.to_string()),
+                None => return Err(RunError::Internal("no subscriber completed".into())),
+            }
+        }
+        Ok(Collected {
+            total: self.total,
+            connected: self.connected,
+            completed: self.completed,
+            lagging: self.lagging,
+            disconnects: self.disconnects,
+            all_lost,
+        })
+    }
+}
+
+/// Everything besides the subscribers' outcomes that goes into the report.
+#[derive(Debug)]
+pub struct RunFacts {
+    /// The server's counters at the window's ends.
+    pub server: ServerWindow,
+    /// `S0` and `S1`, when both were read.
+    pub window_seqs: Option<(u64, u64)>,
+    /// The seed the run used.
+    pub seed: u64,
+    /// The shaped network and its calibration, if any.
+    pub network: Option<NetworkReport>,
+}
+
+impl Collected {
+    /// Whether the run has its window to the end (not every subscriber lost before it).
+    pub fn complete(&self) -> bool {
+        self.all_lost.is_none()
+    }
+
+    /// Merges the histogram shards and builds the report; when every subscriber was lost, the
+    /// report goes with the error as the partial result.
+    pub fn into_report(
+        self,
+        config: &RunConfig,
+        shards: &[Arc<HistogramShard>],
+        facts: RunFacts,
+    ) -> Result<RunReport, RunError> {
+        let mut histograms = LatencyHistograms::new();
+        for s in shards {
+            s.merge_into(&mut histograms);
+        }
+        let report = RunReport {
+            network: facts.network,
+            ..build_report(
+                config,
+                &self,
+                &histograms,
+                facts.server,
+                facts.window_seqs,
+                facts.seed,
+            )
+        };
+        match self.all_lost {
+            None => Ok(report),
+            Some(reason) => Err(RunError::AllDisconnected {
+                reason,
+                partial: Some(Box::new(report)),
+            }),
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn build_report(
+    config: &RunConfig,
+    c: &Collected,
+    h: &LatencyHistograms,
+    server: ServerWindow,
+    window_seqs: Option<(u64, u64)>,
+    seed: u64,
+) -> RunReport {
+    let t = &c.total;
+    let ServerWindow {
+        first,
+        last,
+        fallback_reason: no_stats,
+    } = server;
+    let server = (first, last);
+    let duration_s = config.duration.as_secs_f64();
+    let server_events_published = match &server {
+        (Some(a), Some(b)) => b.events_published.saturating_sub(a.events_published),
+        _ => t.seq_range.map_or(0, |(lo, hi)| hi - lo + 1),
+    };
+    let server_lagging_disconnects = match &server {
+        (Some(a), Some(b)) => {
+            let lagging = |s: &StatsSnapshot| {
+                s.transports
+                    .get(&config.transport)
+                    .map_or(0, |t| t.lagging_disconnects)
+            };
+            Some(lagging(b).saturating_sub(lagging(a)))
+        }
+        _ => None,
+    };
+    let overhead = t
+        .window
+        .down
+        .saturating_sub(t.payload_bytes + t.keepalive_down);
+    let analytic = streaming_overhead(config.transport, 1, 1).map(|_| t.analytic_overhead_bytes);
+    let is_poll = !config.transport.is_streaming();
+    let publish = config.publish_rate.map(|rate| PublishReport {
+        rate_per_client: rate,
+        via: if config.transport == Transport::Ws {
+            "ws-frame"
+        } else {
+            "http-post"
+        }
+        .into(),
+        sent: t.publish.sent,
+        echoed: t.echoed,
+        round_trip_us: summarize(&h.round_trip),
+        bytes_up_per_publish: ratio(t.publish.bytes_up, t.publish.sent),
+        round_trip_histogram_b64: to_base64(&h.round_trip),
+    });
+    let post_publishes = if config.transport == Transport::Ws {
+        0
+    } else {
+        t.publish.sent
+    };
+    // Exact by seq when S0 and S1 are known: every connected subscriber should have received
+    // each of the S1 − S0 events published in the window, by the end of its drain.
+    let expected = window_seqs.map(|(s0, s1)| (s1 - s0) * c.connected);
+    let delivery_ratio = match expected {
+        Some(expected) => ratio(t.in_range, expected),
+        None => ratio(t.events, server_events_published * c.connected),
+    };
+    let (window_mode, window_fallback_reason) = match window_seqs {
+        Some(_) => (WindowMode::ExactBySeq, None),
+        None => (
+            WindowMode::SeqRange,
+            // Both reads succeeded, but the first too late: the subscribers had given up on S0.
+            Some(
+                no_stats
+                    .unwrap_or_else(|| "/stats answered too late for the window's start".into()),
+            ),
+        ),
+    };
+    let mut errors = t.errors.clone();
+    errors.retain(|k, _| k != "lagging");
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        transport: Some(config.transport),
+        url: config.url.clone(),
+        clients: config.clients,
+        connected: c.connected,
+        completed: c.completed,
+        duration_s,
+        warmup_s: config.warmup.as_secs_f64(),
+        poll_interval_ms: (config.transport == Transport::ShortPoll)
+            .then_some(config.poll_interval.as_secs_f64() * 1e3),
+        events_received: t.events,
+        events_per_s: t.events as f64 / duration_s,
+        window_mode: Some(window_mode),
+        window_fallback_reason,
+        server_events_published,
+        server_events_per_s: server_events_published as f64 / duration_s,
+        delivery_ratio,
+        window_seq_start: window_seqs.map(|(s0, _)| s0),
+        window_seq_end: window_seqs.map(|(_, s1)| s1),
+        events_in_range: t.in_range,
+        undelivered: expected.map(|e| e.saturating_sub(t.in_range)),
+        lost: t.lost,
+        duplicates: t.duplicates,
+        out_of_order: t.out_of_order,
+        lagging_disconnects: c.lagging,
+        disconnects: c.disconnects,
+        server_lagging_disconnects,
+        errors,
+        latency_us: summarize(&h.latency),
+        connect_us: summarize(&h.connect),
+        first_event_us: summarize(&h.first_event),
+        wire: WireReport {
+            setup_bytes_down: t.setup.down,
+            setup_bytes_up: t.setup.up,
+            bytes_down: t.window.down,
+            bytes_up: t.window.up,
+            payload_bytes_per_event: ratio(t.payload_bytes, t.events),
+            overhead_bytes_per_event: ratio(overhead, t.events),
+            analytic_overhead_bytes_per_event: analytic.map(|a| ratio(a, t.events)),
+            keepalive_bytes: t.keepalive_down + t.keepalive_up,
+            payload_bytes: t.payload_bytes,
+            overhead_bytes: overhead,
+            analytic_overhead_bytes: analytic,
+            keepalive_bytes_down: t.keepalive_down,
+            keepalive_bytes_up: t.keepalive_up,
+            request_bytes_per_request: is_poll.then(|| ratio(t.request_bytes, t.requests)),
+            response_head_bytes_per_request: is_poll
+                .then(|| ratio(t.response_head_bytes, t.requests)),
+        },
+        requests: t.requests + post_publishes,
+        requests_per_event: is_poll.then(|| ratio(t.requests, t.events)),
+        empty_polls: t.empty_polls,
+        empty_poll_share: is_poll.then(|| ratio(t.empty_polls, t.requests)),
+        reconnects: t.reconnects,
+        publish,
+        latency_histogram_b64: to_base64(&h.latency),
+        seed: Some(seed),
+        network: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(end: End) -> Outcome {
+        let mut tally = Tally {
+            events: 10,
+            ..Tally::default()
+        };
+        if let End::Lost(e) | End::ConnectFailed(e) = &end {
+            tally.error(e.kind());
+        }
+        Outcome { tally, end }
+    }
+
+    fn collect(ends: Vec<End>) -> Result<Collected, RunError> {
+        let mut c = Collector::default();
+        for end in ends {
+            c.push(outcome(end));
+        }
+        c.finish(&RunConfig::new(Transport::Sse, "http://127.0.0.1:1"))
+    }
+
+    #[test]
+    fn outcomes_add_up_and_ends_are_told_apart() {
+        let c = collect(vec![
+            End::Completed,
+            End::Lost(SubError::Lagging),
+            End::Lost(SubError::Closed("reset".into())),
+            End::ConnectFailed(SubError::ConnectTimeout),
+        ])
+        .unwrap();
+        assert!(c.complete());
+        assert_eq!(
+            (c.connected, c.completed, c.lagging, c.disconnects),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(c.total.events, 40);
+        assert_eq!(c.total.errors.get("connect timeout"), Some(&1));
+    }
+
+    #[test]
+    fn a_run_with_nothing_measured_is_an_error() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = collect(vec![End::ConnectFailed(SubError::Connect(refused))]).unwrap_err();
+        assert!(matches!(e, RunError::Connect { .. }), "{e}");
+        let e = collect(vec![End::ConnectFailed(SubError::Status(404))]).unwrap_err();
+        assert!(
+            e.to_string().contains("the sse endpoint answered HTTP 404"),
+            "{e}"
+        );
+        let e = collect(vec![End::Lost(SubError::Protocol("binary".into()))]).unwrap_err();
+        assert!(matches!(e, RunError::Protocol { .. }), "{e}");
+        assert!(matches!(collect(vec![]), Err(RunError::Internal(_))));
+    }
+
+    #[test]
+    fn every_subscriber_lost_keeps_the_partial_report() {
+        let c = collect(vec![End::Lost(SubError::Lagging)]).unwrap();
+        assert!(!c.complete());
+        let config = RunConfig::new(Transport::Sse, "http://127.0.0.1:1");
+        let facts = RunFacts {
+            server: ServerWindow::default(),
+            window_seqs: None,
+            seed: 7,
+            network: None,
+        };
+        let shards = vec![Arc::new(HistogramShard::default())];
+        match c.into_report(&config, &shards, facts) {
+            Err(RunError::AllDisconnected {
+                reason,
+                partial: Some(partial),
+            }) => {
+                assert_eq!(reason, "disconnected as lagging");
+                assert_eq!((partial.connected, partial.lagging_disconnects), (1, 1));
+                assert_eq!(partial.seed, Some(7));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

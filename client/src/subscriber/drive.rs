@@ -1,0 +1,124 @@
+//! The driving loop: one subscriber from its connect to the hand-over of its results.
+//!
+//! Every transport's subscriber does the same things around its protocol: it must connect
+//! within the connect timeout, start its POST publisher if it publishes over a second
+//! connection, receive until the meter says the drain is over, close the meter's books (the
+//! window's bytes, the undecided seqs, the seq verdicts) whether it ended well or not, wait for
+//! its publisher and add what it sent, and turn the way it ended into an [`Outcome`]. [`drive`]
+//! does all of that once, generically; the protocol halves under `transport/` only connect and
+//! receive. This is the `tokio::select!` loop's other half in actix's chat examples: the
+//! per-connection task, with the protocol factored out.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
+use crate::publish::PostPublisher;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::meter::{Meter, Phase};
+use crate::subscriber::{End, Outcome, Subscriber};
+use crate::tally::PublishTally;
+use crate::transport::SubError;
+
+/// Runs subscriber `meter.id` of type `S` from connect to the end of its drain.
+pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
+    let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
+    let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
+    let mut sub = match connected {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return failed(meter, e),
+        Err(_) => return failed(meter, SubError::ConnectTimeout),
+    };
+    let live = meter.live().clone();
+    live.connected.fetch_add(1, Ordering::Relaxed);
+    live.ever_connected.fetch_add(1, Ordering::Relaxed);
+
+    let publisher = if S::PUBLISHES_ITSELF {
+        None
+    } else {
+        spawn_post_publisher(&ctx, &meter)
+    };
+
+    // Set-up may have ended past the whole drain (a subscriber connecting very late).
+    let result = if meter.phase() == Phase::Done {
+        Ok(())
+    } else {
+        sub.receive(&ctx, &mut meter).await
+    };
+    meter.finish(sub.unconsumed());
+    if result.is_ok() {
+        sub.close().await;
+    }
+    live.connected.fetch_sub(1, Ordering::Relaxed);
+    if let Some(p) = publisher
+        && let Some(t) = join_publisher(&ctx, p, result.is_err()).await
+    {
+        meter.tally.publish.sent += t.sent;
+        meter.tally.publish.bytes_up += t.bytes_up;
+        for (k, v) in t.errors {
+            *meter.tally.errors.entry(k).or_default() += v;
+        }
+    }
+    let end = match result {
+        Ok(()) => End::Completed,
+        Err(e) => {
+            meter.tally.error(e.kind());
+            End::Lost(e)
+        }
+    };
+    Outcome {
+        tally: std::mem::take(&mut meter.tally),
+        end,
+    }
+}
+
+/// Starts this subscriber's `POST /publish` publisher on a second connection, if the run
+/// publishes and has an HTTP side.
+fn spawn_post_publisher(ctx: &Ctx, meter: &Meter) -> Option<JoinHandle<PublishTally>> {
+    let (target, addr) = ctx.control.as_ref()?;
+    let schedule = ctx.publish_schedule(meter.id)?;
+    let p = PostPublisher {
+        target: target.clone(),
+        addr: *addr,
+        conn_index: ctx.next_conn_index(),
+        conn_total: ctx.conn_total(),
+        handshake: ctx.handshake,
+        prefix: meter.own_prefix().unwrap_or_default().to_owned(),
+        schedule,
+        window: (ctx.clock.window_start, ctx.clock.window_end),
+        clock: ctx.clock,
+    };
+    Some(tokio::spawn(p.run()))
+}
+
+/// Waits for the publisher (stopping it first if the subscriber was lost), but not past the
+/// clock's late-answer deadline.
+async fn join_publisher(
+    ctx: &Ctx,
+    mut p: JoinHandle<PublishTally>,
+    lost: bool,
+) -> Option<PublishTally> {
+    if lost {
+        p.abort();
+    }
+    let deadline = ctx.clock.late_answer_deadline();
+    match tokio::time::timeout_at(deadline.into(), &mut p).await {
+        Ok(joined) => joined.ok(),
+        Err(_) => {
+            p.abort();
+            None
+        }
+    }
+}
+
+/// The outcome of a subscriber that never finished set-up.
+fn failed(mut meter: Meter, e: SubError) -> Outcome {
+    meter.finish(0);
+    meter.tally.error(e.kind());
+    Outcome {
+        tally: std::mem::take(&mut meter.tally),
+        end: End::ConnectFailed(e),
+    }
+}
