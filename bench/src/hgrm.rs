@@ -13,7 +13,7 @@
 //! client's own `rtlab_client::write_hgrm`, so a lab run and a `rtlab-client --hgrm` agree.
 
 use hdrhistogram::Histogram;
-use rtlab_client::stats::from_base64;
+use rtlab_client::histograms::from_base64;
 
 /// Decodes the client's base64 V2 histogram (values in µs). `None` if empty or malformed.
 pub fn decode(b64: &str) -> Option<Histogram<u64>> {
@@ -56,7 +56,7 @@ pub fn percentile_points(h: &Histogram<u64>) -> Vec<PercentilePoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtlab_client::stats::to_base64;
+    use rtlab_client::histograms::to_base64;
 
     fn sample() -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();

@@ -1,7 +1,7 @@
 //! Synthetic results with the shape of a real run, to draw every chart in unit tests.
 
 use hdrhistogram::Histogram;
-use rtlab_client::stats::to_base64;
+use rtlab_client::histograms::to_base64;
 use rtlab_wire::Transport;
 
 use crate::case::{CaseParams, Point};

@@ -17,7 +17,7 @@
 //! and *steady state* (the measured window) is done by the subscriber, which takes
 //! [`ByteTally::snapshot`]s at the moments those phases change, and does so when its parser holds
 //! no half-read event, so that bytes and events fall on the same side of each boundary (see
-//! `transport/mod.rs`). TCP's own handshake (SYN/ACK) is below the socket and never counted;
+//! `subscriber/mod.rs`). TCP's own handshake (SYN/ACK) is below the socket and never counted;
 //! neither are IP and TCP headers: the lab compares what the *protocols* put in the byte stream.
 //!
 //! For WebSocket the wrapper can also follow frame boundaries in what it reads

@@ -24,7 +24,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 
 use super::hexdump::escaped;
-use super::recorder::{Recording, Tap};
+use super::recorder::Recording;
 use super::{Out, TraceError, connect};
 
 /// A parsed HTTP/1.1 request or response head.
@@ -270,7 +270,7 @@ impl Conn {
     /// a tap recording into `recording`, giving up on the connect after `timeout`.
     pub async fn open(host: &str, recording: Recording, timeout: Duration) -> anyhow::Result<Self> {
         let tcp = connect(host, timeout).await?;
-        let io = TokioIo::new(Tap::new(tcp, recording));
+        let io = TokioIo::new(recording.tap(tcp));
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)
             .handshake(io)

@@ -120,10 +120,10 @@ impl Observe for Recording {
 /// the load generator's [`IoTap`] with a recording for its observer.
 pub type Tap<S> = IoTap<S, Recording>;
 
-impl<S> IoTap<S, Recording> {
-    /// Wraps `inner`; bytes go to `recording`.
-    pub fn new(inner: S, recording: Recording) -> Self {
-        Self::with_observer(inner, recording)
+impl Recording {
+    /// Wraps `inner` in a [`Tap`] whose bytes go to this recording (a clone shares the buffer).
+    pub fn tap<S>(&self, inner: S) -> Tap<S> {
+        IoTap::with_observer(inner, self.clone())
     }
 }
 
@@ -136,7 +136,7 @@ mod tests {
     async fn tap_records_both_directions_in_order() {
         let (client, mut server) = tokio::io::duplex(64);
         let rec = Recording::new();
-        let mut tap = Tap::new(client, rec.clone());
+        let mut tap = rec.tap(client);
         tap.write_all(b"ping").await.unwrap();
         let mut got = [0u8; 4];
         server.read_exact(&mut got).await.unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt as _;
 
 use super::hexdump::{escaped, hexdump_head, truncate};
-use super::recorder::{Direction, Recording, Tap};
+use super::recorder::{Direction, Recording};
 use super::{NO_EVENTS_HINT, Out, Totals, connect, run_capture};
 use crate::config::Target;
 
@@ -23,7 +23,7 @@ pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::
         target.authority
     ));
     let tcp = connect(&target.authority, timeout).await?;
-    let mut tap = Tap::new(tcp, rec.clone());
+    let mut tap = rec.tap(tcp);
     let capture = async {
         let mut buf = [0u8; 4096];
         loop {

@@ -34,7 +34,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
 use super::http::{Head, print_head};
-use super::recorder::{Direction, Recording, Tap};
+use super::recorder::{Direction, Recording};
 use super::{NO_EVENTS_HINT, Out, Totals, TraceError, connect, run_capture};
 use crate::config::Target;
 use crate::transport::ws_frames::{FrameHeader, LengthForm, opcode_name, split_frames, unmask};
@@ -219,10 +219,9 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
     ));
 
     let capture = async {
-        let (mut ws, _response) =
-            tokio_tungstenite::client_async(url.as_str(), Tap::new(tcp, rec.clone()))
-                .await
-                .map_err(|e| anyhow::anyhow!("WebSocket handshake failed: {e}"))?;
+        let (mut ws, _response) = tokio_tungstenite::client_async(url.as_str(), rec.tap(tcp))
+            .await
+            .map_err(|e| anyhow::anyhow!("WebSocket handshake failed: {e}"))?;
         let mut texts = 0;
         while texts < frames {
             match ws.next().await {
