@@ -111,12 +111,12 @@ pub fn read_sample(pid: u32) -> Result<ProcSample, ProcError> {
 
 /// A time series of samples of one process, with the questions the lab asks of it.
 #[derive(Debug, Clone, Default)]
-pub struct Series {
+pub struct ProcSeries {
     /// Samples, oldest first.
     pub samples: Vec<ProcSample>,
 }
 
-impl Series {
+impl ProcSeries {
     /// CPU seconds spent between `from` and `to`, interpolating linearly between samples.
     pub fn cpu_between(&self, from: Instant, to: Instant) -> Option<f64> {
         Some((self.cpu_at(to)? - self.cpu_at(from)?).max(0.0))
@@ -153,7 +153,7 @@ impl Series {
 #[derive(Debug)]
 pub struct Sampler {
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Series>,
+    task: tokio::task::JoinHandle<ProcSeries>,
 }
 
 impl Sampler {
@@ -161,7 +161,7 @@ impl Sampler {
     pub fn start(pid: u32) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
-            let mut series = Series::default();
+            let mut series = ProcSeries::default();
             let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
             loop {
                 tokio::select! {
@@ -184,7 +184,7 @@ impl Sampler {
     }
 
     /// Takes a last sample and returns the series.
-    pub async fn finish(self) -> Series {
+    pub async fn finish(self) -> ProcSeries {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }
@@ -254,7 +254,7 @@ mod tests {
     fn cpu_is_interpolated_between_samples() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        let series = Series {
+        let series = ProcSeries {
             samples: vec![
                 ProcSample {
                     at: at(0),
@@ -277,6 +277,6 @@ mod tests {
         assert!((series.cpu_between(at(50), at(150)).unwrap() - 1.5).abs() < 1e-9);
         assert!((series.cpu_at(at(999)).unwrap() - 4.0).abs() < 1e-9);
         assert_eq!(series.rss_peak(), 30);
-        assert_eq!(Series::default().cpu_at(t0), None);
+        assert_eq!(ProcSeries::default().cpu_at(t0), None);
     }
 }

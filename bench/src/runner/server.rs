@@ -7,7 +7,7 @@
 
 use crate::case::Case;
 use crate::case_result::ServerCost;
-use crate::proc_sampler::{ProcSample, Sampler, Series, read_sample};
+use crate::proc_sampler::{ProcSample, ProcSeries, Sampler, read_sample};
 use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
 
 use super::options::RunOptions;
@@ -50,7 +50,7 @@ impl CaseServer {
 
     /// Ends the sampling, then stops the server (SIGTERM, then SIGKILL). Returns the process (for
     /// its last output lines), the samples, and the cost fields every case records.
-    pub async fn stop(self, pinned: bool) -> (ServerProcess, Series, ServerCost) {
+    pub async fn stop(self, pinned: bool) -> (ServerProcess, ProcSeries, ServerCost) {
         let CaseServer {
             mut process,
             sampler,

@@ -132,7 +132,7 @@ impl Head {
 
 /// One chunk of a chunked body, as offsets into the buffer it was parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
+pub struct BodyChunk {
     /// The chunk's size, from its hex size line.
     pub size: usize,
     /// The size line including its CRLF (`4e\r\n`).
@@ -143,7 +143,7 @@ pub struct Chunk {
     pub len: usize,
 }
 
-impl Chunk {
+impl BodyChunk {
     /// Bytes of framing this chunk added: its size line and the trailing CRLF.
     pub fn overhead(&self) -> usize {
         self.len - self.size
@@ -153,7 +153,7 @@ impl Chunk {
 /// Parses the chunk at the start of `buf` (RFC 9112 §7.1): `<hex size>[;ext]\r\n<data>\r\n`.
 /// `Ok(None)` if `buf` does not hold the whole chunk yet. A zero-size chunk (the last one) is
 /// returned as is; trailers after it are not supported (no server here sends them).
-pub fn parse_chunk(buf: &[u8]) -> Result<Option<Chunk>, TraceError> {
+pub fn parse_chunk(buf: &[u8]) -> Result<Option<BodyChunk>, TraceError> {
     let Some(line_end) = buf.windows(2).position(|w| w == b"\r\n") else {
         return Ok(None);
     };
@@ -176,7 +176,7 @@ pub fn parse_chunk(buf: &[u8]) -> Result<Option<Chunk>, TraceError> {
             "chunk of {size} bytes not followed by CRLF"
         )));
     }
-    Ok(Some(Chunk {
+    Ok(Some(BodyChunk {
         size,
         size_line: 0..data_start,
         data: data_start..data_end,

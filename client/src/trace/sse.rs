@@ -21,7 +21,7 @@ use std::time::Duration;
 use http_body_util::BodyExt as _;
 
 use super::hexdump::{escaped, truncate};
-use super::http::{BodyFraming, Chunk, Conn, Head, parse_chunk, print_head};
+use super::http::{BodyChunk, BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
 use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
 use crate::config::Target;
@@ -134,7 +134,7 @@ pub fn tally(decoded: &[u8]) -> SseTally {
 struct PlacedChunk {
     /// Where the chunk starts in the body (offsets in `chunk` are relative to it).
     at: usize,
-    chunk: Chunk,
+    chunk: BodyChunk,
     /// Where its data lies in the decoded (de-chunked) body.
     data: std::ops::Range<usize>,
 }
