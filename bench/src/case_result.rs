@@ -13,6 +13,7 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use crate::RunReport;
+use crate::calibration::Calibration;
 use crate::case::{CaseParams, Point};
 use crate::connection_memory::ConnectionMemory;
 use crate::scenario::Kind;
@@ -100,6 +101,10 @@ pub struct CaseResult {
     /// folders written before repeats existed (see the `repeat` module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repeats: Vec<Repeat>,
+    /// The run's calibration (see [`crate::calibration`]): the models' inputs, measured apart
+    /// from every case. Each case file carries it so that it can be read (and judged) alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 /// Above this share of its core the client is called *client-bound*: its figures may describe the

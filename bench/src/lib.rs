@@ -61,6 +61,7 @@
 //! - [`runner`]: runs the cases, with progress, Ctrl-C handling and failure isolation.
 //! - [`command`]: what each `rtlab` command does; the binary only parses and maps exit codes.
 
+pub mod calibration;
 pub mod capacity;
 pub mod case;
 pub mod case_result;

@@ -63,9 +63,6 @@ pub fn short_poll_empty_share(rate: f64, interval_s: f64) -> f64 {
     (1.0 - rate * interval_s).clamp(0.0, 1.0)
 }
 
-/// Requests per event for a long poll while events are further apart than a round trip.
-pub const LONG_POLL_REQUESTS_PER_EVENT: f64 = 1.0;
-
 /// Requests per event for a long poll once events bunch up: each answer carries `1 + rate × rtt`
 /// events, where `rtt_s` is the time between an answer leaving the server and the next request
 /// arriving.

@@ -1,16 +1,27 @@
 //! The models of [`crate::model`] applied to stored cases: what each case *should* have measured.
 //!
-//! Charts draw these as dashed lines and the report compares them with the measurement. Where a
-//! model needs a quantity the theory cannot know in advance (the size of the server's HTTP
-//! response head, the one-way delay of this machine's loopback), it takes it from the run itself,
-//! and says so: the response head and request sizes as the client measured them per request, the
-//! one-way delay from the median latency of the streaming transports in the latency scenario.
+//! Charts draw these as dashed lines and the report compares them with the measurement. A model
+//! takes only two kinds of input, and each function says which:
+//!
+//! - the case's **settings** (rate, clients, poll interval, payload), never its measurements;
+//! - the run's **calibration** ([`crate::calibration`]): HTTP round trip, one-way delay and the
+//!   poll request/answer sizes, measured on an idle server before the first case.
+//!
+//! So no case's own figures feed the model that judges it; a case without a calibration (a run
+//! whose calibration failed, or one made before it existed) has no model for what needs one.
+//! Where a measurement departs from its model by more than 10 %, the report gives a cause only
+//! when the run itself shows one (see [`verified_cause`]); otherwise it says "unexplained".
 
 use rtlab_wire::Transport;
 
-use crate::case_result::CaseResult;
+use crate::calibration::Calibration;
+use crate::case_result::{CLIENT_BOUND_CPU, CaseResult};
+use crate::format;
 use crate::model::{self, Deviation};
 use crate::scenario::Kind;
+
+/// A core this busy queues work; the same threshold for the server's core as for the client's.
+const BUSY_CPU: f64 = CLIENT_BOUND_CPU;
 
 /// Events per second the server published in the case: its ticker plus, in a round trip, every
 /// client's publishes.
@@ -27,26 +38,24 @@ fn seq(c: &CaseResult) -> u64 {
     )
 }
 
-/// Bytes of the HTTP response head the case saw (polls): as the client measured it, else from
-/// the first response of each subscriber.
+fn calibration(c: &CaseResult) -> Option<&Calibration> {
+    c.calibration.as_ref()
+}
+
+/// Bytes of one poll answer's status line and headers. Input: calibration.
 pub fn response_head_bytes(c: &CaseResult) -> Option<f64> {
-    let r = c.ok()?;
-    r.wire.response_head_bytes_per_request.or_else(|| {
-        (r.wire.setup_bytes_down > 0)
-            .then(|| r.wire.setup_bytes_down as f64 / r.clients.max(1) as f64)
-    })
+    Some(calibration(c)?.response_head_bytes)
 }
 
-/// Bytes of one poll request: as the client measured it, else from each subscriber's first request.
+/// Bytes of one poll request. Input: calibration.
 pub fn request_bytes(c: &CaseResult) -> Option<f64> {
-    let r = c.ok()?;
-    r.wire.request_bytes_per_request.or_else(|| {
-        (r.wire.setup_bytes_up > 0).then(|| r.wire.setup_bytes_up as f64 / r.clients.max(1) as f64)
-    })
+    Some(calibration(c)?.request_bytes)
 }
 
-/// Model requests per event (per client) for a polling case: `1 / min(rate × interval, batch)`
-/// for a short poll, the textbook one request per event for a long poll.
+/// Model requests per event (per client) for a polling case. Short poll: `1 / min(rate ×
+/// interval, batch)` (settings only). Long poll: `1 / (1 + rate × rtt)`, the batching model: the
+/// events published while an answer travels back and the next request travels out wait for that
+/// next answer (settings and the calibrated round trip).
 pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
     let rate = event_rate(c);
     match c.transport {
@@ -55,7 +64,10 @@ pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
             c.params.poll_interval_ms / 1e3,
             model::SERVER_BATCH_MAX,
         ),
-        Transport::LongPoll if rate > 0.0 => Some(model::LONG_POLL_REQUESTS_PER_EVENT),
+        Transport::LongPoll if rate > 0.0 => Some(model::long_poll_requests_per_event(
+            rate,
+            calibration(c)?.rtt_us / 1e6,
+        )),
         _ => None,
     }
 }
@@ -99,28 +111,45 @@ pub fn payload_efficiency(c: &CaseResult) -> Option<f64> {
     Some(json / (json + overhead_per_event(c)? + request_bytes_per_event(c)?))
 }
 
-/// The one-way delay of this run, in µs: median p50 of the streaming transports in the latency
-/// scenario (0 if there is none).
-pub fn one_way_delay_us(cases: &[CaseResult]) -> f64 {
-    let mut v: Vec<f64> = cases
-        .iter()
-        .filter(|c| c.kind == Kind::Latency && c.transport.is_streaming())
-        .filter_map(|c| c.ok().map(|r| r.latency_us.p50))
-        .filter(|v| *v > 0.0)
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+/// Model mean latency of a short-poll case, in µs: `interval/2 + one-way delay` (settings and
+/// the calibrated one-way delay).
+pub fn short_poll_mean_latency_us(c: &CaseResult) -> Option<f64> {
+    (c.transport == Transport::ShortPoll).then_some(())?;
+    Some(model::short_poll_mean_latency_us(
+        c.params.poll_interval_ms,
+        calibration(c)?.one_way_delay_us,
+    ))
 }
 
-/// Model mean latency of a short-poll case, in µs.
-pub fn short_poll_mean_latency_us(c: &CaseResult, one_way_us: f64) -> Option<f64> {
-    (c.transport == Transport::ShortPoll)
-        .then(|| model::short_poll_mean_latency_us(c.params.poll_interval_ms, one_way_us))
+/// What the run itself shows about a case that departs from its model: a client or server core
+/// over [`BUSY_CPU`] (its own queueing is then in the figures). Nothing else is claimed; without
+/// such a check the departure is "unexplained".
+pub fn verified_cause(c: &CaseResult) -> String {
+    let mut causes = Vec::new();
+    if let Some(u) = c.client_cpu_utilisation.filter(|u| *u >= BUSY_CPU) {
+        causes.push(format!("the client core was {} busy", format::percent(u)));
+    }
+    if let Some(u) = c
+        .server
+        .as_ref()
+        .map(|s| s.cpu_utilisation)
+        .filter(|u| *u >= BUSY_CPU)
+    {
+        causes.push(format!("the server core was {} busy", format::percent(u)));
+    }
+    if causes.is_empty() {
+        format!(
+            "unexplained: neither core was {} busy in this case, and the run checks nothing else",
+            format::percent(BUSY_CPU)
+        )
+    } else {
+        format!("{} (measured in this case)", causes.join("; "))
+    }
 }
 
-/// Every measurement that departs from its model by more than 10 %, with the likely reason.
+/// Every measurement that departs from its model by more than 10 %, with what the run shows
+/// about it ([`verified_cause`]).
 pub fn deviations(cases: &[CaseResult]) -> Vec<Deviation> {
-    let d = one_way_delay_us(cases);
     let mut out = Vec::new();
     for c in cases {
         let Some(r) = c.ok() else { continue };
@@ -128,37 +157,116 @@ pub fn deviations(cases: &[CaseResult]) -> Vec<Deviation> {
             continue;
         }
         let id = c.id.as_str();
+        let cause = |_up: bool| verified_cause(c);
         if let Some(m) = overhead_per_event(c) {
-            let t = c.transport;
-            out.extend(Deviation::check(id, "framing+header bytes/event", r.wire.overhead_bytes_per_event, m, |up| {
-                match (t.is_streaming(), up) {
-                    (true, true) => "bytes the protocol arithmetic does not predict: the server split or padded frames, or something besides events (handshake tail, control frames) was counted in the window".into(),
-                    (true, false) => "the server coalesced several events into one write (one HTTP chunk or TCP segment for many SSE blocks), so per-event framing came out below one frame per event".into(),
-                    (false, true) => "more requests per event than the model expects: polls came back empty or carried fewer events than the rate predicts (a busy server or client delays polls)".into(),
-                    (false, false) => "fewer requests per event than the model expects: each answer batched more events than the rate predicts".into(),
-                }
-            }));
+            out.extend(Deviation::check(
+                id,
+                "framing+header bytes/event",
+                r.wire.overhead_bytes_per_event,
+                m,
+                cause,
+            ));
         }
-        if let (Some(m), Some(meas)) = (requests_per_event(c), r.requests_per_event) {
-            let t = c.transport;
-            out.extend(Deviation::check(id, "requests/event", meas, m, |up| match (t, up) {
-                (Transport::ShortPoll, true) => "fewer events per poll than rate × interval: the poll fell behind the feed (answers capped at the batch size, or polls slower than the interval), or ticker and polls drifted in phase".into(),
-                (Transport::ShortPoll, false) => "polls took longer than the interval (the server or the client could not keep up), so fewer polls were sent than the timer asks for".into(),
-                (_, true) => "long polls answered with fewer events than expected: timeouts or reconnects cost requests that carried nothing".into(),
-                (_, false) => "several events arrived within one request round trip and were answered together, as happens when the rate approaches 1 / round trip".into(),
-            }));
+        if let (Some(m), Some(measured)) = (requests_per_event(c), r.requests_per_event) {
+            out.extend(Deviation::check(id, "requests/event", measured, m, cause));
         }
         if c.kind == Kind::PollInterval
-            && let Some(m) = short_poll_mean_latency_us(c, d)
+            && let Some(m) = short_poll_mean_latency_us(c)
         {
-            out.extend(Deviation::check(id, "mean latency (µs)", r.latency_us.mean, m, |up| {
-                if up {
-                    "requests queue at the server or the client, so an event waits longer than half an interval; at short intervals the request round trip itself is a large part of the interval".into()
-                } else {
-                    "the polls were not spread uniformly against the ticker: the poll timer and the ticker stayed in phase, so events were picked up sooner than half an interval on average".into()
-                }
-            }));
+            out.extend(Deviation::check(
+                id,
+                "mean latency (µs)",
+                r.latency_us.mean,
+                m,
+                cause,
+            ));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::{calibration as synthetic_calibration, of_kind};
+
+    fn case_of(kind: Kind, transport: Transport) -> CaseResult {
+        of_kind(kind)
+            .into_iter()
+            .find(|c| c.transport == transport)
+            .unwrap()
+    }
+
+    #[test]
+    fn models_take_the_calibration_not_the_case() {
+        let mut c = case_of(Kind::PollInterval, Transport::ShortPoll);
+        let before = short_poll_mean_latency_us(&c).unwrap();
+        // The case's own latency does not move its model ...
+        c.client.as_mut().unwrap().latency_us.mean *= 3.0;
+        assert_eq!(short_poll_mean_latency_us(&c), Some(before));
+        // ... the calibration does: interval/2 + one-way delay.
+        let mut cal = synthetic_calibration();
+        cal.one_way_delay_us = 1_000.0;
+        c.calibration = Some(cal);
+        let expected = c.params.poll_interval_ms * 1e3 / 2.0 + 1_000.0;
+        assert_eq!(short_poll_mean_latency_us(&c), Some(expected));
+        // No calibration, no model.
+        c.calibration = None;
+        assert_eq!(short_poll_mean_latency_us(&c), None);
+        assert_eq!(response_head_bytes(&c), None);
+    }
+
+    #[test]
+    fn long_polls_batch_by_the_calibrated_round_trip() {
+        let mut c = case_of(Kind::Latency, Transport::LongPoll);
+        let rate = event_rate(&c);
+        let mut cal = synthetic_calibration();
+        cal.rtt_us = 0.0;
+        c.calibration = Some(cal.clone());
+        assert_eq!(requests_per_event(&c), Some(1.0));
+        // A round trip of 10 events' spacing: each answer carries 11 events.
+        cal.rtt_us = 10.0 / rate * 1e6;
+        c.calibration = Some(cal);
+        let rho = requests_per_event(&c).unwrap();
+        assert!((rho - 1.0 / 11.0).abs() < 1e-9, "{rho}");
+    }
+
+    #[test]
+    fn a_cause_is_given_only_where_the_case_shows_one() {
+        let mut c = case_of(Kind::PollInterval, Transport::ShortPoll);
+        // Way off its model, on idle cores: unexplained.
+        c.client.as_mut().unwrap().latency_us.mean *= 3.0;
+        c.client_cpu_utilisation = Some(0.3);
+        c.server.as_mut().unwrap().cpu_utilisation = 0.2;
+        let cases = [c];
+        let d = deviations(&cases);
+        let latency = d
+            .iter()
+            .find(|d| d.quantity == "mean latency (µs)")
+            .unwrap();
+        assert!(
+            latency.reason.starts_with("unexplained"),
+            "{}",
+            latency.reason
+        );
+
+        // The same departure with a busy client core: that is what the report says.
+        let [mut c] = cases;
+        c.client_cpu_utilisation = Some(0.97);
+        let d = deviations(std::slice::from_ref(&c));
+        let latency = d
+            .iter()
+            .find(|d| d.quantity == "mean latency (µs)")
+            .unwrap();
+        assert!(
+            latency.reason.contains("client core was 97 % busy"),
+            "{}",
+            latency.reason
+        );
+        assert!(
+            !latency.reason.contains("unexplained"),
+            "{}",
+            latency.reason
+        );
+    }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::case_result::{CaseResult, CaseStatus};
 use crate::findings;
+use crate::format;
 use crate::plot::{self, Drawn};
 use crate::predict;
 use crate::results::{ResultsError, RunDir, RunInfo, RunStatus, write_file};
@@ -194,11 +195,7 @@ pub fn report_markdown(
     }
 
     s.push_str("## Theory vs measurement\n\n");
-    s.push_str(
-        "Dashed lines in the charts are the analytic models (`bench/src/model.rs`): framing bytes from \
-         `rtlab_wire::framing`, requests per event `1/(rate × interval)` for short polls and 1 for long \
-         polls, short-poll latency `interval/2 + one-way delay`.\n\n",
-    );
+    s.push_str(&models_paragraph(cases));
     let devs = predict::deviations(cases);
     if devs.is_empty() {
         s.push_str("Every modelled quantity is within 10 % of its model.\n\n");
@@ -228,7 +225,7 @@ pub fn report_markdown(
                 "measured",
                 "model",
                 "deviation",
-                "likely reason",
+                "what this run shows",
             ],
             &rows,
         ));
@@ -268,6 +265,33 @@ pub fn report_markdown(
         s.push('\n');
     }
     s
+}
+
+/// The models and their inputs: the case settings and the run's calibration, with its values.
+fn models_paragraph(cases: &[CaseResult]) -> String {
+    let inputs = match cases.iter().find_map(|c| c.calibration.as_ref()) {
+        Some(c) => format!(
+            "The calibration step measured, on an idle server with one client before the first case: \
+             HTTP round trip {}, one-way delay {} (p50 of one WebSocket subscriber), poll request {:.0} B, \
+             poll answer head {:.0} B.",
+            format::micros(c.rtt_us),
+            format::micros(c.one_way_delay_us),
+            c.request_bytes,
+            c.response_head_bytes
+        ),
+        None => "This run has no calibration, so the models that need one (poll bytes, long-poll \
+                 batching, short-poll latency) are left out."
+            .to_owned(),
+    };
+    format!(
+        "Dashed lines in the charts are the analytic models (`bench/src/model.rs`, applied in \
+         `bench/src/predict.rs`), fed only with each case's settings and the run's calibration, never \
+         with the case's own measurements. Streaming framing bytes per event: `rtlab_wire::framing` \
+         (settings). Short-poll requests per event: `1/min(rate × interval, batch)` (settings). \
+         Long-poll requests per event: `1/(1 + rate × round trip)` (settings, calibrated round trip). \
+         Poll bytes per event: requests per event × (answer head + request) (calibrated sizes). \
+         Short-poll mean latency: `interval/2 + one-way delay` (settings, calibrated delay). {inputs}\n\n"
+    )
 }
 
 fn short_commit(c: &str) -> &str {

@@ -165,9 +165,9 @@ impl Suite {
         self.cases.retain(|c| keep.contains(&c.transport));
     }
 
-    /// Sum of the cases' estimated wall times.
+    /// Sum of the cases' estimated wall times, plus the calibration step before them.
     pub fn estimated(&self) -> Duration {
-        self.cases.iter().map(Case::estimated).sum()
+        self.cases.iter().map(Case::estimated).sum::<Duration>() + crate::calibration::ESTIMATED
     }
 }
 
@@ -226,13 +226,15 @@ mod tests {
         for t in Transport::ALL {
             assert!(q.cases.iter().any(|c| c.transport == t));
         }
+        // The default suite must finish in under 10 minutes on the reference machine; its
+        // estimate runs ~10 % above the measured wall time, and 30 s are left for the build.
         assert!(
-            d.estimated() < Duration::from_secs(540),
+            d.estimated() < Duration::from_secs(570),
             "{:?}",
             d.estimated()
         );
         assert!(
-            q.estimated() < Duration::from_secs(50),
+            q.estimated() < Duration::from_secs(60),
             "{:?}",
             q.estimated()
         );

@@ -4,6 +4,7 @@ use hdrhistogram::Histogram;
 use rtlab_client::histograms::to_base64;
 use rtlab_wire::Transport;
 
+use crate::calibration::Calibration;
 use crate::case::{CaseParams, Point};
 use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
 use crate::connection_memory::{ConnectionMemory, RssPoint, fit};
@@ -143,6 +144,17 @@ fn case(
         client_cpu_utilisation: Some(0.3),
         connection_memory: None,
         repeats: Vec::new(),
+        calibration: Some(calibration()),
+    }
+}
+
+/// The synthetic run's calibration: poll sizes as the synthetic poll cases saw them.
+pub fn calibration() -> Calibration {
+    Calibration {
+        rtt_us: 200.0,
+        one_way_delay_us: 150.0,
+        request_bytes: 90.0,
+        response_head_bytes: 150.0,
     }
 }
 

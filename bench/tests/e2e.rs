@@ -184,6 +184,20 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
         let doc = read_json(&p);
         assert_valid(&case_schema, &doc, &p);
         assert_eq!(doc["status"], "ok", "{id}: {}", doc["error"]);
+        // Every case carries the run's calibration: the models' only measured inputs.
+        let calibration = &doc["calibration"];
+        for field in [
+            "rtt_us",
+            "one_way_delay_us",
+            "request_bytes",
+            "response_head_bytes",
+        ] {
+            assert!(
+                calibration[field].as_f64().is_some_and(|v| v > 0.0),
+                "{id}: calibration {field} = {}",
+                calibration[field]
+            );
+        }
         if doc["kind"] == "memory" {
             // No client ran: the measurement is the RSS slope over the steps, up to 50.
             let memory = &doc["connection_memory"];
@@ -230,6 +244,10 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
             "report does not embed {name}"
         );
     }
+    assert!(
+        report.contains("The calibration step measured"),
+        "report does not give the models' calibrated inputs"
+    );
     // Repeats: quick.toml runs `latency` twice per transport. Each latency case file holds both
     // repetitions' figures; a case that ran once has no `repeats` (the old format).
     for t in TRANSPORTS {

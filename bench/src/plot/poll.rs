@@ -38,12 +38,15 @@ impl Interval {
             .collect();
         let first = pi.first()?;
         let t = Transport::ShortPoll;
-        let d = predict::one_way_delay_us(cases);
-        let mut lat = Panel::new(
-            format!("latency (dashed: T/2 + {:.2} ms one-way)", d / 1e3),
-            "poll interval T (log)",
-            "latency (ms, log)",
-        );
+        // The one-way delay is the run's calibration, the same in every case of the run.
+        let title = match first.calibration.as_ref() {
+            Some(c) => format!(
+                "latency (dashed: T/2 + {:.2} ms calibrated one-way delay)",
+                c.one_way_delay_us / 1e3
+            ),
+            None => "latency (no calibration: no model)".to_owned(),
+        };
+        let mut lat = Panel::new(title, "poll interval T (log)", "latency (ms, log)");
         lat.x_fmt = format::millis;
         lat.series.push((
             t,
@@ -60,7 +63,7 @@ impl Interval {
         lat.models.push((
             t,
             points(&pi, t, interval, |c| {
-                predict::short_poll_mean_latency_us(c, d).map(|v| v / 1e3)
+                predict::short_poll_mean_latency_us(c).map(|v| v / 1e3)
             }),
         ));
         let mut waste = Panel::new(

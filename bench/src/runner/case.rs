@@ -40,6 +40,7 @@ pub async fn run_case(
         client_cpu_utilisation: None,
         connection_memory: None,
         repeats: Vec::new(),
+        calibration: None,
     };
     match CaseServer::start(case, opts).await {
         Err(e) => {

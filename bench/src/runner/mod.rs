@@ -27,6 +27,7 @@
 //! | [`store`] | `run.json` and each case's files written as soon as they are known |
 //! | [`progress`] | the progress bar and one line per case |
 
+pub mod calibration;
 pub mod case;
 pub mod client_case;
 pub mod memory_case;
@@ -116,12 +117,24 @@ pub async fn run_suite(
     };
     save_run(&dir, &info).await?;
 
-    let total_ms: u64 = suite
-        .cases
-        .iter()
-        .map(|c| c.estimated().as_millis() as u64)
-        .sum();
+    let total_ms = suite.estimated().as_millis() as u64;
     let bar = progress::bar(total_ms, opts.progress);
+    // The models' inputs, measured apart from every case (see `crate::calibration`).
+    bar.set_message("calibration");
+    let calibration = match calibration::calibrate(opts).await {
+        Ok(c) => {
+            progress::println(&bar, progress::calibration_line(&c));
+            Some(c)
+        }
+        Err(e) => {
+            progress::println(
+                &bar,
+                format!("calibration failed ({e}): the report leaves out the models that need it"),
+            );
+            None
+        }
+    };
+    bar.inc(calibration::ESTIMATED.as_millis() as u64);
     let mut cases = Vec::new();
     let n = suite.cases.len();
     for (i, case) in suite.cases.iter().enumerate() {
@@ -129,9 +142,10 @@ pub async fn run_suite(
             break;
         }
         bar.set_message(case.id());
-        let Some(result) = run_repeats(case, opts, &mut interrupt).await else {
+        let Some(mut result) = run_repeats(case, opts, &mut interrupt).await else {
             break;
         };
+        result.calibration = calibration.clone();
         save_case(&dir, &result).await?;
         progress::println(&bar, progress::case_line(i + 1, n, &result));
         bar.inc(case.estimated().as_millis() as u64);

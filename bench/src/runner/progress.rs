@@ -3,6 +3,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::calibration::Calibration;
 use crate::case_result::{CaseResult, CaseStatus};
 use crate::format;
 
@@ -29,6 +30,17 @@ pub fn println(bar: &ProgressBar, line: String) {
     } else {
         bar.println(line);
     }
+}
+
+/// The calibration's line: the inputs every model of the report takes.
+pub fn calibration_line(c: &Calibration) -> String {
+    format!(
+        "calibration: HTTP round trip {}, one-way delay {}, poll request {:.0} B, answer head {:.0} B",
+        format::micros(c.rtt_us),
+        format::micros(c.one_way_delay_us),
+        c.request_bytes,
+        c.response_head_bytes
+    )
 }
 
 /// One line per case for the progress output.
