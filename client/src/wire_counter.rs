@@ -127,7 +127,8 @@ impl<S, O> IoTap<S, O> {
 #[derive(Debug)]
 pub struct Counter {
     tally: Arc<ByteTally>,
-    frames: Option<FrameCursor>,
+    /// Frame boundaries read, then written (WebSocket only).
+    frames: Option<[FrameCursor; 2]>,
 }
 
 impl Observe for Counter {
@@ -135,13 +136,16 @@ impl Observe for Counter {
 
     fn on_read(&mut self, bytes: &[u8]) {
         self.tally.add_down(bytes.len());
-        if let Some(frames) = self.frames.as_mut() {
-            frames.feed(bytes);
+        if let Some([read, _]) = self.frames.as_mut() {
+            read.feed(bytes);
         }
     }
 
     fn on_write(&mut self, bytes: &[u8]) {
         self.tally.add_up(bytes.len());
+        if let Some([_, written]) = self.frames.as_mut() {
+            written.feed(bytes);
+        }
     }
 }
 
@@ -165,10 +169,10 @@ impl<S> IoTap<S, Counter> {
         &self.observer.tally
     }
 
-    /// Also follows WebSocket frame boundaries in the bytes read from now on (which start with
-    /// the upgrade's response head).
+    /// Also follows WebSocket frame boundaries in the bytes read and written from now on (which
+    /// start with the upgrade's response and request heads).
     pub fn with_frames(mut self) -> Self {
-        self.observer.frames = Some(FrameCursor::new());
+        self.observer.frames = Some([FrameCursor::new(), FrameCursor::new()]);
         self
     }
 
@@ -177,7 +181,19 @@ impl<S> IoTap<S, Counter> {
         self.observer
             .frames
             .as_ref()
-            .map_or(0, FrameCursor::partial)
+            .map_or(0, |[read, _]| read.partial())
+    }
+
+    /// Bytes of WebSocket control frames (pings, pongs, closes) read and written so far, as
+    /// counted at the socket (zero without [`with_frames`](Self::with_frames)).
+    pub fn control_bytes(&self) -> Bytes2 {
+        self.observer
+            .frames
+            .as_ref()
+            .map_or(Bytes2::default(), |[read, written]| Bytes2 {
+                down: read.control_bytes(),
+                up: written.control_bytes(),
+            })
     }
 }
 

@@ -31,7 +31,7 @@ use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
 use crate::transport::{SubError, parse_event};
-use crate::wire_counter::WireCounter;
+use crate::wire_counter::{Bytes2, WireCounter};
 
 /// Read buffer per connection. tungstenite's default (128 KiB) would cost 1.3 GB at 10 000
 /// subscribers; events are small and the buffer grows when a frame needs more.
@@ -42,6 +42,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_millis(100);
 /// A subscriber on `GET /ws`.
 pub struct WsSubscriber {
     ws: WebSocketStream<WireCounter<TcpStream>>,
+    /// Control-frame bytes counted at the socket up to the last ping or pong handled.
+    control_seen: Bytes2,
 }
 
 impl Subscriber for WsSubscriber {
@@ -62,7 +64,10 @@ impl Subscriber for WsSubscriber {
                 .await
                 .map_err(handshake_error)?;
         meter.set_up();
-        Ok(Self { ws })
+        Ok(Self {
+            ws,
+            control_seen: Bytes2::default(),
+        })
     }
 
     async fn receive(&mut self, ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
@@ -138,14 +143,16 @@ impl WsSubscriber {
                 let ev = parse_event(text.as_bytes(), "a WebSocket text frame")?;
                 meter.event(&ev, text.len(), Some(ws_header_len(text.len(), false)));
             }
-            Message::Ping(p) => {
-                // tungstenite answers with a pong of the same payload, masked.
-                meter.keepalive(
-                    p.len() + ws_header_len(p.len(), false),
-                    p.len() + ws_header_len(p.len(), true),
-                );
+            // Keep-alive bytes as the socket counted them (`WireCounter::control_bytes`), not as
+            // the frames' sizes say: each ping's bytes, plus the pong tungstenite wrote for the
+            // ping before (it writes a pong on its next read, after this message is handed over),
+            // so a window counts as many pongs as pings, give or take the one at each edge.
+            Message::Ping(_) | Message::Pong(_) => {
+                let counted = self.ws.get_ref().control_bytes();
+                let new = counted.since(self.control_seen);
+                self.control_seen = counted;
+                meter.keepalive(new.down as usize, new.up as usize);
             }
-            Message::Pong(p) => meter.keepalive(p.len() + ws_header_len(p.len(), false), 0),
             Message::Close(frame) => {
                 return Err(match frame {
                     Some(f)

@@ -185,8 +185,9 @@ pub fn split_frames(buf: &[u8]) -> Vec<(FrameHeader, Range<usize>)> {
     frames
 }
 
-/// Follows frame boundaries in a server → client byte stream that starts with the HTTP response
-/// to the upgrade.
+/// Follows frame boundaries in one direction of a WebSocket connection's byte stream, from the
+/// HTTP head of the upgrade (the response when reading, the request when writing) on; it also
+/// adds up the bytes of control frames (ping, pong, close), counted as they cross the socket.
 #[derive(Debug, Clone, Default)]
 pub struct FrameCursor {
     /// Bytes of `\r\n\r\n` matched so far while still in the HTTP head; `None` once past it.
@@ -198,6 +199,10 @@ pub struct FrameCursor {
     payload_left: u64,
     /// Bytes of the current incomplete frame read so far.
     partial: u64,
+    /// Whether the current frame is a control frame.
+    in_control: bool,
+    /// Bytes of control frames (header and payload) seen so far.
+    control: u64,
 }
 
 impl FrameCursor {
@@ -214,7 +219,12 @@ impl FrameCursor {
         usize::try_from(self.partial).unwrap_or(usize::MAX)
     }
 
-    /// Follows `bytes`, the next bytes read from the socket.
+    /// Bytes of control frames (ping, pong, close: header and payload) seen so far.
+    pub fn control_bytes(&self) -> u64 {
+        self.control
+    }
+
+    /// Follows `bytes`, the next bytes that crossed the socket in this direction.
     pub fn feed(&mut self, mut bytes: &[u8]) {
         while let Some(matched) = self.head_matched {
             let Some((&b, rest)) = bytes.split_first() else {
@@ -234,6 +244,9 @@ impl FrameCursor {
                 let take = self.payload_left.min(bytes.len() as u64);
                 self.payload_left -= take;
                 self.partial += take;
+                if self.in_control {
+                    self.control += take;
+                }
                 bytes = &bytes[take as usize..];
                 if self.payload_left == 0 {
                     self.partial = 0;
@@ -250,6 +263,10 @@ impl FrameCursor {
             };
             self.payload_left = header.payload_len;
             self.have = 0;
+            self.in_control = header.is_control();
+            if self.in_control {
+                self.control += header.header_len as u64;
+            }
             if self.payload_left == 0 {
                 self.partial = 0;
             }
@@ -387,5 +404,37 @@ mod tests {
         assert_eq!(c.partial(), 3);
         c.feed(b"i");
         assert_eq!(c.partial(), 0);
+    }
+
+    #[test]
+    fn control_frames_are_counted_as_they_cross() {
+        // A handshake head, an event, a ping split anywhere, another event, a masked pong.
+        let mut stream = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+        stream.extend(frame(10));
+        let ping = ws_frame(ws_opcode::PING, b"12345");
+        stream.extend_from_slice(&ping);
+        stream.extend(frame(200));
+        let pong = [0x8a, 0x85, 1, 2, 3, 4, b'a', b'b', b'c', b'd', b'e'];
+        stream.extend_from_slice(&pong);
+        for cut in [1, 7, 40, 45, 60] {
+            let mut cursor = FrameCursor::new();
+            for piece in stream.chunks(cut) {
+                cursor.feed(piece);
+            }
+            assert_eq!(
+                cursor.control_bytes(),
+                (ping.len() + pong.len()) as u64,
+                "cut {cut}"
+            );
+            assert_eq!(cursor.partial(), 0);
+        }
+        // The pong's 6-byte header and 3 of its payload bytes have crossed.
+        let mut cursor = FrameCursor::new();
+        cursor.feed(&stream[..stream.len() - pong.len() + 9]);
+        assert_eq!(
+            cursor.control_bytes(),
+            ping.len() as u64 + 9,
+            "counted as they cross"
+        );
     }
 }

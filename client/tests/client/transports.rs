@@ -185,8 +185,13 @@ async fn keepalive_bytes_are_kept_apart_from_framing(transport: Transport) {
     assert!(w.keepalive_bytes_down > 0, "{w:?}");
     assert_eq!(Some(w.overhead_bytes), w.analytic_overhead_bytes, "{w:?}");
     match transport {
-        // Pings of the server's payload with a 2-byte header; our pongs masked (6 bytes).
-        Transport::Ws => assert!(w.keepalive_bytes_up > 0, "{w:?}"),
+        // Counted at the socket: whole pings of the server's 5-byte payload ("rtlab") with a
+        // 2-byte header down, whole masked pongs (6-byte header) up.
+        Transport::Ws => {
+            assert!(w.keepalive_bytes_up > 0, "{w:?}");
+            assert_eq!(w.keepalive_bytes_down % 7, 0, "{w:?}");
+            assert_eq!(w.keepalive_bytes_up % 11, 0, "{w:?}");
+        }
         // `:\n\n` in a chunk of its own: "3\r\n" + 3 + "\r\n" = 8 bytes each.
         _ => assert_eq!(w.keepalive_bytes_down % 8, 0, "{w:?}"),
     }
