@@ -92,14 +92,7 @@ struct Answer {
 async fn ask(addr: SocketAddr, endpoint: Endpoint, host: &str, origin: Option<&str>) -> Answer {
     let mut raw = Raw::send(addr, endpoint.request(host, origin).as_bytes()).await;
     let head = raw.head().await;
-    let length = head.lines().find_map(|line| {
-        line.strip_prefix("content-length:")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-    });
-    let body = match length {
-        Some(n) => raw.exact(n).await,
-        None => Vec::new(),
-    };
+    let body = raw.sized_body(&head).await.unwrap_or_default();
     Answer { head, body }
 }
 

@@ -33,13 +33,9 @@ async fn shutdown_closes_every_transport_cleanly_and_quickly() {
     let addr = server.http_addr();
     let mut ws = ws_connect(addr, "/ws").await;
     let mut echo = ws_connect(addr, "/ws/echo").await;
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let mut sse = Raw::sse(addr).await;
     let mut tcp = TcpStream::connect(server.tcp_addr()).await.unwrap();
-    let parked = tokio::spawn(reqwest::get(url(
-        addr,
-        "/poll/long?after=999999999&timeout_ms=60000",
-    )));
+    let parked = spawn_get(addr, "/poll/long?after=999999999&timeout_ms=60000");
     eventually("all connected", || {
         let s = server.hub().counters().snapshot(0);
         s.transports[&rtlab_wire::Transport::LongPoll].open_connections == 1

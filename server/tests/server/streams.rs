@@ -116,8 +116,7 @@ async fn sse_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
             String::from_utf8_lossy(&json_of(&server, seq))
         )
     };
-    let mut first = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    first.head().await;
+    let mut first = Raw::sse(addr).await;
     publish(addr, "1").await;
     publish(addr, "2").await;
     assert_eq!(String::from_utf8(first.chunk().await).unwrap(), block(1));
@@ -276,8 +275,7 @@ async fn silent_sse_and_tcp_subscribers_are_cut_off_too() {
         c.subscriber_queue = 64;
     })
     .await;
-    let mut sse = Raw::send(server.http_addr(), b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let sse = Raw::sse(server.http_addr()).await;
     let tcp = tokio::net::TcpStream::connect(server.tcp_addr())
         .await
         .unwrap();
@@ -313,12 +311,8 @@ async fn nothing_idle_is_cut_after_actix_default_5s_timeouts() {
     // SSE stream and an idle WebSocket must all survive well past that.
     let server = start(|_| {}).await;
     let addr = server.http_addr();
-    let parked = tokio::spawn(reqwest::get(url(
-        addr,
-        "/poll/long?after=0&timeout_ms=60000",
-    )));
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let parked = spawn_get(addr, "/poll/long?after=0&timeout_ms=60000");
+    let mut sse = Raw::sse(addr).await;
     let mut ws = ws_connect(addr, "/ws").await;
     tokio::time::sleep(Duration::from_millis(6500)).await;
     assert!(!parked.is_finished(), "the long poll was answered early");
