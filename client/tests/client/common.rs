@@ -75,14 +75,18 @@ pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
     }
 }
 
+/// Runs `config` (which must succeed) against `server`, then shuts the server down.
+pub async fn run_then_shut_down(server: RunningServer, config: RunConfig) -> RunReport {
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    report
+}
+
 /// A [`short_run`] of `transport` against a fresh server at [`RATE`], which is shut down after.
 pub async fn short_run_on_fresh_server(transport: Transport) -> RunReport {
     let server = server(RATE).await;
-    let report = rtlab_client::run(short_run(&server, transport))
-        .await
-        .expect("the run succeeds");
-    server.shutdown().await.ok();
-    report
+    let config = short_run(&server, transport);
+    run_then_shut_down(server, config).await
 }
 
 /// Runs the real `rtlab-client` binary with `args`; it must finish within 20 s.

@@ -6,8 +6,8 @@ use rstest_reuse::apply;
 use rtlab_wire::Transport;
 
 use crate::common::{
-    RATE, every_transport, http_streams, server, short_run, short_run_on_fresh_server,
-    streaming_transports,
+    RATE, every_transport, http_streams, run_then_shut_down, server, short_run,
+    short_run_on_fresh_server, streaming_transports,
 };
 
 #[apply(every_transport)]
@@ -121,8 +121,7 @@ async fn short_polls_against_a_quiet_feed_are_mostly_empty() {
         poll_interval: std::time::Duration::from_millis(50),
         ..short_run(&server, Transport::ShortPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let share = report.empty_poll_share.unwrap();
     assert!(share > 0.7, "{}", rtlab_client::printer::human(&report));
     assert_eq!(report.lost, 0);
@@ -143,8 +142,7 @@ async fn short_polls_are_not_in_phase_with_the_ticker() {
         seed: Some(SEED),
         ..short_run(&server, Transport::ShortPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let summary = rtlab_client::printer::human(&report);
     assert_eq!(report.seed, Some(SEED), "the seed is recorded");
     assert!(summary.contains("--seed 2024"), "{summary}");
@@ -179,8 +177,7 @@ async fn keepalive_bytes_are_kept_apart_from_framing(transport: Transport) {
         clients: 5,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(w.keepalive_bytes_down > 0, "{w:?}");
     assert_eq!(Some(w.overhead_bytes), w.analytic_overhead_bytes, "{w:?}");
@@ -203,8 +200,7 @@ async fn a_hundred_clients_at_a_hundred_events_per_second(transport: Transport) 
         clients: 100,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let summary = rtlab_client::printer::human(&report);
     assert_eq!(report.completed, 100, "{summary}");
     assert_eq!(
@@ -236,8 +232,7 @@ async fn framing_stays_exact_at_64_kib_events(transport: Transport) {
         clients: 5,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(report.events_received >= 50, "{w:?}");
     assert_eq!(
@@ -261,8 +256,7 @@ async fn long_poll_heads_are_not_lost_at_64_kib_events() {
         clients: 5,
         ..short_run(&server, Transport::LongPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     // Every answer's bytes are its head and its body, all inside the window with its events:
     // response heads and the JSON array's brackets, never zero.
