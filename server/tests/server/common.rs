@@ -17,6 +17,7 @@ use rtlab_wire::{Event, Seq, StatsSnapshot, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The streaming transports: one long-lived connection, one message per event.
@@ -181,6 +182,21 @@ pub async fn ws_next(ws: &mut Ws) -> Message {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(m)) => return m,
                 other => panic!("websocket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Reads WebSocket messages, skipping every other kind, until the close frame; returns what it
+/// carried (`None` for a close without a code).
+pub async fn ws_close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+    within("close frame", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
             }
         }
     })

@@ -110,6 +110,16 @@ fn assert_served(endpoint: Endpoint, answer: &Answer, what: &str) {
     );
 }
 
+/// Asserts that `answer` served `endpoint` as a same-origin answer: without CORS headers.
+fn assert_served_without_cors(endpoint: Endpoint, answer: &Answer, what: &str) {
+    assert_served(endpoint, answer, what);
+    assert!(
+        !answer.head.contains("access-control-allow-origin"),
+        "{what}: {}",
+        answer.head
+    );
+}
+
 /// Asserts the contract's 403: the exact JSON body, no upgrade, no CORS headers.
 fn assert_refused(endpoint: Endpoint, answer: &Answer, what: &str) {
     let head = &answer.head;
@@ -143,12 +153,7 @@ fn assert_untouched(server: &RunningServer) {
 async fn no_origin_is_served(endpoint: Endpoint) {
     let server = start(|_| {}).await;
     let answer = ask(server.http_addr(), endpoint, &own_host(&server), None).await;
-    assert_served(endpoint, &answer, "no Origin");
-    assert!(
-        !answer.head.contains("access-control-allow-origin"),
-        "{}",
-        answer.head
-    );
+    assert_served_without_cors(endpoint, &answer, "no Origin");
     server.shutdown().await.unwrap();
 }
 
@@ -176,12 +181,7 @@ async fn the_servers_own_origin_is_served_under_any_loopback_name(endpoint: Endp
     ] {
         let what = format!("Origin {origin} on Host {host}");
         let answer = ask(server.http_addr(), endpoint, &host, Some(&origin)).await;
-        assert_served(endpoint, &answer, &what);
-        assert!(
-            !answer.head.contains("access-control-allow-origin"),
-            "{what}: {}",
-            answer.head
-        );
+        assert_served_without_cors(endpoint, &answer, &what);
     }
     server.shutdown().await.unwrap();
 }

@@ -3,28 +3,17 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::*;
 
 /// Reads WebSocket messages until the close frame, returning its code.
 async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
-    within("close frame", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
-                Some(Ok(_)) => {}
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
+    ws_close_frame(ws).await.map(|f| f.code)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

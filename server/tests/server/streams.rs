@@ -218,17 +218,7 @@ async fn an_answering_peer_stays_connected_and_a_too_big_message_is_closed_1009(
     ws.send(Message::Text("x".repeat(1001).into()))
         .await
         .unwrap();
-    let close = within("1009", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("close frame");
+    let close = ws_close_frame(&mut ws).await.expect("close frame");
     assert_eq!(close.code, CloseCode::Size);
     assert_eq!(
         server.hub().head(),
