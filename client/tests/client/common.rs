@@ -89,6 +89,18 @@ pub async fn short_run_on_fresh_server(transport: Transport) -> RunReport {
     run_then_shut_down(server, config).await
 }
 
+/// Asserts that the framing the client measured on the wire is, to the byte, the framing the
+/// contract's arithmetic predicts for the events it received.
+pub fn assert_framing_exact(report: &RunReport) {
+    let w = &report.wire;
+    assert_eq!(
+        Some(w.overhead_bytes),
+        w.analytic_overhead_bytes,
+        "measured vs analytic framing, {} events: {w:?}",
+        report.events_received
+    );
+}
+
 /// Runs the real `rtlab-client` binary with `args`; it must finish within 20 s.
 pub async fn client(args: &[&str]) -> Output {
     tokio::time::timeout(

@@ -7,7 +7,7 @@ use rtlab_wire::framing::ws_header_len;
 
 use rtlab_client::{RunConfig, RunReport};
 
-use crate::common::{every_transport, run_then_shut_down, server, short_run};
+use crate::common::{assert_framing_exact, every_transport, run_then_shut_down, server, short_run};
 
 /// 20 clients of `transport` publishing 10/s each for 1 s, against a server ticking at 10/s.
 async fn publishing_run(transport: Transport) -> RunReport {
@@ -55,10 +55,7 @@ async fn sse_publishes_with_post_and_pays_a_request_each() {
     assert!(p.bytes_up_per_publish > 100.0, "{summary}");
     assert_eq!(report.requests, p.sent);
     // Exactness holds with publishes in the feed too.
-    assert_eq!(
-        Some(report.wire.overhead_bytes),
-        report.wire.analytic_overhead_bytes
-    );
+    assert_framing_exact(&report);
 }
 
 #[apply(every_transport)]

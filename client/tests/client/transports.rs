@@ -6,8 +6,8 @@ use rstest_reuse::apply;
 use rtlab_wire::Transport;
 
 use crate::common::{
-    RATE, every_transport, http_streams, run_then_shut_down, server, short_run,
-    short_run_on_fresh_server, streaming_transports,
+    RATE, assert_framing_exact, every_transport, http_streams, run_then_shut_down, server,
+    short_run, short_run_on_fresh_server, streaming_transports,
 };
 
 #[apply(every_transport)]
@@ -54,12 +54,7 @@ async fn measured_framing_equals_the_analytic_framing(transport: Transport) {
     let report = short_run_on_fresh_server(transport).await;
     let w = &report.wire;
     assert!(report.events_received > 0);
-    assert_eq!(
-        Some(w.overhead_bytes),
-        w.analytic_overhead_bytes,
-        "measured vs analytic framing, {} events: {w:?}",
-        report.events_received
-    );
+    assert_framing_exact(&report);
     assert_eq!(
         w.bytes_down,
         w.payload_bytes + w.overhead_bytes + w.keepalive_bytes_down
@@ -180,7 +175,7 @@ async fn keepalive_bytes_are_kept_apart_from_framing(transport: Transport) {
     let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(w.keepalive_bytes_down > 0, "{w:?}");
-    assert_eq!(Some(w.overhead_bytes), w.analytic_overhead_bytes, "{w:?}");
+    assert_framing_exact(&report);
     match transport {
         // Pings of the server's payload with a 2-byte header; our pongs masked (6 bytes).
         Transport::Ws => assert!(w.keepalive_bytes_up > 0, "{w:?}"),
@@ -211,11 +206,7 @@ async fn a_hundred_clients_at_a_hundred_events_per_second(transport: Transport) 
     assert_eq!(report.delivery_ratio, 1.0, "{summary}");
     assert_eq!(report.undelivered, Some(0), "{summary}");
     if transport.is_streaming() {
-        assert_eq!(
-            Some(report.wire.overhead_bytes),
-            report.wire.analytic_overhead_bytes,
-            "{summary}"
-        );
+        assert_framing_exact(&report);
     } else {
         assert!(report.requests > 0, "{summary}");
     }
@@ -235,11 +226,7 @@ async fn framing_stays_exact_at_64_kib_events(transport: Transport) {
     let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(report.events_received >= 50, "{w:?}");
-    assert_eq!(
-        Some(w.overhead_bytes),
-        w.analytic_overhead_bytes,
-        "measured vs analytic framing at 64 KiB: {w:?}"
-    );
+    assert_framing_exact(&report);
     let per_event = w.overhead_bytes_per_event;
     match transport {
         // 65 536 bytes of data make a JSON over 65 535 bytes: the 64-bit length form.
