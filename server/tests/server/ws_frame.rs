@@ -5,12 +5,7 @@
 //! Nothing here checks the rules: a test may ask for reserved bits, unknown opcodes or an
 //! unmasked client frame on purpose, to see how the server answers it.
 
-pub const CONT: u8 = 0x0;
-pub const TEXT: u8 = 0x1;
-pub const BINARY: u8 = 0x2;
-pub const CLOSE: u8 = 0x8;
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xA;
+pub use rtlab_wire::framing::ws_opcode::{BINARY, CLOSE, CONTINUATION as CONT, PING, PONG, TEXT};
 
 /// One frame's bytes: the header with the length in its shortest form, then the payload, masked
 /// with `mask` when there is one (a client must mask, §5.1; `None` breaks that rule).
