@@ -38,7 +38,7 @@ use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
 use crate::trace::http::{BodyFraming, Head, parse_chunk};
-use crate::transport::read_buffer::ReadBuffer;
+use crate::transport::read_buffer::{BufferedReader, ReadBuffer, receive_buffered};
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
@@ -111,30 +111,8 @@ impl Subscriber for SseSubscriber {
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let boundary = tokio::time::sleep_until(meter.boundary().into());
-        tokio::pin!(boundary);
-        // Bytes read along with the response head.
-        self.decode(meter)?;
-        loop {
-            tokio::select! {
-                biased;
-                n = self.buf.read_from(&mut self.stream) => {
-                    if n? == 0 {
-                        return Err(SubError::Closed("event stream ended by server".into()));
-                    }
-                    self.decode(meter)?;
-                    if meter.overdue() && meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                }
-                () = &mut boundary => {
-                    if meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                    boundary.as_mut().reset(meter.boundary().into());
-                }
-            }
-        }
+        // Starts with the bytes read along with the response head.
+        receive_buffered(self, meter).await
     }
 
     /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
@@ -155,6 +133,14 @@ impl SseSubscriber {
         }
         Ok(())
     }
+}
+
+impl BufferedReader for SseSubscriber {
+    const ENDED_BY_SERVER: &'static str = "event stream ended by server";
+
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>) {
+        (&mut self.buf, &mut self.stream)
+    }
 
     /// Decodes every complete chunk in the buffer (or, without chunking, every byte).
     fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError> {
@@ -169,7 +155,7 @@ impl SseSubscriber {
                 parse_chunk(&bytes[pos..]).map_err(|e| SubError::Protocol(e.to_string()))?;
             let Some(chunk) = parsed else { break };
             if chunk.size == 0 {
-                return Err(SubError::Closed("event stream ended by server".into()));
+                return Err(SubError::Closed(Self::ENDED_BY_SERVER.into()));
             }
             let data = &bytes[pos + chunk.data.start..pos + chunk.data.end];
             on_data(&mut self.parser, data, chunk.overhead(), meter)?;

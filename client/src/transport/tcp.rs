@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
-use crate::transport::read_buffer::ReadBuffer;
+use crate::transport::read_buffer::{BufferedReader, ReadBuffer, receive_buffered};
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
@@ -42,28 +42,7 @@ impl Subscriber for TcpSubscriber {
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let boundary = tokio::time::sleep_until(meter.boundary().into());
-        tokio::pin!(boundary);
-        loop {
-            tokio::select! {
-                biased;
-                n = self.buf.read_from(&mut self.stream) => {
-                    if n? == 0 {
-                        return Err(SubError::Closed("connection closed by server".into()));
-                    }
-                    self.parse_lines(meter)?;
-                    if meter.overdue() && meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                }
-                () = &mut boundary => {
-                    if meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                    boundary.as_mut().reset(meter.boundary().into());
-                }
-            }
-        }
+        receive_buffered(self, meter).await
     }
 
     fn unconsumed(&self) -> usize {
@@ -71,8 +50,15 @@ impl Subscriber for TcpSubscriber {
     }
 }
 
-impl TcpSubscriber {
-    fn parse_lines(&mut self, meter: &mut Meter) -> Result<(), SubError> {
+impl BufferedReader for TcpSubscriber {
+    const ENDED_BY_SERVER: &'static str = "connection closed by server";
+
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>) {
+        (&mut self.buf, &mut self.stream)
+    }
+
+    /// Every complete line is an event.
+    fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let mut start = 0;
         let bytes = self.buf.filled();
         while let Some(nl) = bytes[start..].iter().position(|&b| b == b'\n') {
