@@ -17,8 +17,10 @@
 //!
 //! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
 //! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a
-//! task hostage. Both polls read [`crate::hub::Hub::events_after`].
+//! task hostage; the two HTTP-bodied ones (SSE, WebSocket) are pulled chunk by chunk through
+//! [`body_stream`]. Both polls read [`crate::hub::Hub::events_after`].
 
+pub mod body_stream;
 pub mod echo;
 pub mod long_poll;
 pub mod poll_answer;
