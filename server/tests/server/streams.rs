@@ -11,15 +11,21 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::*;
 
+/// A feed that a subscriber which stops reading falls behind at once: 32 KiB events at 200/s
+/// (6.4 MB/s) with a 64-event queue.
+fn flood(c: &mut rtlab_server::Config) {
+    c.rate = 200.0;
+    c.payload_bytes = 32 * 1024;
+    c.subscriber_queue = 64;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_that_never_reads_is_cut_off_while_a_healthy_one_gets_everything() {
     // 32 KiB events at 200/s (6.4 MB/s) with a 64-event queue: the silent client's socket
     // buffers, actix's 32-frame channel and then its hub queue fill within a few seconds, while
     // the healthy client has 320 ms of slack at any moment.
     let server = start(|c| {
-        c.rate = 200.0;
-        c.payload_bytes = 32 * 1024;
-        c.subscriber_queue = 64;
+        flood(c);
         c.workers = 2;
     })
     .await;
@@ -259,12 +265,7 @@ async fn a_busy_feed_does_not_starve_pongs_into_a_ping_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sse_and_tcp_subscribers_are_cut_off_too() {
-    let server = start(|c| {
-        c.rate = 200.0;
-        c.payload_bytes = 32 * 1024;
-        c.subscriber_queue = 64;
-    })
-    .await;
+    let server = start(flood).await;
     let sse = Raw::sse(server.http_addr()).await;
     let tcp = tokio::net::TcpStream::connect(server.tcp_addr())
         .await
