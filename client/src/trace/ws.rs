@@ -318,6 +318,14 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
 mod tests {
     use super::*;
 
+    /// The annotation of one whole frame, as the tracer prints it.
+    fn annotated(frame: &[u8]) -> String {
+        let h = FrameHeader::parse(frame).unwrap();
+        let mut out = Out::default();
+        annotate_frame(&mut out, frame, &h);
+        out.into_string()
+    }
+
     #[test]
     fn accept_key_matches_the_rfc_example() {
         assert_eq!(accept_key(RFC_EXAMPLE_KEY), RFC_EXAMPLE_ACCEPT);
@@ -332,10 +340,7 @@ mod tests {
         let frame = [
             0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
         ];
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        let text = out.into_string();
+        let text = annotated(&frame);
         assert!(
             text.contains("0000  81 85 37 fa 21 3d 7f 9f 4d 51 58"),
             "{text}"
@@ -352,17 +357,11 @@ mod tests {
     #[test]
     fn annotation_of_a_close_frame_and_a_16_bit_length() {
         let frame = [0x88, 0x02, 0x03, 0xe8];
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        assert!(out.into_string().contains("close code 1000"));
+        assert!(annotated(&frame).contains("close code 1000"));
 
         let mut frame = vec![0x82, 0x7e, 0x01, 0x00];
         frame.extend(std::iter::repeat_n(0u8, 256));
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        let text = out.into_string();
+        let text = annotated(&frame);
         assert!(
             text.contains("bytes 2-3  01 00   payload length=256 (16-bit)"),
             "{text}"
