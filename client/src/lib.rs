@@ -45,7 +45,8 @@
 //!   and the `drive` loop that runs one from connect to the hand-over of its results.
 //!   [`transport`]: the protocol halves, one file per transport (`ws`, `sse`, `long_poll`,
 //!   `short_poll`, `tcp`), named like the server's; `ws_frames` follows WebSocket frame
-//!   boundaries for exact accounting. [`publish`]: upstream on an open-model schedule
+//!   boundaries for exact accounting, and `read_buffer` is the buffer and receive loop SSE and
+//!   TCP share for the same reason. [`publish`]: upstream on an open-model schedule
 //!   (coordinated omission, wrk2-style). [`poll_phase`]: each short-polling subscriber's seeded
 //!   random phase, so that polls are not locked in phase with the server's ticker.
 //! - **What they measure with.** [`wire_counter`]: the byte-counting socket wrapper all of them

@@ -16,9 +16,10 @@
 //!   streaming subscribers with a bounded queue each ([`hub::Subscription`]); [`hub::ticker`]
 //!   publishes at `--rate`.
 //! - [`transport`]: one file per way out of the server: `ws`, `sse`, `long_poll`, `short_poll`,
-//!   `tcp`, plus `echo` (a WebSocket echo for conformance suites) and `ws_message` (the RFC 6455
-//!   message rules both WebSocket endpoints share). The client crate uses the same
-//!   file names, so both halves of a protocol can be read side by side.
+//!   `tcp`, plus `echo` (a WebSocket echo for conformance suites), `ws_message` (the RFC 6455
+//!   message rules both WebSocket endpoints share), `body_stream` (the pulled response body of
+//!   SSE and WebSocket) and `poll_answer` (the JSON answer of both polls). The client crate uses
+//!   the same file names, so both halves of a protocol can be read side by side.
 //! - [`publish`]: `POST /publish`, the HTTP way in.
 //! - [`counters`]: the atomic counters behind `GET /stats`, and the connection cap.
 //! - [`error`]: [`error::ApiError`], every client mistake as a JSON `{"error": …}` with a 4xx.

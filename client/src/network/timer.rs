@@ -185,14 +185,24 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[test]
-    fn wakes_within_a_fraction_of_a_millisecond_where_tokio_is_late() {
-        // Lateness is measured from the deadline; a sleeper woken early (by up to LEAD) counts 0.
+    /// A started timer, its thread, and a current-thread runtime to sleep on it from.
+    fn timer_and_runtime() -> (
+        PreciseTimer,
+        std::thread::JoinHandle<()>,
+        tokio::runtime::Runtime,
+    ) {
         let (timer, thread) = PreciseTimer::start("timer-test".into()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        (timer, thread, rt)
+    }
+
+    #[test]
+    fn wakes_within_a_fraction_of_a_millisecond_where_tokio_is_late() {
+        // Lateness is measured from the deadline; a sleeper woken early (by up to LEAD) counts 0.
+        let (timer, thread, rt) = timer_and_runtime();
         let lateness = |precise: bool| {
             rt.block_on(async {
                 let mut late = Vec::new();
@@ -218,11 +228,7 @@ mod tests {
 
     #[test]
     fn deadlines_fire_in_order_and_stop_ends_the_thread() {
-        let (timer, thread) = PreciseTimer::start("timer-test".into()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (timer, thread, rt) = timer_and_runtime();
         let t0 = Instant::now();
         let order = rt.block_on(async {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 
 use super::hexdump::escaped;
 use super::recorder::Recording;
-use super::{Out, TraceError, connect};
+use super::{Out, Totals, TraceError, connect};
 
 /// A parsed HTTP/1.1 request or response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +256,27 @@ pub fn print_head(out: &mut Out, title: &str, head: &Head) {
         out.line(note(&format!("{name}: {value}"), header_note(name, value)));
     }
     out.line(note("", Some("empty line: end of the head".into())));
+}
+
+/// Section title of the request head that opens a streaming trace's one connection.
+pub const REQUEST_HEAD: &str = "client → server: HTTP request head";
+/// Section title of the response head that answers it.
+pub const RESPONSE_HEAD: &str = "server → client: HTTP response head";
+
+/// Prints the head at the start of `recorded` (one direction of a recorded connection) under
+/// `title` and counts it in `totals`; `None` when no complete head was recorded.
+pub fn print_recorded_head(
+    out: &mut Out,
+    title: &str,
+    recorded: &[u8],
+    totals: &mut Totals,
+) -> Result<Option<Head>, TraceError> {
+    let head = Head::parse(recorded)?;
+    if let Some(head) = &head {
+        print_head(out, title, head);
+        totals.head_bytes += head.len;
+    }
+    Ok(head)
 }
 
 /// An HTTP/1.1 connection driven by hyper over a recording tap.

@@ -21,7 +21,9 @@ use std::time::Duration;
 use http_body_util::BodyExt as _;
 
 use super::hexdump::{escaped, truncate};
-use super::http::{BodyChunk, BodyFraming, Conn, Head, parse_chunk, print_head};
+use super::http::{
+    BodyChunk, BodyFraming, Conn, REQUEST_HEAD, RESPONSE_HEAD, parse_chunk, print_recorded_head,
+};
 use super::recorder::{Direction, Recording};
 use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
 use crate::config::Target;
@@ -282,17 +284,13 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);
     let mut totals = Totals::default();
-    if let Some(request) = Head::parse(&sent)? {
-        print_head(&mut out, "client → server: HTTP request head", &request);
-        totals.head_bytes += request.len;
-    }
-    let Some(response) = Head::parse(&received)? else {
+    print_recorded_head(&mut out, REQUEST_HEAD, &sent, &mut totals)?;
+    let Some(response) = print_recorded_head(&mut out, RESPONSE_HEAD, &received, &mut totals)?
+    else {
         out.line("  (no complete response head)");
         out.failure = note.or(Some("no response".into()));
         return Ok(out);
     };
-    print_head(&mut out, "server → client: HTTP response head", &response);
-    totals.head_bytes += response.len;
     let body = &received[response.len..];
     let (chunk_framing, decoded) = match response.body_framing() {
         BodyFraming::Chunked => annotate_chunked(&mut out, body, events)?,

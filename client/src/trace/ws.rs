@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
-use super::http::{Head, print_head};
+use super::http::{REQUEST_HEAD, RESPONSE_HEAD, print_recorded_head};
 use super::recorder::{Direction, Recording};
 use super::{NO_EVENTS_HINT, Out, Totals, TraceError, connect, run_capture};
 use crate::config::Target;
@@ -64,6 +64,18 @@ pub fn accept_key(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(accept_digest(key))
 }
 
+/// The start of the row for header byte `index`: its hex and its bits (as two nibbles), then its
+/// top bit, the flag `name`, with `meaning[0]` when it is set and `meaning[1]` when it is not.
+fn header_byte(index: usize, byte: u8, name: &str, set: bool, meaning: [&str; 2]) -> String {
+    format!(
+        "  byte {index}  0x{byte:02x} = {:04b} {:04b}   {name}={} ({})",
+        byte >> 4,
+        byte & 0xf,
+        u8::from(set),
+        if set { meaning[0] } else { meaning[1] }
+    )
+}
+
 /// Annotates one whole frame (`frame` = header and payload): the hex, then every header field by
 /// name, then the payload (unmasked when needed).
 pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
@@ -73,15 +85,14 @@ pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
     let b0 = frame.first().copied().unwrap_or_default();
     let b1 = frame.get(1).copied().unwrap_or_default();
     out.line(format!(
-        "  byte 0  0x{b0:02x} = {:04b} {:04b}   FIN={} ({})  RSV={:03b}  opcode=0x{:x} ({})",
-        b0 >> 4,
-        b0 & 0xf,
-        u8::from(h.fin),
-        if h.fin {
-            "final fragment"
-        } else {
-            "more fragments follow"
-        },
+        "{}  RSV={:03b}  opcode=0x{:x} ({})",
+        header_byte(
+            0,
+            b0,
+            "FIN",
+            h.fin,
+            ["final fragment", "more fragments follow"]
+        ),
         h.rsv,
         h.opcode,
         opcode_name(h.opcode)
@@ -92,16 +103,13 @@ pub fn annotate_frame(out: &mut Out, frame: &[u8], h: &FrameHeader) {
         LengthForm::Bits16 => format!("length field={len7}: a 16-bit length follows"),
         LengthForm::Bits64 => format!("length field={len7}: a 64-bit length follows"),
     };
+    let masking = [
+        "client→server frames are always masked",
+        "server→client frames never are",
+    ];
     out.line(format!(
-        "  byte 1  0x{b1:02x} = {:04b} {:04b}   MASK={} ({})  {length_text}",
-        b1 >> 4,
-        b1 & 0xf,
-        u8::from(h.masked),
-        if h.masked {
-            "client→server frames are always masked"
-        } else {
-            "server→client frames never are"
-        },
+        "{}  {length_text}",
+        header_byte(1, b1, "MASK", h.masked, masking)
     ));
     let pos = 2 + h.length_form.extended_len();
     if h.length_form != LengthForm::Bits7 {
@@ -245,16 +253,14 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);
     let mut totals = Totals::default();
-    let request = Head::parse(&sent)?.ok_or(TraceError::Incomplete("request head"))?;
-    print_head(&mut out, "client → server: HTTP request head", &request);
-    totals.head_bytes += request.len;
-    let Some(response) = Head::parse(&received)? else {
+    let request = print_recorded_head(&mut out, REQUEST_HEAD, &sent, &mut totals)?
+        .ok_or(TraceError::Incomplete("request head"))?;
+    let Some(response) = print_recorded_head(&mut out, RESPONSE_HEAD, &received, &mut totals)?
+    else {
         out.line("  (no complete response head)");
         out.failure = note.or(Some("no response head".into()));
         return Ok(out);
     };
-    print_head(&mut out, "server → client: HTTP response head", &response);
-    totals.head_bytes += response.len;
     print_accept_derivation(
         &mut out,
         request.header("sec-websocket-key"),
@@ -312,6 +318,14 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
 mod tests {
     use super::*;
 
+    /// The annotation of one whole frame, as the tracer prints it.
+    fn annotated(frame: &[u8]) -> String {
+        let h = FrameHeader::parse(frame).unwrap();
+        let mut out = Out::default();
+        annotate_frame(&mut out, frame, &h);
+        out.into_string()
+    }
+
     #[test]
     fn accept_key_matches_the_rfc_example() {
         assert_eq!(accept_key(RFC_EXAMPLE_KEY), RFC_EXAMPLE_ACCEPT);
@@ -326,10 +340,7 @@ mod tests {
         let frame = [
             0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
         ];
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        let text = out.into_string();
+        let text = annotated(&frame);
         assert!(
             text.contains("0000  81 85 37 fa 21 3d 7f 9f 4d 51 58"),
             "{text}"
@@ -346,17 +357,11 @@ mod tests {
     #[test]
     fn annotation_of_a_close_frame_and_a_16_bit_length() {
         let frame = [0x88, 0x02, 0x03, 0xe8];
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        assert!(out.into_string().contains("close code 1000"));
+        assert!(annotated(&frame).contains("close code 1000"));
 
         let mut frame = vec![0x82, 0x7e, 0x01, 0x00];
         frame.extend(std::iter::repeat_n(0u8, 256));
-        let h = FrameHeader::parse(&frame).unwrap();
-        let mut out = Out::default();
-        annotate_frame(&mut out, &frame, &h);
-        let text = out.into_string();
+        let text = annotated(&frame);
         assert!(
             text.contains("bytes 2-3  01 00   payload length=256 (16-bit)"),
             "{text}"

@@ -7,7 +7,8 @@
 //! protocol, and hands every event, keep-alive and poll answer up to the subscriber's meter;
 //! *what is measured* and what every subscriber does at its end live in `subscriber/`, not
 //! here. `http.rs` is the counted HTTP/1.1 connection the polls and the POST publisher share;
-//! `ws_frames.rs` follows WebSocket frame boundaries for exact byte accounting.
+//! `ws_frames.rs` follows WebSocket frame boundaries for exact byte accounting, and
+//! `read_buffer.rs` is the buffer SSE and TCP own for the same reason.
 //!
 //! This file holds what every protocol half shares and nothing above it: [`SubError`], why a
 //! connection ended, and `parse_event`, the one decoder of the contract's event JSON with the
@@ -15,6 +16,7 @@
 
 pub mod http;
 pub mod long_poll;
+pub mod read_buffer;
 pub mod short_poll;
 pub mod sse;
 pub mod tcp;

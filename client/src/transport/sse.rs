@@ -30,7 +30,7 @@
 
 use rtlab_wire::framing::streaming_overhead;
 use rtlab_wire::{Transport, paths};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::event_stream::{Block, EventStreamParser};
@@ -38,6 +38,7 @@ use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
 use crate::trace::http::{BodyFraming, Head, parse_chunk};
+use crate::transport::read_buffer::{BufferedReader, ReadBuffer, receive_buffered};
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
@@ -49,8 +50,7 @@ const MAX_BUFFER: usize = 1024 * 1024;
 /// A subscriber on `GET /sse`.
 pub struct SseSubscriber {
     stream: WireCounter<TcpStream>,
-    buf: Vec<u8>,
-    filled: usize,
+    buf: ReadBuffer,
     /// Chunked transfer coding (HTTP/1.1), or the raw body until close (an HTTP/1.0 server).
     chunked: bool,
     parser: EventStreamParser,
@@ -67,13 +67,16 @@ impl Subscriber for SseSubscriber {
         stream.write_all(request.as_bytes()).await.map_err(closed)?;
         let mut s = Self {
             stream,
-            buf: vec![0; INITIAL_BUFFER],
-            filled: 0,
+            buf: ReadBuffer::new(
+                INITIAL_BUFFER,
+                MAX_BUFFER,
+                "a response head or chunk longer than 1 MiB",
+            ),
             chunked: true,
             parser: EventStreamParser::new(),
         };
         let head = loop {
-            let parsed = Head::parse(&s.buf[..s.filled]).map_err(not_http)?;
+            let parsed = Head::parse(s.buf.filled()).map_err(not_http)?;
             if let Some(head) = parsed {
                 break head;
             }
@@ -100,109 +103,66 @@ impl Subscriber for SseSubscriber {
                 )));
             }
         };
-        s.consume(head.len);
+        s.buf.consume(head.len);
         // Set-up is the request and the response head; whatever came with the head is the
         // stream's and moves to the next phase with its events.
-        meter.set_up_idle(s.filled);
+        meter.set_up_idle(s.buf.filled().len());
         Ok(s)
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let boundary = tokio::time::sleep_until(meter.boundary().into());
-        tokio::pin!(boundary);
-        // Bytes read along with the response head.
-        self.decode(meter)?;
-        loop {
-            if self.filled == self.buf.len() {
-                self.grow()?;
-            }
-            tokio::select! {
-                biased;
-                n = self.stream.read(&mut self.buf[self.filled..]) => {
-                    let n = n.map_err(closed)?;
-                    if n == 0 {
-                        return Err(SubError::Closed("event stream ended by server".into()));
-                    }
-                    self.filled += n;
-                    self.decode(meter)?;
-                    if meter.overdue() && meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                }
-                () = &mut boundary => {
-                    if meter.cross(self.unconsumed()) {
-                        return Ok(());
-                    }
-                    boundary.as_mut().reset(meter.boundary().into());
-                }
-            }
-        }
+        // Starts with the bytes read along with the response head.
+        receive_buffered(self, meter).await
     }
 
     /// Bytes read but not yet turned into events: the incomplete chunk in the buffer and any
     /// half block in the parser (exact when, as from the contract's server, every block is one
     /// chunk; a block split over chunks would leave its earlier chunks' framing on the near side).
     fn unconsumed(&self) -> usize {
-        self.filled + self.parser.buffered()
+        self.buf.filled().len() + self.parser.buffered()
     }
 }
 
 impl SseSubscriber {
     /// Reads once more into the buffer (for the head).
     async fn read_more(&mut self) -> Result<(), SubError> {
-        if self.filled == self.buf.len() {
-            self.grow()?;
-        }
-        let n = self
-            .stream
-            .read(&mut self.buf[self.filled..])
-            .await
-            .map_err(closed)?;
-        if n == 0 {
+        if self.buf.read_from(&mut self.stream).await? == 0 {
             return Err(SubError::Closed(
                 "connection closed before the response head".into(),
             ));
         }
-        self.filled += n;
         Ok(())
     }
+}
 
-    fn grow(&mut self) -> Result<(), SubError> {
-        if self.buf.len() >= MAX_BUFFER {
-            return Err(SubError::Protocol(
-                "a response head or chunk longer than 1 MiB".into(),
-            ));
-        }
-        self.buf.resize(self.buf.len() * 2, 0);
-        Ok(())
-    }
+impl BufferedReader for SseSubscriber {
+    const ENDED_BY_SERVER: &'static str = "event stream ended by server";
 
-    /// Drops the first `n` buffered bytes.
-    fn consume(&mut self, n: usize) {
-        self.buf.copy_within(n..self.filled, 0);
-        self.filled -= n;
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>) {
+        (&mut self.buf, &mut self.stream)
     }
 
     /// Decodes every complete chunk in the buffer (or, without chunking, every byte).
     fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let mut pos = 0;
+        let bytes = self.buf.filled();
         if !self.chunked {
-            on_data(&mut self.parser, &self.buf[..self.filled], 0, meter)?;
-            pos = self.filled;
+            on_data(&mut self.parser, bytes, 0, meter)?;
+            pos = bytes.len();
         }
         while self.chunked {
-            let parsed = parse_chunk(&self.buf[pos..self.filled])
-                .map_err(|e| SubError::Protocol(e.to_string()))?;
+            let parsed =
+                parse_chunk(&bytes[pos..]).map_err(|e| SubError::Protocol(e.to_string()))?;
             let Some(chunk) = parsed else { break };
             if chunk.size == 0 {
-                return Err(SubError::Closed("event stream ended by server".into()));
+                return Err(SubError::Closed(Self::ENDED_BY_SERVER.into()));
             }
-            let data = &self.buf[pos + chunk.data.start..pos + chunk.data.end];
+            let data = &bytes[pos + chunk.data.start..pos + chunk.data.end];
             on_data(&mut self.parser, data, chunk.overhead(), meter)?;
             pos += chunk.len;
         }
         if pos > 0 {
-            self.consume(pos);
+            self.buf.consume(pos);
         }
         Ok(())
     }

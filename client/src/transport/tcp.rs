@@ -10,12 +10,12 @@
 //! when events arrive back to back.
 
 use rtlab_wire::framing::TCP_LINE_OVERHEAD;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
+use crate::transport::read_buffer::{BufferedReader, ReadBuffer, receive_buffered};
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
 
@@ -27,8 +27,7 @@ const MAX_LINE: usize = 1024 * 1024;
 /// A subscriber on the raw-TCP listener.
 pub struct TcpSubscriber {
     stream: WireCounter<TcpStream>,
-    buf: Vec<u8>,
-    filled: usize,
+    buf: ReadBuffer,
 }
 
 impl Subscriber for TcpSubscriber {
@@ -38,64 +37,38 @@ impl Subscriber for TcpSubscriber {
         meter.set_up_idle(0);
         Ok(Self {
             stream,
-            buf: vec![0; INITIAL_BUFFER],
-            filled: 0,
+            buf: ReadBuffer::new(INITIAL_BUFFER, MAX_LINE, "a line longer than 1 MiB"),
         })
     }
 
     async fn receive(&mut self, _ctx: &Ctx, meter: &mut Meter) -> Result<(), SubError> {
-        let boundary = tokio::time::sleep_until(meter.boundary().into());
-        tokio::pin!(boundary);
-        loop {
-            if self.filled == self.buf.len() {
-                if self.buf.len() >= MAX_LINE {
-                    return Err(SubError::Protocol("a line longer than 1 MiB".into()));
-                }
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            tokio::select! {
-                biased;
-                n = self.stream.read(&mut self.buf[self.filled..]) => {
-                    let n = n.map_err(|e| SubError::Closed(e.to_string()))?;
-                    if n == 0 {
-                        return Err(SubError::Closed("connection closed by server".into()));
-                    }
-                    self.filled += n;
-                    self.parse_lines(meter)?;
-                    if meter.overdue() && meter.cross(self.filled) {
-                        return Ok(());
-                    }
-                }
-                () = &mut boundary => {
-                    if meter.cross(self.filled) {
-                        return Ok(());
-                    }
-                    boundary.as_mut().reset(meter.boundary().into());
-                }
-            }
-        }
+        receive_buffered(self, meter).await
     }
 
     fn unconsumed(&self) -> usize {
-        self.filled
+        self.buf.filled().len()
     }
 }
 
-impl TcpSubscriber {
-    fn parse_lines(&mut self, meter: &mut Meter) -> Result<(), SubError> {
+impl BufferedReader for TcpSubscriber {
+    const ENDED_BY_SERVER: &'static str = "connection closed by server";
+
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>) {
+        (&mut self.buf, &mut self.stream)
+    }
+
+    /// Every complete line is an event.
+    fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError> {
         let mut start = 0;
-        while let Some(nl) = self.buf[start..self.filled]
-            .iter()
-            .position(|&b| b == b'\n')
-        {
-            let line = &self.buf[start..start + nl];
+        let bytes = self.buf.filled();
+        while let Some(nl) = bytes[start..].iter().position(|&b| b == b'\n') {
+            let line = &bytes[start..start + nl];
             let ev = parse_event(line, "a TCP line")?;
             meter.event(&ev, line.len(), Some(TCP_LINE_OVERHEAD));
             start += nl + 1;
         }
         if start > 0 {
-            self.buf.copy_within(start..self.filled, 0);
-            self.filled -= start;
+            self.buf.consume(start);
         }
         Ok(())
     }

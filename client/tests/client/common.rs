@@ -75,14 +75,30 @@ pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
     }
 }
 
+/// Runs `config` (which must succeed) against `server`, then shuts the server down.
+pub async fn run_then_shut_down(server: RunningServer, config: RunConfig) -> RunReport {
+    let report = rtlab_client::run(config).await.expect("the run succeeds");
+    server.shutdown().await.ok();
+    report
+}
+
 /// A [`short_run`] of `transport` against a fresh server at [`RATE`], which is shut down after.
 pub async fn short_run_on_fresh_server(transport: Transport) -> RunReport {
     let server = server(RATE).await;
-    let report = rtlab_client::run(short_run(&server, transport))
-        .await
-        .expect("the run succeeds");
-    server.shutdown().await.ok();
-    report
+    let config = short_run(&server, transport);
+    run_then_shut_down(server, config).await
+}
+
+/// Asserts that the framing the client measured on the wire is, to the byte, the framing the
+/// contract's arithmetic predicts for the events it received.
+pub fn assert_framing_exact(report: &RunReport) {
+    let w = &report.wire;
+    assert_eq!(
+        Some(w.overhead_bytes),
+        w.analytic_overhead_bytes,
+        "measured vs analytic framing, {} events: {w:?}",
+        report.events_received
+    );
 }
 
 /// Runs the real `rtlab-client` binary with `args`; it must finish within 20 s.

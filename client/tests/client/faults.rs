@@ -13,7 +13,7 @@ use rtlab_wire::{Event, Transport, now_unix_nanos};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::common::{every_transport, http_streams};
+use crate::common::{assert_framing_exact, every_transport, http_streams};
 
 /// What a fake server writes on connection number `n`, given the event seqs to send.
 #[derive(Clone, Copy)]
@@ -271,10 +271,7 @@ async fn sse_loss_is_detected_too() {
     // No /stats on the fake: the seq range seen in the window (2..=7 or 1..=7) stands in.
     assert!((6..=7).contains(&report.server_events_published));
     // The fake frames like the real server: measured framing is the analytic one.
-    assert_eq!(
-        Some(report.wire.overhead_bytes),
-        report.wire.analytic_overhead_bytes
-    );
+    assert_framing_exact(&report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,11 +408,7 @@ async fn framing_is_exact_when_boundaries_fall_inside_a_64_kib_event(transport: 
     let w = &report.wire;
     assert!(report.events_received >= 10, "{w:?}");
     // Bytes read but not yet an event move across the boundary with their event.
-    assert_eq!(
-        Some(w.overhead_bytes),
-        w.analytic_overhead_bytes,
-        "measured vs analytic framing: {w:?}"
-    );
+    assert_framing_exact(&report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,25 +5,38 @@ use rstest_reuse::apply;
 use rtlab_wire::Transport;
 use rtlab_wire::framing::ws_header_len;
 
-use crate::common::{every_transport, server, short_run};
+use rtlab_client::{RunConfig, RunReport};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
+use crate::common::{assert_framing_exact, every_transport, run_then_shut_down, server, short_run};
+
+/// 20 clients of `transport` publishing 10/s each for 1 s, against a server ticking at 10/s.
+async fn publishing_run(transport: Transport) -> RunReport {
     let server = server(10.0).await;
-    let config = rtlab_client::RunConfig {
+    let config = RunConfig {
         publish_rate: Some(10.0),
-        ..short_run(&server, Transport::Ws)
+        ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
-    let summary = rtlab_client::printer::human(&report);
+    run_then_shut_down(server, config).await
+}
+
+/// The publish section says `via`, and about as many publishes were sent (20 clients × 10/s ×
+/// 1 s) as echoed, no echo counted twice; returns the human summary for further messages.
+fn assert_published_via(report: &RunReport, via: &str) -> String {
+    let summary = rtlab_client::printer::human(report);
     let p = report.publish.as_ref().expect("a publish section");
-    assert_eq!(p.via, "ws-frame");
-    // 20 clients × 10/s × 1 s.
+    assert_eq!(p.via, via);
     assert!((180..=220).contains(&p.sent), "{summary}");
     assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
     // Only echoes of publishes sent in the window count, each once.
     assert!(p.echoed <= p.sent, "{summary}");
+    summary
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
+    let report = publishing_run(Transport::Ws).await;
+    let summary = assert_published_via(&report, "ws-frame");
+    let p = report.publish.as_ref().expect("a publish section");
     assert_eq!(p.round_trip_us.count, p.echoed);
     assert!(p.round_trip_us.p50 > 0.0);
     // A masked client frame: the text (~40 bytes) plus a 6-byte header, nothing else.
@@ -36,27 +49,13 @@ async fn ws_publishes_over_its_own_socket_and_times_the_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_publishes_with_post_and_pays_a_request_each() {
-    let server = server(10.0).await;
-    let config = rtlab_client::RunConfig {
-        publish_rate: Some(10.0),
-        ..short_run(&server, Transport::Sse)
-    };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
-    let summary = rtlab_client::printer::human(&report);
+    let report = publishing_run(Transport::Sse).await;
+    let summary = assert_published_via(&report, "http-post");
     let p = report.publish.as_ref().expect("a publish section");
-    assert_eq!(p.via, "http-post");
-    assert!((180..=220).contains(&p.sent), "{summary}");
-    assert!(p.echoed.abs_diff(p.sent) <= 20, "{summary}");
-    // Only echoes of publishes sent in the window count, each once.
-    assert!(p.echoed <= p.sent, "{summary}");
     assert!(p.bytes_up_per_publish > 100.0, "{summary}");
     assert_eq!(report.requests, p.sent);
     // Exactness holds with publishes in the feed too.
-    assert_eq!(
-        Some(report.wire.overhead_bytes),
-        report.wire.analytic_overhead_bytes
-    );
+    assert_framing_exact(&report);
 }
 
 #[apply(every_transport)]
@@ -65,14 +64,13 @@ async fn publishes_alone_feed_every_transport(transport: Transport) {
     // No ticker: every event is a subscriber's publish. Nothing may wait for an event before
     // the publishers start (a long poll's first request does).
     let server = server(0.0).await;
-    let config = rtlab_client::RunConfig {
+    let config = RunConfig {
         clients: 5,
         publish_rate: Some(20.0),
         poll_interval: std::time::Duration::from_millis(20),
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let summary = rtlab_client::printer::human(&report);
     let p = report.publish.as_ref().unwrap();
     assert!((90..=110).contains(&p.sent), "{summary}");

@@ -6,8 +6,8 @@ use rstest_reuse::apply;
 use rtlab_wire::Transport;
 
 use crate::common::{
-    RATE, every_transport, http_streams, server, short_run, short_run_on_fresh_server,
-    streaming_transports,
+    RATE, assert_framing_exact, every_transport, http_streams, run_then_shut_down, server,
+    short_run, short_run_on_fresh_server, streaming_transports,
 };
 
 #[apply(every_transport)]
@@ -54,12 +54,7 @@ async fn measured_framing_equals_the_analytic_framing(transport: Transport) {
     let report = short_run_on_fresh_server(transport).await;
     let w = &report.wire;
     assert!(report.events_received > 0);
-    assert_eq!(
-        Some(w.overhead_bytes),
-        w.analytic_overhead_bytes,
-        "measured vs analytic framing, {} events: {w:?}",
-        report.events_received
-    );
+    assert_framing_exact(&report);
     assert_eq!(
         w.bytes_down,
         w.payload_bytes + w.overhead_bytes + w.keepalive_bytes_down
@@ -121,8 +116,7 @@ async fn short_polls_against_a_quiet_feed_are_mostly_empty() {
         poll_interval: std::time::Duration::from_millis(50),
         ..short_run(&server, Transport::ShortPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let share = report.empty_poll_share.unwrap();
     assert!(share > 0.7, "{}", rtlab_client::printer::human(&report));
     assert_eq!(report.lost, 0);
@@ -143,8 +137,7 @@ async fn short_polls_are_not_in_phase_with_the_ticker() {
         seed: Some(SEED),
         ..short_run(&server, Transport::ShortPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let summary = rtlab_client::printer::human(&report);
     assert_eq!(report.seed, Some(SEED), "the seed is recorded");
     assert!(summary.contains("--seed 2024"), "{summary}");
@@ -179,11 +172,10 @@ async fn keepalive_bytes_are_kept_apart_from_framing(transport: Transport) {
         clients: 5,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(w.keepalive_bytes_down > 0, "{w:?}");
-    assert_eq!(Some(w.overhead_bytes), w.analytic_overhead_bytes, "{w:?}");
+    assert_framing_exact(&report);
     match transport {
         // Counted at the socket: whole pings of the server's 5-byte payload ("rtlab") with a
         // 2-byte header down, whole masked pongs (6-byte header) up.
@@ -208,8 +200,7 @@ async fn a_hundred_clients_at_a_hundred_events_per_second(transport: Transport) 
         clients: 100,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let summary = rtlab_client::printer::human(&report);
     assert_eq!(report.completed, 100, "{summary}");
     assert_eq!(
@@ -220,11 +211,7 @@ async fn a_hundred_clients_at_a_hundred_events_per_second(transport: Transport) 
     assert_eq!(report.delivery_ratio, 1.0, "{summary}");
     assert_eq!(report.undelivered, Some(0), "{summary}");
     if transport.is_streaming() {
-        assert_eq!(
-            Some(report.wire.overhead_bytes),
-            report.wire.analytic_overhead_bytes,
-            "{summary}"
-        );
+        assert_framing_exact(&report);
     } else {
         assert!(report.requests > 0, "{summary}");
     }
@@ -241,15 +228,10 @@ async fn framing_stays_exact_at_64_kib_events(transport: Transport) {
         clients: 5,
         ..short_run(&server, transport)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     assert!(report.events_received >= 50, "{w:?}");
-    assert_eq!(
-        Some(w.overhead_bytes),
-        w.analytic_overhead_bytes,
-        "measured vs analytic framing at 64 KiB: {w:?}"
-    );
+    assert_framing_exact(&report);
     let per_event = w.overhead_bytes_per_event;
     match transport {
         // 65 536 bytes of data make a JSON over 65 535 bytes: the 64-bit length form.
@@ -266,8 +248,7 @@ async fn long_poll_heads_are_not_lost_at_64_kib_events() {
         clients: 5,
         ..short_run(&server, Transport::LongPoll)
     };
-    let report = rtlab_client::run(config).await.expect("the run succeeds");
-    server.shutdown().await.ok();
+    let report = run_then_shut_down(server, config).await;
     let w = &report.wire;
     // Every answer's bytes are its head and its body, all inside the window with its events:
     // response heads and the JSON array's brackets, never zero.

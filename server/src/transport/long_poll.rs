@@ -21,11 +21,11 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use rtlab_wire::framing::json_array;
 use rtlab_wire::{Seq, Transport, defaults};
 use serde::Deserialize;
 use tokio::time::{Instant, sleep_until};
 
+use super::poll_answer::poll_answer;
 use crate::error::ApiError;
 use crate::hub::EventRef;
 use crate::state::AppState;
@@ -82,13 +82,7 @@ pub async fn handler(
             },
         }
     };
-    let body = json_array(events.iter().map(|e| &e.json()[..]));
-    if let Some(c) = guard.counters() {
-        c.answered_poll(events.len(), body.len());
-    }
-    let mut response = HttpResponse::Ok();
-    cors.apply(&mut response);
-    Ok(response.content_type("application/json").body(body))
+    Ok(poll_answer(&events, &guard, &cors))
 }
 
 #[cfg(test)]

@@ -11,15 +11,19 @@
 //! | [`echo`] | WebSocket echo | (not the feed: every message comes back unchanged) |
 //!
 //! [`ws_message`] holds the RFC 6455 handshake and message rules (reassembly, UTF-8, close codes)
-//! that `ws` and `echo` share, so that no transport imports another. Every endpoint here is let in
-//! by [`crate::state::AppState`]: `admit` for the streams, `check_origin` for the polls.
+//! that `ws` and `echo` share, and [`poll_answer`] the JSON answer both polls give, so that no
+//! transport imports another. Every endpoint here is let in by [`crate::state::AppState`]:
+//! `admit` for the streams, `check_origin` for the polls.
 //!
 //! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
 //! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a
-//! task hostage. Both polls read [`crate::hub::Hub::events_after`].
+//! task hostage; the two HTTP-bodied ones (SSE, WebSocket) are pulled chunk by chunk through
+//! [`body_stream`]. Both polls read [`crate::hub::Hub::events_after`].
 
+pub mod body_stream;
 pub mod echo;
 pub mod long_poll;
+pub mod poll_answer;
 pub mod short_poll;
 pub mod sse;
 pub mod tcp;

@@ -13,9 +13,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use rtlab_wire::Transport;
-use rtlab_wire::framing::json_array;
 
 use super::AfterQuery;
+use super::poll_answer::poll_answer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -31,11 +31,5 @@ pub async fn handler(
         Some(after) => state.hub.events_after(after, state.config.batch_max),
         None => state.hub.latest().into_iter().collect(),
     };
-    let body = json_array(events.iter().map(|e| &e.json()[..]));
-    if let Some(c) = guard.counters() {
-        c.answered_poll(events.len(), body.len());
-    }
-    let mut response = HttpResponse::Ok();
-    cors.apply(&mut response);
-    Ok(response.content_type("application/json").body(body))
+    Ok(poll_answer(&events, &guard, &cors))
 }

@@ -27,17 +27,16 @@
 //! buffering at the edge (the `X-Accel-Buffering: no` header below does that for nginx).
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use futures_util::Stream;
 use rtlab_wire::framing::SSE_HEARTBEAT;
 use rtlab_wire::{Seq, Transport};
 use tokio::time::{Instant, Interval, interval_at};
 
 use super::AfterQuery;
+use super::body_stream::{ChunkSource, body_stream};
 use crate::counters::ConnectionGuard;
 use crate::error::ApiError;
 use crate::hub::{EventRef, Subscription};
@@ -71,7 +70,7 @@ pub async fn handler(
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream.into_stream()))
+        .streaming(body_stream(stream)))
 }
 
 /// Parses the `Last-Event-ID` header: absent is `None`, a non-number is a 400.
@@ -97,14 +96,7 @@ struct SseStream {
     last_sent: Seq,
 }
 
-impl SseStream {
-    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
-        futures_util::stream::unfold(self, |mut s| async move {
-            let chunk = s.next_chunk().await?;
-            Some((Ok(chunk), s))
-        })
-    }
-
+impl ChunkSource for SseStream {
     /// The next block to write, or `None` to end the response (shutdown or lagging).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         while let Some(event) = self.backlog.pop_front() {
@@ -132,7 +124,9 @@ impl SseStream {
             }
         }
     }
+}
 
+impl SseStream {
     /// The event's shared SSE block, unless already sent (resumption seam guard).
     fn block(&mut self, event: &EventRef) -> Option<Bytes> {
         if event.seq() <= self.last_sent {

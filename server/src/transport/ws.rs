@@ -54,17 +54,16 @@
 //! handshake and a write timeout at the socket level; none of them change what is measured here.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 
 use actix_web::body::{BodyStream, BoxBody};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::CloseCode;
 use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
 use rtlab_wire::framing::{ws_close_frame, ws_frame, ws_opcode};
 use rtlab_wire::{Seq, Transport, defaults};
 use tokio::time::{Instant, Interval, interval_at};
 
+use super::body_stream::{ChunkSource, body_stream};
 use super::ws_message::{Incoming, Messages, upgrade};
 use super::{AfterQuery, MAX_BATCH_BYTES};
 use crate::counters::{ConnectionGuard, TransportCounters};
@@ -112,7 +111,7 @@ pub async fn handler(
         _actix_ws_body: actix_ws_body,
     };
     Ok(response
-        .set_body(BodyStream::new(feed.into_stream()))
+        .set_body(BodyStream::new(body_stream(feed)))
         .map_into_boxed_body())
 }
 
@@ -134,14 +133,7 @@ struct WsFeed {
     _actix_ws_body: BoxBody,
 }
 
-impl WsFeed {
-    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
-        futures_util::stream::unfold(self, |mut w| async move {
-            let chunk = w.next_chunk().await?;
-            Some((Ok(chunk), w))
-        })
-    }
-
+impl ChunkSource for WsFeed {
     /// The next bytes to write, or `None` to end the response (after a close, or when the peer is
     /// gone).
     async fn next_chunk(&mut self) -> Option<Bytes> {
@@ -207,7 +199,9 @@ impl WsFeed {
             }
         }
     }
+}
 
+impl WsFeed {
     /// `first`'s frame and those of whatever else is ready (the backlog, then the hub), up to
     /// [`MAX_BATCH_BYTES`], as one buffer; a lone event's shared frame goes out without a copy.
     fn frames(&mut self, first: EventRef) -> Bytes {

@@ -17,6 +17,7 @@ use rtlab_wire::{Event, Seq, StatsSnapshot, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The streaming transports: one long-lived connection, one message per event.
@@ -81,6 +82,20 @@ pub async fn long_poll_parked(server: &rtlab_server::RunningServer) {
             == 1
     })
     .await;
+}
+
+/// GETs `path` in the background, for a request that is meant to park until something happens.
+pub fn spawn_get(
+    addr: SocketAddr,
+    path: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    tokio::spawn(reqwest::get(url(addr, path)))
+}
+
+/// A polling transport's `(requests, empty_responses, deliveries)` from `GET /stats`.
+pub async fn poll_counts(addr: SocketAddr, transport: Transport) -> (u64, u64, u64) {
+    let s = &stats(addr).await.transports[&transport];
+    (s.requests, s.empty_responses, s.deliveries)
 }
 
 /// `http://ADDR/PATH`.
@@ -173,6 +188,21 @@ pub async fn ws_next(ws: &mut Ws) -> Message {
     .await
 }
 
+/// Reads WebSocket messages, skipping every other kind, until the close frame; returns what it
+/// carried (`None` for a close without a code).
+pub async fn ws_close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+    within("close frame", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
 /// The next event from a WebSocket, parsed; its raw text is returned too.
 pub async fn ws_event(ws: &mut Ws) -> (Event, String) {
     match ws_next(ws).await {
@@ -203,6 +233,14 @@ impl Raw {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Opens the SSE stream (`GET /sse`) and reads past its response head, so that what
+    /// follows is the stream's body.
+    pub async fn sse(addr: SocketAddr) -> Raw {
+        let mut raw = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        raw.head().await;
+        raw
     }
 
     async fn fill(&mut self) -> bool {
@@ -263,6 +301,16 @@ impl Raw {
         .await
     }
 
+    /// Reads the body announced by `head`'s `Content-Length`; `None` when there is none (a
+    /// stream, or a body that ends at EOF).
+    pub async fn sized_body(&mut self, head: &str) -> Option<Vec<u8>> {
+        let length = head.lines().find_map(|line| {
+            line.strip_prefix("content-length:")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        })?;
+        Some(self.exact(length).await)
+    }
+
     /// Reads until the peer closes; returns everything after what was already consumed.
     pub async fn read_to_eof(&mut self) -> Vec<u8> {
         within("read to EOF", async { while self.fill().await {} }).await;
@@ -279,12 +327,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub async fn raw_request(addr: SocketAddr, request: &str) -> (String, Vec<u8>) {
     let mut raw = Raw::send(addr, request.as_bytes()).await;
     let head = raw.head().await;
-    let length = head.lines().find_map(|line| {
-        line.strip_prefix("content-length:")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-    });
-    let body = match length {
-        Some(n) => raw.exact(n).await,
+    let body = match raw.sized_body(&head).await {
+        Some(body) => body,
         None => raw.read_to_eof().await,
     };
     (head, body)

@@ -10,13 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::common::{start, within};
-
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CONT: u8 = 0x0;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
+use crate::ws_frame::{BINARY, CLOSE, CONT, PING, PONG, TEXT, encode};
 
 const PROTOCOL_ERROR: u16 = 1002;
 const INVALID_PAYLOAD: u16 = 1007;
@@ -144,27 +138,7 @@ impl Raw {
 /// Builds one frame; client frames are masked with a fixed, non-trivial key.
 fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-    let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(u8::from(fin) << 7 | (rsv & 0x7) << 4 | (opcode & 0x0F));
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | u8::try_from(n).expect("small")),
-        n @ 126..=0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&u16::try_from(n).expect("u16").to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        out.extend_from_slice(&KEY);
-        out.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
+    encode(fin, rsv, opcode, payload, masked.then_some(KEY))
 }
 
 /// A close frame payload: the code and a reason.

@@ -160,8 +160,7 @@ async fn max_connections_is_json_503_for_http_and_a_close_for_tcp() {
     let server = start(|c| c.max_connections = 2).await;
     let addr = server.http_addr();
     let _a = ws_connect(addr, "/ws").await;
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let _sse = Raw::sse(addr).await;
 
     match tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await {
         Err(tungstenite::Error::Http(resp)) => {

@@ -14,4 +14,5 @@ mod query_properties;
 mod shutdown;
 mod streams;
 mod transports;
+mod ws_frame;
 mod ws_properties;

@@ -3,28 +3,17 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::*;
 
 /// Reads WebSocket messages until the close frame, returning its code.
 async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
-    within("close frame", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
-                Some(Ok(_)) => {}
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
+    ws_close_frame(ws).await.map(|f| f.code)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,13 +22,9 @@ async fn shutdown_closes_every_transport_cleanly_and_quickly() {
     let addr = server.http_addr();
     let mut ws = ws_connect(addr, "/ws").await;
     let mut echo = ws_connect(addr, "/ws/echo").await;
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let mut sse = Raw::sse(addr).await;
     let mut tcp = TcpStream::connect(server.tcp_addr()).await.unwrap();
-    let parked = tokio::spawn(reqwest::get(url(
-        addr,
-        "/poll/long?after=999999999&timeout_ms=60000",
-    )));
+    let parked = spawn_get(addr, "/poll/long?after=999999999&timeout_ms=60000");
     eventually("all connected", || {
         let s = server.hub().counters().snapshot(0);
         s.transports[&rtlab_wire::Transport::LongPoll].open_connections == 1

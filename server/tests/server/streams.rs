@@ -11,15 +11,21 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::common::*;
 
+/// A feed that a subscriber which stops reading falls behind at once: 32 KiB events at 200/s
+/// (6.4 MB/s) with a 64-event queue.
+fn flood(c: &mut rtlab_server::Config) {
+    c.rate = 200.0;
+    c.payload_bytes = 32 * 1024;
+    c.subscriber_queue = 64;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_that_never_reads_is_cut_off_while_a_healthy_one_gets_everything() {
     // 32 KiB events at 200/s (6.4 MB/s) with a 64-event queue: the silent client's socket
     // buffers, actix's 32-frame channel and then its hub queue fill within a few seconds, while
     // the healthy client has 320 ms of slack at any moment.
     let server = start(|c| {
-        c.rate = 200.0;
-        c.payload_bytes = 32 * 1024;
-        c.subscriber_queue = 64;
+        flood(c);
         c.workers = 2;
     })
     .await;
@@ -116,8 +122,7 @@ async fn sse_reconnect_with_last_event_id_gets_exactly_the_missed_events() {
             String::from_utf8_lossy(&json_of(&server, seq))
         )
     };
-    let mut first = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    first.head().await;
+    let mut first = Raw::sse(addr).await;
     publish(addr, "1").await;
     publish(addr, "2").await;
     assert_eq!(String::from_utf8(first.chunk().await).unwrap(), block(1));
@@ -219,17 +224,7 @@ async fn an_answering_peer_stays_connected_and_a_too_big_message_is_closed_1009(
     ws.send(Message::Text("x".repeat(1001).into()))
         .await
         .unwrap();
-    let close = within("1009", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("close frame");
+    let close = ws_close_frame(&mut ws).await.expect("close frame");
     assert_eq!(close.code, CloseCode::Size);
     assert_eq!(
         server.hub().head(),
@@ -270,14 +265,8 @@ async fn a_busy_feed_does_not_starve_pongs_into_a_ping_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sse_and_tcp_subscribers_are_cut_off_too() {
-    let server = start(|c| {
-        c.rate = 200.0;
-        c.payload_bytes = 32 * 1024;
-        c.subscriber_queue = 64;
-    })
-    .await;
-    let mut sse = Raw::send(server.http_addr(), b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let server = start(flood).await;
+    let sse = Raw::sse(server.http_addr()).await;
     let tcp = tokio::net::TcpStream::connect(server.tcp_addr())
         .await
         .unwrap();
@@ -313,12 +302,8 @@ async fn nothing_idle_is_cut_after_actix_default_5s_timeouts() {
     // SSE stream and an idle WebSocket must all survive well past that.
     let server = start(|_| {}).await;
     let addr = server.http_addr();
-    let parked = tokio::spawn(reqwest::get(url(
-        addr,
-        "/poll/long?after=0&timeout_ms=60000",
-    )));
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let parked = spawn_get(addr, "/poll/long?after=0&timeout_ms=60000");
+    let mut sse = Raw::sse(addr).await;
     let mut ws = ws_connect(addr, "/ws").await;
     tokio::time::sleep(Duration::from_millis(6500)).await;
     assert!(!parked.is_finished(), "the long poll was answered early");

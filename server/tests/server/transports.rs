@@ -177,8 +177,7 @@ async fn after_replays_history_then_goes_live_without_gap_or_duplicate(transport
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_sends_comment_heartbeats_when_idle() {
     let server = start(|c| c.heartbeat_interval = Duration::from_millis(100)).await;
-    let mut raw = Raw::send(server.http_addr(), b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    raw.head().await;
+    let mut raw = Raw::sse(server.http_addr()).await;
     assert_eq!(raw.chunk().await, b":\n\n");
     assert_eq!(raw.chunk().await, b":\n\n");
     server.shutdown().await.unwrap();
@@ -188,10 +187,7 @@ async fn sse_sends_comment_heartbeats_when_idle() {
 async fn long_poll_answers_a_json_array_of_consecutive_events() {
     let server = start(|_| {}).await;
     let addr = server.http_addr();
-    let parked = tokio::spawn(reqwest::get(url(
-        addr,
-        "/poll/long?after=0&timeout_ms=10000",
-    )));
+    let parked = spawn_get(addr, "/poll/long?after=0&timeout_ms=10000");
     long_poll_parked(&server).await;
     publish(addr, "a").await;
     let resp = within("long poll answer", parked).await.unwrap().unwrap();
@@ -224,8 +220,7 @@ async fn long_poll_answers_a_json_array_of_consecutive_events() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap(), "[]");
-    let s = stats(addr).await.transports[&Transport::LongPoll].clone();
-    assert_eq!((s.requests, s.empty_responses, s.deliveries), (3, 1, 3));
+    assert_eq!(poll_counts(addr, Transport::LongPoll).await, (3, 1, 3));
     server.shutdown().await.unwrap();
 }
 
@@ -234,7 +229,7 @@ async fn long_poll_without_after_waits_for_the_next_event() {
     let server = start(|_| {}).await;
     let addr = server.http_addr();
     publish(addr, "old").await;
-    let parked = tokio::spawn(reqwest::get(url(addr, "/poll/long?timeout_ms=10000")));
+    let parked = spawn_get(addr, "/poll/long?timeout_ms=10000");
     long_poll_parked(&server).await;
     publish(addr, "new").await;
     let body = within("answer", parked)
@@ -319,8 +314,7 @@ async fn short_poll_answers_at_once_from_history() {
     assert_eq!(get("/poll/short?after=2").await, format!("[{}]", j(3)));
     assert_eq!(get("/poll/short?after=3").await, "[]");
     assert_eq!(get("/poll/short").await, format!("[{}]", j(3)));
-    let s = stats(addr).await.transports[&Transport::ShortPoll].clone();
-    assert_eq!((s.requests, s.empty_responses, s.deliveries), (6, 3, 4));
+    assert_eq!(poll_counts(addr, Transport::ShortPoll).await, (6, 3, 4));
     server.shutdown().await.unwrap();
 }
 
@@ -330,8 +324,7 @@ async fn an_event_published_anywhere_reaches_every_transport() {
     let addr = server.http_addr();
     let mut ws = ws_connect(addr, "/ws").await;
     let mut publisher = ws_connect(addr, "/ws").await;
-    let mut sse = Raw::send(addr, b"GET /sse HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    sse.head().await;
+    let mut sse = Raw::sse(addr).await;
     let tcp = TcpStream::connect(server.tcp_addr()).await.unwrap();
     eventually("4 subscribers", || server.hub().subscriber_count() == 4).await;
 

@@ -31,12 +31,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
 use rtlab_server::transport::ws_message::{Incoming, Messages, upgrade};
 
-const CONT: u8 = 0x0;
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
+use crate::ws_frame::{BINARY, CLOSE, CONT, PING, PONG, TEXT, encode};
 
 /// The message limit in these tests: small, so that 1009 is easy to reach.
 const MAX: usize = 64;
@@ -61,32 +56,8 @@ struct Frame {
 
 impl Frame {
     fn encode(&self) -> Vec<u8> {
-        let mut out = vec![u8::from(self.fin) << 7 | self.rsv << 4 | self.opcode];
-        let mask_bit = u8::from(self.masked) << 7;
-        let len = self.payload.len();
-        match u8::try_from(len) {
-            Ok(small) if small <= 125 => out.push(mask_bit | small),
-            _ => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(
-                    &u16::try_from(len)
-                        .expect("payloads are small")
-                        .to_be_bytes(),
-                );
-            }
-        }
-        if self.masked {
-            out.extend_from_slice(&self.mask);
-            out.extend(
-                self.payload
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| b ^ self.mask[i % 4]),
-            );
-        } else {
-            out.extend_from_slice(&self.payload);
-        }
-        out
+        let mask = self.masked.then_some(self.mask);
+        encode(self.fin, self.rsv, self.opcode, &self.payload, mask)
     }
 
     /// The frame's bytes in pieces, cut at [`Frame::cuts`].
