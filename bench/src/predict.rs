@@ -21,7 +21,7 @@ use crate::model::{self, Deviation};
 use crate::scenario::Kind;
 
 /// A core this busy queues work; the same threshold for the server's core as for the client's.
-const BUSY_CPU: f64 = CLIENT_BOUND_CPU;
+pub const BUSY_CPU: f64 = CLIENT_BOUND_CPU;
 
 /// Events per second the server published in the case: its ticker plus, in a round trip, every
 /// client's publishes.

@@ -12,7 +12,7 @@
 //! - `101 Switching Protocols`: no body at all; the connection stops speaking HTTP (WebSocket).
 //!
 //! The functions here are pure (bytes in, structure out) so they are tested on their own; the
-//! tracer applies them to the bytes its [`Tap`] recorded. The requests
+//! tracer applies them to the bytes its [`Tap`](super::recorder::Tap) recorded. The requests
 //! themselves are sent by hyper's `client::conn::http1`, a real HTTP client, over that tap.
 
 use std::ops::Range;
