@@ -2,24 +2,23 @@
 //! ([`memory_steps`]), the server's RSS read after each (`crate::connection_memory`), and the
 //! memory per connection taken as the slope of RSS against connections.
 
-use tokio::sync::watch;
-
-use crate::case::Case;
-use crate::case_result::{CaseResult, CaseStatus};
+use crate::case_result::CaseStatus;
 use crate::connection_memory;
 
-use super::options::{CASE_TIMEOUT_SLACK, RunOptions};
-use super::server::CaseServer;
+use super::case::Measuring;
+use super::options::CASE_TIMEOUT_SLACK;
 
 /// Opens the connections in steps against `server`, stops it, and fills in `result`: status, the
 /// RSS points and their slope, or the error, and the server's cost.
-pub(super) async fn run(
-    case: &Case,
-    server: CaseServer,
-    opts: &RunOptions,
-    interrupt: &mut watch::Receiver<bool>,
-    result: &mut CaseResult,
-) {
+pub(super) async fn run(measuring: Measuring<'_>) {
+    let Measuring {
+        case,
+        server,
+        opts,
+        interrupt,
+        result,
+        ..
+    } = measuring;
     let steps = memory_steps(case.params.clients);
     let limit = case.estimated_once() + CASE_TIMEOUT_SLACK;
     let measure = tokio::time::timeout(
