@@ -38,16 +38,15 @@ pub fn capacity_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     delivered.model_label = "delivered = offered; the raw-TCP floor's peak".into();
     for t in transports(&sat) {
-        delivered.series.push((
+        delivered.push_measured(
             t,
-            String::new(),
             points(
                 &sat,
                 t,
                 |c| Some(offered(c)),
                 |c| Some(c.ok()?.events_per_s),
             ),
-        ));
+        );
     }
     let offered_range: Vec<f64> = sat.iter().map(|c| offered(c)).collect();
     let (lo, hi) = offered_range
@@ -75,16 +74,15 @@ pub fn capacity_chart(cases: &[CaseResult]) -> Option<PanelRow> {
         "p99 latency (ms, log)",
     );
     for t in transports(&sat) {
-        p99.series.push((
+        p99.push_measured(
             t,
-            String::new(),
             points(
                 &sat,
                 t,
                 |c| Some(offered(c)),
                 |c| Some(c.ok()?.latency_us.p99 / 1e3),
             ),
-        ));
+        );
     }
     let mut rss = Panel::new(
         "server memory against idle connections",

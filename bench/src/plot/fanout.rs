@@ -12,6 +12,7 @@
 //! ([`super::bars`]).
 
 use plotters::prelude::*;
+use rtlab_wire::Transport;
 
 use super::bars;
 use super::panel::{Panel, PanelRow};
@@ -22,6 +23,15 @@ use crate::scenario::Kind;
 
 fn clients(c: &CaseResult) -> Option<f64> {
     Some(c.params.clients as f64)
+}
+
+/// `figure` (times `scale`) of `t`'s cases against clients into `panel`: the medians as its line,
+/// and min–max bars where cases ran more than once.
+fn push_repeated(panel: &mut Panel, fan: &[&CaseResult], t: Transport, figure: Figure, scale: f64) {
+    panel.push_measured(t, bars::medians(fan, t, clients, figure, scale));
+    panel
+        .bars
+        .push((t, bars::bars(fan, t, clients, figure, scale)));
 }
 
 /// `; median, bars min–max of N runs` when some case ran more than once, for the titles.
@@ -44,27 +54,14 @@ pub fn throughput_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     let mut p99 = Panel::new("p99 latency", "clients (log)", "p99 latency (ms, log)");
     for t in transports(&fan) {
-        delivered.series.push((
-            t,
-            String::new(),
-            bars::medians(&fan, t, clients, Figure::EventsPerS, 1.0),
-        ));
-        delivered
-            .bars
-            .push((t, bars::bars(&fan, t, clients, Figure::EventsPerS, 1.0)));
+        push_repeated(&mut delivered, &fan, t, Figure::EventsPerS, 1.0);
         delivered.models.push((
             t,
             points(&fan, t, clients, |c| {
                 Some(c.params.clients as f64 * c.params.rate as f64)
             }),
         ));
-        p99.series.push((
-            t,
-            String::new(),
-            bars::medians(&fan, t, clients, Figure::P99, 1e-3),
-        ));
-        p99.bars
-            .push((t, bars::bars(&fan, t, clients, Figure::P99, 1e-3)));
+        push_repeated(&mut p99, &fan, t, Figure::P99, 1e-3);
     }
     delivered.model_label = "ideal: clients × rate".into();
     Some(PanelRow {
@@ -97,23 +94,16 @@ pub fn cost_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     mem.legend = SeriesLabelPosition::UpperRight;
     cpu.legend = SeriesLabelPosition::UpperRight;
     for t in transports(&fan) {
-        cpu.series.push((
+        push_repeated(&mut cpu, &fan, t, Figure::CpuPer1000, 1.0);
+        mem.push_measured(
             t,
-            String::new(),
-            bars::medians(&fan, t, clients, Figure::CpuPer1000, 1.0),
-        ));
-        cpu.bars
-            .push((t, bars::bars(&fan, t, clients, Figure::CpuPer1000, 1.0)));
-        mem.series.push((
-            t,
-            String::new(),
             points(&fan, t, clients, |c| {
                 c.server
                     .as_ref()?
                     .memory_per_connection_bytes
                     .map(|b| b / 1024.0)
             }),
-        ));
+        );
     }
     Some(PanelRow {
         name: "fanout-server-cost",

@@ -73,6 +73,12 @@ impl Panel {
         }
     }
 
+    /// Adds `t`'s measured points as a series with no label suffix (the common case: one
+    /// series per transport).
+    pub fn push_measured(&mut self, t: Transport, points: Vec<(f64, f64)>) {
+        self.series.push((t, String::new(), points));
+    }
+
     /// Whether there is anything to draw.
     pub fn is_empty(&self) -> bool {
         self.series.iter().all(|s| s.2.is_empty())

@@ -82,11 +82,7 @@ pub fn interval_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     req.x_fmt = format::millis;
     req.legend = SeriesLabelPosition::UpperRight;
-    req.series.push((
-        t,
-        String::new(),
-        points(&pi, t, interval, |c| c.ok()?.requests_per_event),
-    ));
+    req.push_measured(t, points(&pi, t, interval, |c| c.ok()?.requests_per_event));
     req.models
         .push((t, points(&pi, t, interval, predict::requests_per_event)));
     Some(PanelRow {

@@ -48,23 +48,14 @@ pub fn saturation_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     req.legend = SeriesLabelPosition::LowerLeft;
     for t in transports(&rs) {
-        ratio.series.push((
-            t,
-            String::new(),
-            points(&rs, t, rate, CaseResult::delivered_share),
-        ));
+        ratio.push_measured(t, points(&rs, t, rate, CaseResult::delivered_share));
         ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
-        p99.series.push((
+        p99.push_measured(
             t,
-            String::new(),
             points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
-        ));
+        );
         if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
-            req.series.push((
-                t,
-                String::new(),
-                points(&rs, t, rate, |c| c.ok()?.requests_per_event),
-            ));
+            req.push_measured(t, points(&rs, t, rate, |c| c.ok()?.requests_per_event));
             req.models
                 .push((t, points(&rs, t, rate, predict::requests_per_event)));
         }
