@@ -82,9 +82,7 @@ pub fn interval_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     req.x_fmt = format::millis;
     req.legend = SeriesLabelPosition::UpperRight;
-    req.push_measured(t, points(&pi, t, interval, |c| c.ok()?.requests_per_event));
-    req.models
-        .push((t, points(&pi, t, interval, predict::requests_per_event)));
+    push_requests_per_event(&mut req, &pi, t, interval);
     Some(PanelRow {
         name: "short-poll-interval",
         title: format!(
@@ -93,4 +91,18 @@ pub fn interval_chart(cases: &[CaseResult]) -> Option<PanelRow> {
         ),
         panels: vec![lat, waste, req],
     })
+}
+
+/// A poll transport's requests per event against `x` into `panel`: measured, and the model
+/// (`crate::predict`) dashed. The rate sweep draws the same panel over the event rate.
+pub fn push_requests_per_event(
+    panel: &mut Panel,
+    cases: &[&CaseResult],
+    t: Transport,
+    x: fn(&CaseResult) -> Option<f64>,
+) {
+    panel.push_measured(t, points(cases, t, x, |c| c.ok()?.requests_per_event));
+    panel
+        .models
+        .push((t, points(cases, t, x, predict::requests_per_event)));
 }

@@ -12,9 +12,9 @@ use plotters::prelude::*;
 use rtlab_wire::Transport;
 
 use super::panel::{Panel, PanelRow};
+use super::poll::push_requests_per_event;
 use super::series::{of_kind, points, transports};
 use crate::case_result::CaseResult;
-use crate::predict;
 use crate::scenario::Kind;
 
 fn rate(c: &CaseResult) -> Option<f64> {
@@ -55,9 +55,7 @@ pub fn saturation_chart(cases: &[CaseResult]) -> Option<PanelRow> {
             points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
         );
         if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
-            req.push_measured(t, points(&rs, t, rate, |c| c.ok()?.requests_per_event));
-            req.models
-                .push((t, points(&rs, t, rate, predict::requests_per_event)));
+            push_requests_per_event(&mut req, &rs, t, rate);
         }
     }
     Some(PanelRow {
