@@ -160,20 +160,14 @@ fn fanout_states_the_rate_apart_from_the_seq_share() {
 
 /// `c` run once per value, each repetition with that p99 (µs) and server CPU per 1 000 events.
 fn repeated(c: &CaseResult, p99_cpu: &[(f64, f64)]) -> CaseResult {
-    let runs = p99_cpu
-        .iter()
-        .map(|&(p99, cpu)| {
-            let mut r = c.clone();
-            if let Some(rep) = r.client.as_mut() {
-                rep.latency_us.p99 = p99;
-            }
-            if let Some(s) = r.server.as_mut() {
-                s.cpu_ms_per_1000_events = Some(cpu);
-            }
-            r
-        })
-        .collect();
-    crate::repeat::fold(runs).expect("repetitions")
+    testdata::repeated(c, p99_cpu, |r, (p99, cpu)| {
+        if let Some(rep) = r.client.as_mut() {
+            rep.latency_us.p99 = p99;
+        }
+        if let Some(s) = r.server.as_mut() {
+            s.cpu_ms_per_1000_events = Some(cpu);
+        }
+    })
 }
 
 /// The findings for the synthetic cases of `kind` (at the largest client count), ws and sse
