@@ -109,19 +109,7 @@ impl Case {
 
 /// Expands one scenario into its cases: swept values × transports.
 pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>, String> {
-    // Written out rather than `#[serde(flatten)]`: flatten defeats `deny_unknown_fields` and spans.
-    let own = Settings {
-        transports: s.transports.clone(),
-        clients: s.clients,
-        rate: s.rate,
-        payload_bytes: s.payload_bytes,
-        poll_interval: s.poll_interval,
-        publish_rate: s.publish_rate,
-        duration: s.duration,
-        warmup: s.warmup,
-        subscriber_queue: s.subscriber_queue,
-        repeat: s.repeat,
-    };
+    let own = s.settings.clone();
     let def = defaults.clone();
     let repeat = own.repeat.or(def.repeat).unwrap_or(1);
     if !(1..=MAX_REPEAT).contains(&repeat) {

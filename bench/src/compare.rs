@@ -218,17 +218,11 @@ mod tests {
 
     /// `c` run once per p99 (µs).
     fn repeated(c: &CaseResult, p99s: &[f64]) -> CaseResult {
-        let runs = p99s
-            .iter()
-            .map(|&v| {
-                let mut r = c.clone();
-                if let Some(rep) = r.client.as_mut() {
-                    rep.latency_us.p99 = v;
-                }
-                r
-            })
-            .collect();
-        crate::repeat::fold(runs).unwrap()
+        crate::testdata::repeated(c, p99s, |r, v| {
+            if let Some(rep) = r.client.as_mut() {
+                rep.latency_us.p99 = v;
+            }
+        })
     }
 
     #[test]

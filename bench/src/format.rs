@@ -125,60 +125,84 @@ mod tests {
 
     #[test]
     fn prose_numbers_have_thin_thousands_separators() {
-        assert_eq!(num(12_345.0), "12\u{202f}345");
-        assert_eq!(num(1_000_000.0), "1\u{202f}000\u{202f}000");
-        assert_eq!(num(100.0), "100");
-        assert_eq!(num(42.0), "42");
-        assert_eq!(num(3.54), "3.5");
+        for (n, want) in [
+            (12_345.0, "12\u{202f}345"),
+            (1_000_000.0, "1\u{202f}000\u{202f}000"),
+            (100.0, "100"),
+            (42.0, "42"),
+            (3.54, "3.5"),
+        ] {
+            assert_eq!(num(n), want);
+        }
     }
 
     #[test]
     fn compact_numbers_fit_a_tick() {
-        assert_eq!(compact(1500.0), "1.5k");
-        assert_eq!(compact(10_000.0), "10k");
-        assert_eq!(compact(950.0), "950");
-        assert_eq!(compact(3e6), "3M");
-        assert_eq!(compact(0.5), "0.5");
-        assert_eq!(compact(0.001), "1e-3");
-        assert_eq!(compact(0.0), "0");
+        for (v, want) in [
+            (1500.0, "1.5k"),
+            (10_000.0, "10k"),
+            (950.0, "950"),
+            (3e6, "3M"),
+            (0.5, "0.5"),
+            (0.001, "1e-3"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(compact(v), want);
+        }
     }
 
     #[test]
     fn bytes_take_a_binary_unit() {
-        assert_eq!(bytes(65_536.0), "64 KiB");
-        assert_eq!(bytes(16.0), "16 B");
-        assert_eq!(bytes(1.5 * 1024.0 * 1024.0), "1.5 MiB");
+        for (b, want) in [
+            (65_536.0, "64 KiB"),
+            (16.0, "16 B"),
+            (1.5 * 1024.0 * 1024.0, "1.5 MiB"),
+        ] {
+            assert_eq!(bytes(b), want);
+        }
     }
 
     #[test]
     fn formats_microseconds() {
-        assert_eq!(micros(850.0), "850 µs");
-        assert_eq!(micros(1250.0), "1.25 ms");
-        assert_eq!(micros(2_500_000.0), "2.50 s");
-        assert_eq!(micros(f64::NAN), "n/a");
+        for (us, want) in [
+            (850.0, "850 µs"),
+            (1250.0, "1.25 ms"),
+            (2_500_000.0, "2.50 s"),
+            (f64::NAN, "n/a"),
+        ] {
+            assert_eq!(micros(us), want);
+        }
     }
 
     #[test]
     fn milliseconds_switch_to_seconds_at_one_second() {
-        assert_eq!(millis(250.0), "250 ms");
-        assert_eq!(millis(2000.0), "2 s");
-        assert_eq!(millis(1500.0), "1.5 s");
+        for (ms, want) in [(250.0, "250 ms"), (2000.0, "2 s"), (1500.0, "1.5 s")] {
+            assert_eq!(millis(ms), want);
+        }
     }
 
     #[test]
     fn percents_and_shares() {
-        assert_eq!(percent(0.734), "73 %");
-        assert_eq!(percent(1.0), "100 %");
-        assert_eq!(share(Some(0.996)), "99 %");
-        assert_eq!(share(Some(1.04)), "100 %");
-        assert_eq!(share(None), "n/a");
+        for (formatted, want) in [
+            (percent(0.734), "73 %"),
+            (percent(1.0), "100 %"),
+            (share(Some(0.996)), "99 %"),
+            (share(Some(1.04)), "100 %"),
+            (share(None), "n/a"),
+        ] {
+            assert_eq!(formatted, want);
+        }
     }
 
     #[test]
     fn changes_are_signed_and_refuse_a_zero_base() {
-        assert_eq!(change(100.0, 200.0), "+100.0%");
-        assert_eq!(change(200.0, 150.0), "-25.0%");
-        assert_eq!(change(0.0, 5.0), "-");
-        assert_eq!(change(1.0, f64::NAN), "-");
+        for (from, to, want) in [
+            (100.0, 200.0, "+100.0%"),
+            (200.0, 150.0, "-25.0%"),
+            (0.0, 5.0, "-"),
+            (1.0, f64::NAN, "-"),
+        ] {
+            assert_eq!(change(from, to), want);
+        }
     }
 }

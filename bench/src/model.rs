@@ -146,32 +146,21 @@ mod tests {
 
     #[test]
     fn streaming_framing_follows_the_wire_crate() {
-        assert_eq!(
-            streaming_overhead_per_event(Transport::Tcp, 5, 64),
-            Some(1.0)
-        );
-        // 64 B of payload + 44 = 108 B of JSON ≤ 125: a 2-byte WebSocket header.
-        assert_eq!(
-            streaming_overhead_per_event(Transport::Ws, 5, 64),
-            Some(2.0)
-        );
-        assert_eq!(
-            streaming_overhead_per_event(Transport::Ws, 5, 1000),
-            Some(4.0)
-        );
-        assert_eq!(
-            streaming_overhead_per_event(Transport::Ws, 5, 65_536),
-            Some(10.0)
-        );
-        assert_eq!(
-            streaming_overhead_per_event(Transport::LongPoll, 5, 64),
-            None
-        );
-        // SSE seq 5: block 14 + chunk header for 108 + 14 = 122 = 0x7a → 2 hex digits + 4.
-        assert_eq!(
-            streaming_overhead_per_event(Transport::Sse, 5, 64),
-            Some(20.0)
-        );
+        for (transport, payload, overhead) in [
+            (Transport::Tcp, 64, Some(1.0)),
+            // 64 B of payload + 44 = 108 B of JSON ≤ 125: a 2-byte WebSocket header.
+            (Transport::Ws, 64, Some(2.0)),
+            (Transport::Ws, 1000, Some(4.0)),
+            (Transport::Ws, 65_536, Some(10.0)),
+            (Transport::LongPoll, 64, None),
+            // SSE seq 5: block 14 + chunk header for 108 + 14 = 122 = 0x7a → 2 hex digits + 4.
+            (Transport::Sse, 64, Some(20.0)),
+        ] {
+            assert_eq!(
+                streaming_overhead_per_event(transport, 5, payload),
+                overhead
+            );
+        }
     }
 
     #[test]

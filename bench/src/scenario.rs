@@ -10,6 +10,8 @@
 use std::time::Duration;
 
 use rtlab_wire::Transport;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeSeed, Error as _, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Most repetitions a case may ask for: beyond this a suite is more likely a typo than a plan.
@@ -105,38 +107,171 @@ pub struct Sweep {
     pub poll_interval: Option<Vec<Dur>>,
 }
 
-/// One `[[scenario]]` as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[scenario]]` as written: its own keys, and the same settings as `[defaults]`, side by
+/// side in one table (`name = "x"`, `clients = 10`, …).
+#[derive(Debug, Clone)]
 pub struct ScenarioSpec {
     /// Unique name, used in file names.
     pub name: String,
     /// What it measures.
     pub kind: Kind,
     /// A sentence for the report: the question this scenario answers.
-    #[serde(default)]
     pub about: Option<String>,
-    /// Transports to run (default: `[defaults]`, else all five).
-    pub transports: Option<Vec<Transport>>,
-    /// Concurrent subscribers.
-    pub clients: Option<u64>,
-    /// Events per second published by the server's ticker.
-    pub rate: Option<u64>,
-    /// Bytes of filler in each ticker event's `data`.
-    pub payload_bytes: Option<u64>,
-    /// Short-poll interval.
-    pub poll_interval: Option<Dur>,
-    /// Publishes per second per client (round trip).
-    pub publish_rate: Option<f64>,
-    /// Measured window.
-    pub duration: Option<Dur>,
-    /// Warm-up before the measured window.
-    pub warmup: Option<Dur>,
-    /// The server's per-subscriber queue, in events.
-    pub subscriber_queue: Option<u64>,
-    /// How many times each case runs, each with a fresh server.
-    pub repeat: Option<u32>,
+    /// Its settings; each one it leaves out comes from `[defaults]`, else the lab's default.
+    pub settings: Settings,
     /// The varied setting.
-    #[serde(default)]
     pub sweep: Option<Sweep>,
+}
+
+/// A scenario's own keys, in the order an unknown key's error lists every key.
+const OWN_KEYS: [&str; 4] = ["name", "kind", "about", "sweep"];
+
+/// Every key a `[[scenario]]` may hold: the own keys around the fields of [`Settings`].
+const SCENARIO_KEYS: [&str; 14] = [
+    "name",
+    "kind",
+    "about",
+    "transports",
+    "clients",
+    "rate",
+    "payload_bytes",
+    "poll_interval",
+    "publish_rate",
+    "duration",
+    "warmup",
+    "subscriber_queue",
+    "repeat",
+    "sweep",
+];
+
+// Not `#[serde(flatten)]`: a flattened struct is read from a buffered copy of the table, so a bad
+// value loses its line in the error, and `deny_unknown_fields` no longer lists the keys. Instead
+// the table is read once: the own keys are taken out as they come, and every other key goes to
+// `Settings`' own (derived, `deny_unknown_fields`) reader, straight from the TOML reader, so
+// errors keep their line and key.
+impl<'de> Deserialize<'de> for ScenarioSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct("ScenarioSpec", &SCENARIO_KEYS, ScenarioVisitor)
+    }
+}
+
+struct ScenarioVisitor;
+
+impl<'de> Visitor<'de> for ScenarioVisitor {
+    type Value = ScenarioSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a [[scenario]] table")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScenarioSpec, A::Error> {
+        let mut own = OwnKeys::default();
+        let settings = Settings::deserialize(MapAccessDeserializer::new(SettingsKeys {
+            map: &mut map,
+            own: &mut own,
+        }))?;
+        Ok(ScenarioSpec {
+            name: own.name.ok_or_else(|| A::Error::missing_field("name"))?,
+            kind: own.kind.ok_or_else(|| A::Error::missing_field("kind"))?,
+            about: own.about,
+            settings,
+            sweep: own.sweep,
+        })
+    }
+}
+
+/// The own keys' values, filled in while [`Settings`] reads the rest.
+#[derive(Default)]
+struct OwnKeys {
+    name: Option<String>,
+    kind: Option<Kind>,
+    about: Option<String>,
+    sweep: Option<Sweep>,
+}
+
+/// A scenario's table as [`Settings`] sees it: the own keys are read into [`OwnKeys`] and
+/// skipped.
+struct SettingsKeys<'a, A> {
+    map: &'a mut A,
+    own: &'a mut OwnKeys,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for SettingsKeys<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let mut seed = Some(seed);
+        while let Some(key) = self.map.next_key_seed(ScenarioKeySeed(&mut seed))? {
+            match key {
+                ScenarioKey::Setting(k) => return Ok(Some(k)),
+                ScenarioKey::Own("name") => self.own.name = Some(self.map.next_value()?),
+                ScenarioKey::Own("kind") => self.own.kind = Some(self.map.next_value()?),
+                ScenarioKey::Own("about") => self.own.about = Some(self.map.next_value()?),
+                ScenarioKey::Own("sweep") => self.own.sweep = Some(self.map.next_value()?),
+                ScenarioKey::Own(other) => unreachable!("{other} is not in OWN_KEYS"),
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A key of a scenario's table: one of [`OWN_KEYS`], or a setting as `Settings` names it.
+enum ScenarioKey<K> {
+    Own(&'static str),
+    Setting(K),
+}
+
+/// Reads one key; a setting's key is handed to `Settings`' key reader (the seed, used once).
+struct ScenarioKeySeed<'s, S>(&'s mut Option<S>);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for ScenarioKeySeed<'_, S> {
+    type Value = ScenarioKey<S::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        let key = String::deserialize(d)?;
+        if let Some(own) = OWN_KEYS.iter().find(|k| **k == key) {
+            return Ok(ScenarioKey::Own(own));
+        }
+        if !SCENARIO_KEYS.contains(&key.as_str()) {
+            return Err(D::Error::unknown_field(&key, &SCENARIO_KEYS));
+        }
+        let seed = self.0.take().expect("a settings key is read once per call");
+        seed.deserialize(IntoDeserializer::<D::Error>::into_deserializer(key))
+            .map(ScenarioKey::Setting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_keys_are_the_own_keys_around_every_setting() {
+        // `Settings`' reader lists its fields when it meets an unknown one: the same list, in the
+        // same order, must stand between `about` and `sweep` in SCENARIO_KEYS.
+        let err = toml::from_str::<Settings>("nope = 1")
+            .unwrap_err()
+            .to_string();
+        let settings = &SCENARIO_KEYS[3..SCENARIO_KEYS.len() - 1];
+        let listed: Vec<String> = settings.iter().map(|k| format!("`{k}`")).collect();
+        assert!(
+            err.contains(&format!("expected one of {}", listed.join(", "))),
+            "{err}"
+        );
+        assert_eq!(
+            [
+                &SCENARIO_KEYS[..3],
+                &SCENARIO_KEYS[SCENARIO_KEYS.len() - 1..]
+            ]
+            .concat(),
+            OWN_KEYS
+        );
+    }
 }

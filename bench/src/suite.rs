@@ -217,6 +217,19 @@ pub fn describe(name_or_path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Why `text` is refused, as `rtlab` would print it.
+    fn refusal(text: &str, file: &str) -> String {
+        Suite::parse(text, file).unwrap_err().to_string()
+    }
+
+    /// Why `text` is refused, which must name `file:line:` first and the `key`.
+    fn refusal_at(text: &str, file: &str, line: u32, key: &str) -> String {
+        let err = refusal(text, file);
+        assert!(err.starts_with(&format!("{file}:{line}:")), "{err}");
+        assert!(err.contains(&format!("key `{key}`")), "{err}");
+        err
+    }
+
     #[test]
     fn shipped_suites_parse() {
         let d = Suite::load("default").unwrap();
@@ -255,29 +268,23 @@ mod tests {
     #[test]
     fn unknown_key_names_file_line_and_key() {
         let text = "name = \"t\"\n\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nclinets = 5\n";
-        let err = Suite::parse(text, "bad.toml").unwrap_err().to_string();
-        assert!(err.starts_with("bad.toml:6:"), "{err}");
-        assert!(err.contains("key `clinets`"), "{err}");
+        let err = refusal_at(text, "bad.toml", 6, "clinets");
         assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]
     fn bad_value_names_file_line_and_key() {
         let text = "name = \"t\"\n[defaults]\nduration = \"fast\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\n";
-        let err = Suite::parse(text, "d.toml").unwrap_err().to_string();
-        assert!(err.starts_with("d.toml:3:"), "{err}");
-        assert!(err.contains("key `duration`"), "{err}");
+        refusal_at(text, "d.toml", 3, "duration");
 
         let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\ntransports = [\"ws\", \"carrier-pigeon\"]\n";
-        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
-        assert!(err.starts_with("t.toml:5:"), "{err}");
-        assert!(err.contains("key `transports`"), "{err}");
+        refusal_at(text, "t.toml", 5, "transports");
     }
 
     #[test]
     fn sweeping_two_settings_is_refused() {
         let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"rate\"\nsweep.rate = [1]\nsweep.clients = [1]\n";
-        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
+        let err = refusal(text, "t.toml");
         assert!(err.contains("one setting only"), "{err}");
     }
 
@@ -296,11 +303,11 @@ mod tests {
             let text = format!(
                 "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nrepeat = {bad}\n"
             );
-            let err = Suite::parse(&text, "t.toml").unwrap_err().to_string();
+            let err = refusal(&text, "t.toml");
             assert!(err.contains("`repeat`"), "{err}");
         }
         let text = "name = \"t\"\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nrepeat = -1\n";
-        let err = Suite::parse(text, "t.toml").unwrap_err().to_string();
+        let err = refusal(text, "t.toml");
         assert!(err.contains("key `repeat`"), "{err}");
     }
 

@@ -313,3 +313,21 @@ pub fn cases() -> Vec<CaseResult> {
 pub fn of_kind(kind: Kind) -> Vec<CaseResult> {
     cases().into_iter().filter(|c| c.kind == kind).collect()
 }
+
+/// `c` run once per value, each repetition changed by `set` with its value, then folded into
+/// one repeated case ([`crate::repeat::fold`]): what a case with `repeat = N` stores.
+pub fn repeated<V: Copy>(
+    c: &CaseResult,
+    values: &[V],
+    set: impl Fn(&mut CaseResult, V),
+) -> CaseResult {
+    let runs = values
+        .iter()
+        .map(|&v| {
+            let mut r = c.clone();
+            set(&mut r, v);
+            r
+        })
+        .collect();
+    crate::repeat::fold(runs).expect("repetitions")
+}

@@ -58,6 +58,18 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `rtlab run --suite <suite> <extra…> --out <out>`, stdin closed: each test adds where its
+/// output goes and whether it waits.
+fn rtlab_run(suite: &str, extra: &[&str], out: &Path) -> Command {
+    let mut cmd = Command::new(rtlab());
+    cmd.args(["run", "--suite", suite])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null());
+    cmd
+}
+
 fn show(o: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -158,7 +170,7 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
     server_bin();
     let out = scratch("quick");
     let started = Instant::now();
-    let o = run(&["run", "--suite", "quick", "--out", out.to_str().unwrap()]);
+    let o = rtlab_run("quick", &[], &out).output().unwrap();
     let took = started.elapsed();
     assert!(o.status.success(), "rtlab run failed:\n{}", show(&o));
     eprintln!("quick suite took {took:?}");
@@ -329,13 +341,9 @@ fn a_bad_suite_names_file_line_and_key() {
         "name = \"bad\"\n\n[[scenario]]\nname = \"x\"\nkind = \"latency\"\nclinets = 3\n",
     )
     .unwrap();
-    let o = run(&[
-        "run",
-        "--suite",
-        suite.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = rtlab_run(suite.to_str().unwrap(), &[], &out)
+        .output()
+        .unwrap();
     assert!(!o.status.success(), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -368,18 +376,8 @@ fn a_reference_run_from_an_edited_tree_is_refused() {
     git(&["add", "code.rs"]);
     git(&["commit", "-q", "-m", "v1"]);
     std::fs::write(repo.join("code.rs"), "// v2, not committed\n").unwrap();
-    let o = Command::new(rtlab())
-        .args([
-            "run",
-            "--suite",
-            "quick",
-            "--name",
-            "reference",
-            "--out",
-            "results",
-        ])
+    let o = rtlab_run("quick", &["--name", "reference"], Path::new("results"))
         .current_dir(&repo)
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
@@ -403,19 +401,20 @@ fn a_server_that_fails_to_start_fails_its_cases_but_not_the_run() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = run(&[
-        "run",
-        "--suite",
+    let o = rtlab_run(
         "quick",
-        "--scenarios",
-        "latency",
-        "--transports",
-        "ws,sse",
-        "--server-bin",
-        fake.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &[
+            "--scenarios",
+            "latency",
+            "--transports",
+            "ws,sse",
+            "--server-bin",
+            fake.to_str().unwrap(),
+        ],
+        &out,
+    )
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let dir = latest(&out);
     for id in ["latency-ws", "latency-sse"] {
@@ -441,9 +440,7 @@ fn a_server_that_fails_to_start_fails_its_cases_but_not_the_run() {
 fn ctrl_c_stops_the_server_and_leaves_a_partial_report() {
     server_bin();
     let out = scratch("ctrl-c");
-    let child = Command::new(rtlab())
-        .args(["run", "--suite", "quick", "--out", out.to_str().unwrap()])
-        .stdin(Stdio::null())
+    let child = rtlab_run("quick", &[], &out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -542,9 +539,7 @@ fn a_killed_runner_takes_its_server_with_it() {
         ),
     }
     let out = scratch("sigkill");
-    let mut child = Command::new(rtlab())
-        .args(["run", "--suite", "quick", "--out", out.to_str().unwrap()])
-        .stdin(Stdio::null())
+    let mut child = rtlab_run("quick", &[], &out)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

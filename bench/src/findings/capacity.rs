@@ -241,17 +241,11 @@ mod tests {
 
     /// `c` run once per value, each repetition delivering that many events/s.
     fn repeated(c: &CaseResult, events_per_s: &[f64]) -> CaseResult {
-        let runs = events_per_s
-            .iter()
-            .map(|&v| {
-                let mut r = c.clone();
-                if let Some(rep) = r.client.as_mut() {
-                    rep.events_per_s = v;
-                }
-                r
-            })
-            .collect();
-        crate::repeat::fold(runs).unwrap()
+        testdata::repeated(c, events_per_s, |r, v| {
+            if let Some(rep) = r.client.as_mut() {
+                rep.events_per_s = v;
+            }
+        })
     }
 
     #[test]

@@ -160,25 +160,19 @@ fn fanout_states_the_rate_apart_from_the_seq_share() {
 
 /// `c` run once per value, each repetition with that p99 (µs) and server CPU per 1 000 events.
 fn repeated(c: &CaseResult, p99_cpu: &[(f64, f64)]) -> CaseResult {
-    let runs = p99_cpu
-        .iter()
-        .map(|&(p99, cpu)| {
-            let mut r = c.clone();
-            if let Some(rep) = r.client.as_mut() {
-                rep.latency_us.p99 = p99;
-            }
-            if let Some(s) = r.server.as_mut() {
-                s.cpu_ms_per_1000_events = Some(cpu);
-            }
-            r
-        })
-        .collect();
-    crate::repeat::fold(runs).expect("repetitions")
+    testdata::repeated(c, p99_cpu, |r, (p99, cpu)| {
+        if let Some(rep) = r.client.as_mut() {
+            rep.latency_us.p99 = p99;
+        }
+        if let Some(s) = r.server.as_mut() {
+            s.cpu_ms_per_1000_events = Some(cpu);
+        }
+    })
 }
 
-/// The synthetic cases of `kind` (at the largest client count), ws and sse repeated three
-/// times with these p99s and CPU costs, the other transports left out.
-fn ws_and_sse(kind: Kind, ws: [(f64, f64); 3], sse: [(f64, f64); 3]) -> Vec<CaseResult> {
+/// The findings for the synthetic cases of `kind` (at the largest client count), ws and sse
+/// repeated three times with these p99s and CPU costs, the other transports left out.
+fn ws_and_sse_findings(kind: Kind, ws: [(f64, f64); 3], sse: [(f64, f64); 3]) -> String {
     let cases = testdata::cases();
     let max = cases
         .iter()
@@ -186,7 +180,7 @@ fn ws_and_sse(kind: Kind, ws: [(f64, f64); 3], sse: [(f64, f64); 3]) -> Vec<Case
         .map(|c| c.params.clients)
         .max()
         .expect("cases");
-    cases
+    let cases: Vec<CaseResult> = cases
         .iter()
         .filter(|c| c.kind == kind && c.params.clients == max)
         .filter_map(|c| match c.transport {
@@ -194,17 +188,19 @@ fn ws_and_sse(kind: Kind, ws: [(f64, f64); 3], sse: [(f64, f64); 3]) -> Vec<Case
             Transport::Sse => Some(repeated(c, &sse)),
             _ => None,
         })
-        .collect()
+        .collect();
+    for_kind(kind, &cases).join("\n")
 }
 
 #[test]
 fn latency_ranks_only_where_the_spreads_do_not_overlap() {
-    let apart = ws_and_sse(
+    // ws's p99s, the same in both runs.
+    let ws = [(1_000.0, 1.0), (1_200.0, 1.0), (1_100.0, 1.0)];
+    let text = ws_and_sse_findings(
         Kind::Latency,
-        [(1_000.0, 1.0), (1_200.0, 1.0), (1_100.0, 1.0)],
+        ws,
         [(3_000.0, 1.0), (3_300.0, 1.0), (2_900.0, 1.0)],
     );
-    let text = for_kind(Kind::Latency, &apart).join("\n");
     assert!(text.contains("ws 1.10 ms < sse 3.00 ms"), "{text}");
     assert!(text.contains("is 2.7× the fastest (ws, 1.10 ms)"), "{text}");
     assert!(
@@ -212,12 +208,11 @@ fn latency_ranks_only_where_the_spreads_do_not_overlap() {
         "the median and range: {text}"
     );
     // sse's best window is faster than ws's worst: the ranking says ≈, no "×" claim.
-    let overlap = ws_and_sse(
+    let text = ws_and_sse_findings(
         Kind::Latency,
-        [(1_000.0, 1.0), (1_200.0, 1.0), (1_100.0, 1.0)],
+        ws,
         [(3_000.0, 1.0), (3_300.0, 1.0), (1_150.0, 1.0)],
     );
-    let text = for_kind(Kind::Latency, &overlap).join("\n");
     assert!(text.contains("ws 1.10 ms ≈ sse 3.00 ms"), "{text}");
     assert!(text.contains("within noise"), "{text}");
     assert!(!text.contains("× the fastest"), "{text}");
@@ -225,22 +220,14 @@ fn latency_ranks_only_where_the_spreads_do_not_overlap() {
 
 #[test]
 fn the_cheapest_fanout_transport_is_named_only_when_clearly_cheapest() {
-    let apart = ws_and_sse(
-        Kind::Fanout,
-        [(1e3, 1.0), (1e3, 1.2), (1e3, 1.1)],
-        [(1e3, 2.0), (1e3, 2.2), (1e3, 2.1)],
-    );
-    let text = for_kind(Kind::Fanout, &apart).join("\n");
+    // ws's CPU costs, the same in both runs.
+    let ws = [(1e3, 1.0), (1e3, 1.2), (1e3, 1.1)];
+    let text = ws_and_sse_findings(Kind::Fanout, ws, [(1e3, 2.0), (1e3, 2.2), (1e3, 2.1)]);
     assert!(
         text.contains("cheapest transport for the server at 10\u{202f}000 clients is ws (1.10 (1.00–1.20) ms CPU"),
         "{text}"
     );
-    let overlap = ws_and_sse(
-        Kind::Fanout,
-        [(1e3, 1.0), (1e3, 1.2), (1e3, 1.1)],
-        [(1e3, 2.0), (1e3, 1.15), (1e3, 2.1)],
-    );
-    let text = for_kind(Kind::Fanout, &overlap).join("\n");
+    let text = ws_and_sse_findings(Kind::Fanout, ws, [(1e3, 2.0), (1e3, 1.15), (1e3, 2.1)]);
     assert!(
         text.contains("No transport is clearly the cheapest")
             && text.contains("overlaps sse's: within noise"),

@@ -89,17 +89,14 @@ mod tests {
     fn only_repeated_cases_get_a_bar_around_their_median() {
         let cases = testdata::cases();
         let base = cases[0].clone();
-        let with = |p99: f64| {
-            let mut c = base.clone();
-            if let Some(r) = c.client.as_mut() {
-                r.latency_us.p99 = p99;
-            }
-            c
-        };
         let once = [&base];
         let x = |c: &CaseResult| Some(c.params.clients as f64);
         assert!(bars(&once, base.transport, x, Figure::P99, 1.0).is_empty());
-        let rep = crate::repeat::fold(vec![with(3e3), with(1e3), with(2e3)]).unwrap();
+        let rep = testdata::repeated(&base, &[3e3, 1e3, 2e3], |c, p99| {
+            if let Some(r) = c.client.as_mut() {
+                r.latency_us.p99 = p99;
+            }
+        });
         let refs = [&rep];
         let clients = rep.params.clients as f64;
         assert_eq!(

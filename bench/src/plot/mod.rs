@@ -72,22 +72,22 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
     if let Some(f) = bytes::Efficiency::from_cases(cases) {
         out.push(chart::save(dir, &f)?);
     }
-    if let Some(f) = fanout::Throughput::from_cases(cases) {
+    if let Some(f) = fanout::throughput_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
-    if let Some(f) = fanout::Cost::from_cases(cases) {
+    if let Some(f) = fanout::cost_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
-    if let Some(f) = rate::Saturation::from_cases(cases) {
+    if let Some(f) = rate::saturation_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
-    if let Some(f) = poll::Interval::from_cases(cases) {
+    if let Some(f) = poll::interval_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = roundtrip::RoundTrip::from_cases(cases) {
         out.push(chart::save(dir, &f)?);
     }
-    if let Some(f) = capacity::Capacity::from_cases(cases) {
+    if let Some(f) = capacity::capacity_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
     Ok(out)

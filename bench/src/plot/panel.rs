@@ -13,9 +13,9 @@ use rtlab_wire::Transport;
 
 use super::axes::{lin_bounds, log_bounds};
 use super::bars::Bar;
-use super::chart::draw_error;
+use super::chart::{Chart, draw_error};
 use super::lines::{legend, measured, model};
-use super::style::{color, font};
+use super::style::{color, font, titled};
 use crate::format;
 
 /// One measured series: its transport, a label suffix (`p99`), and its points.
@@ -71,6 +71,12 @@ impl Panel {
             legend: SeriesLabelPosition::UpperLeft,
             bars: Vec::new(),
         }
+    }
+
+    /// Adds `t`'s measured points as a series with no label suffix (the common case: one
+    /// series per transport).
+    pub fn push_measured(&mut self, t: Transport, points: Vec<(f64, f64)>) {
+        self.series.push((t, String::new(), points));
     }
 
     /// Whether there is anything to draw.
@@ -194,8 +200,29 @@ impl Panel {
     }
 }
 
+/// A chart that is a titled row of panels, as most are: the file stem, the title and the panels
+/// are all that tell one such chart from another, so each chart's file builds one of these.
+#[derive(Debug)]
+pub struct PanelRow {
+    /// File stem (`fanout-throughput`).
+    pub name: &'static str,
+    /// The title above the row: what was varied, and the setting.
+    pub title: String,
+    /// The panels, left to right; empty ones are skipped.
+    pub panels: Vec<Panel>,
+}
+
+impl Chart for PanelRow {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw_row(&titled(root, &self.title)?, &self.panels)
+    }
+}
+
 /// Splits `area` into side-by-side cells and draws the non-empty panels.
-pub fn draw_row<DB: DrawingBackend>(
+fn draw_row<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panels: &[Panel],
 ) -> Result<(), String> {

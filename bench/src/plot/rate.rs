@@ -8,16 +8,13 @@
 //! events come faster than a round trip, then batches; a short poll needs `1 / (rate ×
 //! interval)`.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use rtlab_wire::Transport;
 
-use super::chart::Chart;
-use super::panel::{Panel, draw_row};
+use super::panel::{Panel, PanelRow};
+use super::poll::push_requests_per_event;
 use super::series::{of_kind, points, transports};
-use super::style::titled;
 use crate::case_result::CaseResult;
-use crate::predict;
 use crate::scenario::Kind;
 
 fn rate(c: &CaseResult) -> Option<f64> {
@@ -25,75 +22,48 @@ fn rate(c: &CaseResult) -> Option<f64> {
 }
 
 /// Delivery ratio, p99 and requests per event against the event rate.
-#[derive(Debug)]
-pub struct Saturation {
-    title: String,
-    panels: Vec<Panel>,
-}
-
-impl Saturation {
-    /// From the rate-sweep cases; `None` without any.
-    pub fn from_cases(cases: &[CaseResult]) -> Option<Self> {
-        let rs = of_kind(cases, Kind::Rate);
-        let first = rs.first()?;
-        let mut ratio = Panel::new(
-            "delivered share, by seq",
-            "events published per second (log)",
-            "share of the window's events delivered",
+/// From the rate-sweep cases; `None` without any.
+pub fn saturation_chart(cases: &[CaseResult]) -> Option<PanelRow> {
+    let rs = of_kind(cases, Kind::Rate);
+    let first = rs.first()?;
+    let mut ratio = Panel::new(
+        "delivered share, by seq",
+        "events published per second (log)",
+        "share of the window's events delivered",
+    );
+    ratio.y_log = false;
+    // A share counted by seq never exceeds 1.
+    ratio.y_range = Some(0.0..1.1);
+    ratio.legend = SeriesLabelPosition::LowerLeft;
+    ratio.model_label = "keeping up (1.0)".into();
+    let mut p99 = Panel::new(
+        "p99 latency",
+        "events published per second (log)",
+        "p99 latency (ms, log)",
+    );
+    let mut req = Panel::new(
+        "poll requests per event",
+        "events published per second (log)",
+        "requests per event per client (log)",
+    );
+    req.legend = SeriesLabelPosition::LowerLeft;
+    for t in transports(&rs) {
+        ratio.push_measured(t, points(&rs, t, rate, CaseResult::delivered_share));
+        ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
+        p99.push_measured(
+            t,
+            points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
         );
-        ratio.y_log = false;
-        // A share counted by seq never exceeds 1.
-        ratio.y_range = Some(0.0..1.1);
-        ratio.legend = SeriesLabelPosition::LowerLeft;
-        ratio.model_label = "keeping up (1.0)".into();
-        let mut p99 = Panel::new(
-            "p99 latency",
-            "events published per second (log)",
-            "p99 latency (ms, log)",
-        );
-        let mut req = Panel::new(
-            "poll requests per event",
-            "events published per second (log)",
-            "requests per event per client (log)",
-        );
-        req.legend = SeriesLabelPosition::LowerLeft;
-        for t in transports(&rs) {
-            ratio.series.push((
-                t,
-                String::new(),
-                points(&rs, t, rate, CaseResult::delivered_share),
-            ));
-            ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
-            p99.series.push((
-                t,
-                String::new(),
-                points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
-            ));
-            if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
-                req.series.push((
-                    t,
-                    String::new(),
-                    points(&rs, t, rate, |c| c.ok()?.requests_per_event),
-                ));
-                req.models
-                    .push((t, points(&rs, t, rate, predict::requests_per_event)));
-            }
+        if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
+            push_requests_per_event(&mut req, &rs, t, rate);
         }
-        Some(Saturation {
-            title: format!(
-                "Rate sweep: where each transport stops keeping up — {} clients, {} B payload",
-                first.params.clients, first.params.payload_bytes
-            ),
-            panels: vec![ratio, p99, req],
-        })
     }
-}
-
-impl Chart for Saturation {
-    fn name(&self) -> &'static str {
-        "rate-saturation"
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        draw_row(&titled(root, &self.title)?, &self.panels)
-    }
+    Some(PanelRow {
+        name: "rate-saturation",
+        title: format!(
+            "Rate sweep: where each transport stops keeping up — {} clients, {} B payload",
+            first.params.clients, first.params.payload_bytes
+        ),
+        panels: vec![ratio, p99, req],
+    })
 }

@@ -95,22 +95,15 @@ impl Chart for RoundTrip {
             &names,
         )?;
         chart
-            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
-                let x = i as f64;
-                Rectangle::new(
-                    [(x - 0.3, floor), (x + 0.3, r.p99_ms.max(floor))],
-                    super::style::lighter(color(r.transport)).filled(),
-                )
-            }))
+            .draw_series(row_bars(
+                &self.rows,
+                floor,
+                |r| r.p99_ms.max(floor),
+                |t| super::style::lighter(color(t)),
+            ))
             .map_err(draw_error)?;
         chart
-            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
-                let x = i as f64;
-                Rectangle::new(
-                    [(x - 0.3, floor), (x + 0.3, r.p50_ms.max(floor))],
-                    color(r.transport).filled(),
-                )
-            }))
+            .draw_series(row_bars(&self.rows, floor, |r| r.p50_ms.max(floor), color))
             .map_err(draw_error)?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
@@ -135,13 +128,7 @@ impl Chart for RoundTrip {
             &names,
         )?;
         chart
-            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
-                let x = i as f64;
-                Rectangle::new(
-                    [(x - 0.3, 0.0), (x + 0.3, r.bytes_up)],
-                    color(r.transport).filled(),
-                )
-            }))
+            .draw_series(row_bars(&self.rows, 0.0, |r| r.bytes_up, color))
             .map_err(draw_error)?;
         chart
             .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
@@ -154,6 +141,23 @@ impl Chart for RoundTrip {
             .map_err(draw_error)?;
         Ok(())
     }
+}
+
+/// One filled bar per row in its slot, from `floor` up to `top` of the row, in `fill` of the
+/// row's transport colour.
+fn row_bars<'r>(
+    rows: &'r [Row],
+    floor: f64,
+    top: impl Fn(&Row) -> f64 + 'r,
+    fill: impl Fn(Transport) -> RGBColor + 'r,
+) -> impl Iterator<Item = Rectangle<(f64, f64)>> + 'r {
+    rows.iter().enumerate().map(move |(i, r)| {
+        let x = i as f64;
+        Rectangle::new(
+            [(x - 0.3, floor), (x + 0.3, top(r))],
+            fill(r.transport).filled(),
+        )
+    })
 }
 
 /// The axes of one panel: a bar slot per transport along x (labelled with `names`), `y` up.

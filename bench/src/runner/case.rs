@@ -16,6 +16,23 @@ use super::options::RunOptions;
 use super::server::CaseServer;
 use super::{client_case, memory_case};
 
+/// What a started case is measured with, handed to [`client_case`] or [`memory_case`]: both
+/// watch the same server and Ctrl-C, and fill in the same result.
+pub(super) struct Measuring<'a> {
+    /// The case.
+    pub case: &'a Case,
+    /// Its fresh server, stopped by the measuring side.
+    pub server: CaseServer,
+    /// How the suite is run (pinning, for the stop).
+    pub opts: &'a RunOptions,
+    /// Turns true on Ctrl-C.
+    pub interrupt: &'a mut watch::Receiver<bool>,
+    /// Filled in: status, error, figures, the server's cost.
+    pub result: &'a mut CaseResult,
+    /// When the case began (for the client's log of how long it took).
+    pub started: Instant,
+}
+
 /// Runs one case end to end. Never fails: failures are recorded in the result.
 pub async fn run_case(
     case: &Case,
@@ -49,11 +66,20 @@ pub async fn run_case(
                 result.server_stderr_tail = Some(tail.clone());
             }
         }
-        Ok(server) if case.kind == Kind::Memory => {
-            memory_case::run(case, server, opts, interrupt, &mut result).await;
-        }
         Ok(server) => {
-            client_case::run(case, server, opts, interrupt, &mut result, started).await;
+            let measuring = Measuring {
+                case,
+                server,
+                opts,
+                interrupt,
+                result: &mut result,
+                started,
+            };
+            if case.kind == Kind::Memory {
+                memory_case::run(measuring).await;
+            } else {
+                client_case::run(measuring).await;
+            }
         }
     }
     result.wall_s = started.elapsed().as_secs_f64();

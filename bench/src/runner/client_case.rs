@@ -9,16 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
 use crate::RunReport;
-use crate::case::Case;
-use crate::case_result::{CaseResult, CaseStatus};
+use crate::case_result::CaseStatus;
 use crate::client_run::{CONNECT_RATE, run_client};
 use crate::proc_sampler::Sampler;
 
-use super::options::{CASE_TIMEOUT_SLACK, RunOptions};
-use super::server::CaseServer;
+use super::case::Measuring;
+use super::options::CASE_TIMEOUT_SLACK;
 
 /// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in
 /// 10 ms ticks, so 50 ms keeps the error under about 20 %.
@@ -33,14 +30,15 @@ enum Outcome {
 
 /// Runs the client against `server`, stops the server, and fills in `result`: status, the
 /// client's report or the error, the server's cost and the client's CPU share.
-pub(super) async fn run(
-    case: &Case,
-    server: CaseServer,
-    opts: &RunOptions,
-    interrupt: &mut watch::Receiver<bool>,
-    result: &mut CaseResult,
-    started: Instant,
-) {
+pub(super) async fn run(measuring: Measuring<'_>) {
+    let Measuring {
+        case,
+        server,
+        opts,
+        interrupt,
+        result,
+        started,
+    } = measuring;
     // The client bounds itself; this is a last resort so that one stuck case cannot stall a suite.
     let limit = case.estimated_once() + CASE_TIMEOUT_SLACK;
     // The client runs in this process: its CPU is this process's, sampled like the server's.

@@ -2,65 +2,57 @@
 //! ([`memory_steps`]), the server's RSS read after each (`crate::connection_memory`), and the
 //! memory per connection taken as the slope of RSS against connections.
 
-use tokio::sync::watch;
-
-use crate::case::Case;
-use crate::case_result::{CaseResult, CaseStatus};
+use crate::case_result::CaseStatus;
 use crate::connection_memory;
 
-use super::options::{CASE_TIMEOUT_SLACK, RunOptions};
-use super::server::CaseServer;
+use super::case::Measuring;
+use super::options::CASE_TIMEOUT_SLACK;
 
 /// Opens the connections in steps against `server`, stops it, and fills in `result`: status, the
 /// RSS points and their slope, or the error, and the server's cost.
-pub(super) async fn run(
-    case: &Case,
-    server: CaseServer,
-    opts: &RunOptions,
-    interrupt: &mut watch::Receiver<bool>,
-    result: &mut CaseResult,
-) {
-    let steps = memory_steps(case.params.clients);
-    let limit = case.estimated_once() + CASE_TIMEOUT_SLACK;
+pub(super) async fn run(m: Measuring<'_>) {
+    let steps = memory_steps(m.case.params.clients);
+    let limit = m.case.estimated_once() + CASE_TIMEOUT_SLACK;
     let measure = tokio::time::timeout(
         limit,
         connection_memory::measure(
-            server.process.pid(),
-            server.process.http,
-            server.process.tcp,
-            case.transport,
+            m.server.process.pid(),
+            m.server.process.http,
+            m.server.process.tcp,
+            m.case.transport,
             &steps,
         ),
     );
     let outcome = tokio::select! {
-        m = measure => Some(m.unwrap_or(Err(connection_memory::MemoryError::Timeout(limit)))),
-        status = server.process.exited() => {
-            result.error = Some(format!("the server died mid-case ({status})"));
+        measured = measure => Some(measured.unwrap_or(Err(connection_memory::MemoryError::Timeout(limit)))),
+        status = m.server.process.exited() => {
+            m.result.error = Some(format!("the server died mid-case ({status})"));
             None
         }
-        _ = interrupt.wait_for(|stop| *stop) => {
-            result.status = CaseStatus::Interrupted;
-            result.error = Some("interrupted (Ctrl-C)".into());
+        _ = m.interrupt.wait_for(|stop| *stop) => {
+            m.result.status = CaseStatus::Interrupted;
+            m.result.error = Some("interrupted (Ctrl-C)".into());
             None
         }
     };
-    let (process, _, mut cost) = server.stop(opts.pin).await;
+    let (process, _, mut cost) = m.server.stop(m.opts.pin).await;
     match outcome {
         Some(Ok(memory)) => {
-            result.status = CaseStatus::Ok;
-            result.connection_memory = Some(memory);
+            m.result.status = CaseStatus::Ok;
+            m.result.connection_memory = Some(memory);
         }
         Some(Err(e)) => {
-            result.error = Some(e.to_string());
-            result.server_stderr_tail = Some(process.tail());
+            m.result.error = Some(e.to_string());
+            m.result.server_stderr_tail = Some(process.tail());
         }
         None => {}
     }
-    cost.memory_per_connection_bytes = result
+    cost.memory_per_connection_bytes = m
+        .result
         .connection_memory
         .as_ref()
-        .map(|m| m.bytes_per_connection);
-    result.server = Some(cost);
+        .map(|cm| cm.bytes_per_connection);
+    m.result.server = Some(cost);
 }
 
 /// The connection counts a memory case steps through: five equal steps up to `clients`.
