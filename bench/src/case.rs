@@ -66,6 +66,10 @@ pub struct CaseParams {
     pub warmup_s: f64,
     /// Server per-subscriber queue, in events, if set.
     pub subscriber_queue: Option<u64>,
+    /// Ping and heartbeat interval of the server, and the long polls' timeout, in
+    /// milliseconds, if set (absent from case files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_interval_ms: Option<f64>,
 }
 
 /// One run: one scenario, one swept value, one transport, one fresh server.
@@ -144,6 +148,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             .0
             .as_secs_f64(),
         subscriber_queue: own.subscriber_queue.or(def.subscriber_queue),
+        keepalive_interval_ms: own.keepalive_interval.or(def.keepalive_interval).map(ms),
     };
     check(&base)?;
     let points: Vec<Option<Point>> = match &s.sweep {
@@ -209,6 +214,14 @@ fn check(p: &CaseParams) -> Result<(), String> {
     }
     if p.poll_interval_ms <= 0.0 {
         return Err("`poll_interval` must be positive".into());
+    }
+    // The server takes ping and heartbeat intervals from 1 ms to a day, and long polls wait
+    // at most a minute.
+    let longest = rtlab_wire::defaults::LONG_POLL_TIMEOUT_MAX_MS as f64;
+    if p.keepalive_interval_ms
+        .is_some_and(|k| !(1.0..=longest).contains(&k))
+    {
+        return Err("`keepalive_interval` must be from 1ms to 60s".into());
     }
     if p.publish_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err("`publish_rate` must be a positive number".into());

@@ -41,7 +41,10 @@ pub fn config(case: &Case, http: SocketAddr, tcp: SocketAddr) -> RunConfig {
     c.duration = Duration::from_secs_f64(p.duration_s);
     c.warmup = Duration::from_secs_f64(p.warmup_s);
     c.poll_interval = Duration::from_secs_f64(p.poll_interval_ms / 1e3);
-    c.long_poll_timeout = LONG_POLL_TIMEOUT;
+    // A keep-alive scenario's interval is also how long an idle long poll waits.
+    c.long_poll_timeout = p
+        .keepalive_interval_ms
+        .map_or(LONG_POLL_TIMEOUT, |ms| Duration::from_secs_f64(ms / 1e3));
     c.publish_rate = p.publish_rate;
     c.connect_rate = CONNECT_RATE;
     c.connect_timeout = CONNECT_TIMEOUT;

@@ -124,10 +124,10 @@ pub fn report_markdown(
             );
         }
     };
-    let sections: [Section; 8] = [
+    let sections: [Section; 9] = [
         (
             Kind::Latency,
-            "Latency",
+            "Latency, and what set-up costs",
             &[("latency-percentiles", "latency percentile curves")],
         ),
         (
@@ -173,6 +173,11 @@ pub fn report_markdown(
             )],
         ),
         (Kind::Memory, "Memory per idle connection", &[]),
+        (
+            Kind::KeepAlive,
+            "Keep-alive: the cost of an idle connection",
+            &[],
+        ),
     ];
     for (kind, heading, charts) in sections {
         let findings = findings::for_kind(kind, cases);

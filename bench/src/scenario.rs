@@ -49,6 +49,8 @@ pub enum Kind {
     Saturation,
     /// Idle connections opened in steps: the server's memory per connection, as a slope.
     Memory,
+    /// An idle feed with short keep-alive intervals: what staying connected costs.
+    KeepAlive,
 }
 
 impl Kind {
@@ -63,6 +65,7 @@ impl Kind {
             Kind::RoundTrip => "round-trip",
             Kind::Saturation => "saturation",
             Kind::Memory => "memory",
+            Kind::KeepAlive => "keep-alive",
         }
     }
 }
@@ -91,6 +94,9 @@ pub struct Settings {
     pub subscriber_queue: Option<u64>,
     /// How many times each case runs, each with a fresh server (1 to [`MAX_REPEAT`]).
     pub repeat: Option<u32>,
+    /// The server's WebSocket ping and SSE heartbeat interval, and the long polls' timeout
+    /// (server defaults if absent).
+    pub keepalive_interval: Option<Dur>,
 }
 
 /// The one setting a scenario varies, and its values.
@@ -127,7 +133,7 @@ pub struct ScenarioSpec {
 const OWN_KEYS: [&str; 4] = ["name", "kind", "about", "sweep"];
 
 /// Every key a `[[scenario]]` may hold: the own keys around the fields of [`Settings`].
-const SCENARIO_KEYS: [&str; 14] = [
+const SCENARIO_KEYS: [&str; 15] = [
     "name",
     "kind",
     "about",
@@ -141,6 +147,7 @@ const SCENARIO_KEYS: [&str; 14] = [
     "warmup",
     "subscriber_queue",
     "repeat",
+    "keepalive_interval",
     "sweep",
 ];
 

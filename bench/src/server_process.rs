@@ -84,6 +84,8 @@ pub struct ServerOptions {
     pub subscriber_queue: Option<u64>,
     /// Cap on open streaming connections.
     pub max_connections: u64,
+    /// WebSocket ping and SSE heartbeat interval (server defaults if `None`).
+    pub keepalive_interval: Option<std::time::Duration>,
     /// Pin to [`SERVER_CPU`] and run one worker.
     pub pin: bool,
 }
@@ -184,6 +186,10 @@ impl ServerProcess {
             .args(["--rate", &opts.rate.to_string()])
             .args(["--payload-bytes", &opts.payload_bytes.to_string()])
             .args(["--max-connections", &opts.max_connections.to_string()]);
+        if let Some(k) = opts.keepalive_interval {
+            let ms = format!("{}ms", k.as_millis().max(1));
+            cmd.args(["--ping-interval", &ms, "--heartbeat-interval", &ms]);
+        }
         if let Some(q) = opts.subscriber_queue {
             cmd.args(["--subscriber-queue", &q.to_string()]);
         }
@@ -402,6 +408,7 @@ mod tests {
             rate: 1,
             payload_bytes: 1,
             subscriber_queue: None,
+            keepalive_interval: None,
             max_connections: 10,
             pin: false,
         }

@@ -161,6 +161,7 @@ pub fn calibration() -> Calibration {
 /// A complete synthetic run: every scenario kind, every transport.
 pub fn cases() -> Vec<CaseResult> {
     let base = CaseParams {
+        keepalive_interval_ms: None,
         clients: 10,
         rate: 100,
         payload_bytes: 64,

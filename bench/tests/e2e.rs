@@ -260,6 +260,27 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
         report.contains("The calibration step measured"),
         "report does not give the models' calibrated inputs"
     );
+    // Keep-alive: an idle feed, so every byte in the window is the price of staying connected;
+    // ws pings and pongs and sse heartbeats were counted at the socket, raw TCP spent nothing.
+    assert!(report.contains("## Keep-alive"), "no keep-alive section");
+    for t in TRANSPORTS {
+        assert!(
+            report.contains(&format!("**{t}** idle")),
+            "no idle cost for {t}"
+        );
+    }
+    let keepalive = |t: &str| {
+        let doc = read_json(&dir.join("cases").join(format!("keep-alive-{t}.json")));
+        assert_eq!(
+            doc["client"]["events_received"], 0,
+            "{t}: the feed was not idle"
+        );
+        doc["client"]["wire"].clone()
+    };
+    assert!(keepalive("ws")["keepalive_bytes_up"].as_u64() > Some(0));
+    assert!(keepalive("sse")["keepalive_bytes_down"].as_u64() > Some(0));
+    assert_eq!(keepalive("tcp")["bytes_down"], 0);
+    assert!(report.contains("set-up:"), "no set-up sentences");
     // Repeats: quick.toml runs `latency` twice per transport. Each latency case file holds both
     // repetitions' figures; a case that ran once has no `repeats` (the old format).
     for t in TRANSPORTS {

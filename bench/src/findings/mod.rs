@@ -22,12 +22,14 @@
 //! | [`poll`] | latency and waste against the short-poll interval |
 //! | [`roundtrip`] | what publishing costs |
 //! | [`capacity`] | ceilings beside the raw-TCP floor; memory per idle connection |
+//! | [`keepalive`] | what staying connected costs on an idle feed; what set-up costs |
 //! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
 
 pub mod bytes;
 pub mod capacity;
 pub mod fanout;
 pub mod glance;
+pub mod keepalive;
 pub mod latency;
 pub mod poll;
 pub mod rank;
@@ -56,7 +58,11 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         return Vec::new();
     }
     match kind {
-        Kind::Latency => latency::sentences(&cs),
+        Kind::Latency => {
+            let mut out = latency::sentences(&cs);
+            out.extend(keepalive::setup_sentences(&cs));
+            out
+        }
         Kind::Payload => bytes::sentences(&cs),
         Kind::Fanout => fanout::sentences(&cs),
         Kind::Rate => rate::sentences(cases),
@@ -64,6 +70,7 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         Kind::RoundTrip => roundtrip::sentences(&cs),
         Kind::Saturation => capacity::saturation_sentences(cases),
         Kind::Memory => capacity::memory_sentences(cases),
+        Kind::KeepAlive => keepalive::idle_sentences(&cs),
     }
 }
 

@@ -32,6 +32,7 @@ pub async fn calibrate(opts: &RunOptions) -> Result<Calibration, String> {
         rate: RATE,
         payload_bytes: 64,
         subscriber_queue: None,
+        keepalive_interval: None,
         max_connections: 64,
         pin: opts.pin,
     };

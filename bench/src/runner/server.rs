@@ -30,6 +30,10 @@ impl CaseServer {
             rate: case.params.rate,
             payload_bytes: case.params.payload_bytes,
             subscriber_queue: case.params.subscriber_queue,
+            keepalive_interval: case
+                .params
+                .keepalive_interval_ms
+                .map(|ms| std::time::Duration::from_secs_f64(ms / 1e3)),
             max_connections: (case.params.clients * 2).max(1024),
             pin: opts.pin,
         };
