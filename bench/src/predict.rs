@@ -233,40 +233,26 @@ mod tests {
 
     #[test]
     fn a_cause_is_given_only_where_the_case_shows_one() {
+        // What the report says of the case's mean latency, which departs from its model.
+        let latency_reason = |c: &CaseResult| {
+            deviations(std::slice::from_ref(c))
+                .into_iter()
+                .find(|d| d.quantity == "mean latency (µs)")
+                .unwrap()
+                .reason
+        };
         let mut c = case_of(Kind::PollInterval, Transport::ShortPoll);
         // Way off its model, on idle cores: unexplained.
         c.client.as_mut().unwrap().latency_us.mean *= 3.0;
         c.client_cpu_utilisation = Some(0.3);
         c.server.as_mut().unwrap().cpu_utilisation = 0.2;
-        let cases = [c];
-        let d = deviations(&cases);
-        let latency = d
-            .iter()
-            .find(|d| d.quantity == "mean latency (µs)")
-            .unwrap();
-        assert!(
-            latency.reason.starts_with("unexplained"),
-            "{}",
-            latency.reason
-        );
+        let reason = latency_reason(&c);
+        assert!(reason.starts_with("unexplained"), "{reason}");
 
         // The same departure with a busy client core: that is what the report says.
-        let [mut c] = cases;
         c.client_cpu_utilisation = Some(0.97);
-        let d = deviations(std::slice::from_ref(&c));
-        let latency = d
-            .iter()
-            .find(|d| d.quantity == "mean latency (µs)")
-            .unwrap();
-        assert!(
-            latency.reason.contains("client core was 97 % busy"),
-            "{}",
-            latency.reason
-        );
-        assert!(
-            !latency.reason.contains("unexplained"),
-            "{}",
-            latency.reason
-        );
+        let reason = latency_reason(&c);
+        assert!(reason.contains("client core was 97 % busy"), "{reason}");
+        assert!(!reason.contains("unexplained"), "{reason}");
     }
 }

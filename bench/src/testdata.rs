@@ -332,3 +332,12 @@ pub fn repeated<V: Copy>(
         .collect();
     crate::repeat::fold(runs).expect("repetitions")
 }
+
+/// What a findings family says of `cases` (its functions take the cases by reference).
+pub fn sentences_of(
+    sentences: fn(&[&CaseResult]) -> Vec<String>,
+    cases: &[CaseResult],
+) -> Vec<String> {
+    let refs: Vec<&CaseResult> = cases.iter().collect();
+    sentences(&refs)
+}

@@ -99,7 +99,7 @@ mod tests {
 
     use super::*;
     use crate::scenario::Kind;
-    use crate::testdata::of_kind;
+    use crate::testdata::{of_kind, sentences_of};
 
     #[test]
     fn idle_costs_follow_the_bytes_counted() {
@@ -119,8 +119,7 @@ mod tests {
             r.wire.bytes_up = up;
             r.wire.keepalive_bytes = keepalive;
         }
-        let refs: Vec<&CaseResult> = cases.iter().collect();
-        let text = idle_sentences(&refs).join("\n");
+        let text = sentences_of(idle_sentences, &cases).join("\n");
         assert!(text.contains("**ws** idle (10 connections, 60 s, no events): each connection spent 180 B per minute (70 B down, 110 B up), 100 % of it ping, pong or heartbeat frames."), "{text}");
         assert!(text.contains("**tcp** idle (10 connections, 60 s, no events): each connection spent nothing at all."), "{text}");
         assert!(text.contains("against 0 B for **tcp**"), "{text}");
@@ -135,8 +134,7 @@ mod tests {
                 r.wire.bytes_up = 0;
             }
         }
-        let refs: Vec<&CaseResult> = cases.iter().collect();
-        let text = idle_sentences(&refs).join("\n");
+        let text = sentences_of(idle_sentences, &cases).join("\n");
         assert!(
             text.contains("costs **sse** the most: 9\u{202f}000 B"),
             "{text}"
@@ -146,8 +144,7 @@ mod tests {
     #[test]
     fn setup_is_per_connection() {
         let cases = of_kind(Kind::Latency);
-        let refs: Vec<&CaseResult> = cases.iter().collect();
-        let text = setup_sentences(&refs).join("\n");
+        let text = sentences_of(setup_sentences, &cases).join("\n");
         // The synthetic ws case: 130 B down, 200 B up per connection.
         assert!(
             text.contains("**ws** set-up: 130 B down and 200 B up per connection"),

@@ -86,7 +86,7 @@ pub(super) fn sentences(cs: &[&CaseResult]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::scenario::Kind;
-    use crate::testdata::of_kind;
+    use crate::testdata::{of_kind, sentences_of};
 
     fn with(cases: &mut [CaseResult], interval_ms: f64, requests: f64, mean_us: f64) {
         let c = cases
@@ -99,8 +99,7 @@ mod tests {
     }
 
     fn last_sentence(cases: &[CaseResult]) -> String {
-        let refs: Vec<&CaseResult> = cases.iter().collect();
-        sentences(&refs).pop().unwrap()
+        sentences_of(sentences, cases).pop().unwrap()
     }
 
     #[test]

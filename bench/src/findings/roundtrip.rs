@@ -67,11 +67,10 @@ pub(super) fn sentences(cs: &[&CaseResult]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::scenario::Kind;
-    use crate::testdata::of_kind;
+    use crate::testdata::{of_kind, sentences_of};
 
     fn comparison(cases: &[CaseResult]) -> String {
-        let refs: Vec<&CaseResult> = cases.iter().collect();
-        sentences(&refs).pop().unwrap()
+        sentences_of(sentences, cases).pop().unwrap()
     }
 
     #[test]
