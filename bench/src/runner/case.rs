@@ -12,26 +12,10 @@ use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION};
 use crate::scenario::Kind;
 use crate::server_process::ServerProcessError;
 
+use super::measuring::Measuring;
 use super::options::RunOptions;
 use super::server::CaseServer;
 use super::{client_case, memory_case};
-
-/// What a started case is measured with, handed to [`client_case`] or [`memory_case`]: both
-/// watch the same server and Ctrl-C, and fill in the same result.
-pub(super) struct Measuring<'a> {
-    /// The case.
-    pub case: &'a Case,
-    /// Its fresh server, stopped by the measuring side.
-    pub server: CaseServer,
-    /// How the suite is run (pinning, for the stop).
-    pub opts: &'a RunOptions,
-    /// Turns true on Ctrl-C.
-    pub interrupt: &'a mut watch::Receiver<bool>,
-    /// Filled in: status, error, figures, the server's cost.
-    pub result: &'a mut CaseResult,
-    /// When the case began (for the client's log of how long it took).
-    pub started: Instant,
-}
 
 /// Runs one case end to end. Never fails: failures are recorded in the result.
 pub async fn run_case(

@@ -14,7 +14,7 @@ use crate::case_result::CaseStatus;
 use crate::client_run::{CONNECT_RATE, run_client};
 use crate::proc_sampler::Sampler;
 
-use super::case::Measuring;
+use super::measuring::Measuring;
 use super::options::CASE_TIMEOUT_SLACK;
 
 /// Least server CPU time in a window for "CPU per 1 000 events" to be reported: `/proc` counts in

@@ -5,7 +5,7 @@
 use crate::case_result::CaseStatus;
 use crate::connection_memory;
 
-use super::case::Measuring;
+use super::measuring::Measuring;
 use super::options::CASE_TIMEOUT_SLACK;
 
 /// Opens the connections in steps against `server`, stops it, and fills in `result`: status, the

@@ -19,7 +19,9 @@
 //!
 //! | file | part |
 //! |---|---|
+//! | [`calibration`] | the models' inputs, measured once before the first case |
 //! | [`case`] | one case end to end: start the server, measure, record how it went |
+//! | [`measuring`] | a started case, as handed to the side that measures it |
 //! | [`server`] | a case's started server: process, `/proc` sampler, baseline RSS, cost |
 //! | [`client_case`] | the client run and the server's CPU in the window |
 //! | [`memory_case`] | idle connections in steps and the RSS slope |
@@ -30,6 +32,7 @@
 pub mod calibration;
 pub mod case;
 pub mod client_case;
+pub mod measuring;
 pub mod memory_case;
 pub mod options;
 pub mod progress;
