@@ -218,8 +218,13 @@ impl Repeat {
         let r = c.ok();
         Repeat {
             status: c.status,
-            p50_us: r.map(|r| r.latency_us.p50),
-            p99_us: r.map(|r| r.latency_us.p99),
+            // No event timed (an idle feed): no latency, rather than a 0 µs one.
+            p50_us: r
+                .filter(|r| r.latency_us.count > 0)
+                .map(|r| r.latency_us.p50),
+            p99_us: r
+                .filter(|r| r.latency_us.count > 0)
+                .map(|r| r.latency_us.p99),
             events_per_s: r.map(|r| r.events_per_s),
             bytes_per_event: c.total_bytes_per_event(),
             cpu_ms_per_1000_events: c.server.as_ref().and_then(|s| s.cpu_ms_per_1000_events),

@@ -90,7 +90,18 @@ pub fn figure_text(figure: Figure, v: f64) -> String {
     }
 }
 
-/// One row per case: the final table `rtlab run` prints.
+/// The client's share of its core in the window, marked when the case is client-bound (its
+/// figures may then be the load generator's, not the server's).
+pub fn client_cpu_cell(c: &CaseResult) -> String {
+    match c.client_cpu_utilisation {
+        Some(u) if c.client_bound() => format!("{} bound", format::percent(u)),
+        Some(u) => format::percent(u),
+        None => "-".into(),
+    }
+}
+
+/// One row per case: the final table `rtlab run` prints. Figures of a repeated case are the
+/// median over its repetitions with their range, as in the report.
 pub fn case_table(cases: &[CaseResult]) -> String {
     let rows: Vec<Vec<String>> = cases
         .iter()
@@ -98,16 +109,18 @@ pub fn case_table(cases: &[CaseResult]) -> String {
             Some(r) => vec![
                 c.id.clone(),
                 "ok".into(),
-                format::micros(r.latency_us.p50),
-                format::micros(r.latency_us.p99),
-                format!("{:.0}", r.events_per_s),
+                headline_cell(c, Figure::P50),
+                headline_cell(c, Figure::P99),
+                headline_cell(c, Figure::EventsPerS),
                 format!("{:.3}", r.delivery_ratio),
-                bytes_per_event_cell(c),
-                server_cpu_cell(c),
+                headline_cell(c, Figure::BytesPerEvent),
+                headline_cell(c, Figure::CpuPer1000),
+                client_cpu_cell(c),
             ],
             None => vec![
                 c.id.clone(),
                 format!("{:?}", c.status).to_lowercase(),
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),
@@ -127,6 +140,7 @@ pub fn case_table(cases: &[CaseResult]) -> String {
             "delivered",
             "bytes/event",
             "cpu ms/1k ev",
+            "client cpu",
         ],
         &rows,
     )
@@ -157,5 +171,21 @@ mod tests {
         assert_eq!(headline_cell(&p99(2_000.0), Figure::P99), "2.00 ms");
         let c = crate::repeat::fold(vec![p99(2_000.0), p99(1_000.0), p99(3_000.0)]).expect("three");
         assert_eq!(headline_cell(&c, Figure::P99), "2.00 ms (1.00 ms–3.00 ms)");
+    }
+
+    #[test]
+    fn the_case_table_marks_client_bound_cases_and_idle_latency() {
+        let mut cases = crate::testdata::cases();
+        cases.truncate(2);
+        cases[0].client_cpu_utilisation = Some(0.97);
+        cases[1].client_cpu_utilisation = Some(0.40);
+        // The second case timed no event (an idle feed): no latency, not "0 µs".
+        cases[1].client.as_mut().unwrap().latency_us = Default::default();
+        let table = case_table(&cases);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert!(rows[0].ends_with("97 % bound"), "{table}");
+        assert!(rows[1].ends_with("40 %"), "{table}");
+        assert!(!rows[1].contains("0 µs"), "{table}");
+        assert_eq!(client_cpu_cell(&cases[1]), "40 %");
     }
 }

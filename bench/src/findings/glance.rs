@@ -9,7 +9,7 @@ use rtlab_wire::Transport;
 use crate::case_result::CaseResult;
 use crate::repeat::{self, Figure};
 use crate::scenario::Kind;
-use crate::table::{headline_cell, md_table};
+use crate::table::{client_cpu_cell, headline_cell, md_table};
 
 /// The "at a glance" table: one row per transport, from the latency scenario (or the first kind
 /// that has the transport).
@@ -31,6 +31,7 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
                 headline_cell(c, Figure::EventsPerS),
                 headline_cell(c, Figure::BytesPerEvent),
                 headline_cell(c, Figure::CpuPer1000),
+                client_cpu_cell(c),
                 r.lost.to_string(),
             ])
         })
@@ -45,6 +46,7 @@ pub fn glance_table(cases: &[CaseResult]) -> String {
             "events/s received",
             "bytes/event",
             "server CPU ms / 1 000 events",
+            "client CPU",
             "lost",
         ],
         &rows,

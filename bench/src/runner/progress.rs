@@ -47,6 +47,13 @@ pub fn calibration_line(c: &Calibration) -> String {
 pub fn case_line(i: usize, n: usize, r: &CaseResult) -> String {
     let width = n.to_string().len();
     match (r.status, r.ok()) {
+        // An idle feed (keep-alive): no latency to show, only what the connections spent.
+        (CaseStatus::Ok, Some(c)) if c.latency_us.count == 0 => format!(
+            "[{i:>width$}/{n}] {:<34} ok   no events timed; {} B down, {} B up in the window",
+            r.id,
+            format::num(c.wire.bytes_down as f64),
+            format::num(c.wire.bytes_up as f64),
+        ),
         (CaseStatus::Ok, Some(c)) => format!(
             "[{i:>width$}/{n}] {:<34} ok   p50 {:>9}  p99 {:>9}  {:>10} ev/s{}",
             r.id,
