@@ -81,11 +81,21 @@ pub(super) fn setup_sentences(cs: &[&CaseResult]) -> Vec<String> {
         .filter_map(|c| {
             let r = c.ok()?;
             let n = r.clients.max(1) as f64;
+            let (down, up) = (r.wire.setup_bytes_down, r.wire.setup_bytes_up);
+            // A raw TCP stream has no handshake above TCP's, and a long poll counts its first
+            // request as steady traffic (it may wait for the first event).
+            let bytes = if down == 0 && up == 0 {
+                "no bytes above TCP's own handshake".to_owned()
+            } else {
+                format!(
+                    "{} B down and {} B up per connection",
+                    num(down as f64 / n),
+                    num(up as f64 / n)
+                )
+            };
             Some(format!(
-                "**{}** set-up: {} B down and {} B up per connection; connected in p50 {}, first event after p50 {}.",
+                "**{}** set-up: {bytes}; connected in p50 {}, first event after p50 {}.",
                 c.transport,
-                num(r.wire.setup_bytes_down as f64 / n),
-                num(r.wire.setup_bytes_up as f64 / n),
                 format::micros(r.connect_us.p50),
                 format::micros(r.first_event_us.p50),
             ))
@@ -150,5 +160,17 @@ mod tests {
             text.contains("**ws** set-up: 130 B down and 200 B up per connection"),
             "{text}"
         );
+        // A run where no connection spent set-up bytes says so, not "0 B".
+        let mut cases = cases;
+        for c in &mut cases {
+            let wire = &mut c.client.as_mut().unwrap().wire;
+            (wire.setup_bytes_down, wire.setup_bytes_up) = (0, 0);
+        }
+        let text = sentences_of(setup_sentences, &cases).join("\n");
+        assert!(
+            text.contains("**tcp** set-up: no bytes above TCP's own handshake"),
+            "{text}"
+        );
+        assert!(!text.contains("0 B down"), "{text}");
     }
 }
