@@ -20,18 +20,6 @@ use crate::repeat::{Figure, headline};
 /// One bar: x, and the smallest and largest repetition's value.
 pub type Bar = (f64, f64, f64);
 
-/// The median of `figure` (times `scale`, for unit changes) of each case of `t` at its x, for a
-/// series; repeated or not.
-pub fn medians(
-    cases: &[&CaseResult],
-    t: Transport,
-    x: impl Fn(&CaseResult) -> Option<f64>,
-    figure: Figure,
-    scale: f64,
-) -> Vec<(f64, f64)> {
-    super::series::points(cases, t, x, |c| Some(headline(c, figure)?.median * scale))
-}
-
 /// The bars of the cases of `t` that ran more than once.
 pub fn bars(
     cases: &[&CaseResult],
@@ -103,9 +91,15 @@ mod tests {
             bars(&refs, rep.transport, x, Figure::P99, 1e-3),
             [(clients, 1.0, 3.0)]
         );
-        assert_eq!(
-            medians(&refs, rep.transport, x, Figure::P99, 1e-3),
-            [(clients, 2.0)]
-        );
+        // The panel's point is the median; a client-bound case's point is also ringed.
+        let median = |c: &CaseResult| Some(headline(c, Figure::P99)?.median * 1e-3);
+        let mut panel = super::super::panel::Panel::new("p99", "clients", "ms");
+        panel.push_cases(&refs, rep.transport, x, median);
+        assert_eq!(panel.series[0].2, [(clients, 2.0)]);
+        assert!(panel.client_bound.is_empty());
+        let mut bound = rep.clone();
+        bound.client_cpu_utilisation = Some(0.97);
+        panel.push_cases(&[&bound], rep.transport, x, median);
+        assert_eq!(panel.client_bound, [(clients, 2.0)]);
     }
 }

@@ -11,7 +11,7 @@
 use rtlab_wire::Transport;
 
 use super::panel::{Panel, PanelRow};
-use super::series::{points, transports};
+use super::series::transports;
 use crate::capacity::{ceilings, offered};
 use crate::case_result::CaseResult;
 use crate::format;
@@ -38,14 +38,11 @@ pub fn capacity_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     delivered.model_label = "delivered = offered; the raw-TCP floor's peak".into();
     for t in transports(&sat) {
-        delivered.push_measured(
+        delivered.push_cases(
+            &sat,
             t,
-            points(
-                &sat,
-                t,
-                |c| Some(offered(c)),
-                |c| Some(c.ok()?.events_per_s),
-            ),
+            |c| Some(offered(c)),
+            |c| Some(c.ok()?.events_per_s),
         );
     }
     let offered_range: Vec<f64> = sat.iter().map(|c| offered(c)).collect();
@@ -74,14 +71,11 @@ pub fn capacity_chart(cases: &[CaseResult]) -> Option<PanelRow> {
         "p99 latency (ms, log)",
     );
     for t in transports(&sat) {
-        p99.push_measured(
+        p99.push_cases(
+            &sat,
             t,
-            points(
-                &sat,
-                t,
-                |c| Some(offered(c)),
-                |c| Some(c.ok()?.latency_us.p99 / 1e3),
-            ),
+            |c| Some(offered(c)),
+            |c| Some(c.ok()?.latency_us.p99 / 1e3),
         );
     }
     let mut rss = Panel::new(

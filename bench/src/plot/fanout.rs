@@ -18,7 +18,7 @@ use super::bars;
 use super::panel::{Panel, PanelRow};
 use super::series::{of_kind, points, transports};
 use crate::case_result::CaseResult;
-use crate::repeat::{self, Figure};
+use crate::repeat::{self, Figure, headline};
 use crate::scenario::Kind;
 
 fn clients(c: &CaseResult) -> Option<f64> {
@@ -28,7 +28,9 @@ fn clients(c: &CaseResult) -> Option<f64> {
 /// `figure` (times `scale`) of `t`'s cases against clients into `panel`: the medians as its line,
 /// and min–max bars where cases ran more than once.
 fn push_repeated(panel: &mut Panel, fan: &[&CaseResult], t: Transport, figure: Figure, scale: f64) {
-    panel.push_measured(t, bars::medians(fan, t, clients, figure, scale));
+    panel.push_cases(fan, t, clients, |c| {
+        Some(headline(c, figure)?.median * scale)
+    });
     panel
         .bars
         .push((t, bars::bars(fan, t, clients, figure, scale)));

@@ -2,7 +2,9 @@
 //!
 //! Most charts are two or three of these side by side, so the panel is written once: it picks
 //! decade bounds for log axes, draws each transport's measured line in its colour and its model
-//! dashed in the same colour, min–max bars where cases were repeated, and places the legend.
+//! dashed in the same colour, min–max bars where cases were repeated, a ring around every point
+//! whose case was client-bound (its client core over 85 % busy: the point may show the load
+//! generator's limit, not the server's), and places the legend.
 
 use std::ops::Range;
 
@@ -14,8 +16,10 @@ use rtlab_wire::Transport;
 use super::axes::{lin_bounds, log_bounds};
 use super::bars::Bar;
 use super::chart::{Chart, draw_error};
-use super::lines::{legend, measured, model};
+use super::lines::{client_bound, legend, measured, model};
+use super::series::points;
 use super::style::{color, font, titled};
+use crate::case_result::{CLIENT_BOUND_CPU, CaseResult};
 use crate::format;
 
 /// One measured series: its transport, a label suffix (`p99`), and its points.
@@ -48,6 +52,8 @@ pub struct Panel {
     pub legend: SeriesLabelPosition,
     /// Min–max bars of repeated cases, per transport ([`super::bars`]).
     pub bars: Vec<(Transport, Vec<Bar>)>,
+    /// Points of measured series whose case was client-bound, ringed.
+    pub client_bound: Vec<(f64, f64)>,
 }
 
 impl Panel {
@@ -70,6 +76,7 @@ impl Panel {
             x_fmt: format::compact,
             legend: SeriesLabelPosition::UpperLeft,
             bars: Vec::new(),
+            client_bound: Vec::new(),
         }
     }
 
@@ -77,6 +84,20 @@ impl Panel {
     /// series per transport).
     pub fn push_measured(&mut self, t: Transport, points: Vec<(f64, f64)>) {
         self.series.push((t, String::new(), points));
+    }
+
+    /// Adds `t`'s cases as a measured series of `(x, y)` points, ringing the points of the
+    /// cases that were client-bound.
+    pub fn push_cases(
+        &mut self,
+        cases: &[&CaseResult],
+        t: Transport,
+        x: impl Fn(&CaseResult) -> Option<f64>,
+        y: impl Fn(&CaseResult) -> Option<f64>,
+    ) {
+        let bound: Vec<&CaseResult> = cases.iter().copied().filter(|c| c.client_bound()).collect();
+        self.client_bound.extend(points(&bound, t, &x, &y));
+        self.push_measured(t, points(cases, t, x, y));
     }
 
     /// Whether there is anything to draw.
@@ -100,6 +121,7 @@ impl Panel {
                 .iter()
                 .map(|(t, pts)| (*t, pts.iter().copied().filter(keep).collect()))
                 .collect(),
+            client_bound: self.client_bound.iter().copied().filter(keep).collect(),
             bars: self
                 .bars
                 .iter()
@@ -190,6 +212,11 @@ impl Panel {
         for (t, bars) in &self.bars {
             super::bars::draw(&mut chart, bars, color(*t))?;
         }
+        let bound_label = format!(
+            "client-bound (client core > {})",
+            format::percent(CLIENT_BOUND_CPU)
+        );
+        client_bound(&mut chart, &self.client_bound, &bound_label)?;
         let mut labelled = false;
         for (t, pts) in &self.models {
             let label = (!labelled && pts.len() >= 2).then_some(self.model_label.as_str());

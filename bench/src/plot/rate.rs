@@ -48,12 +48,9 @@ pub fn saturation_chart(cases: &[CaseResult]) -> Option<PanelRow> {
     );
     req.legend = SeriesLabelPosition::LowerLeft;
     for t in transports(&rs) {
-        ratio.push_measured(t, points(&rs, t, rate, CaseResult::delivered_share));
+        ratio.push_cases(&rs, t, rate, CaseResult::delivered_share);
         ratio.models.push((t, points(&rs, t, rate, |_| Some(1.0))));
-        p99.push_measured(
-            t,
-            points(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3)),
-        );
+        p99.push_cases(&rs, t, rate, |c| c.ok().map(|r| r.latency_us.p99 / 1e3));
         if matches!(t, Transport::LongPoll | Transport::ShortPoll) {
             push_requests_per_event(&mut req, &rs, t, rate);
         }
