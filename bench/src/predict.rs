@@ -114,7 +114,9 @@ pub fn payload_efficiency(c: &CaseResult) -> Option<f64> {
 /// Model mean latency of a short-poll case, in µs: `interval/2 + one-way delay` (settings and
 /// the calibrated one-way delay).
 pub fn short_poll_mean_latency_us(c: &CaseResult) -> Option<f64> {
-    (c.transport == Transport::ShortPoll).then_some(())?;
+    if c.transport != Transport::ShortPoll {
+        return None;
+    }
     Some(model::short_poll_mean_latency_us(
         c.params.poll_interval_ms,
         calibration(c)?.one_way_delay_us,

@@ -20,9 +20,11 @@
 //! `subscriber/mod.rs`). TCP's own handshake (SYN/ACK) is below the socket and never counted;
 //! neither are IP and TCP headers: the lab compares what the *protocols* put in the byte stream.
 //!
-//! For WebSocket the wrapper can also follow frame boundaries in what it reads
-//! ([`WireCounter::with_frames`], [`FrameCursor`]), so that the subscriber knows how many bytes of
-//! a half-read frame tungstenite holds when it crosses a phase boundary.
+//! For WebSocket the wrapper can also follow frame boundaries in both directions
+//! ([`WireCounter::with_frames`], [`FrameCursor`]): so that the subscriber knows how many bytes of
+//! a half-read frame tungstenite holds when it crosses a phase boundary, and so that keep-alive
+//! (ping, pong and close frames) is counted as it crosses the socket
+//! ([`WireCounter::control_bytes`]) rather than computed from the frames' sizes.
 
 use std::io;
 use std::pin::Pin;

@@ -1,10 +1,10 @@
 //! Fan-out: one feed to 1 … 10 000 clients.
 //!
-//! [`Throughput`]: delivered events/s against clients, with the ideal `clients × rate` dashed (a
+//! [`throughput_chart`]: delivered events/s against clients, with the ideal `clients × rate` dashed (a
 //! transport on the dashed line delivers everything; one that bends below it has hit a limit),
 //! and p99 latency against clients (where queueing starts to show).
 //!
-//! [`Cost`]: what the server pays: CPU milliseconds per 1 000 delivered events (flat = the cost
+//! [`cost_chart`]: what the server pays: CPU milliseconds per 1 000 delivered events (flat = the cost
 //! is per event; rising = something per connection or per request grows), and resident memory
 //! per connection (buffers, tasks and queues each subscriber holds).
 //!

@@ -38,30 +38,6 @@ where
     Ok(())
 }
 
-/// Rings `pts` (points already drawn) in black, labelled once for the legend: the points whose
-/// case was client-bound.
-pub fn client_bound<DB, X, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
-    pts: &[(f64, f64)],
-    label: &str,
-) -> Result<(), String>
-where
-    DB: DrawingBackend,
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-{
-    if pts.is_empty() {
-        return Ok(());
-    }
-    let ring = BLACK.stroke_width(2);
-    chart
-        .draw_series(pts.iter().map(|&p| Circle::new(p, 8, ring)))
-        .map_err(draw_error)?
-        .label(label)
-        .legend(move |(x, y)| Circle::new((x + 12, y), 6, ring));
-    Ok(())
-}
-
 /// Draws a model series: a dashed line, labelled for the legend (pass `None` to share a label).
 pub fn model<DB, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,

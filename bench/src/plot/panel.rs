@@ -16,7 +16,7 @@ use rtlab_wire::Transport;
 use super::axes::{lin_bounds, log_bounds};
 use super::bars::Bar;
 use super::chart::{Chart, draw_error};
-use super::lines::{client_bound, legend, measured, model};
+use super::lines::{legend, measured, model};
 use super::series::points;
 use super::style::{color, font, titled};
 use crate::case_result::{CLIENT_BOUND_CPU, CaseResult};
@@ -212,11 +212,18 @@ impl Panel {
         for (t, bars) in &self.bars {
             super::bars::draw(&mut chart, bars, color(*t))?;
         }
-        let bound_label = format!(
-            "client-bound (client core > {})",
-            format::percent(CLIENT_BOUND_CPU)
-        );
-        client_bound(&mut chart, &self.client_bound, &bound_label)?;
+        if !self.client_bound.is_empty() {
+            // A black ring around each point already drawn whose case was client-bound.
+            let ring = BLACK.stroke_width(2);
+            chart
+                .draw_series(self.client_bound.iter().map(|&p| Circle::new(p, 8, ring)))
+                .map_err(draw_error)?
+                .label(format!(
+                    "client-bound (client core > {})",
+                    format::percent(CLIENT_BOUND_CPU)
+                ))
+                .legend(move |(x, y)| Circle::new((x + 12, y), 6, ring));
+        }
         let mut labelled = false;
         for (t, pts) in &self.models {
             let label = (!labelled && pts.len() >= 2).then_some(self.model_label.as_str());
