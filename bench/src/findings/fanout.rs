@@ -1,7 +1,7 @@
 //! Fan-out findings: at the most clients, what each transport delivered (by seq) and what it cost
 //! the server, and which transport is clearly the cheapest.
 
-use super::rank::ranked;
+use super::rank::{left_out, ranked};
 use crate::case_result::CaseResult;
 use crate::format::{self, num};
 use crate::repeat::{Figure, headline};
@@ -46,16 +46,18 @@ pub(super) fn sentences(cs: &[&CaseResult]) -> Vec<String> {
             .collect();
         if ties.is_empty() {
             out.push(format!(
-                "The cheapest transport for the server at {} clients is {t} ({} ms CPU per 1 000 events).",
+                "The cheapest transport for the server at {} clients is {t} ({} ms CPU per 1 000 events){}.",
                 num(max_clients as f64),
-                best.cell(|v| figure_text(Figure::CpuPer1000, v))
+                best.cell(|v| figure_text(Figure::CpuPer1000, v)),
+                left_out(&at_max)
             ));
         } else {
             out.push(format!(
-                "No transport is clearly the cheapest for the server at {} clients: {t} has the lowest median ({} ms CPU per 1 000 events), but its range overlaps {}'s: within noise.",
+                "No transport is clearly the cheapest for the server at {} clients: {t} has the lowest median ({} ms CPU per 1 000 events), but its range overlaps {}'s: within noise{}.",
                 num(max_clients as f64),
                 best.cell(|v| figure_text(Figure::CpuPer1000, v)),
-                ties.join(", ")
+                ties.join(", "),
+                left_out(&at_max)
             ));
         }
     }

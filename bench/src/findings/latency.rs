@@ -3,7 +3,7 @@
 
 use rtlab_wire::Transport;
 
-use super::rank::{ranked, ranking};
+use super::rank::{left_out, ranked, ranking};
 use crate::case_result::CaseResult;
 use crate::format;
 use crate::repeat::{self, Figure};
@@ -56,13 +56,14 @@ pub(super) fn sentences(cs: &[&CaseResult]) -> Vec<String> {
             ),
         };
         out.push(format!(
-            "Ranked by p99{}: {}. {verdict}",
+            "Ranked by p99{}: {}{}. {verdict}",
             if by_p99.iter().any(|(_, s)| s.has_spread()) {
-                " (median; `≈` where the ranges overlap, within noise)"
+                " (median, `≈` where the ranges overlap, within noise)"
             } else {
                 ""
             },
             ranking(&by_p99, Figure::P99),
+            left_out(cs),
         ));
     }
     if let Some(sp) = cs.iter().find(|c| c.transport == Transport::ShortPoll) {
