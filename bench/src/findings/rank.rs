@@ -6,7 +6,7 @@
 //!
 //! A ranking is a finding about the transports as the server serves them, so a case whose client
 //! core was over 85 % busy (client-bound) is left out of it: its figures may be the load
-//! generator's. [`left_out`] names those cases for the sentence.
+//! generator's. `left_out` names those cases for the sentence.
 
 use rtlab_wire::Transport;
 
