@@ -311,7 +311,9 @@ mod tests {
         let mut s = TcpStream::connect(shaper.addr()).await.unwrap();
         s.set_nodelay(true).unwrap();
         tokio::time::sleep(shaper.handshake()).await;
-        // One small round trip: about 40 ms.
+        // One small round trip: 40 ms, the link's delay once each way and not twice (80 ms).
+        // The upper bound leaves half a round trip for a machine busy with other tests; a
+        // tighter one (42 ms) failed under CI load at 42.9 ms.
         let t = Instant::now();
         s.write_all(b"ping").await.unwrap();
         let mut four = [0; 4];
@@ -319,7 +321,7 @@ mod tests {
         let rtt = t.elapsed();
         assert_eq!(&four, b"ping");
         assert!(rtt >= Duration::from_millis(40), "{rtt:?}");
-        assert!(rtt < Duration::from_millis(42), "{rtt:?}");
+        assert!(rtt < Duration::from_millis(60), "{rtt:?}");
         // 2 MB of patterned bytes there and back: every byte, in order.
         let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
         let (mut r, mut w) = s.into_split();
