@@ -12,7 +12,6 @@ use rtlab_client::network::calibrate::median_round_trip;
 use rtlab_wire::Transport;
 
 use crate::calibration::Calibration;
-pub use crate::calibration::ESTIMATED;
 use crate::server_process::{ServerOptions, ServerProcess};
 
 use super::options::RunOptions;

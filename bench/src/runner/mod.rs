@@ -137,7 +137,7 @@ pub async fn run_suite(
             None
         }
     };
-    bar.inc(calibration::ESTIMATED.as_millis() as u64);
+    bar.inc(crate::calibration::ESTIMATED.as_millis() as u64);
     let mut cases = Vec::new();
     let n = suite.cases.len();
     for (i, case) in suite.cases.iter().enumerate() {
