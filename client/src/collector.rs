@@ -294,6 +294,7 @@ fn build_report(
         server_lagging_disconnects,
         errors,
         latency_us: summarize(&h.latency),
+        tcp_connect_us: summarize(&h.tcp_connect),
         connect_us: summarize(&h.connect),
         first_event_us: summarize(&h.first_event),
         wire: WireReport {

@@ -7,7 +7,7 @@
 //! histograms *add*: shards of one run, runs of several processes, runs of several machines merge
 //! exactly. That is why the report also carries the histogram itself (V2 serialization, base64).
 //!
-//! [`LatencyHistograms`] is four histograms with `push`/`merge`; [`HistogramShard`] is one
+//! [`LatencyHistograms`] is five histograms with `push`/`merge`; [`HistogramShard`] is one
 //! behind a lock that many subscribers' sample buffers (`recorder.rs`) flush into. (The name says
 //! what they hold: the server's `/stats` document and its atomic counters are other things.)
 
@@ -33,11 +33,13 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGFIG).expect("valid histogram bounds")
 }
 
-/// The four distributions of one run (or one shard of it).
+/// The five distributions of one run (or one shard of it).
 #[derive(Debug, Clone)]
 pub struct LatencyHistograms {
     /// Event latency, µs.
     pub latency: Histogram<u64>,
+    /// TCP connect time (the dial alone), µs.
+    pub tcp_connect: Histogram<u64>,
     /// Connect + set-up time, µs.
     pub connect: Histogram<u64>,
     /// Connect start → first event, µs.
@@ -57,6 +59,7 @@ impl LatencyHistograms {
     pub fn new() -> Self {
         Self {
             latency: new_histogram(),
+            tcp_connect: new_histogram(),
             connect: new_histogram(),
             first_event: new_histogram(),
             round_trip: new_histogram(),
@@ -67,6 +70,7 @@ impl LatencyHistograms {
     pub fn push(&mut self, sample: Sample) {
         let (h, v) = match sample {
             Sample::Latency(v) => (&mut self.latency, v),
+            Sample::TcpConnect(v) => (&mut self.tcp_connect, v),
             Sample::Connect(v) => (&mut self.connect, v),
             Sample::FirstEvent(v) => (&mut self.first_event, v),
             Sample::RoundTrip(v) => (&mut self.round_trip, v),
@@ -78,6 +82,7 @@ impl LatencyHistograms {
     pub fn merge(&mut self, other: &LatencyHistograms) {
         // Same bounds on both sides, so adding cannot fail; saturate rather than panic anyway.
         let _ = self.latency.add(&other.latency);
+        let _ = self.tcp_connect.add(&other.tcp_connect);
         let _ = self.connect.add(&other.connect);
         let _ = self.first_event.add(&other.first_event);
         let _ = self.round_trip.add(&other.round_trip);
@@ -172,6 +177,25 @@ mod tests {
         assert_eq!(s.p50, 100.0);
         assert_eq!(s.max, 200.0);
         assert!((s.mean - 100.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn each_kind_lands_in_its_own_histogram_and_merges() {
+        let mut a = LatencyHistograms::new();
+        a.push(Sample::TcpConnect(40_000));
+        a.push(Sample::Connect(80_000));
+        let mut b = LatencyHistograms::new();
+        b.push(Sample::TcpConnect(41_000));
+        a.merge(&b);
+        assert_eq!(a.tcp_connect.len(), 2);
+        assert_eq!(a.connect.len(), 1);
+        assert_eq!(
+            a.latency.len() + a.first_event.len() + a.round_trip.len(),
+            0
+        );
+        // ±0.1 %: HdrHistogram's buckets at three significant digits.
+        let p50 = summarize(&a.tcp_connect).p50;
+        assert!((40_000.0..=40_040.0).contains(&p50), "{p50}");
     }
 
     #[test]

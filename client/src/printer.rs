@@ -224,9 +224,11 @@ pub fn human(r: &RunReport) -> String {
         );
     }
     let _ = writeln!(o, "  latency      {}", us(&r.latency_us));
+    // The dial alone, then the whole set-up: their difference is the HTTP set-up's round trip.
     let _ = writeln!(
         o,
-        "  connect      {}\n  first event  {}",
+        "  tcp connect  {}\n  connect      {}\n  first event  {}",
+        us(&r.tcp_connect_us),
         us(&r.connect_us),
         us(&r.first_event_us)
     );

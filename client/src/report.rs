@@ -229,6 +229,12 @@ pub struct RunReport {
     /// so `latency_us.count == events_in_range`. Without `/stats` (seq bounds null): one per
     /// distinct event received in the window.
     pub latency_us: LatencySummary,
+    /// TCP connect time per subscriber, µs (one round trip: SYN, SYN-ACK; through a shaper,
+    /// its handshake wait). `connect_us − tcp_connect_us` is the HTTP set-up (WebSocket
+    /// upgrade, SSE response head; zero for polls and tcp, whose first request is part of the
+    /// wait for the first event).
+    #[serde(default)]
+    pub tcp_connect_us: LatencySummary,
     /// Connect + handshake time per subscriber, in µs.
     pub connect_us: LatencySummary,
     /// Time from connect start to first event per subscriber, in µs.

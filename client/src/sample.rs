@@ -12,6 +12,9 @@ use std::time::Duration;
 pub enum Sample {
     /// Event latency: receive wall clock − the event's `ts`.
     Latency(u64),
+    /// The TCP dial of the subscriber's own connection: SYN, SYN-ACK (through a shaper, its
+    /// handshake wait), from the same start as [`Sample::Connect`].
+    TcpConnect(u64),
     /// Connection set-up: connect + handshake (or first response head).
     Connect(u64),
     /// From starting to connect to the first event.

@@ -66,6 +66,7 @@ pub struct Meter {
     phase: Phase,
     connect_started: Instant,
     seen_first_event: bool,
+    tcp_connect_recorded: bool,
     connect_recorded: bool,
     window_start_bytes: Bytes2,
     seq: SeqTracker,
@@ -93,6 +94,7 @@ impl Meter {
             phase: Phase::Setup,
             connect_started: Instant::now(),
             seen_first_event: false,
+            tcp_connect_recorded: false,
             connect_recorded: false,
             window_start_bytes: Bytes2::default(),
             seq: SeqTracker::new(),
@@ -144,6 +146,19 @@ impl Meter {
     /// Highest seq seen so far.
     pub fn last_seq(&self) -> Seq {
         self.seq.highest()
+    }
+
+    /// The TCP dial of the subscriber's own connection is complete (through a shaper, after its
+    /// handshake wait): records the TCP connect time, once, so that a poll connection re-opened
+    /// mid-run does not count as a second dial. Separating it from [`connected`](Self::connected)
+    /// splits time to first event into round trips: the dial, then the HTTP set-up (a
+    /// WebSocket upgrade, an SSE response head), then the wait for the first event.
+    pub fn tcp_connected(&mut self) {
+        if !self.tcp_connect_recorded {
+            self.tcp_connect_recorded = true;
+            self.recorder
+                .push(Sample::TcpConnect(micros(self.connect_started.elapsed())));
+        }
     }
 
     /// The connection is open (polls: TCP connected; the set-up poll comes next). Records the
@@ -438,6 +453,28 @@ mod tests {
         assert_eq!(stats.latency.len(), 0, "no latency outside the window");
         assert_eq!(stats.first_event.len(), 1, "but the first event is timed");
         assert_eq!(stats.connect.len(), 1);
+    }
+
+    #[test]
+    fn the_dial_is_timed_once_and_no_later_than_the_set_up() {
+        let ctx = window_open_for(Duration::from_secs(60));
+        let (mut m, shard) = meter(&ctx);
+        m.tcp_connected();
+        std::thread::sleep(Duration::from_millis(2));
+        // A poll connection re-opened later dials again: not a second sample.
+        m.tcp_connected();
+        m.set_up_idle(0);
+        m.finish(0);
+        let mut stats = LatencyHistograms::new();
+        shard.merge_into(&mut stats);
+        assert_eq!(stats.tcp_connect.len(), 1);
+        assert_eq!(stats.connect.len(), 1);
+        assert!(
+            stats.connect.max() >= stats.tcp_connect.max() + 1_000,
+            "the set-up ends after the dial: {} µs then {} µs",
+            stats.tcp_connect.max(),
+            stats.connect.max()
+        );
     }
 
     #[test]

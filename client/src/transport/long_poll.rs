@@ -140,7 +140,7 @@ impl Subscriber for LongPollSubscriber {
 }
 
 /// Opens this subscriber's poll connection.
-pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubError> {
+pub(crate) async fn open(ctx: &Ctx, meter: &mut Meter) -> Result<HttpClient, SubError> {
     let open = HttpClient::open(
         ctx.addr,
         &ctx.target,
@@ -149,9 +149,13 @@ pub(crate) async fn open(ctx: &Ctx, meter: &Meter) -> Result<HttpClient, SubErro
         meter.bytes.clone(),
         ctx.handshake,
     );
-    tokio::time::timeout(ctx.connect_timeout, open)
+    let client = tokio::time::timeout(ctx.connect_timeout, open)
         .await
-        .unwrap_or(Err(SubError::ConnectTimeout))
+        .unwrap_or(Err(SubError::ConnectTimeout))?;
+    // hyper's HTTP/1 handshake sends nothing, so the dial is all `open` waited for: its TCP
+    // connect time (recorded for the first connection only).
+    meter.tcp_connected();
+    Ok(client)
 }
 
 /// Decodes a poll answer (a JSON array of events), records its events and bytes, and returns

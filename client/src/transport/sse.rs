@@ -59,6 +59,7 @@ pub struct SseSubscriber {
 impl Subscriber for SseSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let mut stream = ctx.connect(meter.bytes.clone()).await?;
+        meter.tcp_connected();
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
             ctx.target.path(paths::SSE),

@@ -33,6 +33,7 @@ pub struct TcpSubscriber {
 impl Subscriber for TcpSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let stream = ctx.connect(meter.bytes.clone()).await?;
+        meter.tcp_connected();
         // No handshake: set-up is the TCP connect alone, zero bytes.
         meter.set_up_idle(0);
         Ok(Self {

@@ -51,6 +51,7 @@ impl Subscriber for WsSubscriber {
 
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let stream = ctx.connect(meter.bytes.clone()).await?.with_frames();
+        meter.tcp_connected();
         let url = format!(
             "ws://{}{}",
             ctx.target.authority,

@@ -4,11 +4,14 @@
 //! What is pinned is the transports' arithmetic on a real link (RFC 6202 §2.2): a stream is one
 //! transit (RTT/2) behind; a long poll one transit at best and three at worst (the answer, the
 //! next request, the next answer) when events come faster than a round trip; a WebSocket needs
-//! two round trips (TCP, then the upgrade) before its first event; and a big event on a slow
-//! link waits for its own serialization.
+//! two round trips (TCP, then the upgrade) before its first event, and the report tells the two
+//! apart (`tcp_connect_us`, then `connect_us`); and a big event on a slow link waits for its own
+//! serialization.
 
 use std::time::Duration;
 
+use rstest::rstest;
+use rstest_reuse::apply;
 use rtlab_client::config::Target;
 use rtlab_client::network::calibrate::calibrate;
 use rtlab_client::network::{Link, Network, Shaper};
@@ -16,7 +19,7 @@ use rtlab_client::{RunConfig, RunReport};
 use rtlab_server::Config;
 use rtlab_wire::Transport;
 
-use crate::common::{client, server, url};
+use crate::common::{client, every_transport, server, url};
 
 const RTT: Duration = Duration::from_millis(40);
 const TRANSIT_US: f64 = 20_000.0;
@@ -79,6 +82,54 @@ async fn ws_over_a_40ms_link_is_one_transit_behind_after_two_round_trips() {
     let n = r.network.expect("a shaped run reports its network");
     assert_eq!((n.profile.as_str(), n.rtt_us), ("custom", 40_000.0));
     assert!(n.calibrated_rtt_us.unwrap() >= 40_000.0, "{n:?}");
+}
+
+/// Time to first event, split into round trips. Every dial is one round trip (SYN, SYN-ACK);
+/// a WebSocket's upgrade and an SSE response head are one more, so `connect − tcp_connect` is
+/// at least a round trip for them and nothing for the polls and raw TCP, which have no set-up
+/// beyond the dial; and no event can arrive before two round trips (the dial, then a request
+/// out and its answer back, or the server's first bytes, which the handshake holds back).
+#[apply(every_transport)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_to_first_event_splits_into_round_trips(transport: Transport) {
+    let r = shaped_run(transport, 50.0).await;
+    let (tcp, connect, first) = (&r.tcp_connect_us, &r.connect_us, &r.first_event_us);
+    let rtt = RTT.as_secs_f64() * 1e6;
+    // HdrHistogram keeps three significant digits: allow its bucket, and a little more.
+    let tolerance = 1_000.0;
+    assert_eq!(
+        tcp.count, connect.count,
+        "{transport}: one dial per subscriber"
+    );
+    assert!(
+        tcp.p50 >= rtt - tolerance,
+        "{transport}: tcp connect {tcp:?}"
+    );
+    // Generous: a loaded machine may wake the dial's timer late, but not by a round trip.
+    assert!(tcp.p50 < 2.0 * rtt, "{transport}: tcp connect {tcp:?}");
+    let http_setup = connect.p50 - tcp.p50;
+    match transport {
+        Transport::Ws | Transport::Sse => {
+            assert!(
+                http_setup >= rtt - tolerance,
+                "{transport}: the set-up took {http_setup} µs after the dial, not a round trip"
+            );
+            assert!(connect.p50 < 5.0 * rtt, "{transport}: connect {connect:?}");
+        }
+        _ => assert!(
+            http_setup.abs() <= tolerance,
+            "{transport}: connect {connect:?} is not the dial {tcp:?}"
+        ),
+    }
+    assert!(
+        first.p50 >= 2.0 * rtt - tolerance,
+        "{transport}: first event {first:?}"
+    );
+    assert!(
+        first.p50 >= connect.p50,
+        "{transport}: {first:?} before {connect:?}"
+    );
+    assert!(first.p50 < 15.0 * rtt, "{transport}: first event {first:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
