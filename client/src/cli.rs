@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use rtlab_wire::Transport;
 
 use crate::RunConfig;
-use crate::network::{Link, Network, Profile, parse_bandwidth};
+use crate::network::NetworkArgs;
 use crate::trace::TraceArgs;
 
 /// Load generator for real-time web transports: opens N subscribers of one transport against a
@@ -24,7 +24,7 @@ use crate::trace::TraceArgs;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n\nExit status: 0 measured, 1 the run failed, 2 bad usage."
+    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n\nWith a shaped network, /stats goes straight (its reads mark the window); give --warmup a few\nround trips on slow links.\n\nExit status: 0 measured, 1 the run failed, 2 bad usage."
 )]
 pub struct Cli {
     /// Inspect one connection instead of running a load.
@@ -83,23 +83,10 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Imitate a real network between client and server: every connection of the measurement
-    /// goes through a shaper that adds the profile's round-trip time, jitter and rate limit
-    /// (/stats does not). Give --warmup a few round trips on slow links
-    #[arg(long, value_enum, value_name = "PROFILE", conflicts_with_all = ["rtt", "jitter", "bandwidth"])]
-    pub network: Option<Profile>,
-
-    /// Imitate a link with this round-trip time (each direction delays by half), e.g. 100ms
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub rtt: Option<Duration>,
-
-    /// With --rtt: how much one round trip may vary (each direction draws uniformly in ±half)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "rtt")]
-    pub jitter: Option<Duration>,
-
-    /// Link rate in each direction: 2mbit, 500kbit, 10Mbit/s (decimal units, bits)
-    #[arg(long, value_parser = parse_bandwidth, value_name = "BITS_PER_S")]
-    pub bandwidth: Option<u64>,
+    /// The shaped network (`--network`, `--rtt`, `--jitter`, `--bandwidth`): every connection
+    /// of the measurement goes through a shaper; `/stats` does not.
+    #[command(flatten)]
+    pub shaping: NetworkArgs,
 
     /// Write the full report as JSON to FILE ("-" for stdout)
     #[arg(long, value_name = "FILE")]
@@ -141,27 +128,9 @@ impl Cli {
             connect_timeout: self.connect_timeout,
             progress: !self.quiet,
             seed: self.seed,
-            network: self.network(),
+            network: self.shaping.network(),
             ..RunConfig::new(transport, url)
         })
-    }
-}
-
-impl Cli {
-    /// The network these flags ask for: a profile, or a link from `--rtt`, `--jitter` and
-    /// `--bandwidth` (any of which may be left out), or none.
-    pub fn network(&self) -> Option<Network> {
-        if let Some(p) = self.network {
-            return Some(Network::profile(p));
-        }
-        if self.rtt.is_none() && self.bandwidth.is_none() {
-            return None;
-        }
-        Some(Network::custom(Link {
-            rtt: self.rtt.unwrap_or_default(),
-            jitter: self.jitter.unwrap_or_default(),
-            bandwidth_bps: self.bandwidth,
-        }))
     }
 }
 
@@ -243,6 +212,7 @@ pub fn parse_url(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::{Link, Network, Profile};
     use clap::CommandFactory;
 
     #[test]

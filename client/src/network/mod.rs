@@ -7,6 +7,8 @@
 //! event (TCP, then the upgrade), and bytes per event become a throughput ceiling on a slow
 //! link. This machine's kernel has no `netem`, so the delay is added in user space:
 //!
+//! - [`args`]: [`NetworkArgs`], the `--network`/`--rtt`/`--jitter`/`--bandwidth` flags that
+//!   `rtlab-client` and `rtlab shape` both flatten into their command lines;
 //! - [`profile`]: the named links (`--network mobile`) and their sources, and the parser of
 //!   `--bandwidth 2mbit`;
 //! - [`pacer`]: one direction's arithmetic: delay, jitter without reordering, token bucket;
@@ -19,6 +21,7 @@
 //! - [`calibrate`]: measures the round trip through the shaper before the run, so the report
 //!   says what the link really was.
 
+pub mod args;
 pub mod calibrate;
 pub mod pacer;
 pub mod profile;
@@ -26,6 +29,7 @@ pub mod relay;
 pub mod route;
 pub mod timer;
 
+pub use args::NetworkArgs;
 pub use profile::{Link, Profile, format_bandwidth, parse_bandwidth};
 pub use relay::Shaper;
 

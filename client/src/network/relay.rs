@@ -50,8 +50,9 @@ use super::pacer::{Pacer, READ_BYTES};
 use super::profile::Link;
 use super::timer::PreciseTimer;
 
-/// A running shaper: a listener on 127.0.0.1 whose connections are relayed, shaped, to one
-/// upstream address. Stops (and closes its connections) when dropped.
+/// A running shaper: a listener (on 127.0.0.1 for the client's runs, or any address for
+/// `rtlab shape`) whose connections are relayed, shaped, to one upstream address. Stops (and
+/// closes its connections) when dropped.
 #[derive(Debug)]
 pub struct Shaper {
     addr: SocketAddr,
@@ -63,16 +64,33 @@ pub struct Shaper {
 }
 
 impl Shaper {
-    /// Starts a shaper on its own thread, relaying to `upstream` over `link`. `connections` is
-    /// how many connections the run may open (beyond 20 000 the relay's own dials spread over
-    /// loopback source addresses, see `source_addr`); `seed` seeds each connection's jitter.
+    /// Starts a shaper on 127.0.0.1 and a free port, on its own thread, relaying to `upstream`
+    /// over `link`: [`bind`](Self::bind) for a client's run, which dials [`addr`](Self::addr).
     pub fn start(
         upstream: SocketAddr,
         link: Link,
         seed: u64,
         connections: u64,
     ) -> io::Result<Self> {
-        let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::bind(any_port, upstream, link, seed, connections)
+    }
+
+    /// Starts a shaper listening on `listen` (port 0: a free one, see [`addr`](Self::addr)), on
+    /// its own thread, relaying to `upstream` over `link`. `connections` is how many
+    /// connections the run may open (beyond 20 000 the relay's own dials spread over loopback
+    /// source addresses, see `source_addr`); `seed` seeds each connection's jitter.
+    ///
+    /// The bind happens here, on the caller's thread, so that an address in use is this
+    /// call's error rather than a log line from the relay's thread.
+    pub fn bind(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        link: Link,
+        seed: u64,
+        connections: u64,
+    ) -> io::Result<Self> {
+        let std_listener = std::net::TcpListener::bind(listen)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -334,6 +352,24 @@ mod tests {
         r.read_to_end(&mut back).await.unwrap();
         writer.await.unwrap();
         assert!(back == data, "{} bytes back of {}", back.len(), data.len());
+    }
+
+    #[tokio::test]
+    async fn bind_listens_where_it_is_told_and_says_when_it_cannot() {
+        let l = link(20, 0, None);
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let first = Shaper::bind(any, echo().await, l, 1, 1).unwrap();
+        let at = first.addr();
+        assert!(at.ip().is_loopback() && at.port() != 0, "{at}");
+        // The address is taken: the caller hears so at once, not from the relay's thread.
+        let taken = Shaper::bind(at, echo().await, l, 1, 1).unwrap_err();
+        assert_eq!(taken.kind(), io::ErrorKind::AddrInUse);
+        // And what listens there relays.
+        let mut s = TcpStream::connect(at).await.unwrap();
+        s.write_all(b"hi").await.unwrap();
+        let mut two = [0; 2];
+        s.read_exact(&mut two).await.unwrap();
+        assert_eq!(&two, b"hi");
     }
 
     #[tokio::test]
