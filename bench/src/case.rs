@@ -11,6 +11,7 @@ use std::time::Duration;
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
+use crate::link::LinkParams;
 use crate::scenario::{Dur, Kind, MAX_REPEAT, ScenarioSpec, Settings};
 
 /// The swept setting of a case and its value, for labels, charts and file names.
@@ -25,24 +26,28 @@ pub enum Point {
     PayloadBytes(u64),
     /// Poll interval, in milliseconds.
     PollIntervalMs(f64),
+    /// The link between client and server.
+    Network(LinkParams),
 }
 
 impl Point {
-    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`.
+    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`, `mobile`.
     pub fn label(&self) -> String {
         match self {
             Point::Clients(n) => format!("c{n}"),
             Point::Rate(n) => format!("r{n}"),
             Point::PayloadBytes(n) => format!("p{n}"),
             Point::PollIntervalMs(ms) => format!("i{ms}ms"),
+            Point::Network(link) => link.label(),
         }
     }
 
-    /// The value as a number, for chart axes.
+    /// The value as a number, for chart axes (a link: its round-trip time in ms).
     pub fn value(&self) -> f64 {
         match *self {
             Point::Clients(n) | Point::Rate(n) | Point::PayloadBytes(n) => n as f64,
             Point::PollIntervalMs(ms) => ms,
+            Point::Network(link) => link.rtt_ms,
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct CaseParams {
     /// milliseconds, if set (absent from case files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive_interval_ms: Option<f64>,
+    /// The link the client imitates (see [`crate::link`]); absent: loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<LinkParams>,
 }
 
 /// One run: one scenario, one swept value, one transport, one fresh server.
@@ -104,10 +112,15 @@ impl Case {
         self.estimated_once() * self.repeat.max(1)
     }
 
-    /// Rough wall time of one repetition.
+    /// Rough wall time of one repetition. A shaped link adds its round trips: calibration
+    /// through two shapers (`rtlab_client::network::calibrate`, 2 × 7), connecting (2) and the
+    /// drain after the window (up to 3 transits for a long poll), about 20 in all.
     pub fn estimated_once(&self) -> Duration {
         let connect = self.params.clients as f64 / 5_000.0;
-        Duration::from_secs_f64(self.params.warmup_s + self.params.duration_s + 0.6 + connect)
+        let link = self.params.network.map_or(0.0, |l| 20.0 * l.rtt_ms / 1e3);
+        Duration::from_secs_f64(
+            self.params.warmup_s + self.params.duration_s + 0.6 + connect + link,
+        )
     }
 }
 
@@ -149,6 +162,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             .as_secs_f64(),
         subscriber_queue: own.subscriber_queue.or(def.subscriber_queue),
         keepalive_interval_ms: own.keepalive_interval.or(def.keepalive_interval).map(ms),
+        network: own.network.or(def.network).map(|l| l.0),
     };
     check(&base)?;
     let points: Vec<Option<Point>> = match &s.sweep {
@@ -167,6 +181,9 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             if let Some(v) = &sw.poll_interval {
                 found.push(v.iter().map(|&d| Point::PollIntervalMs(ms(d))).collect());
             }
+            if let Some(v) = &sw.network {
+                found.push(v.iter().map(|l| Point::Network(l.0)).collect());
+            }
             match found.len() {
                 1 if !found[0].is_empty() => found.remove(0).into_iter().map(Some).collect(),
                 1 => return Err("the sweep has no values".into()),
@@ -183,6 +200,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             Some(Point::Rate(n)) => params.rate = n,
             Some(Point::PayloadBytes(n)) => params.payload_bytes = n,
             Some(Point::PollIntervalMs(v)) => params.poll_interval_ms = v,
+            Some(Point::Network(l)) => params.network = Some(l),
             None => {}
         }
         check(&params)?;

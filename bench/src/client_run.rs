@@ -46,6 +46,7 @@ pub fn config(case: &Case, http: SocketAddr, tcp: SocketAddr) -> RunConfig {
         .keepalive_interval_ms
         .map_or(LONG_POLL_TIMEOUT, |ms| Duration::from_secs_f64(ms / 1e3));
     c.publish_rate = p.publish_rate;
+    c.network = p.network.filter(|l| l.is_shaped()).map(|l| l.network());
     c.connect_rate = CONNECT_RATE;
     c.connect_timeout = CONNECT_TIMEOUT;
     c.progress = false;

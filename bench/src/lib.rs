@@ -25,6 +25,7 @@
 //! imports it back.
 //!
 //! **What a run is made of** (plain data):
+//! - [`link`]: the network a case runs over (loopback, a profile, or its values).
 //! - [`scenario`]: a scenario as a suite writes it, and its [`Kind`](scenario::Kind).
 //! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
 //! - [`suite`]: suites in TOML, with errors that name file, line and key.
@@ -74,6 +75,7 @@ pub mod findings;
 pub mod format;
 pub mod hgrm;
 pub mod keep_up;
+pub mod link;
 pub mod machine;
 pub mod model;
 pub mod plot;

@@ -76,9 +76,46 @@ pub fn poll_overhead_per_event(rho: f64, head_bytes: f64, empty: f64) -> f64 {
     rho * head_bytes + 1.0 + rho * (1.0 + empty)
 }
 
-/// Mean short-poll latency, in µs: half the interval plus the one-way delay.
-pub fn short_poll_mean_latency_us(interval_ms: f64, one_way_us: f64) -> f64 {
-    interval_ms * 1e3 / 2.0 + one_way_us
+/// Mean short-poll latency, in µs: an event waits for the next poll to reach the server (half
+/// the interval on average), then crosses the link back (`transit_us`, RTT/2; 0 on loopback)
+/// and the server and client (`one_way_us`). A poll is not sent before the answer to the last one
+/// is back, so polls come at most once per round trip: the interval is `max(interval, rtt)`.
+pub fn short_poll_mean_latency_us(interval_ms: f64, transit_us: f64, one_way_us: f64) -> f64 {
+    (interval_ms * 1e3).max(2.0 * transit_us) / 2.0 + transit_us + one_way_us
+}
+
+/// Mean latency of a pushed event (WebSocket, SSE, TCP), in µs: one transit of the link plus the
+/// one-way delay of server and client.
+pub fn streaming_mean_latency_us(transit_us: f64, one_way_us: f64) -> f64 {
+    transit_us + one_way_us
+}
+
+/// Mean long-poll latency, in µs, for a periodic feed at `rate` over a link of one transit
+/// `transit_us` (RFC 6202 §2.2). After an answer leaves the server, no request waits there for a
+/// round trip (the answer's transit and the next request's). Events sparser than that find a
+/// request waiting and are one transit behind; events denser than that arrive in the gap, wait
+/// for the next request (half a round trip on average, at most a whole one) and then cross:
+/// two transits on average, three at worst ([`long_poll_max_latency_us`]).
+pub fn long_poll_mean_latency_us(rate: f64, transit_us: f64, one_way_us: f64) -> f64 {
+    let rtt_us = 2.0 * transit_us;
+    let gap_waits = rate > 0.0 && 1e6 / rate < rtt_us;
+    if gap_waits {
+        rtt_us / 2.0 + transit_us + one_way_us
+    } else {
+        transit_us + one_way_us
+    }
+}
+
+/// A long poll's worst latency, in µs: an event published just after an answer left waits a whole
+/// round trip for the next request, then one transit back: three transits (RFC 6202 §2.2).
+pub fn long_poll_max_latency_us(transit_us: f64, one_way_us: f64) -> f64 {
+    3.0 * transit_us + one_way_us
+}
+
+/// The most events per second one connection carries over a link of `bandwidth_bps` when each
+/// event costs `bytes_per_event` on the wire (payload and framing): the link rate ÷ bytes per event.
+pub fn link_ceiling_events_per_s(bandwidth_bps: f64, bytes_per_event: f64) -> Option<f64> {
+    (bytes_per_event > 0.0).then(|| bandwidth_bps / 8.0 / bytes_per_event)
 }
 
 /// `(measured − model) / model`, or `None` when the model is zero or not finite.
@@ -174,7 +211,27 @@ mod tests {
         assert!((short_poll_requests_per_event(1e5, 0.1, 1000.0).unwrap() - 0.001).abs() < 1e-12);
         assert_eq!(short_poll_empty_share(20.0, 1.0), 0.0);
         assert_eq!(short_poll_requests_per_event(0.0, 1.0, 1000.0), None);
-        assert!((short_poll_mean_latency_us(100.0, 200.0) - 50_200.0).abs() < 1e-9);
+        assert!((short_poll_mean_latency_us(100.0, 0.0, 200.0) - 50_200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_link_adds_transits_as_rfc_6202_counts_them() {
+        let (transit, d) = (50_000.0, 1_000.0); // a 100 ms round trip
+        assert_eq!(streaming_mean_latency_us(transit, d), 51_000.0);
+        // A short poll every 250 ms: 125 ms of wait, then one transit back.
+        assert_eq!(short_poll_mean_latency_us(250.0, transit, d), 176_000.0);
+        // Every 10 ms over a 100 ms round trip: polls can only go once per round trip.
+        assert_eq!(short_poll_mean_latency_us(10.0, transit, d), 101_000.0);
+        // Long poll: 5 events/s (200 ms apart) always find a request waiting: one transit;
+        // 50 events/s (20 ms apart) fall in the 100 ms gap: two transits on average, three at most.
+        assert_eq!(long_poll_mean_latency_us(5.0, transit, d), 51_000.0);
+        assert_eq!(long_poll_mean_latency_us(50.0, transit, d), 101_000.0);
+        assert_eq!(long_poll_max_latency_us(transit, d), 151_000.0);
+        // On loopback the models collapse to the one-way delay.
+        assert_eq!(long_poll_mean_latency_us(50.0, 0.0, d), d);
+        // 1 Mbit/s and 125 B per event: 1 000 events/s.
+        assert_eq!(link_ceiling_events_per_s(1e6, 125.0), Some(1_000.0));
+        assert_eq!(link_ceiling_events_per_s(1e6, 0.0), None);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn request_bytes(c: &CaseResult) -> Option<f64> {
 /// Model requests per event (per client) for a polling case. Short poll: `1 / min(rate ×
 /// interval, batch)` (settings only). Long poll: `1 / (1 + rate × rtt)`, the batching model: the
 /// events published while an answer travels back and the next request travels out wait for that
-/// next answer (settings and the calibrated round trip).
+/// next answer (settings and the calibrated round trip, [`round_trip_us`]).
 pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
     let rate = event_rate(c);
     match c.transport {
@@ -63,7 +63,7 @@ pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
         ),
         Transport::LongPoll if rate > 0.0 => Some(model::long_poll_requests_per_event(
             rate,
-            calibration(c)?.rtt_us / 1e6,
+            round_trip_us(c)? / 1e6,
         )),
         _ => None,
     }
@@ -108,16 +108,79 @@ pub fn payload_efficiency(c: &CaseResult) -> Option<f64> {
     Some(json / (json + overhead_per_event(c)? + request_bytes_per_event(c)?))
 }
 
-/// Model mean latency of a short-poll case, in µs: `interval/2 + one-way delay` (settings and
-/// the calibrated one-way delay).
+/// One HTTP round trip of the case's path, in µs: on loopback the run's calibration; over a
+/// shaped link the round trip the client timed through its shaper before the case (the link's
+/// calibration: a few `GET`s, no events), else the link's nominal RTT plus loopback's.
+/// Input: calibration (and settings).
+pub fn round_trip_us(c: &CaseResult) -> Option<f64> {
+    let loopback = calibration(c)?.rtt_us;
+    let Some(link) = c.params.network.filter(|l| l.is_shaped()) else {
+        return Some(loopback);
+    };
+    let through_shaper = c
+        .client
+        .as_ref()
+        .and_then(|r| r.network.as_ref()?.calibrated_rtt_us);
+    Some(through_shaper.unwrap_or(link.rtt_ms * 1e3 + loopback))
+}
+
+/// One transit of the case's link, in µs: half the round trip the client timed through its
+/// shaper (else half the nominal RTT); 0 on loopback, whose transit is inside the calibrated
+/// one-way delay. Input: the link's calibration, settings.
+pub fn transit_us(c: &CaseResult) -> f64 {
+    let Some(link) = c.params.network.filter(|l| l.is_shaped()) else {
+        return 0.0;
+    };
+    c.client
+        .as_ref()
+        .and_then(|r| r.network.as_ref()?.calibrated_rtt_us)
+        .map_or(link.transit_us(), |rtt| rtt / 2.0)
+}
+
+/// Model mean latency of a short-poll case, in µs: `max(interval, rtt)/2 + transit + one-way
+/// delay` (settings and the calibrated one-way delay).
 pub fn short_poll_mean_latency_us(c: &CaseResult) -> Option<f64> {
     if c.transport != Transport::ShortPoll {
         return None;
     }
     Some(model::short_poll_mean_latency_us(
         c.params.poll_interval_ms,
+        transit_us(c),
         calibration(c)?.one_way_delay_us,
     ))
+}
+
+/// Model mean latency of any case at a low load, in µs: one transit for a pushed event, one to
+/// two for a long poll (by rate against the round trip, RFC 6202 §2.2), the interval's wait plus
+/// one for a short poll; each plus the calibrated one-way delay. Input: settings, calibration.
+pub fn mean_latency_us(c: &CaseResult) -> Option<f64> {
+    let d = calibration(c)?.one_way_delay_us;
+    let transit = transit_us(c);
+    match c.transport {
+        Transport::ShortPoll => short_poll_mean_latency_us(c),
+        Transport::LongPoll => Some(model::long_poll_mean_latency_us(event_rate(c), transit, d)),
+        _ => Some(model::streaming_mean_latency_us(transit, d)),
+    }
+}
+
+/// A long poll's worst latency, in µs: three transits plus the calibrated one-way delay (RFC
+/// 6202 §2.2); `None` for other transports. Input: settings, calibration.
+pub fn long_poll_max_latency_us(c: &CaseResult) -> Option<f64> {
+    if c.transport != Transport::LongPoll {
+        return None;
+    }
+    let d = calibration(c)?.one_way_delay_us;
+    Some(model::long_poll_max_latency_us(transit_us(c), d))
+}
+
+/// The most events per second one subscriber's link carries: its rate ÷ the bytes each event
+/// took down the wire *in this case* (payload and framing, measured). `None` without a rate
+/// limit or without events. Input: settings and the case's own bytes per event: a ceiling that
+/// follows from the measured size, not a prediction of it.
+pub fn link_ceiling_events_per_s(c: &CaseResult) -> Option<f64> {
+    let bps = c.params.network?.bandwidth_bps? as f64;
+    let w = &c.ok()?.wire;
+    model::link_ceiling_events_per_s(bps, w.payload_bytes_per_event + w.overhead_bytes_per_event)
 }
 
 /// What the run itself shows about a case that departs from its model: a client or server core
@@ -170,9 +233,12 @@ pub fn deviations(cases: &[CaseResult]) -> Vec<Deviation> {
         if let (Some(m), Some(measured)) = (requests_per_event(c), r.requests_per_event) {
             out.extend(Deviation::check(id, "requests/event", measured, m, cause));
         }
-        if c.kind == Kind::PollInterval
-            && let Some(m) = short_poll_mean_latency_us(c)
-        {
+        let latency_model = match c.kind {
+            Kind::PollInterval => short_poll_mean_latency_us(c),
+            Kind::Network => mean_latency_us(c),
+            _ => None,
+        };
+        if let Some(m) = latency_model {
             out.extend(Deviation::check(
                 id,
                 "mean latency (µs)",

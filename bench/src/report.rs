@@ -124,7 +124,7 @@ pub fn report_markdown(
             );
         }
     };
-    let sections: [Section; 9] = [
+    let sections: [Section; 11] = [
         (
             Kind::Latency,
             "Latency, and what set-up costs",
@@ -178,6 +178,25 @@ pub fn report_markdown(
             "Keep-alive: the cost of an idle connection",
             &[],
         ),
+        (
+            Kind::Network,
+            "Real links: latency in transits, round trips to the first event",
+            &[
+                (
+                    "network-latency",
+                    "latency vs round-trip time, with the models",
+                ),
+                ("first-event", "time to first event, stacked by round trip"),
+            ],
+        ),
+        (
+            Kind::Bandwidth,
+            "A slow link: bytes per event as a ceiling",
+            &[(
+                "bandwidth",
+                "delivered vs offered on a slow link, with each ceiling",
+            )],
+        ),
     ];
     for (kind, heading, charts) in sections {
         let findings = findings::for_kind(kind, cases);
@@ -197,6 +216,10 @@ pub fn report_markdown(
             let _ = writeln!(s, "- {f}");
         }
         s.push('\n');
+        if let Some(table) = findings::table_for(kind, cases) {
+            s.push_str(&table);
+            s.push('\n');
+        }
     }
 
     s.push_str("## Theory vs measurement\n\n");
@@ -295,7 +318,12 @@ fn models_paragraph(cases: &[CaseResult]) -> String {
          (settings). Short-poll requests per event: `1/min(rate × interval, batch)` (settings). \
          Long-poll requests per event: `1/(1 + rate × round trip)` (settings, calibrated round trip). \
          Poll bytes per event: requests per event × (answer head + request) (calibrated sizes). \
-         Short-poll mean latency: `interval/2 + one-way delay` (settings, calibrated delay). {inputs}\n\n"
+         Short-poll mean latency: `max(interval, round trip)/2 + transit + one-way delay` (settings, \
+         calibrated delay). Over a shaped link, a transit is half the round trip the client timed \
+         through its shaper before the case (the link's calibration); a pushed event is one transit \
+         behind, a long-polled one one transit when events are sparser than a round trip and two on \
+         average (three at worst, RFC 6202 §2.2) when they are denser; a slow link carries at most \
+         its rate ÷ the bytes per event measured. {inputs}\n\n"
     )
 }
 

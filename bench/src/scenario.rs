@@ -14,6 +14,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Error as _, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::link::LinkSpec;
+
 /// Most repetitions a case may ask for: beyond this a suite is more likely a typo than a plan.
 pub const MAX_REPEAT: u32 = 20;
 /// A duration written the human way in a suite (`"250ms"`, `"2s"`, `"1m"`).
@@ -51,6 +53,12 @@ pub enum Kind {
     Memory,
     /// An idle feed with short keep-alive intervals: what staying connected costs.
     KeepAlive,
+    /// A low load over shaped links (round-trip time, jitter): latency in transits, and the
+    /// round trips before the first event.
+    Network,
+    /// A rate-limited link, the rate stepped up: each transport's ceiling beside link rate ÷
+    /// bytes per event.
+    Bandwidth,
 }
 
 impl Kind {
@@ -66,6 +74,8 @@ impl Kind {
             Kind::Saturation => "saturation",
             Kind::Memory => "memory",
             Kind::KeepAlive => "keep-alive",
+            Kind::Network => "network",
+            Kind::Bandwidth => "bandwidth",
         }
     }
 }
@@ -97,6 +107,9 @@ pub struct Settings {
     /// The server's WebSocket ping and SSE heartbeat interval, and the long polls' timeout
     /// (server defaults if absent).
     pub keepalive_interval: Option<Dur>,
+    /// The link between client and server (see [`crate::link`]): a profile's name or a table of
+    /// its values; loopback if absent.
+    pub network: Option<LinkSpec>,
 }
 
 /// The one setting a scenario varies, and its values.
@@ -111,6 +124,8 @@ pub struct Sweep {
     pub payload_bytes: Option<Vec<u64>>,
     /// Sweep the short-poll interval.
     pub poll_interval: Option<Vec<Dur>>,
+    /// Sweep the link (profiles or tables, see [`crate::link`]).
+    pub network: Option<Vec<LinkSpec>>,
 }
 
 /// One `[[scenario]]` as written: its own keys, and the same settings as `[defaults]`, side by
@@ -133,7 +148,7 @@ pub struct ScenarioSpec {
 const OWN_KEYS: [&str; 4] = ["name", "kind", "about", "sweep"];
 
 /// Every key a `[[scenario]]` may hold: the own keys around the fields of [`Settings`].
-const SCENARIO_KEYS: [&str; 15] = [
+const SCENARIO_KEYS: [&str; 16] = [
     "name",
     "kind",
     "about",
@@ -148,6 +163,7 @@ const SCENARIO_KEYS: [&str; 15] = [
     "subscriber_queue",
     "repeat",
     "keepalive_interval",
+    "network",
     "sweep",
 ];
 

@@ -42,6 +42,9 @@ use crate::scenario::{ScenarioSpec, Settings};
 pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
 /// The suite shipped as `bench/suites/quick.toml`: a smoke run for tests (seconds).
 pub const QUICK_SUITE: &str = include_str!("../suites/quick.toml");
+/// The suite shipped as `bench/suites/network.toml`: every link profile, and a slow link's
+/// bandwidth ceiling (a few minutes).
+pub const NETWORK_SUITE: &str = include_str!("../suites/network.toml");
 
 /// What can go wrong while loading a suite.
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +109,12 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Loads `default`, `quick` (the built-in suites) or a path to a TOML file.
+    /// Loads `default`, `quick`, `network` (the built-in suites) or a path to a TOML file.
     pub fn load(name_or_path: &str) -> Result<Self, SuiteError> {
         match name_or_path {
             "default" => Self::parse(DEFAULT_SUITE, "bench/suites/default.toml"),
             "quick" => Self::parse(QUICK_SUITE, "bench/suites/quick.toml"),
+            "network" => Self::parse(NETWORK_SUITE, "bench/suites/network.toml"),
             path => {
                 let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
                     path: PathBuf::from(path),
@@ -208,7 +212,7 @@ fn key_of(line: &str, spanned: &str) -> String {
 /// The path a suite name would load from, for messages (`quick` → `bench/suites/quick.toml`).
 pub fn describe(name_or_path: &str) -> String {
     match name_or_path {
-        "default" | "quick" => format!("bench/suites/{name_or_path}.toml"),
+        "default" | "quick" | "network" => format!("bench/suites/{name_or_path}.toml"),
         p => Path::new(p).display().to_string(),
     }
 }
@@ -234,6 +238,12 @@ mod tests {
     fn shipped_suites_parse() {
         let d = Suite::load("default").unwrap();
         let q = Suite::load("quick").unwrap();
+        let n = Suite::load("network").unwrap();
+        assert!(
+            n.cases
+                .iter()
+                .any(|c| c.kind == crate::scenario::Kind::Bandwidth)
+        );
         assert!(d.cases.len() > 50);
         assert!(q.cases.len() >= 5);
         for t in Transport::ALL {
@@ -246,8 +256,9 @@ mod tests {
             "{:?}",
             d.estimated()
         );
+        // The quick suite is the end-to-end test's: every kind once, in little over a minute.
         assert!(
-            q.estimated() < Duration::from_secs(70),
+            q.estimated() < Duration::from_secs(80),
             "{:?}",
             q.estimated()
         );

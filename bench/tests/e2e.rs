@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const TRANSPORTS: [&str; 5] = ["ws", "sse", "long-poll", "short-poll", "tcp"];
-const CHARTS: [&str; 9] = [
+const CHARTS: [&str; 12] = [
     "latency-percentiles",
     "bytes-per-event",
     "payload-efficiency",
@@ -24,6 +24,9 @@ const CHARTS: [&str; 9] = [
     "short-poll-interval",
     "round-trip",
     "capacity",
+    "network-latency",
+    "first-event",
+    "bandwidth",
 ];
 
 fn rtlab() -> PathBuf {
@@ -281,6 +284,31 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
     assert!(keepalive("sse")["keepalive_bytes_down"].as_u64() > Some(0));
     assert_eq!(keepalive("tcp")["bytes_down"], 0);
     assert!(report.contains("set-up:"), "no set-up sentences");
+    // Real links: the 40 ms link's cases went through the shaper, which the client calibrated,
+    // and a pushed event was one transit (20 ms) behind or more, never less.
+    let shaped = read_json(&dir.join("cases/network-rtt40ms-ws.json"));
+    let rtt = shaped["client"]["network"]["calibrated_rtt_us"].as_f64();
+    assert!(rtt.is_some_and(|r| r >= 40_000.0), "calibrated RTT {rtt:?}");
+    let p50 = shaped["client"]["latency_us"]["p50"].as_f64().unwrap();
+    assert!(p50 >= 20_000.0, "ws p50 {p50} µs over a 40 ms link");
+    let straight = read_json(&dir.join("cases/network-loopback-ws.json"));
+    assert!(
+        straight["client"]["network"].is_null(),
+        "loopback was shaped"
+    );
+    for needle in [
+        "## Real links",
+        "RFC 6202 §2.2 over rtt40ms",
+        "Time to first event over rtt40ms",
+        "| rtt40ms |",
+        "## A slow link",
+        "of the link's ceiling",
+    ] {
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
+    }
     // Repeats: quick.toml runs `latency` twice per transport. Each latency case file holds both
     // repetitions' figures; a case that ran once has no `repeats` (the old format).
     for t in TRANSPORTS {

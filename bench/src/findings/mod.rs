@@ -23,14 +23,18 @@
 //! | [`roundtrip`] | what publishing costs |
 //! | [`capacity`] | ceilings beside the raw-TCP floor; memory per idle connection |
 //! | [`keepalive`] | what staying connected costs on an idle feed; what set-up costs |
+//! | [`network`] | latency in transits over real links, RFC 6202's check, round trips to the first event |
+//! | [`bandwidth`] | each transport's ceiling on a slow link beside link rate ÷ bytes per event |
 //! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
 
+pub mod bandwidth;
 pub mod bytes;
 pub mod capacity;
 pub mod fanout;
 pub mod glance;
 pub mod keepalive;
 pub mod latency;
+pub mod network;
 pub mod poll;
 pub mod rank;
 pub mod rate;
@@ -53,7 +57,10 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
     let cs = ok_of(cases, kind);
     // Rate and saturation findings read failed cases too (cut-off subscribers are an answer),
     // and a memory case has no client report.
-    let reads_all = matches!(kind, Kind::Rate | Kind::Saturation | Kind::Memory);
+    let reads_all = matches!(
+        kind,
+        Kind::Rate | Kind::Saturation | Kind::Memory | Kind::Bandwidth
+    );
     if cs.is_empty() && !(reads_all && cases.iter().any(|c| c.kind == kind)) {
         return Vec::new();
     }
@@ -71,7 +78,18 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         Kind::Saturation => capacity::saturation_sentences(cases),
         Kind::Memory => capacity::memory_sentences(cases),
         Kind::KeepAlive => keepalive::idle_sentences(&cs),
+        Kind::Network => network::sentences(&cs),
+        Kind::Bandwidth => {
+            bandwidth::sentences(&cases.iter().filter(|c| c.kind == kind).collect::<Vec<_>>())
+        }
     }
+}
+
+/// A table that goes with a kind's findings, if it has one (the network scenario's, per link and
+/// transport).
+pub fn table_for(kind: Kind, cases: &[CaseResult]) -> Option<String> {
+    let cs = ok_of(cases, kind);
+    (kind == Kind::Network && !cs.is_empty()).then(|| network::table(&cs))
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ impl Chart for Stacked {
 }
 
 /// Short transport names for crowded axes.
-fn short(t: Transport) -> &'static str {
+pub(super) fn short(t: Transport) -> &'static str {
     match t {
         Transport::LongPoll => "long",
         Transport::ShortPoll => "short",

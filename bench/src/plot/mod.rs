@@ -21,6 +21,8 @@
 //! | [`poll`] | short-poll latency and wasted requests against the interval |
 //! | [`roundtrip`] | publish → receive round trip and upstream bytes |
 //! | [`capacity`] | delivered vs offered beside the raw-TCP floor; RSS vs idle connections |
+//! | [`network`] | latency vs the link's round trip; time to first event stacked by round trip |
+//! | [`bandwidth`] | delivered vs offered on a slow link, each transport's ceiling dashed |
 //!
 //! What they are built from:
 //!
@@ -36,6 +38,7 @@
 //! | [`panel`] | one x–y panel (log or linear axes, measured solid, model dashed), shared by most |
 
 pub mod axes;
+pub mod bandwidth;
 pub mod bars;
 pub mod bytes;
 pub mod capacity;
@@ -44,6 +47,7 @@ pub mod fanout;
 pub mod font;
 pub mod latency;
 pub mod lines;
+pub mod network;
 pub mod panel;
 pub mod poll;
 pub mod rate;
@@ -88,6 +92,15 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
         out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = capacity::capacity_chart(cases) {
+        out.push(chart::save(dir, &f)?);
+    }
+    if let Some(f) = network::latency_chart(cases) {
+        out.push(chart::save(dir, &f)?);
+    }
+    if let Some(f) = network::FirstEvent::from_cases(cases) {
+        out.push(chart::save(dir, &f)?);
+    }
+    if let Some(f) = bandwidth::bandwidth_chart(cases) {
         out.push(chart::save(dir, &f)?);
     }
     Ok(out)
