@@ -127,7 +127,7 @@ pub struct CompareArgs {
 /// Options of `rtlab shape`.
 #[derive(Debug, Clone, Args)]
 pub struct ShapeArgs {
-    /// Address to listen on, on loopback (127.0.0.0/8 or [::1]); port 0 picks a free one, which
+    /// Address to listen on, on loopback (127.0.0.0/8 or `[::1]`); port 0 picks a free one, which
     /// the start-up line on stderr names.
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
