@@ -14,6 +14,11 @@
 //!   WebSocket subscriber at a low rate. Short polling's mean latency is `interval/2` plus it.
 //! - `request_bytes` and `response_head_bytes`: one poll request, and one poll answer's status
 //!   line and headers, as the client counted them at the socket.
+//!
+//! Beside them, not a model input but a check of the instrument: `shaper_ceiling_bps`, the
+//! network shaper's own throughput (`rtlab_client::network::ceiling`). The shaper is a user-space
+//! hop; a shaped case means what it says only if this ceiling is far above the link's rate (the
+//! fastest profile, `broadband`, is 50 Mbit/s).
 
 use std::time::Duration;
 
@@ -23,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// every run's time estimate.
 pub const ESTIMATED: Duration = Duration::from_secs(4);
 
-/// The four calibrated inputs (see the module docs).
+/// The four calibrated inputs, and the shaper's ceiling (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// One HTTP round trip on an idle server, µs (median).
@@ -34,4 +39,8 @@ pub struct Calibration {
     pub request_bytes: f64,
     /// Bytes of one poll answer's status line and headers.
     pub response_head_bytes: f64,
+    /// The network shaper's own throughput, bits per second (one connection, no delay or rate
+    /// limit); null when it could not be measured, absent in runs that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shaper_ceiling_bps: Option<f64>,
 }

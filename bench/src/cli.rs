@@ -1,12 +1,14 @@
-//! The command line: `rtlab run`, `rtlab plot DIR`, `rtlab compare A B`.
+//! The command line: `rtlab run`, `rtlab plot DIR`, `rtlab compare A B`, `rtlab shape`.
 //!
 //! Plain `rtlab` (and so plain `cargo run --release` in the workspace) is `rtlab run` with the
 //! default suite.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use rtlab_client::network::NetworkArgs;
 use rtlab_wire::Transport;
 
 /// rtlab: measure what WebSocket, SSE, long polling and short polling really cost, against a
@@ -23,7 +25,8 @@ use rtlab_wire::Transport;
     rtlab run --suite quick --repeat 3      every case three times: median (min–max)\n  \
     rtlab run --dry-run                     list the cases and the estimated time\n  \
     rtlab plot results/latest               redraw charts and report from stored JSON\n  \
-    rtlab compare results/reference results/latest"
+    rtlab compare results/reference results/latest\n  \
+    rtlab shape --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080 --network slow-mobile"
 )]
 pub struct Cli {
     /// What to do (default: `run` with the default suite).
@@ -41,6 +44,9 @@ pub enum Command {
     Plot(PlotArgs),
     /// Print the differences between two results folders (p50, p99, events/s, bytes/event).
     Compare(CompareArgs),
+    /// Put a shaped link in front of a server, for a browser or any TCP client: listen on one
+    /// loopback address, relay to another, adding the link's delay, jitter and rate limit.
+    Shape(ShapeArgs),
 }
 
 /// Options of `rtlab run`.
@@ -116,6 +122,27 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// The results folder compared with it.
     pub b: PathBuf,
+}
+
+/// Options of `rtlab shape`.
+#[derive(Debug, Clone, Args)]
+pub struct ShapeArgs {
+    /// Address to listen on, on loopback (127.0.0.0/8 or `[::1]`); port 0 picks a free one, which
+    /// the start-up line on stderr names.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The server to relay every connection to, on loopback (e.g. 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: SocketAddr,
+    /// The link to imitate.
+    #[command(flatten)]
+    pub shaping: NetworkArgs,
+    /// Seed of the jitter draws [default: a fresh one].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Stop after this long (e.g. `10m`) [default: until Ctrl-C].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@
 //! - [`scenario`]: a scenario as a suite writes it, and its [`Kind`](scenario::Kind).
 //! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
 //! - [`suite`]: suites in TOML, with errors that name file, line and key.
-//! - [`cli`]: the command line (`run`, `plot`, `compare`).
+//! - [`cli`]: the command line (`run`, `plot`, `compare`, `shape`).
 //!
 //! **Measuring:**
 //! - [`proc_sampler`]: a process's CPU time and memory from `/proc`.

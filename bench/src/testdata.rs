@@ -158,6 +158,7 @@ pub fn calibration() -> Calibration {
         one_way_delay_us: 150.0,
         request_bytes: 90.0,
         response_head_bytes: 150.0,
+        shaper_ceiling_bps: Some(4e9),
     }
 }
 

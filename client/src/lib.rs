@@ -60,7 +60,8 @@
 //!   JSON, `.hgrm`.
 //! - **Around the run.** [`network`]: real links on loopback: the profiles (`--network mobile`,
 //!   `--rtt 100ms`), the shaper (a TCP relay on its own thread that adds delay, jitter and a
-//!   rate limit), the route through it, and its calibration. [`control`] (`/stats` and the
+//!   rate limit; standalone as `rtlab shape`), the flags both share, the route through it, its
+//!   calibration and its own throughput ceiling. [`control`] (`/stats` and the
 //!   window's seqs), [`progress`] (the stderr line), [`source_addr`] (127.0.0.x source addresses
 //!   beyond 20 000 connections), [`error`] ([`RunError`]).
 //! - [`trace`]: the wire tracer behind `rtlab-client trace`.

@@ -10,6 +10,7 @@
 //! | [`measure`] | `rtlab run`: load, narrow, pin, run, draw, print, decide the exit |
 //! | [`plan`] | the suite as `--duration`/`--transports`/… narrow it, and the `--dry-run` plan |
 //! | [`signals`] | Ctrl-C, SIGTERM and SIGHUP stop the run in order |
+//! | [`shape`] | `rtlab shape`: the client's network shaper on its own, in front of a server |
 //! | [`exit`] | the exit policy: 0 all ok, 1 a case failed, 2 an error, 130 interrupted |
 //!
 //! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here.
@@ -17,6 +18,7 @@
 pub mod exit;
 pub mod measure;
 pub mod plan;
+pub mod shape;
 pub mod signals;
 
 use anyhow::Context;
@@ -36,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => measure::run(args),
         Command::Plot(args) => plot(args),
         Command::Compare(args) => compare(args),
+        Command::Shape(args) => shape::run(args),
     }
 }
 

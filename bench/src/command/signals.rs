@@ -20,17 +20,43 @@ pub fn watch_stop_signals() -> watch::Receiver<bool> {
 
 /// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP, and names the one that came.
 async fn stop_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "interrupted";
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term.recv() => "terminated (SIGTERM)",
-        _ = hup.recv() => "hung up (SIGHUP)",
+    match StopSignals::listen() {
+        Ok(mut signals) => signals.recv().await,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP, caught from the moment [`listen`](Self::listen)
+/// returns: a signal that comes before the first `await` is kept for [`recv`](Self::recv)
+/// instead of taking its default action (ending the process at once). `rtlab shape` listens
+/// before it prints where it listens, so whoever reads that line may signal it right away.
+#[derive(Debug)]
+pub(crate) struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts catching the three signals. Call inside the runtime.
+    pub(crate) fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the next of them, and names it.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.terminate.recv() => "terminated (SIGTERM)",
+            _ = self.hangup.recv() => "hung up (SIGHUP)",
+        }
     }
 }

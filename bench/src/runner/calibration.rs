@@ -2,13 +2,16 @@
 //!
 //! It measures the inputs of [`crate::calibration`] the way the cases measure everything else
 //! (the same server binary and pinning, the same client library), but in runs of its own, so no
-//! case's figures feed the model that judges them.
+//! case's figures feed the model that judges them. It also measures the network shaper's
+//! ceiling, which needs no server; a failure there only leaves it out (a warning), since no
+//! model needs it.
 
 use std::time::Duration;
 
 use rtlab_client::RunConfig;
 use rtlab_client::config::Target;
 use rtlab_client::network::calibrate::median_round_trip;
+use rtlab_client::network::ceiling::relay_ceiling;
 use rtlab_wire::Transport;
 
 use crate::calibration::Calibration;
@@ -24,6 +27,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 const WARMUP: Duration = Duration::from_millis(300);
 /// The short-poll interval of the size measurement: a few dozen requests in the window.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the shaper's ceiling is measured: enough for hundreds of megabytes through it.
+const CEILING_WINDOW: Duration = Duration::from_millis(300);
 
 /// Measures the calibration on a server of its own; an error says which step failed.
 pub async fn calibrate(opts: &RunOptions) -> Result<Calibration, String> {
@@ -40,7 +45,21 @@ pub async fn calibrate(opts: &RunOptions) -> Result<Calibration, String> {
         .map_err(|e| format!("calibration server: {e}"))?;
     let measured = measure(server.http).await;
     server.stop().await;
-    measured
+    let mut calibration = measured?;
+    // After the server stops, so that the shaper does not share the cores with it.
+    calibration.shaper_ceiling_bps = shaper_ceiling().await;
+    Ok(calibration)
+}
+
+/// The shaper's ceiling in bits per second, or `None` (with a warning) when it failed.
+async fn shaper_ceiling() -> Option<f64> {
+    match relay_ceiling(CEILING_WINDOW).await {
+        Ok(bytes_per_s) => Some(bytes_per_s * 8.0),
+        Err(e) => {
+            tracing::warn!(error = %e, "calibration: the shaper's ceiling could not be measured");
+            None
+        }
+    }
 }
 
 async fn measure(http: std::net::SocketAddr) -> Result<Calibration, String> {
@@ -71,6 +90,7 @@ async fn measure(http: std::net::SocketAddr) -> Result<Calibration, String> {
             .wire
             .response_head_bytes_per_request
             .ok_or_else(|| missing("response head size"))?,
+        shaper_ceiling_bps: None,
     })
 }
 

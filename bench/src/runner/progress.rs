@@ -34,8 +34,12 @@ pub fn println(bar: &ProgressBar, line: String) {
 
 /// The calibration's line: the inputs every model of the report takes.
 pub fn calibration_line(c: &Calibration) -> String {
+    // The shaper's ceiling is a check of the instrument: beside the inputs, when measured.
+    let ceiling = c.shaper_ceiling_bps.map_or(String::new(), |bps| {
+        format!(", shaper ceiling {:.0} Mbit/s", bps / 1e6)
+    });
     format!(
-        "calibration: HTTP round trip {}, one-way delay {}, poll request {:.0} B, answer head {:.0} B",
+        "calibration: HTTP round trip {}, one-way delay {}, poll request {:.0} B, answer head {:.0} B{ceiling}",
         format::micros(c.rtt_us),
         format::micros(c.one_way_delay_us),
         c.request_bytes,
@@ -77,5 +81,23 @@ pub fn case_line(i: usize, n: usize, r: &CaseResult) -> String {
                 .next()
                 .unwrap_or("")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calibration_line_shows_the_shaper_ceiling_when_measured() {
+        let mut c = crate::testdata::calibration();
+        c.shaper_ceiling_bps = Some(3.7e9);
+        let line = calibration_line(&c);
+        assert!(
+            line.ends_with("answer head 150 B, shaper ceiling 3700 Mbit/s"),
+            "{line}"
+        );
+        c.shaper_ceiling_bps = None;
+        assert!(calibration_line(&c).ends_with("answer head 150 B"));
     }
 }

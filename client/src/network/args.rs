@@ -2,7 +2,7 @@
 //!
 //! Two commands shape a link: `rtlab-client`, around its own measurement, and `rtlab shape`, a
 //! standalone shaper in front of a server for a browser or any other program. Both take the
-//! same flags with the same rules, so they are one clap [`Args`](clap::Args) struct that each
+//! same flags with the same rules, so they are one clap [`clap::Args`] struct that each
 //! command line flattens into its own (`#[command(flatten)]`), as ripgrep shares its flag
 //! definitions: one place for the help text, the value parsers and the conflict rules (a
 //! profile *or* its values, never both; `--jitter` only with `--rtt`), which clap enforces

@@ -19,10 +19,12 @@
 //! - [`route`]: [`ShapedRoute`](route::ShapedRoute), the shapers a run puts in front of the
 //!   server, and the straight road `/stats` keeps;
 //! - [`calibrate`]: measures the round trip through the shaper before the run, so the report
-//!   says what the link really was.
+//!   says what the link really was;
+//! - [`ceiling`]: the relay's own throughput, to show that the shaper is not the bottleneck.
 
 pub mod args;
 pub mod calibrate;
+pub mod ceiling;
 pub mod pacer;
 pub mod profile;
 pub mod relay;
