@@ -93,7 +93,30 @@ pub(super) fn sentences(cs: &[&CaseResult]) -> Vec<String> {
         }
     }
     out.extend(loopback_hides(cs, &links));
+    out.extend(shaper_headroom(cs, &links));
     out
+}
+
+/// The shaper is a user-space hop: the run's calibration measured how fast it relays on its own,
+/// which must stand well above every link it imitates for the links, not the relay, to be what
+/// was measured.
+fn shaper_headroom(cs: &[&CaseResult], links: &[LinkParams]) -> Option<String> {
+    let ceiling = cs
+        .iter()
+        .find_map(|c| c.calibration.as_ref()?.shaper_ceiling_bps)?;
+    let fastest = links.iter().filter_map(|l| l.bandwidth_bps).max();
+    let beside = match fastest {
+        Some(bps) => format!(
+            ", {:.0}× the fastest link here ({})",
+            ceiling / bps as f64,
+            rtlab_client::network::format_bandwidth(bps)
+        ),
+        None => String::new(),
+    };
+    Some(format!(
+        "The shaper on its own (no delay, no rate limit) relayed {} through one connection in the calibration step{beside}.",
+        rtlab_client::network::format_bandwidth(ceiling.round() as u64)
+    ))
 }
 
 /// `Over mobile (…; 81.9 ms through the shaper): p50 ws 41.2 ms (1.03 transits), …`
@@ -373,6 +396,22 @@ mod tests {
         long_poll_on_mobile(&mut cases).latency_us.p50 = ws_p50;
         let s = said(&cases, "On loopback");
         assert!(!s.contains("hides"), "{s}");
+    }
+
+    #[test]
+    fn the_shapers_headroom_is_measured_not_assumed() {
+        let mut cases = of_kind(Kind::Network);
+        let s = said(&cases, "The shaper on its own");
+        assert!(s.contains("relayed 4000 Mbit/s"), "{s}");
+        assert!(s.contains("400× the fastest link here (10 Mbit/s)"), "{s}");
+        for c in &mut cases {
+            c.calibration.as_mut().unwrap().shaper_ceiling_bps = None;
+        }
+        assert!(
+            !sentences_of(sentences, &cases)
+                .iter()
+                .any(|s| s.starts_with("The shaper"))
+        );
     }
 
     #[test]
