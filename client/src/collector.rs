@@ -7,6 +7,12 @@
 //! server's counters at the window's two ends, and the window's seqs. Every number in the report
 //! is derived here, in one place, from the raw counts.
 //!
+//! The same sums also add up *across processes*: a run split over several client processes
+//! (`--shards`, see [`crate::shards`]) has each shard hand back its [`Collected`], its histograms
+//! and its [`RunFacts`] instead of a report; the parent adds them with [`Collected::merge`] and
+//! `LatencyHistograms::merge` and builds the one report with [`Collected::report`], the very code
+//! an unsharded run goes through. Nothing derived (a percentile, a ratio) is ever averaged.
+//!
 //! The collector also decides whether there is anything to report: a run fails only when
 //! nothing could be measured (no subscriber connected, or every one was lost before the end;
 //! then the partial report goes with the error); anything less is data.
@@ -15,6 +21,7 @@ use std::sync::Arc;
 
 use rtlab_wire::framing::streaming_overhead;
 use rtlab_wire::{StatsSnapshot, Transport};
+use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::control::ServerWindow;
@@ -40,8 +47,9 @@ pub struct Collector {
     connect_failures: u64,
 }
 
-/// What the subscribers left behind, once the run has something to report.
-#[derive(Debug)]
+/// What the subscribers left behind, once the run has something to report. Serializable: it is
+/// what one shard of a sharded run hands back (see [`crate::shards`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collected {
     total: Tally,
     connected: u64,
@@ -133,16 +141,25 @@ impl Collector {
 }
 
 /// Everything besides the subscribers' outcomes that goes into the report.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RunFacts {
     /// The server's counters at the window's ends.
     pub server: ServerWindow,
     /// `S0` and `S1`, when both were read.
     pub window_seqs: Option<(u64, u64)>,
+    /// Events the connected subscribers should have received in range, when `S0` and `S1` are
+    /// known: `(S1 − S0) × connected` in one process ([`expected_in_range`]); in a sharded run
+    /// the sum of each shard's own, because each shard read its own `S0` and `S1`.
+    pub expected_in_range: Option<u64>,
     /// The seed the run used.
     pub seed: u64,
     /// The shaped network and its calibration, if any.
     pub network: Option<NetworkReport>,
+}
+
+/// The events `connected` subscribers should all have received in the window `(S0, S1]`.
+pub fn expected_in_range(window_seqs: Option<(u64, u64)>, connected: u64) -> Option<u64> {
+    window_seqs.map(|(s0, s1)| s1.saturating_sub(s0) * connected)
 }
 
 impl Collected {
@@ -151,8 +168,27 @@ impl Collected {
         self.all_lost.is_none()
     }
 
-    /// Merges the histogram shards and builds the report; when every subscriber was lost, the
-    /// report goes with the error as the partial result.
+    /// Subscribers that connected (completed or lost later).
+    pub fn connected(&self) -> u64 {
+        self.connected
+    }
+
+    /// Adds another process's subscribers (a shard of the same run): every count sums, and the
+    /// run has lost every subscriber only if no shard has one that completed.
+    pub fn merge(&mut self, other: Collected) {
+        self.total.merge(&other.total);
+        self.connected += other.connected;
+        self.completed += other.completed;
+        self.lagging += other.lagging;
+        self.disconnects += other.disconnects;
+        self.all_lost = if self.completed == 0 {
+            self.all_lost.take().or(other.all_lost)
+        } else {
+            None
+        };
+    }
+
+    /// Merges the histogram shards and builds the report (see [`report`](Self::report)).
     pub fn into_report(
         self,
         config: &RunConfig,
@@ -163,16 +199,20 @@ impl Collected {
         for s in shards {
             s.merge_into(&mut histograms);
         }
+        self.report(config, &histograms, facts)
+    }
+
+    /// Builds the report from these sums and the run's `histograms`; when every subscriber was
+    /// lost, the report goes with the error as the partial result.
+    pub fn report(
+        self,
+        config: &RunConfig,
+        histograms: &LatencyHistograms,
+        facts: RunFacts,
+    ) -> Result<RunReport, RunError> {
         let report = RunReport {
-            network: facts.network,
-            ..build_report(
-                config,
-                &self,
-                &histograms,
-                facts.server,
-                facts.window_seqs,
-                facts.seed,
-            )
+            network: facts.network.clone(),
+            ..build_report(config, &self, histograms, &facts)
         };
         match self.all_lost {
             None => Ok(report),
@@ -192,16 +232,15 @@ fn build_report(
     config: &RunConfig,
     c: &Collected,
     h: &LatencyHistograms,
-    server: ServerWindow,
-    window_seqs: Option<(u64, u64)>,
-    seed: u64,
+    facts: &RunFacts,
 ) -> RunReport {
     let t = &c.total;
     let ServerWindow {
         first,
         last,
         fallback_reason: no_stats,
-    } = server;
+    } = &facts.server;
+    let (window_seqs, seed) = (facts.window_seqs, facts.seed);
     let server = (first, last);
     let duration_s = config.duration.as_secs_f64();
     let server_events_published = match &server {
@@ -246,7 +285,7 @@ fn build_report(
     };
     // Exact by seq when S0 and S1 are known: every connected subscriber should have received
     // each of the S1 − S0 events published in the window, by the end of its drain.
-    let expected = window_seqs.map(|(s0, s1)| (s1 - s0) * c.connected);
+    let expected = facts.expected_in_range;
     let delivery_ratio = match expected {
         Some(expected) => ratio(t.in_range, expected),
         None => ratio(t.events, server_events_published * c.connected),
@@ -258,6 +297,7 @@ fn build_report(
             // Both reads succeeded, but the first too late: the subscribers had given up on S0.
             Some(
                 no_stats
+                    .clone()
                     .unwrap_or_else(|| "/stats answered too late for the window's start".into()),
             ),
         ),
@@ -390,6 +430,7 @@ mod tests {
         let facts = RunFacts {
             server: ServerWindow::default(),
             window_seqs: None,
+            expected_in_range: None,
             seed: 7,
             network: None,
         };
