@@ -1,0 +1,107 @@
+//! `--shards`: one run split over several `rtlab-client` processes, merged into one report that
+//! means what an unsharded run's means, and a shard that fails fails the run on one line.
+
+use rstest::rstest;
+use rstest_reuse::apply;
+use rtlab_client::RunReport;
+use rtlab_client::histograms::from_base64;
+use rtlab_wire::Transport;
+
+use crate::common::{RATE, assert_one_line_error, client, every_transport, server, url};
+
+#[apply(every_transport)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_report_the_whole_run(transport: Transport) {
+    let server = server(RATE).await;
+    let (url, control) = (
+        url(&server, transport),
+        format!("http://{}", server.http_addr()),
+    );
+    let out = client(&[
+        "--transport",
+        &transport.to_string(),
+        "--url",
+        &url,
+        "--control-url",
+        &control,
+        "--clients",
+        "6",
+        "--shards",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "300ms",
+        "--quiet",
+        "--json",
+        "-",
+    ])
+    .await;
+    server.shutdown().await.ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: RunReport = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    let summary = rtlab_client::printer::human(&report);
+
+    // Every subscriber of both shards is in the one report.
+    assert_eq!((report.connected, report.completed), (6, 6), "{summary}");
+    assert_eq!(report.connect_us.count, 6, "{summary}");
+    assert_eq!(
+        (report.lost, report.duplicates, report.out_of_order),
+        (0, 0, 0),
+        "{summary}"
+    );
+    assert!(report.errors.is_empty(), "{summary}");
+    // Each shard's window is exact for its own S0/S1, and the sum of them is delivered in full.
+    assert_eq!(report.undelivered, Some(0), "{summary}");
+    assert_eq!(report.delivery_ratio, 1.0, "{summary}");
+    assert_eq!(report.latency_us.count, report.events_in_range, "{summary}");
+    // The report's window spans the shards' windows: the sum of six subscribers' windows fits
+    // in it, and the shards' reads of /stats differ by at most a few events.
+    let (s0, s1) = (
+        report.window_seq_start.unwrap(),
+        report.window_seq_end.unwrap(),
+    );
+    assert!(s1 > s0 + 10, "{summary}");
+    assert!(report.events_in_range <= (s1 - s0) * 6, "{summary}");
+    assert!(report.events_in_range >= (s1 - s0 - 10) * 6, "{summary}");
+    // The histogram in the report is the merged one, every sample in it.
+    let histogram = from_base64(&report.latency_histogram_b64).unwrap();
+    assert_eq!(histogram.len(), report.latency_us.count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_shard_fails_the_run_on_one_line() {
+    // A port with nobody listening: every shard's connects are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = client(&[
+        "-t",
+        "ws",
+        "--url",
+        &url,
+        "--clients",
+        "4",
+        "--shards",
+        "2",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "100ms",
+        "--quiet",
+    ])
+    .await;
+    assert_one_line_error(&out, 1, "of 2 failed: no subscriber could connect");
+}
+
+#[rstest]
+#[case::more_shards_than_clients(&["--clients", "2", "--shards", "3"], "--shards must be between 1 and 2")]
+#[case::too_many(&["--clients", "100", "--shards", "65"], "--shards")]
+#[case::zero(&["--shards", "0"], "--shards")]
+#[tokio::test]
+async fn a_bad_shard_count_is_a_usage_error(#[case] args: &[&str], #[case] needle: &str) {
+    let mut all = vec!["-t", "sse", "--url", "http://127.0.0.1:9", "--quiet"];
+    all.extend_from_slice(args);
+    assert_one_line_error(&client(&all).await, 2, needle);
+}
