@@ -44,9 +44,17 @@ impl ShardProgram {
         }
     }
 
-    /// This very executable with `args` (how a binary shards itself).
+    /// This very executable with `args` (how a binary shards itself). On Linux that is
+    /// `/proc/self/exe`, which names this process's own image even after its file has been
+    /// replaced (a rebuild during a long run; the path then reads `… (deleted)`): the shards are
+    /// then the parent's build, as the exchange between them assumes.
     pub fn current_exe(args: &[&str]) -> std::io::Result<Self> {
-        Ok(Self::new(std::env::current_exe()?, args))
+        let program = if cfg!(target_os = "linux") {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe()?
+        };
+        Ok(Self::new(program, args))
     }
 
     /// Sends each shard's process id to `pids`.
@@ -73,6 +81,7 @@ pub(crate) async fn run_shard(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", program.program.display()))?;
+    tracing::debug!(shard = spec.index, pid = child.id(), "client shard started");
     if let (Some(pids), Some(pid)) = (&program.pids, child.id()) {
         // The receiver may be gone (nobody samples): that is fine.
         let _ = pids.send(pid);
