@@ -3,7 +3,8 @@
 //! Everything a shard hands back either *adds* or has an obvious *extreme*:
 //!
 //! - counts (events, bytes, requests, connected, lost, errors by kind…) are summed
-//!   ([`Collected::merge`], the collector's own `push`/`merge`);
+//!   ([`Collected::merge`](crate::collector::Collected::merge), the collector's own
+//!   `push`/`merge`);
 //! - HdrHistograms are added bucket by bucket (`LatencyHistograms::merge`), so the merged p99 is
 //!   the p99 of every sample of every shard. Averaging the shards' p99s would not be: two shards
 //!   with p99s of 1 ms and 100 ms do not have a run p99 of 50.5 ms;
