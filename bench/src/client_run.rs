@@ -59,6 +59,23 @@ pub fn config(case: &Case, http: SocketAddr, tcp: SocketAddr) -> RunConfig {
     c
 }
 
+/// The client processes a case runs in with `--client-shards shards`: a case with fewer
+/// subscribers than shards gets one process per subscriber.
+pub fn processes(case: &Case, shards: u32) -> u32 {
+    shards.min(u32::try_from(case.params.clients).unwrap_or(u32::MAX))
+}
+
+/// How long after [`run_client`] is called the client's run starts (its first connection): at
+/// once in process; a sharded run fixes its start a moment ahead, so that every shard process
+/// is up by then (`rtlab_client::shards::start_lead`). The runner places the window after it.
+pub fn start_delay(case: &Case, http: SocketAddr, tcp: SocketAddr, shards: u32) -> Duration {
+    if processes(case, shards) > 1 {
+        rtlab_client::shards::start_lead(&config(case, http, tcp))
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// The hidden subcommand of `rtlab` that runs one client shard.
 pub const SHARD_SUBCOMMAND: &str = "client-shard";
 
@@ -73,8 +90,7 @@ pub async fn run_client(
     shard_pids: UnboundedSender<u32>,
 ) -> Result<RunReport, String> {
     let config = config(case, http, tcp);
-    // A case with fewer subscribers than shards gets one process per subscriber.
-    let shards = shards.min(u32::try_from(config.clients).unwrap_or(u32::MAX));
+    let shards = processes(case, shards);
     let run = if shards > 1 {
         let program = ShardProgram::current_exe(&[SHARD_SUBCOMMAND])
             .map_err(|e| format!("cannot find this executable to start client shards: {e}"))?
@@ -106,5 +122,22 @@ mod tests {
         assert_eq!(c.control_url.as_deref(), Some("http://127.0.0.1:1000"));
         assert_eq!(c.clients, case.params.clients);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn shards_are_at_most_one_per_subscriber_and_start_a_moment_ahead() {
+        let suite = Suite::load("quick").unwrap();
+        let case = suite.cases.iter().find(|c| c.params.clients == 3).unwrap();
+        assert_eq!(
+            (processes(case, 1), processes(case, 2), processes(case, 8)),
+            (1, 2, 3)
+        );
+        let http: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let tcp: SocketAddr = "127.0.0.1:2000".parse().unwrap();
+        assert_eq!(start_delay(case, http, tcp, 1), Duration::ZERO);
+        assert_eq!(
+            start_delay(case, http, tcp, 2),
+            rtlab_client::shards::START_LEAD
+        );
     }
 }

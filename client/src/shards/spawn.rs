@@ -10,7 +10,9 @@
 //! **No orphans.** The child is started with `kill_on_drop`, so if the parent's future is
 //! dropped (Ctrl-C, another shard failed, the lab's case timeout), the child is killed rather
 //! than left holding thousands of connections; and it is bounded in time by the run's own length
-//! plus a slack.
+//! plus a slack. If the parent is killed outright (SIGKILL cannot be caught), a shard still ends
+//! by itself at its clock's stop, and its answer goes nowhere; a production tool would also ask
+//! the kernel for a parent-death signal, as the lab runner does for its servers.
 
 use std::path::PathBuf;
 use std::process::Stdio;
