@@ -3,11 +3,12 @@
 
 use rstest::rstest;
 use rstest_reuse::apply;
-use rtlab_client::RunReport;
 use rtlab_client::histograms::from_base64;
+use rtlab_client::{RunConfig, RunReport, ShardProgram, run_sharded};
 use rtlab_wire::Transport;
 
-use crate::common::{RATE, assert_one_line_error, client, every_transport, server, url};
+use crate::common::{RATE, assert_one_line_error, client, every_transport, server, short_run, url};
+use crate::schema::check_json;
 
 #[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +41,9 @@ async fn two_shards_report_the_whole_run(transport: Transport) {
     server.shutdown().await.ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let report: RunReport = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    check_json(&json).expect("the sharded report has the unsharded report's schema");
+    let report: RunReport = serde_json::from_value(json).unwrap();
     let summary = rtlab_client::printer::human(&report);
 
     // Every subscriber of both shards is in the one report.
@@ -68,6 +71,41 @@ async fn two_shards_report_the_whole_run(transport: Transport) {
     // The histogram in the report is the merged one, every sample in it.
     let histogram = from_base64(&report.latency_histogram_b64).unwrap();
     assert_eq!(histogram.len(), report.latency_us.count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_reports_each_shard_process_and_merges_round_trips() {
+    let server = server(RATE).await;
+    let config = RunConfig {
+        clients: 4,
+        publish_rate: Some(10.0),
+        ..short_run(&server, Transport::Ws)
+    };
+    let (pids, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let program =
+        ShardProgram::new(env!("CARGO_BIN_EXE_rtlab-client"), &["shard-worker"]).with_pids(pids);
+    let report = run_sharded(config, 3, program)
+        .await
+        .expect("the run succeeds");
+    server.shutdown().await.ok();
+    let summary = rtlab_client::printer::human(&report);
+
+    // Three child processes, none of them this one.
+    let mut seen = Vec::new();
+    while let Ok(pid) = started.try_recv() {
+        seen.push(pid);
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(!seen.contains(&std::process::id()));
+    // 4 subscribers split 2 + 1 + 1, all in the one report, publishes and their echoes too.
+    assert_eq!((report.connected, report.completed), (4, 4), "{summary}");
+    let p = report.publish.as_ref().expect("a publish section");
+    assert!(p.sent > 0, "{summary}");
+    assert_eq!(p.round_trip_us.count, p.echoed, "{summary}");
+    assert_eq!(report.undelivered, Some(0), "{summary}");
+    assert_eq!(report.latency_us.count, report.events_in_range, "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
