@@ -2,10 +2,11 @@
 //!
 //! As in oha's `result_data.rs`, aggregation is `push`/`merge` and nothing else: each finished
 //! subscriber's [`Outcome`] is added to a [`Collector`] (its [`Tally`] summed, its end counted:
-//! completed, lost as lagging, disconnected, never connected), and at the end the histogram
-//! shards are merged (HdrHistograms add exactly) and the [`RunReport`] built from the sums, the
-//! server's counters at the window's two ends, and the window's seqs. Every number in the report
-//! is derived here, in one place, from the raw counts.
+//! completed, lost as lagging, disconnected, never connected); at the end the engine adds the
+//! histogram shards into one `LatencyHistograms` (HdrHistograms add exactly), and
+//! [`Collected::report`] builds the [`RunReport`] from the sums, those histograms, the server's
+//! counters at the window's two ends, and the window's seqs. Every number in the report is
+//! derived here, in one place, from the raw counts.
 //!
 //! The same sums also add up *across processes*: a run split over several client processes
 //! (`--shards`, see [`crate::shards`]) has each shard hand back its [`Collected`], its histograms
@@ -17,8 +18,6 @@
 //! nothing could be measured (no subscriber connected, or every one was lost before the end;
 //! then the partial report goes with the error); anything less is data.
 
-use std::sync::Arc;
-
 use rtlab_wire::framing::streaming_overhead;
 use rtlab_wire::{StatsSnapshot, Transport};
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::control::ServerWindow;
 use crate::error::RunError;
-use crate::histograms::{HistogramShard, LatencyHistograms, summarize, to_base64};
+use crate::histograms::{LatencyHistograms, summarize, to_base64};
 use crate::report::{
     NetworkReport, PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport,
 };
@@ -124,7 +123,7 @@ impl Collector {
                 Some(SubError::Protocol(reason)) => {
                     return Err(RunError::Protocol { url, reason });
                 }
-                // Built into an error with the partial report by `into_report`.
+                // Built into an error with the partial report by `report`.
                 Some(e) => all_lost = Some(e.to_string()),
                 None => return Err(RunError::Internal("no subscriber completed".into())),
             }
@@ -186,20 +185,6 @@ impl Collected {
         } else {
             None
         };
-    }
-
-    /// Merges the histogram shards and builds the report (see [`report`](Self::report)).
-    pub fn into_report(
-        self,
-        config: &RunConfig,
-        shards: &[Arc<HistogramShard>],
-        facts: RunFacts,
-    ) -> Result<RunReport, RunError> {
-        let mut histograms = LatencyHistograms::new();
-        for s in shards {
-            s.merge_into(&mut histograms);
-        }
-        self.report(config, &histograms, facts)
     }
 
     /// Builds the report from these sums and the run's `histograms`; when every subscriber was
@@ -434,8 +419,7 @@ mod tests {
             seed: 7,
             network: None,
         };
-        let shards = vec![Arc::new(HistogramShard::default())];
-        match c.into_report(&config, &shards, facts) {
+        match c.report(&config, &LatencyHistograms::new(), facts) {
             Err(RunError::AllDisconnected {
                 reason,
                 partial: Some(partial),

@@ -22,8 +22,8 @@
 //! shapers' addresses. `/stats` keeps the straight road: its reads mark the window, which must
 //! not move with the link.
 //!
-//! Then the pipeline closes as in oha: the collector (`collector.rs`) sums the tallies, merges
-//! the histogram shards and builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`]
+//! Then the pipeline closes as in oha: the collector (`collector.rs`) sums the tallies, the
+//! histogram shards are added into one set, and the collector builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`]
 //! connects all fail, the run stops at once instead of ramping thousands of doomed connections.
 //!
 //! **One process or several.** [`run`] is [`measure`] of the whole run followed by the report.
@@ -107,7 +107,6 @@ pub struct Measured {
 /// Runs one load test and returns its report. Call it inside a tokio runtime (a multi-threaded
 /// one, so that subscribers spread over the cores).
 pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
-    config.validate()?;
     let m = measure(&config, Part::whole(&config)).await?;
     m.collected.report(&config, &m.histograms, m.facts)
 }

@@ -1,5 +1,9 @@
 //! Client shards: one run's subscribers split over several client processes, merged exactly.
 //!
+//! (Not to be confused with the *histogram* shards inside one process, `HistogramShard`: those
+//! split the recording over locks; these split the subscribers over processes. Both merge the
+//! same exact way.)
+//!
 //! **Why.** One process may hold at most 20 000 open files (a hard limit that an unprivileged
 //! process cannot raise), and a single client process on one core can itself be the bottleneck
 //! at 10 000 subscribers. `--shards N` splits the subscribers over N child processes, each with
