@@ -325,3 +325,56 @@ fn raise_open_file_limit(sockets: u64) {
         Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_start_fixes_the_clock_whether_ahead_or_past() {
+        let config = RunConfig {
+            clients: 11,
+            connect_rate: 10.0,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(3),
+            ..RunConfig::new(Transport::Ws, "http://127.0.0.1:1")
+        };
+        let second = 1_000_000_000;
+        let now_ns = now_unix_nanos();
+        let ahead = plan_clock(&config, Some(now_ns + 10 * second));
+        assert_eq!(ahead.start_unix_ns, now_ns + 10 * second);
+        assert!(ahead.start > Instant::now() + Duration::from_secs(5));
+        // The whole run's ramp (10 connections after the first at 10/s), then the warm-up.
+        assert_eq!(ahead.window_start - ahead.start, Duration::from_secs(1 + 2));
+        assert_eq!(
+            ahead.window_end - ahead.window_start,
+            Duration::from_secs(3)
+        );
+        let past = plan_clock(&config, Some(now_ns - 10 * second));
+        assert_eq!(past.start_unix_ns, now_ns - 10 * second);
+        assert!(past.start + Duration::from_secs(5) < Instant::now());
+        let now = plan_clock(&config, None);
+        assert!(now.start_unix_ns >= now_ns);
+    }
+
+    #[test]
+    fn a_part_outside_the_run_is_a_config_error() {
+        let config = RunConfig {
+            clients: 4,
+            ..RunConfig::new(Transport::Ws, "http://127.0.0.1:1")
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (first, count) in [(0, 0), (3, 2), (u64::MAX, 2)] {
+            let part = Part {
+                first,
+                count,
+                start_unix_ns: None,
+            };
+            let e = rt.block_on(measure(&config, part)).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+        }
+    }
+}
