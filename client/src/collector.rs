@@ -9,10 +9,12 @@
 //! derived here, in one place, from the raw counts.
 //!
 //! The same sums also add up *across processes*: a run split over several client processes
-//! (`--shards`, see [`crate::shards`]) has each shard hand back its [`Collected`], its histograms
-//! and its [`RunFacts`] instead of a report; the parent adds them with [`Collected::merge`] and
-//! `LatencyHistograms::merge` and builds the one report with [`Collected::report`], the very code
-//! an unsharded run goes through. Nothing derived (a percentile, a ratio) is ever averaged.
+//! (`--shards`, see [`crate::shards`]) has each shard hand back its [`Collector`] (before any
+//! verdict), its histograms and its [`RunFacts`] instead of a report; the parent adds them with
+//! [`Collector::merge`] and `LatencyHistograms::merge`, and gives the verdict
+//! ([`Collector::finish`]) and builds the one report ([`Collected::report`]) with the very code
+//! an unsharded run goes through. Nothing derived (a percentile, a ratio) is ever averaged, and a
+//! shard whose subscribers could not connect is data, as it would be in one process.
 //!
 //! The collector also decides whether there is anything to report: a run fails only when
 //! nothing could be measured (no subscriber connected, or every one was lost before the end;
@@ -33,22 +35,44 @@ use crate::subscriber::{End, Outcome};
 use crate::tally::Tally;
 use crate::transport::SubError;
 
-/// The subscribers' outcomes so far.
-#[derive(Debug, Default)]
+/// The subscribers' outcomes so far. Serializable: it is what one shard of a sharded run hands
+/// back (see [`crate::shards`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Collector {
     total: Tally,
     connected: u64,
     completed: u64,
     lagging: u64,
     disconnects: u64,
-    first_connect_error: Option<SubError>,
-    first_loss: Option<SubError>,
+    first_connect_error: Option<FirstError>,
+    first_loss: Option<FirstError>,
     connect_failures: u64,
 }
 
-/// What the subscribers left behind, once the run has something to report. Serializable: it is
-/// what one shard of a sharded run hands back (see [`crate::shards`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The first failure of its kind, as much of it as the run's verdict needs: unlike the error
+/// itself (which may hold an `io::Error`), it crosses a process boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum FirstError {
+    /// The server does not speak the contract: the reason.
+    Protocol(String),
+    /// An HTTP status, and the error's message.
+    Status(u16, String),
+    /// Anything else, as its message.
+    Other(String),
+}
+
+impl From<&SubError> for FirstError {
+    fn from(e: &SubError) -> Self {
+        match e {
+            SubError::Protocol(reason) => FirstError::Protocol(reason.clone()),
+            SubError::Status(code) => FirstError::Status(*code, e.to_string()),
+            other => FirstError::Other(other.to_string()),
+        }
+    }
+}
+
+/// What the subscribers left behind, once the run has something to report.
+#[derive(Debug)]
 pub struct Collected {
     total: Tally,
     connected: u64,
@@ -76,13 +100,40 @@ impl Collector {
                 } else {
                     self.disconnects += 1;
                 }
-                self.first_loss.get_or_insert(e);
+                self.first_loss.get_or_insert_with(|| FirstError::from(&e));
             }
             End::ConnectFailed(e) => {
-                self.first_connect_error.get_or_insert(e);
+                self.first_connect_error
+                    .get_or_insert_with(|| FirstError::from(&e));
                 self.connect_failures += 1;
             }
         }
+    }
+
+    /// Adds another process's outcomes (a shard of the same run): every count sums, and the
+    /// first failures are this one's, else the other's.
+    pub fn merge(&mut self, other: Collector) {
+        self.total.merge(&other.total);
+        self.connected += other.connected;
+        self.completed += other.completed;
+        self.lagging += other.lagging;
+        self.disconnects += other.disconnects;
+        self.connect_failures += other.connect_failures;
+        self.first_connect_error = self
+            .first_connect_error
+            .take()
+            .or(other.first_connect_error);
+        self.first_loss = self.first_loss.take().or(other.first_loss);
+    }
+
+    /// Subscribers that connected (completed or lost later), so far.
+    pub fn connected(&self) -> u64 {
+        self.connected
+    }
+
+    /// Subscribers that completed, so far.
+    pub fn completed(&self) -> u64 {
+        self.completed
     }
 
     /// Subscribers that never finished set-up, so far.
@@ -102,8 +153,8 @@ impl Collector {
             let url = config.url.clone();
             if self.connected == 0 {
                 return Err(match self.first_connect_error {
-                    Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
-                    Some(SubError::Status(code)) if code != 503 && code != 429 => {
+                    Some(FirstError::Protocol(reason)) => RunError::Protocol { url, reason },
+                    Some(FirstError::Status(code, _)) if code != 503 && code != 429 => {
                         RunError::Protocol {
                             url,
                             reason: format!(
@@ -112,19 +163,20 @@ impl Collector {
                             ),
                         }
                     }
-                    Some(e) => RunError::Connect {
-                        url,
-                        reason: e.to_string(),
-                    },
+                    Some(FirstError::Status(_, reason) | FirstError::Other(reason)) => {
+                        RunError::Connect { url, reason }
+                    }
                     None => RunError::Internal("no subscriber ran".into()),
                 });
             }
             match self.first_loss {
-                Some(SubError::Protocol(reason)) => {
+                Some(FirstError::Protocol(reason)) => {
                     return Err(RunError::Protocol { url, reason });
                 }
                 // Built into an error with the partial report by `report`.
-                Some(e) => all_lost = Some(e.to_string()),
+                Some(FirstError::Status(_, reason) | FirstError::Other(reason)) => {
+                    all_lost = Some(reason);
+                }
                 None => return Err(RunError::Internal("no subscriber completed".into())),
             }
         }
@@ -165,26 +217,6 @@ impl Collected {
     /// Whether the run has its window to the end (not every subscriber lost before it).
     pub fn complete(&self) -> bool {
         self.all_lost.is_none()
-    }
-
-    /// Subscribers that connected (completed or lost later).
-    pub fn connected(&self) -> u64 {
-        self.connected
-    }
-
-    /// Adds another process's subscribers (a shard of the same run): every count sums, and the
-    /// run has lost every subscriber only if no shard has one that completed.
-    pub fn merge(&mut self, other: Collected) {
-        self.total.merge(&other.total);
-        self.connected += other.connected;
-        self.completed += other.completed;
-        self.lagging += other.lagging;
-        self.disconnects += other.disconnects;
-        self.all_lost = if self.completed == 0 {
-            self.all_lost.take().or(other.all_lost)
-        } else {
-            None
-        };
     }
 
     /// Builds the report from these sums and the run's `histograms`; when every subscriber was

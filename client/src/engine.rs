@@ -31,7 +31,9 @@
 //! only subscribers `first .. first + count` (their ids, connect times, poll phases and publish
 //! schedules are those of the whole run), on a clock whose start is a wall-clock instant fixed
 //! by the parent, so that every shard ramps, warms up and opens and closes the window together.
-//! It hands back the [`Measured`] raw material, and the parent builds the one report.
+//! It hands back the [`Measured`] raw material, and the parent gives the verdict and builds the
+//! one report. A shard does not fail fast, and keeps the window's reads of `/stats` when its own
+//! subscribers are gone: the run's fate is the sum of the shards'.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +45,7 @@ use rtlab_wire::{Transport, now_unix_nanos};
 use tokio::task::JoinSet;
 
 use crate::clock::RunClock;
-use crate::collector::{Collected, Collector, RunFacts, expected_in_range};
+use crate::collector::{Collector, RunFacts, expected_in_range};
 use crate::config::{RunConfig, Target};
 use crate::control::{ControlClient, WindowReads};
 use crate::error::RunError;
@@ -82,6 +84,12 @@ pub struct Part {
 }
 
 impl Part {
+    /// Whether this is a shard of a larger run (its start fixed by a parent): its subscribers'
+    /// fate is not the run's, so it neither fails fast nor gives up the window's reads.
+    pub fn is_shard(&self) -> bool {
+        self.start_unix_ns.is_some()
+    }
+
     /// The whole run, starting now.
     pub fn whole(config: &RunConfig) -> Self {
         Self {
@@ -92,12 +100,13 @@ impl Part {
     }
 }
 
-/// What one process measured, before any report: the collector's sums, the histograms and the
-/// facts around them. [`Collected::report`] turns it (or several merged) into the report.
+/// What one process measured, before any verdict or report: the collector's sums, the
+/// histograms and the facts around them. [`Collector::finish`] and [`Collected::report`](crate::collector::Collected::report) turn it
+/// (or several merged) into the report.
 #[derive(Debug)]
 pub struct Measured {
-    /// The subscribers' counts.
-    pub collected: Collected,
+    /// The subscribers' outcomes, summed.
+    pub collector: Collector,
     /// Their distributions.
     pub histograms: LatencyHistograms,
     /// The window, the server's counters, the seed, the network.
@@ -108,12 +117,14 @@ pub struct Measured {
 /// one, so that subscribers spread over the cores).
 pub async fn run(config: RunConfig) -> Result<RunReport, RunError> {
     let m = measure(&config, Part::whole(&config)).await?;
-    m.collected.report(&config, &m.histograms, m.facts)
+    m.collector
+        .finish(&config)?
+        .report(&config, &m.histograms, m.facts)
 }
 
-/// Runs the subscribers of `part` of the run `config` describes and returns what they measured
-/// (an error when nothing could be measured). [`run`] is this for the whole run, plus the
-/// report.
+/// Runs the subscribers of `part` of the run `config` describes and returns what they measured,
+/// before the verdict ([`Collector::finish`]: did anything connect, complete?). [`run`] is this
+/// for the whole run, plus the verdict and the report.
 pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunError> {
     config.validate()?;
     if part.count == 0 || part.first.saturating_add(part.count) > config.clients {
@@ -196,11 +207,15 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         ctx.window_seqs.clone(),
     );
 
-    let collected = spawn_subscribers(config, part, &ctx, &shards, &live).await;
+    let collector = spawn_subscribers(config, part, &ctx, &shards, &live).await;
     drop(progress);
-    let complete = collected.as_ref().is_ok_and(Collected::complete);
+    // A run whose subscribers all ended before the window abandons its reads of /stats; a shard
+    // keeps them, because the run goes on in the other shards.
+    let complete = collector
+        .as_ref()
+        .is_ok_and(|c| c.completed() > 0 || part.is_shard());
     let server = window_reads.finish(complete).await;
-    let collected = collected?;
+    let collector = collector?;
     let window_seqs = ctx.window_seqs.range();
     let mut histograms = LatencyHistograms::new();
     for s in &shards {
@@ -210,11 +225,11 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         facts: RunFacts {
             server,
             window_seqs,
-            expected_in_range: expected_in_range(window_seqs, collected.connected()),
+            expected_in_range: expected_in_range(window_seqs, collector.connected()),
             seed,
             network,
         },
-        collected,
+        collector,
         histograms,
     })
 }
@@ -251,7 +266,7 @@ async fn spawn_subscribers(
     ctx: &Arc<Ctx>,
     shards: &[Arc<HistogramShard>],
     live: &Arc<LiveCounters>,
-) -> Result<Collected, RunError> {
+) -> Result<Collector, RunError> {
     let clock = ctx.clock;
     let mut set = JoinSet::new();
     let mut next: u64 = part.first;
@@ -277,8 +292,11 @@ async fn spawn_subscribers(
                 })?;
                 collector.push(outcome);
                 // Nobody has managed to connect after this many tries: the server is not
-                // there (or not this one). Say so now rather than after the whole ramp.
-                if collector.connect_failures() >= FAIL_FAST_AFTER.min(part.count)
+                // there (or not this one). Say so now rather than after the whole ramp. (Not in
+                // a shard: other shards' subscribers may have connected, and then these
+                // failures are data, counted in full.)
+                if !part.is_shard()
+                    && collector.connect_failures() >= FAIL_FAST_AFTER.min(part.count)
                     && live.ever_connected.load(Ordering::Relaxed) == 0
                 {
                     set.abort_all();
@@ -297,7 +315,7 @@ async fn spawn_subscribers(
             break;
         }
     }
-    collector.finish(config)
+    Ok(collector)
 }
 
 /// One subscriber task: the transport's protocol half driven by the shared loop.

@@ -3,8 +3,9 @@
 //! Everything a shard hands back either *adds* or has an obvious *extreme*:
 //!
 //! - counts (events, bytes, requests, connected, lost, errors by kind…) are summed
-//!   ([`Collected::merge`](crate::collector::Collected::merge), the collector's own
-//!   `push`/`merge`);
+//!   ([`Collector::merge`](crate::collector::Collector::merge), the collector's own
+//!   `push`/`merge`), before the verdict, so that a shard whose subscribers could not connect
+//!   is counted as one process would count it (the run fails only if nobody anywhere could);
 //! - HdrHistograms are added bucket by bucket (`LatencyHistograms::merge`), so the merged p99 is
 //!   the p99 of every sample of every shard. Averaging the shards' p99s would not be: two shards
 //!   with p99s of 1 ms and 100 ms do not have a run p99 of 50.5 ms;
@@ -25,7 +26,7 @@ pub fn merge(shards: Vec<Measured>) -> Option<Measured> {
     let mut shards = shards.into_iter();
     let mut total = shards.next()?;
     for m in shards {
-        total.collected.merge(m.collected);
+        total.collector.merge(m.collector);
         total.histograms.merge(&m.histograms);
         total.facts = merge_facts(total.facts, m.facts);
     }
@@ -74,7 +75,7 @@ mod tests {
     use rtlab_wire::{StatsSnapshot, Transport};
 
     use super::*;
-    use crate::collector::{Collected, Collector, expected_in_range};
+    use crate::collector::{Collector, expected_in_range};
     use crate::config::RunConfig;
     use crate::histograms::{LatencyHistograms, summarize};
     use crate::sample::Sample;
@@ -87,17 +88,21 @@ mod tests {
         RunConfig::new(Transport::Sse, "http://127.0.0.1:1")
     }
 
-    fn collected(ends: Vec<End>, events: u64, in_range: u64) -> Collected {
+    fn collector(ends: Vec<End>, events: u64, in_range: u64) -> Collector {
         let mut c = Collector::default();
         for end in ends {
-            let tally = Tally {
+            let mut tally = Tally {
                 events,
                 in_range,
                 ..Tally::default()
             };
+            if let End::ConnectFailed(e) = &end {
+                tally = Tally::default();
+                tally.error(e.kind());
+            }
             c.push(Outcome { tally, end });
         }
-        c.finish(&config()).unwrap()
+        c
     }
 
     fn stats(head_seq: u64, events_published: u64) -> StatsSnapshot {
@@ -115,7 +120,7 @@ mod tests {
         for &v in values {
             histograms.push(Sample::Latency(v));
         }
-        let collected = collected(ends, 10, s1 - s0);
+        let collector = collector(ends, 10, s1 - s0);
         let window_seqs = Some((s0, s1));
         let facts = RunFacts {
             server: ServerWindow {
@@ -124,12 +129,12 @@ mod tests {
                 fallback_reason: None,
             },
             window_seqs,
-            expected_in_range: expected_in_range(window_seqs, collected.connected()),
+            expected_in_range: expected_in_range(window_seqs, collector.connected()),
             seed: 7,
             network: None,
         };
         let outcome = ShardOutcome::from(Measured {
-            collected,
+            collector,
             histograms,
             facts,
         });
@@ -171,10 +176,10 @@ mod tests {
         assert_eq!(f.server.first.as_ref().map(|s| s.head_seq), Some(10));
         assert_eq!(f.server.last.as_ref().map(|s| s.head_seq), Some(63));
 
-        let report = merged
-            .collected
-            .report(&config(), &merged.histograms, merged.facts);
-        let report = report.unwrap();
+        let collected = merged.collector.finish(&config()).unwrap();
+        let report = collected
+            .report(&config(), &merged.histograms, merged.facts)
+            .unwrap();
         assert_eq!((report.connected, report.completed), (4, 3));
         assert_eq!(report.lagging_disconnects, 1);
         assert_eq!(report.events_received, 40);
@@ -204,13 +209,47 @@ mod tests {
     fn the_run_is_lost_only_when_every_shard_lost_everyone() {
         let lost = || shard(vec![End::Lost(SubError::Lagging)], &[], (1, 2));
         let some = merge(vec![lost(), shard(vec![End::Completed], &[], (1, 2))]).unwrap();
-        assert!(some.collected.complete());
+        assert!(some.collector.finish(&config()).unwrap().complete());
         let none = merge(vec![lost(), lost()]).unwrap();
-        assert!(!none.collected.complete());
-        let e = none
-            .collected
+        let collected = none.collector.finish(&config()).unwrap();
+        assert!(!collected.complete());
+        let e = collected
             .report(&config(), &none.histograms, none.facts)
             .unwrap_err();
         assert!(e.to_string().contains("lagging"), "{e}");
+    }
+
+    #[test]
+    fn a_shard_that_could_not_connect_is_data_unless_nobody_could() {
+        let refused = || {
+            let e = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+            End::ConnectFailed(SubError::Connect(e))
+        };
+        // One process would count the refused subscribers and report the others: so does the
+        // merge, whichever shard they were in.
+        let merged = merge(vec![
+            shard(vec![End::Completed, End::Completed], &[7], (1, 5)),
+            shard(vec![refused(), refused()], &[], (1, 5)),
+        ])
+        .unwrap();
+        let report = merged
+            .collector
+            .finish(&config())
+            .unwrap()
+            .report(&config(), &merged.histograms, merged.facts)
+            .unwrap();
+        assert_eq!((report.connected, report.completed), (2, 2));
+        assert_eq!(report.errors.get("connect refused"), Some(&2));
+        // Nobody anywhere: the run's error, as one process would give it.
+        let nobody = merge(vec![
+            shard(vec![refused()], &[], (1, 5)),
+            shard(vec![refused()], &[], (1, 5)),
+        ])
+        .unwrap();
+        let e = nobody.collector.finish(&config()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("no subscriber could connect"),
+            "{e}"
+        );
     }
 }

@@ -29,13 +29,15 @@
 //!   exactly ([`merge`]): counts sum, HdrHistograms add, the expected in-range events are each
 //!   shard's own summed. The report is then built by the collector's one builder, so a sharded
 //!   report has exactly the form and meaning of an unsharded one. Percentiles are never averaged.
-//! - A shard that fails fails the run with its one-line reason ([`spawn`]); the others are
-//!   killed, as is every shard when the parent goes away.
+//! - A shard process that fails (cannot start, crashes, answers late) fails the run with its
+//!   one-line reason ([`spawn`]); the others are killed, as is every shard when the parent goes
+//!   away. A shard whose subscribers could not connect has not failed: that is data, and the
+//!   parent's verdict on the merged counts decides, as in one process.
 //!
-//! What differs from one process: the shards do not share a process, so each shard that finds
-//! none of its subscribers able to connect fails the run (one process would count those as data
-//! if others connected), and a shaped network (`--network`) has a shaper and a calibration per
-//! shard (the report shows shard 0's).
+//! What differs from one process: a run whose server is not there fails only after every shard
+//! has tried all its subscribers (a shard cannot fail fast: others may connect), the first
+//! failure named is the first shard's rather than the earliest, and a shaped network
+//! (`--network`) has a shaper and a calibration per shard (the report shows shard 0's).
 
 pub mod merge;
 pub mod protocol;
@@ -101,7 +103,9 @@ pub async fn run_sharded(
         })?);
     }
     let m = merge::merge(measured).ok_or_else(|| RunError::Internal("no shard ran".into()))?;
-    m.collected.report(&config, &m.histograms, m.facts)
+    m.collector
+        .finish(&config)?
+        .report(&config, &m.histograms, m.facts)
 }
 
 /// Checks a shard count against the run: 1 ≤ `shards` ≤ `clients` and ≤ [`MAX_SHARDS`].

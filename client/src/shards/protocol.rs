@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::collector::{Collected, RunFacts};
+use crate::collector::{Collector, RunFacts};
 use crate::config::RunConfig;
 use crate::engine::{Measured, Part};
 use crate::histograms::{EncodedHistograms, HistogramDecodeError};
@@ -39,8 +39,8 @@ pub struct ShardSpec {
 /// What one shard measured, in a form that crosses a process boundary unchanged.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShardOutcome {
-    /// The collector's sums.
-    pub collected: Collected,
+    /// The collector's sums, before any verdict.
+    pub collector: Collector,
     /// The four histograms, V2 base64.
     pub histograms: EncodedHistograms,
     /// This shard's window seqs, server counters, seed and network calibration.
@@ -53,7 +53,7 @@ pub type ShardAnswer = Result<ShardOutcome, String>;
 impl From<Measured> for ShardOutcome {
     fn from(m: Measured) -> Self {
         Self {
-            collected: m.collected,
+            collector: m.collector,
             histograms: EncodedHistograms::encode(&m.histograms),
             facts: m.facts,
         }
@@ -65,7 +65,7 @@ impl ShardOutcome {
     pub fn decode(self) -> Result<Measured, HistogramDecodeError> {
         Ok(Measured {
             histograms: self.histograms.decode()?,
-            collected: self.collected,
+            collector: self.collector,
             facts: self.facts,
         })
     }

@@ -105,7 +105,7 @@ pub(crate) async fn run_shard(
         let status = child.wait().await;
         (written, out, err, status)
     };
-    let Ok((written, out, err, status)) = tokio::time::timeout(limit, talk).await else {
+    let Ok((_written, out, err, status)) = tokio::time::timeout(limit, talk).await else {
         // Dropping the child kills it (kill_on_drop).
         return Err(format!("it did not finish within {}s", limit.as_secs()));
     };
@@ -122,10 +122,11 @@ pub(crate) async fn run_shard(
         }
         Some(Err(reason)) => Err(one_line(&reason)),
         None => {
-            let why = match (written, status) {
-                (_, Err(e)) => format!("waiting for it failed: {e}"),
-                (Err(e), Ok(s)) => format!("it exited ({s}) before reading its spec: {e}"),
-                (Ok(()), Ok(s)) => format!("it exited ({s}) without an answer"),
+            // A failed write of the spec (`_written`) only means that the shard had already
+            // exited (a broken pipe): its status and its last words say why.
+            let why = match status {
+                Err(e) => format!("waiting for it failed: {e}"),
+                Ok(s) => format!("it exited ({s}) without an answer"),
             };
             match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
                 Some(last) => Err(format!("{why}: {}", one_line(last))),

@@ -1,10 +1,11 @@
 //! `--shards`: one run split over several `rtlab-client` processes, merged into one report that
-//! means what an unsharded run's means, and a shard that fails fails the run on one line.
+//! means what an unsharded run's means; a server nobody can reach fails the run as it would
+//! unsharded, and a shard process that fails fails the run on one line.
 
 use rstest::rstest;
 use rstest_reuse::apply;
 use rtlab_client::histograms::from_base64;
-use rtlab_client::{RunConfig, RunReport, ShardProgram, run_sharded};
+use rtlab_client::{RunConfig, RunError, RunReport, ShardProgram, run_sharded};
 use rtlab_wire::Transport;
 
 use crate::common::{RATE, assert_one_line_error, client, every_transport, server, short_run, url};
@@ -109,8 +110,42 @@ async fn the_library_reports_each_shard_process_and_merges_round_trips() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_shard_fails_the_run_on_one_line() {
-    // A port with nobody listening: every shard's connects are refused.
+async fn a_shard_process_that_fails_fails_the_run_on_one_line() {
+    let server = server(RATE).await;
+    let config = RunConfig {
+        clients: 4,
+        ..short_run(&server, Transport::Sse)
+    };
+    // A shard that exits at once without an answer (a bad argument), and one that cannot start.
+    let bad_argument = ShardProgram::new(env!("CARGO_BIN_EXE_rtlab-client"), &["--no-such-flag"]);
+    let missing = ShardProgram::new("/nonexistent/rtlab-client", &["shard-worker"]);
+    for (program, needle) in [
+        (
+            bad_argument,
+            "without an answer: error: unexpected argument",
+        ),
+        (missing, "cannot start /nonexistent/rtlab-client"),
+    ] {
+        let e = tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            run_sharded(config.clone(), 2, program),
+        )
+        .await
+        .expect("no hang")
+        .unwrap_err();
+        assert!(matches!(e, RunError::Shard { shards: 2, .. }), "{e}");
+        let message = e.to_string();
+        assert!(message.contains("of 2 failed: "), "{message}");
+        assert!(message.contains(needle), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+    server.shutdown().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_nobody_reaches_fails_the_sharded_run_on_one_line() {
+    // A port with nobody listening: every shard's connects are refused, which (as unsharded) is
+    // the run's verdict once the shards' counts are merged, not a shard's failure.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -130,7 +165,8 @@ async fn a_failing_shard_fails_the_run_on_one_line() {
         "--quiet",
     ])
     .await;
-    assert_one_line_error(&out, 1, "of 2 failed: no subscriber could connect");
+    assert_one_line_error(&out, 1, "no subscriber could connect");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("shard"));
 }
 
 #[rstest]
