@@ -18,9 +18,10 @@
 //! ```
 //!
 //! - Each shard runs a contiguous range of the run's subscriber ids (`engine::Part`), so each
-//!   subscriber keeps the connect time, poll phase, source address and publish schedule it
-//!   would have had in one process; the parent fixes the seed, so all shards draw the same
-//!   phases.
+//!   subscriber keeps the connect time, poll phase, source-address range and publish schedule
+//!   it would have had in one process; the parent fixes the seed, so all shards draw the same
+//!   phases. (So the shards ramp up one after the other, on the run's one connect grid: what is
+//!   split is the file table and the work of the window, not the ramp.)
 //! - All shards run on one clock: the parent fixes the run's start as a wall-clock instant a
 //!   moment ahead ([`start_lead`]), and every shard's `RunClock` starts then, so they ramp, warm
 //!   up, and open and close the window together. Each shard reads `/stats` at the window's
@@ -38,6 +39,9 @@
 //! has tried all its subscribers (a shard cannot fail fast: others may connect), the first
 //! failure named is the first shard's rather than the earliest, and a shaped network
 //! (`--network`) has a shaper and a calibration per shard (the report shows shard 0's).
+//!
+//! Run with `rtlab-client -t ws --clients 10000 --shards 2`; the lab runner's
+//! `rtlab run --client-shards 2` does the same for each case.
 
 pub mod merge;
 pub mod protocol;
