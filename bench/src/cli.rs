@@ -47,6 +47,10 @@ pub enum Command {
     /// Put a shaped link in front of a server, for a browser or any TCP client: listen on one
     /// loopback address, relay to another, adding the link's delay, jitter and rate limit.
     Shape(ShapeArgs),
+    /// Run one client shard of a case (internal: started by `rtlab run --client-shards N`): a
+    /// spec on stdin, the measurement on stdout.
+    #[command(hide = true)]
+    ClientShard,
 }
 
 /// Options of `rtlab run`.
@@ -88,6 +92,12 @@ pub struct RunArgs {
     /// Print the planned cases and the estimated time, then exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Split each case's subscribers over N client processes; on this 2-core machine they
+    /// share the client core, so this lifts the 20 000 open-files limit per process, not the
+    /// CPU limit. A case with fewer subscribers uses one process per subscriber.
+    #[arg(long, value_name = "N", default_value = "1",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(rtlab_client::shards::MAX_SHARDS)))]
+    pub client_shards: u32,
 }
 
 impl Default for RunArgs {
@@ -104,6 +114,7 @@ impl Default for RunArgs {
             server_bin: None,
             no_pin: false,
             dry_run: false,
+            client_shards: 1,
         }
     }
 }
@@ -181,5 +192,23 @@ mod tests {
         assert!(Cli::try_parse_from(["rtlab", "run", "--repeat", "0"]).is_err());
         assert!(Cli::try_parse_from(["rtlab", "run", "--repeat", "21"]).is_err());
         assert!(Cli::parse_from(["rtlab"]).command.is_none());
+    }
+
+    #[test]
+    fn client_shards_default_to_one_and_are_bounded() {
+        let shards = |args: &[&str]| {
+            Cli::try_parse_from(["rtlab", "run"].iter().chain(args)).map(|c| match c.command {
+                Some(Command::Run(a)) => a.client_shards,
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(shards(&[]).unwrap(), 1);
+        assert_eq!(shards(&["--client-shards", "4"]).unwrap(), 4);
+        assert!(shards(&["--client-shards", "0"]).is_err());
+        assert!(shards(&["--client-shards", "65"]).is_err());
+        assert!(matches!(
+            Cli::parse_from(["rtlab", "client-shard"]).command,
+            Some(Command::ClientShard)
+        ));
     }
 }

@@ -2,7 +2,8 @@
 //! and everything it promises to leave behind is checked: every file, every JSON against its
 //! schema, every PNG decodes and is not blank, the report names every transport, and no server
 //! process outlives the run — also when the run is interrupted with Ctrl-C, when the server fails
-//! to start, and when the runner itself is killed with SIGKILL.
+//! to start, and when the runner itself is killed with SIGKILL; and a case's client split over
+//! shard processes (`--client-shards`) still reports every subscriber.
 //!
 //! The server binary must be built first (`cargo build -p rtlab-server`): Cargo only builds the
 //! binaries of the package under test.
@@ -378,6 +379,58 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
     };
     assert!(row("latency-ws").contains("yes yes yes yes"), "{table}");
     assert!(row("payload-p16-ws").contains("n/a n/a n/a n/a"), "{table}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn client_shards_measure_every_subscriber_of_a_case() {
+    server_bin();
+    let out = scratch("shards");
+    let o = rtlab_run(
+        "quick",
+        &[
+            "--scenarios",
+            "fanout",
+            "--transports",
+            "ws,sse",
+            "--client-shards",
+            "2",
+        ],
+        &out,
+    )
+    .env("RTLAB_LOG", "rtlab_client::shards=debug")
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    // Really sharded: the runner started two shard processes per 8-client case (a 1-client case
+    // runs in process: one shard is no split).
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        stderr.matches("client shard started").count(),
+        2 + 2,
+        "{}",
+        show(&o)
+    );
+    let dir = latest(&out);
+    // Each case's client report is the whole case, merged from its shards.
+    for (id, clients) in [
+        ("fanout-c1-ws", 1),
+        ("fanout-c8-ws", 8),
+        ("fanout-c8-sse", 8),
+    ] {
+        let doc = read_json(&dir.join("cases").join(format!("{id}.json")));
+        assert_eq!(doc["status"], "ok", "{id}: {}", doc["error"]);
+        let client = &doc["client"];
+        assert_eq!(client["connected"], clients, "{id}");
+        assert_eq!(client["completed"], clients, "{id}");
+        assert_eq!(client["undelivered"], 0, "{id}");
+        assert_eq!(
+            client["latency_us"]["count"], client["events_in_range"],
+            "{id}"
+        );
+        assert!(doc["client_cpu_utilisation"].as_f64().is_some(), "{id}");
+    }
+    assert_no_server_left(&dir);
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -99,6 +99,14 @@ pub struct Cli {
     /// No table on stdout and no progress bar
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Split the subscribers over N client processes (this binary, started N times) that share
+    /// one clock, and merge what they measured exactly into one report: a process may hold only
+    /// so many open files, and one process on one core may be the bottleneck. At most one per
+    /// client, at most 64
+    #[arg(long, default_value = "1", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::shards::MAX_SHARDS)))]
+    pub shards: u32,
 }
 
 /// Subcommands.
@@ -106,6 +114,10 @@ pub struct Cli {
 pub enum Command {
     /// Open one real connection and print, annotated, the bytes that cross it
     Trace(TraceArgs),
+    /// Run one shard of a sharded run: a spec on stdin, the measurement on stdout (internal:
+    /// started by `--shards`)
+    #[command(hide = true)]
+    ShardWorker,
 }
 
 impl Cli {
@@ -346,5 +358,25 @@ mod tests {
         );
         assert!(one_line_error(&missing).contains("--transport"));
         assert!(!one_line_error(&missing).contains('\n'));
+        let worker = Cli::try_parse_from(["rtlab-client", "shard-worker"]).unwrap();
+        assert!(matches!(worker.command, Some(Command::ShardWorker)));
+    }
+
+    #[test]
+    fn shards_are_one_to_sixty_four() {
+        let shards = |n: &str| {
+            Cli::try_parse_from(["rtlab-client", "-t", "ws", "-c", "100", "--shards", n])
+                .map(|c| c.shards)
+        };
+        assert_eq!(shards("4").unwrap(), 4);
+        assert_eq!(
+            Cli::try_parse_from(["rtlab-client", "-t", "ws"])
+                .unwrap()
+                .shards,
+            1
+        );
+        for bad in ["0", "65", "two"] {
+            assert!(shards(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2,24 +2,32 @@
 //!
 //! As in oha's `result_data.rs`, aggregation is `push`/`merge` and nothing else: each finished
 //! subscriber's [`Outcome`] is added to a [`Collector`] (its [`Tally`] summed, its end counted:
-//! completed, lost as lagging, disconnected, never connected), and at the end the histogram
-//! shards are merged (HdrHistograms add exactly) and the [`RunReport`] built from the sums, the
-//! server's counters at the window's two ends, and the window's seqs. Every number in the report
-//! is derived here, in one place, from the raw counts.
+//! completed, lost as lagging, disconnected, never connected); at the end the engine adds the
+//! histogram shards into one `LatencyHistograms` (HdrHistograms add exactly), and
+//! [`Collected::report`] builds the [`RunReport`] from the sums, those histograms, the server's
+//! counters at the window's two ends, and the window's seqs. Every number in the report is
+//! derived here, in one place, from the raw counts.
+//!
+//! The same sums also add up *across processes*: a run split over several client processes
+//! (`--shards`, see [`crate::shards`]) has each shard hand back its [`Collector`] (before any
+//! verdict), its histograms and its [`RunFacts`] instead of a report; the parent adds them with
+//! [`Collector::merge`] and `LatencyHistograms::merge`, and gives the verdict
+//! ([`Collector::finish`]) and builds the one report ([`Collected::report`]) with the very code
+//! an unsharded run goes through. Nothing derived (a percentile, a ratio) is ever averaged, and a
+//! shard whose subscribers could not connect is data, as it would be in one process.
 //!
 //! The collector also decides whether there is anything to report: a run fails only when
 //! nothing could be measured (no subscriber connected, or every one was lost before the end;
 //! then the partial report goes with the error); anything less is data.
 
-use std::sync::Arc;
-
 use rtlab_wire::framing::streaming_overhead;
 use rtlab_wire::{StatsSnapshot, Transport};
+use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::control::ServerWindow;
 use crate::error::RunError;
-use crate::histograms::{HistogramShard, LatencyHistograms, summarize, to_base64};
+use crate::histograms::{LatencyHistograms, summarize, to_base64};
 use crate::report::{
     NetworkReport, PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport,
 };
@@ -27,17 +35,40 @@ use crate::subscriber::{End, Outcome};
 use crate::tally::Tally;
 use crate::transport::SubError;
 
-/// The subscribers' outcomes so far.
-#[derive(Debug, Default)]
+/// The subscribers' outcomes so far. Serializable: it is what one shard of a sharded run hands
+/// back (see [`crate::shards`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Collector {
     total: Tally,
     connected: u64,
     completed: u64,
     lagging: u64,
     disconnects: u64,
-    first_connect_error: Option<SubError>,
-    first_loss: Option<SubError>,
+    first_connect_error: Option<FirstError>,
+    first_loss: Option<FirstError>,
     connect_failures: u64,
+}
+
+/// The first failure of its kind, as much of it as the run's verdict needs: unlike the error
+/// itself (which may hold an `io::Error`), it crosses a process boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum FirstError {
+    /// The server does not speak the contract: the reason.
+    Protocol(String),
+    /// An HTTP status, and the error's message.
+    Status(u16, String),
+    /// Anything else, as its message.
+    Other(String),
+}
+
+impl From<&SubError> for FirstError {
+    fn from(e: &SubError) -> Self {
+        match e {
+            SubError::Protocol(reason) => FirstError::Protocol(reason.clone()),
+            SubError::Status(code) => FirstError::Status(*code, e.to_string()),
+            other => FirstError::Other(other.to_string()),
+        }
+    }
 }
 
 /// What the subscribers left behind, once the run has something to report.
@@ -69,13 +100,40 @@ impl Collector {
                 } else {
                     self.disconnects += 1;
                 }
-                self.first_loss.get_or_insert(e);
+                self.first_loss.get_or_insert_with(|| FirstError::from(&e));
             }
             End::ConnectFailed(e) => {
-                self.first_connect_error.get_or_insert(e);
+                self.first_connect_error
+                    .get_or_insert_with(|| FirstError::from(&e));
                 self.connect_failures += 1;
             }
         }
+    }
+
+    /// Adds another process's outcomes (a shard of the same run): every count sums, and the
+    /// first failures are this one's, else the other's.
+    pub fn merge(&mut self, other: Collector) {
+        self.total.merge(&other.total);
+        self.connected += other.connected;
+        self.completed += other.completed;
+        self.lagging += other.lagging;
+        self.disconnects += other.disconnects;
+        self.connect_failures += other.connect_failures;
+        self.first_connect_error = self
+            .first_connect_error
+            .take()
+            .or(other.first_connect_error);
+        self.first_loss = self.first_loss.take().or(other.first_loss);
+    }
+
+    /// Subscribers that connected (completed or lost later), so far.
+    pub fn connected(&self) -> u64 {
+        self.connected
+    }
+
+    /// Subscribers that completed, so far.
+    pub fn completed(&self) -> u64 {
+        self.completed
     }
 
     /// Subscribers that never finished set-up, so far.
@@ -95,8 +153,8 @@ impl Collector {
             let url = config.url.clone();
             if self.connected == 0 {
                 return Err(match self.first_connect_error {
-                    Some(SubError::Protocol(reason)) => RunError::Protocol { url, reason },
-                    Some(SubError::Status(code)) if code != 503 && code != 429 => {
+                    Some(FirstError::Protocol(reason)) => RunError::Protocol { url, reason },
+                    Some(FirstError::Status(code, _)) if code != 503 && code != 429 => {
                         RunError::Protocol {
                             url,
                             reason: format!(
@@ -105,19 +163,20 @@ impl Collector {
                             ),
                         }
                     }
-                    Some(e) => RunError::Connect {
-                        url,
-                        reason: e.to_string(),
-                    },
+                    Some(FirstError::Status(_, reason) | FirstError::Other(reason)) => {
+                        RunError::Connect { url, reason }
+                    }
                     None => RunError::Internal("no subscriber ran".into()),
                 });
             }
             match self.first_loss {
-                Some(SubError::Protocol(reason)) => {
+                Some(FirstError::Protocol(reason)) => {
                     return Err(RunError::Protocol { url, reason });
                 }
-                // Built into an error with the partial report by `into_report`.
-                Some(e) => all_lost = Some(e.to_string()),
+                // Built into an error with the partial report by `report`.
+                Some(FirstError::Status(_, reason) | FirstError::Other(reason)) => {
+                    all_lost = Some(reason);
+                }
                 None => return Err(RunError::Internal("no subscriber completed".into())),
             }
         }
@@ -133,16 +192,25 @@ impl Collector {
 }
 
 /// Everything besides the subscribers' outcomes that goes into the report.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RunFacts {
     /// The server's counters at the window's ends.
     pub server: ServerWindow,
     /// `S0` and `S1`, when both were read.
     pub window_seqs: Option<(u64, u64)>,
+    /// Events the connected subscribers should have received in range, when `S0` and `S1` are
+    /// known: `(S1 − S0) × connected` in one process ([`expected_in_range`]); in a sharded run
+    /// the sum of each shard's own, because each shard read its own `S0` and `S1`.
+    pub expected_in_range: Option<u64>,
     /// The seed the run used.
     pub seed: u64,
     /// The shaped network and its calibration, if any.
     pub network: Option<NetworkReport>,
+}
+
+/// The events `connected` subscribers should all have received in the window `(S0, S1]`.
+pub fn expected_in_range(window_seqs: Option<(u64, u64)>, connected: u64) -> Option<u64> {
+    window_seqs.map(|(s0, s1)| s1.saturating_sub(s0) * connected)
 }
 
 impl Collected {
@@ -151,28 +219,17 @@ impl Collected {
         self.all_lost.is_none()
     }
 
-    /// Merges the histogram shards and builds the report; when every subscriber was lost, the
-    /// report goes with the error as the partial result.
-    pub fn into_report(
+    /// Builds the report from these sums and the run's `histograms`; when every subscriber was
+    /// lost, the report goes with the error as the partial result.
+    pub fn report(
         self,
         config: &RunConfig,
-        shards: &[Arc<HistogramShard>],
+        histograms: &LatencyHistograms,
         facts: RunFacts,
     ) -> Result<RunReport, RunError> {
-        let mut histograms = LatencyHistograms::new();
-        for s in shards {
-            s.merge_into(&mut histograms);
-        }
         let report = RunReport {
-            network: facts.network,
-            ..build_report(
-                config,
-                &self,
-                &histograms,
-                facts.server,
-                facts.window_seqs,
-                facts.seed,
-            )
+            network: facts.network.clone(),
+            ..build_report(config, &self, histograms, &facts)
         };
         match self.all_lost {
             None => Ok(report),
@@ -192,16 +249,15 @@ fn build_report(
     config: &RunConfig,
     c: &Collected,
     h: &LatencyHistograms,
-    server: ServerWindow,
-    window_seqs: Option<(u64, u64)>,
-    seed: u64,
+    facts: &RunFacts,
 ) -> RunReport {
     let t = &c.total;
     let ServerWindow {
         first,
         last,
         fallback_reason: no_stats,
-    } = server;
+    } = &facts.server;
+    let (window_seqs, seed) = (facts.window_seqs, facts.seed);
     let server = (first, last);
     let duration_s = config.duration.as_secs_f64();
     let server_events_published = match &server {
@@ -246,7 +302,7 @@ fn build_report(
     };
     // Exact by seq when S0 and S1 are known: every connected subscriber should have received
     // each of the S1 − S0 events published in the window, by the end of its drain.
-    let expected = window_seqs.map(|(s0, s1)| (s1 - s0) * c.connected);
+    let expected = facts.expected_in_range;
     let delivery_ratio = match expected {
         Some(expected) => ratio(t.in_range, expected),
         None => ratio(t.events, server_events_published * c.connected),
@@ -258,6 +314,7 @@ fn build_report(
             // Both reads succeeded, but the first too late: the subscribers had given up on S0.
             Some(
                 no_stats
+                    .clone()
                     .unwrap_or_else(|| "/stats answered too late for the window's start".into()),
             ),
         ),
@@ -391,11 +448,11 @@ mod tests {
         let facts = RunFacts {
             server: ServerWindow::default(),
             window_seqs: None,
+            expected_in_range: None,
             seed: 7,
             network: None,
         };
-        let shards = vec![Arc::new(HistogramShard::default())];
-        match c.into_report(&config, &shards, facts) {
+        match c.report(&config, &LatencyHistograms::new(), facts) {
             Err(RunError::AllDisconnected {
                 reason,
                 partial: Some(partial),

@@ -17,6 +17,7 @@ use crate::cli::{Cli, Command};
 use crate::config::RunConfig;
 use crate::error::RunError;
 use crate::printer;
+use crate::shards::ShardProgram;
 
 /// Sets up logging and a multi-threaded tokio runtime, and does what `cli` asks.
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -33,6 +34,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
     match (&cli.command, cli.run_config()) {
         (Some(Command::Trace(args)), _) => runtime.block_on(crate::trace::run(args.clone())),
+        (Some(Command::ShardWorker), _) => runtime
+            .block_on(crate::shards::worker::serve_stdio())
+            .context("cannot answer the parent process"),
         (None, Some(config)) => runtime.block_on(measure(&cli, config)),
         // clap rejects this command line before it gets here: `--transport` is `required`, and
         // `subcommand_negates_reqs` lifts that only for a subcommand (see the unit test
@@ -49,7 +53,14 @@ pub fn is_usage(e: &anyhow::Error) -> bool {
 /// Runs the load the flags ask for, prints its table (unless `--quiet`), and writes the JSON
 /// and `.hgrm` files asked for.
 async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
-    let report = match crate::run(config).await {
+    let run = if cli.shards > 1 {
+        let program = ShardProgram::current_exe(&["shard-worker"])
+            .context("cannot find this executable to start the shards")?;
+        crate::run_sharded(config, cli.shards, program).await
+    } else {
+        crate::run(config).await
+    };
+    let report = match run {
         Ok(report) => report,
         Err(e) => {
             // Show what was measured before every subscriber was lost, then fail.

@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use http::Uri;
 use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
 
 use crate::RunError;
 use crate::network::Network;
 
-/// One load run: which transport, against which server, how hard and how long.
-#[derive(Debug, Clone, PartialEq)]
+/// One load run: which transport, against which server, how hard and how long. Serializable,
+/// because a sharded run hands it to each shard process as JSON (see [`crate::shards`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     /// The transport every subscriber uses.
     pub transport: Transport,

@@ -139,7 +139,7 @@ pub struct WindowReads {
 /// The server's counters at both ends of the window, and why there are none if so: a server
 /// without `/stats` is measured too, by the seq range seen (the report's `window_mode` and
 /// `window_fallback_reason`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServerWindow {
     /// `/stats` at the window's start.
     pub first: Option<StatsSnapshot>,

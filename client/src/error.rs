@@ -52,6 +52,18 @@ pub enum RunError {
         /// transport gave up.
         partial: Option<Box<crate::RunReport>>,
     },
+    /// One shard of a sharded run (`--shards`) failed: it could not start, measured nothing,
+    /// or gave no answer in time. The run fails with it, because a merge without it would not
+    /// be the run asked for.
+    #[error("shard {index} of {shards} failed: {reason}")]
+    Shard {
+        /// The shard's number, from 0.
+        index: u32,
+        /// How many shards the run has.
+        shards: u32,
+        /// What went wrong, on one line.
+        reason: String,
+    },
     /// A subscriber task panicked or was lost: a bug in the client, not in the server.
     #[error("internal error: {0}")]
     Internal(String),

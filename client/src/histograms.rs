@@ -8,7 +8,8 @@
 //! exactly. That is why the report also carries the histogram itself (V2 serialization, base64).
 //!
 //! [`LatencyHistograms`] is five histograms with `push`/`merge`; [`HistogramShard`] is one
-//! behind a lock that many subscribers' sample buffers (`recorder.rs`) flush into. (The name says
+//! behind a lock that many subscribers' sample buffers (`recorder.rs`) flush into;
+//! [`EncodedHistograms`] is the five in V2 base64, as a shard process hands them to its parent. (The name says
 //! what they hold: the server's `/stats` document and its atomic counters are other things.)
 
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::report::LatencySummary;
 use crate::sample::Sample;
@@ -157,6 +159,50 @@ pub fn from_base64(b64: &str) -> Result<Histogram<u64>, HistogramDecodeError> {
         .map_err(HistogramDecodeError::Hdr)
 }
 
+/// The four distributions of [`LatencyHistograms`], each as [`to_base64`] writes it: how they
+/// cross a process boundary without losing a count (a shard's answer, see [`crate::shards`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncodedHistograms {
+    /// Event latency.
+    pub latency: String,
+    /// TCP connect time.
+    pub tcp_connect: String,
+    /// Connect + set-up time.
+    pub connect: String,
+    /// Connect start → first event.
+    pub first_event: String,
+    /// Publish round trip.
+    pub round_trip: String,
+}
+
+impl EncodedHistograms {
+    /// Encodes `h`.
+    pub fn encode(h: &LatencyHistograms) -> Self {
+        Self {
+            latency: to_base64(&h.latency),
+            tcp_connect: to_base64(&h.tcp_connect),
+            connect: to_base64(&h.connect),
+            first_event: to_base64(&h.first_event),
+            round_trip: to_base64(&h.round_trip),
+        }
+    }
+
+    /// Decodes them back, adding each into the lab's bounds (so that a merge cannot fail on a
+    /// histogram whose range the serialization shrank).
+    pub fn decode(&self) -> Result<LatencyHistograms, HistogramDecodeError> {
+        let mut h = LatencyHistograms::new();
+        let decoded = LatencyHistograms {
+            latency: from_base64(&self.latency)?,
+            tcp_connect: from_base64(&self.tcp_connect)?,
+            connect: from_base64(&self.connect)?,
+            first_event: from_base64(&self.first_event)?,
+            round_trip: from_base64(&self.round_trip)?,
+        };
+        h.merge(&decoded);
+        Ok(h)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +263,8 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.max(), s.latency.max());
         assert!(from_base64("!!").is_err());
+        let all = EncodedHistograms::encode(&s).decode().unwrap();
+        assert_eq!(all.latency, s.latency);
+        assert_eq!((all.connect.len(), all.round_trip.len()), (0, 0));
     }
 }

@@ -39,7 +39,8 @@
 //! - **The run.** [`engine`]: [`run`]: plans the run (route, clock, shared context), ramps the
 //!   subscribers up at the connect rate, and hands their outcomes to the [`collector`], which
 //!   merges them and builds the [`RunReport`]. [`clock`]: the run's time line and the drain and
-//!   stop constants, in one place.
+//!   stop constants, in one place. [`shards`]: [`run_sharded`], the same run split over
+//!   several client processes (`--shards`) and merged exactly into one report.
 //! - **One subscriber per connection.** [`subscriber`]: the `Subscriber` trait, what all
 //!   subscribers share (`ctx`), the `Meter` that measures (phases, the drain after the window),
 //!   and the `drive` loop that runs one from connect to the hand-over of its results.
@@ -85,6 +86,7 @@ pub mod recorder;
 pub mod report;
 pub mod sample;
 pub mod sequence;
+pub mod shards;
 pub mod source_addr;
 pub mod subscriber;
 pub mod tally;
@@ -98,3 +100,4 @@ pub use engine::run;
 pub use error::RunError;
 pub use printer::{hgrm_from_report, write_hgrm};
 pub use report::RunReport;
+pub use shards::{ShardProgram, run_sharded};

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use rtlab_wire::Seq;
+use serde::{Deserialize, Serialize};
 
 use crate::wire_counter::Bytes2;
 
 /// What one publisher did in the measured window.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PublishTally {
     /// Publishes scheduled in the window and sent.
     pub sent: u64,
@@ -24,7 +25,7 @@ pub struct PublishTally {
 }
 
 /// The plain counters of one subscriber (or, summed, of a run).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     /// Events received in the window.
     pub events: u64,

@@ -46,7 +46,7 @@ pub struct ByteTally {
 }
 
 /// Byte totals at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bytes2 {
     /// Bytes received from the server.
     pub down: u64,

@@ -56,6 +56,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         server_bin,
         pin,
         progress: true,
+        client_shards: args.client_shards,
     };
     let outcome = rt.block_on(async {
         let stop = signals::watch_stop_signals();

@@ -13,7 +13,9 @@
 //! | [`shape`] | `rtlab shape`: the client's network shaper on its own, in front of a server |
 //! | [`exit`] | the exit policy: 0 all ok, 1 a case failed, 2 an error, 130 interrupted |
 //!
-//! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here.
+//! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here, as does the
+//! hidden `rtlab client-shard`: one shard of a case's client, started by the runner itself when
+//! `--client-shards` is above 1 (see `client_run.rs`).
 
 pub mod exit;
 pub mod measure;
@@ -39,7 +41,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plot(args) => plot(args),
         Command::Compare(args) => compare(args),
         Command::Shape(args) => shape::run(args),
+        Command::ClientShard => client_shard(),
     }
+}
+
+/// `rtlab client-shard`: reads a shard spec on stdin, runs that part of a case's client, and
+/// answers on stdout (see `rtlab_client::shards`).
+fn client_shard() -> anyhow::Result<Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?
+        .block_on(rtlab_client::shards::worker::serve_stdio())
+        .context("cannot answer the runner")?;
+    Ok(Exit::Success)
 }
 
 /// Logs to stderr, `warn` and above unless `RTLAB_LOG` says otherwise (`RTLAB_LOG=debug`).

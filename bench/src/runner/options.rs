@@ -16,4 +16,7 @@ pub struct RunOptions {
     pub pin: bool,
     /// Show the progress bar (stderr).
     pub progress: bool,
+    /// Client processes each case's subscribers are split over (1: the client runs in this
+    /// process; see `client_run.rs`).
+    pub client_shards: u32,
 }

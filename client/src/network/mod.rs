@@ -36,7 +36,7 @@ pub use profile::{Link, Profile, format_bandwidth, parse_bandwidth};
 pub use relay::Shaper;
 
 /// The network a run asks for: a named profile, or the three values given by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     /// The profile's name, when one was named (`None`: `--rtt` and friends).
     pub profile: Option<Profile>,

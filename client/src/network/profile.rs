@@ -87,7 +87,7 @@ impl fmt::Display for Profile {
 }
 
 /// The three numbers of a link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     /// Round-trip time: each direction delays by half of it.
     pub rtt: Duration,

@@ -2,7 +2,8 @@
 //!
 //! They start the real `rtlab-server` in-process on free ports (`common`), or a tiny fake server
 //! written in the test where the real one would behave too well (`faults`) or where the point is
-//! a server that is not ours (`foreign`), and run the client for a second or so on 127.0.0.1.
+//! a server that is not ours (`foreign`), and run the client for a second or so on 127.0.0.1;
+//! `shards` runs the binary split over several processes.
 
 mod cli;
 mod common;
@@ -12,4 +13,5 @@ mod network;
 mod peers;
 mod publish;
 mod schema;
+mod shards;
 mod transports;
