@@ -63,11 +63,14 @@ pub fn short_poll_empty_share(rate: f64, interval_s: f64) -> f64 {
     (1.0 - rate * interval_s).clamp(0.0, 1.0)
 }
 
-/// Requests per event for a long poll once events bunch up: each answer carries `1 + rate × rtt`
-/// events, where `rtt_s` is the time between an answer leaving the server and the next request
-/// arriving.
+/// Requests per event for a long poll on a periodic feed (the lab's ticker): `1 / max(1, rate ×
+/// rtt)`, where `rtt_s` is the time between an answer leaving the server and the next request
+/// arriving. Events sparser than that each find a request waiting (one answer per event); denser
+/// ones pile up while no request is parked, and the next request takes all of them at once, so
+/// every cycle lasts one round trip and carries `rate × rtt` events (the cycle behind
+/// [`long_poll_mean_latency_us`]). A Poisson feed would carry `1 + rate × rtt` on average.
 pub fn long_poll_requests_per_event(rate: f64, rtt_s: f64) -> f64 {
-    1.0 / (1.0 + (rate * rtt_s).max(0.0))
+    1.0 / (rate * rtt_s).max(1.0)
 }
 
 /// Down-stream overhead per event of a poll: `rho` requests per event, response heads of
@@ -236,10 +239,12 @@ mod tests {
 
     #[test]
     fn long_poll_batches_only_when_events_bunch() {
-        // 100 events/s, 1 ms round trip: 1.1 events per answer.
-        assert!((long_poll_requests_per_event(100.0, 0.001) - 1.0 / 1.1).abs() < 1e-9);
-        // 10 000 events/s: 11 events per answer.
-        assert!((long_poll_requests_per_event(10_000.0, 0.001) - 1.0 / 11.0).abs() < 1e-9);
+        // 100 events/s, 1 ms round trip: every event finds a request waiting.
+        assert_eq!(long_poll_requests_per_event(100.0, 0.001), 1.0);
+        // 10 000 events/s: ten arrive in each round trip, and one answer carries them.
+        assert!((long_poll_requests_per_event(10_000.0, 0.001) - 0.1).abs() < 1e-9);
+        // 50 events/s over an 85 ms round trip (the mobile link): 4.25 per answer.
+        assert!((long_poll_requests_per_event(50.0, 0.085) - 1.0 / 4.25).abs() < 1e-9);
         assert_eq!(long_poll_requests_per_event(0.0, 0.001), 1.0);
     }
 

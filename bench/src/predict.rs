@@ -50,7 +50,7 @@ pub fn request_bytes(c: &CaseResult) -> Option<f64> {
 }
 
 /// Model requests per event (per client) for a polling case. Short poll: `1 / min(rate ×
-/// interval, batch)` (settings only). Long poll: `1 / (1 + rate × rtt)`, the batching model: the
+/// interval, batch)` (settings only). Long poll: `1 / max(1, rate × rtt)`, the batching model: the
 /// events published while an answer travels back and the next request travels out wait for that
 /// next answer (settings and the calibrated round trip, [`round_trip_us`]).
 pub fn requests_per_event(c: &CaseResult) -> Option<f64> {
@@ -290,11 +290,11 @@ mod tests {
         cal.rtt_us = 0.0;
         c.calibration = Some(cal.clone());
         assert_eq!(requests_per_event(&c), Some(1.0));
-        // A round trip of 10 events' spacing: each answer carries 11 events.
+        // A round trip of 10 events' spacing: each answer carries 10 events.
         cal.rtt_us = 10.0 / rate * 1e6;
         c.calibration = Some(cal);
         let rho = requests_per_event(&c).unwrap();
-        assert!((rho - 1.0 / 11.0).abs() < 1e-9, "{rho}");
+        assert!((rho - 0.1).abs() < 1e-9, "{rho}");
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn models_paragraph(cases: &[CaseResult]) -> String {
          `bench/src/predict.rs`), fed only with each case's settings and the run's calibration, never \
          with the case's own measurements. Streaming framing bytes per event: `rtlab_wire::framing` \
          (settings). Short-poll requests per event: `1/min(rate × interval, batch)` (settings). \
-         Long-poll requests per event: `1/(1 + rate × round trip)` (settings, calibrated round trip). \
+         Long-poll requests per event: `1/max(1, rate × round trip)` for the periodic ticker (settings, calibrated round trip). \
          Poll bytes per event: requests per event × (answer head + request) (calibrated sizes). \
          Short-poll mean latency: `max(interval, round trip)/2 + transit + one-way delay` (settings, \
          calibrated delay). Over a shaped link, a transit is half the round trip the client timed \

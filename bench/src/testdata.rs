@@ -361,6 +361,7 @@ fn network_cases(base: &CaseParams) -> Vec<CaseResult> {
                 r.latency_us.p50 = p50 * transit;
                 r.latency_us.mean = p50 * transit;
                 r.latency_us.max = max * transit;
+                r.latency_us.p99 = 0.97 * max * transit;
                 let setup = if matches!(t, Transport::Ws | Transport::Sse) {
                     1.0
                 } else {

@@ -114,8 +114,8 @@ fn shaper_headroom(cs: &[&CaseResult], links: &[LinkParams]) -> Option<String> {
         None => String::new(),
     };
     Some(format!(
-        "The shaper on its own (no delay, no rate limit) relayed {} through one connection in the calibration step{beside}.",
-        rtlab_client::network::format_bandwidth(ceiling.round() as u64)
+        "The shaper on its own (no delay, no rate limit) relayed {} Mbit/s through one connection in the calibration step{beside}.",
+        format::num(ceiling / 1e6)
     ))
 }
 
@@ -149,7 +149,10 @@ fn latency_sentence(link: &LinkParams, on: &[&CaseResult]) -> String {
     )
 }
 
-/// The RFC 6202 §2.2 check for the long poll over one link, as measured.
+/// The RFC 6202 §2.2 check for the long poll over one link, as measured. The check is made on the
+/// p99, not on the single slowest event: one event of a thousand that met a busy core says
+/// nothing about the protocol. The maximum is stated beside it, with how far past three transits
+/// it went.
 fn rfc_sentence(link: &LinkParams, on: &[&CaseResult]) -> Option<String> {
     let c = on.iter().find(|c| c.transport == Transport::LongPoll)?;
     let r = c.ok()?;
@@ -158,13 +161,23 @@ fn rfc_sentence(link: &LinkParams, on: &[&CaseResult]) -> Option<String> {
         return None;
     }
     let spacing_ms = 1e3 / predict::event_rate(c);
-    let (p50, max) = (r.latency_us.p50 / transit, r.latency_us.max / transit);
+    let l = &r.latency_us;
     let d = c.calibration.as_ref().map_or(0.0, |k| k.one_way_delay_us);
-    let bound = 3.0 * transit + d + rfc_allowance_us(link, transit);
-    let holds = r.latency_us.p50 >= 0.9 * transit && r.latency_us.max <= bound;
+    let three = 3.0 * transit + d;
+    let allowance = rfc_allowance_us(link, transit);
+    let holds = l.p50 >= 0.9 * transit && l.p99 <= three + allowance;
     let denser = spacing_ms < link.rtt_ms;
+    let max_text = if l.max > three {
+        format!(
+            "max {:.2} ({} past three)",
+            l.max / transit,
+            micros(l.max - three)
+        )
+    } else {
+        format!("max {:.2}", l.max / transit)
+    };
     Some(format!(
-        "RFC 6202 §2.2 over {}: events every {:.0} ms are {} than the {} ms round trip, so a long poll should be {}; measured p50 {p50:.2} and max {max:.2} transits: {}.",
+        "RFC 6202 §2.2 over {}: events every {:.0} ms are {} than the {} ms round trip, so a long poll should be {}; measured p50 {:.2}, p99 {:.2}, {max_text} transits: {}.",
         link.label(),
         spacing_ms,
         if denser { "denser" } else { "sparser" },
@@ -174,15 +187,17 @@ fn rfc_sentence(link: &LinkParams, on: &[&CaseResult]) -> Option<String> {
         } else {
             "about one transit behind, three at worst"
         },
+        l.p50 / transit,
+        l.p99 / transit,
         if holds {
             format!(
-                "**holds** (at most three transits, allowing {} for jitter and the hop)",
-                micros(rfc_allowance_us(link, transit))
+                "**holds** (p99 within three transits plus the one-way delay, allowing {} for jitter and the hop)",
+                micros(allowance)
             )
-        } else if r.latency_us.max > bound {
+        } else if l.p99 > three + allowance {
             format!(
-                "**does not hold**: the maximum is {} past three transits",
-                micros(r.latency_us.max - 3.0 * transit - d)
+                "**does not hold**: the p99 is {} past three transits",
+                micros(l.p99 - three)
             )
         } else {
             "**does not hold**: the median is under one transit".to_owned()
@@ -353,14 +368,14 @@ mod tests {
         assert!(held.contains("max 2.90 transits: **holds**"), "{held}");
         assert!(held.contains("denser than the 80 ms round trip"), "{held}");
 
-        // A maximum of four transits is past any jitter allowance: the check fails, and says by
-        // how much.
-        long_poll_on_mobile(&mut cases).latency_us.max = 4.0 * MOBILE_RTT_US / 2.0;
+        // A p99 of four transits is past any jitter allowance: the check fails, and says by how
+        // much; the maximum is given with its excess.
+        let r = long_poll_on_mobile(&mut cases);
+        r.latency_us.p99 = 4.0 * MOBILE_RTT_US / 2.0;
+        r.latency_us.max = 4.5 * MOBILE_RTT_US / 2.0;
         let failed = said(&cases, "RFC 6202");
-        assert!(
-            failed.contains("**does not hold**: the maximum is"),
-            "{failed}"
-        );
+        assert!(failed.contains("**does not hold**: the p99 is"), "{failed}");
+        assert!(failed.contains("max 4.50 ("), "{failed}");
         assert!(!failed.contains("**holds**"), "{failed}");
     }
 
@@ -402,7 +417,10 @@ mod tests {
     fn the_shapers_headroom_is_measured_not_assumed() {
         let mut cases = of_kind(Kind::Network);
         let s = said(&cases, "The shaper on its own");
-        assert!(s.contains("relayed 4000 Mbit/s"), "{s}");
+        assert!(
+            s.contains(&format!("relayed {} Mbit/s", format::num(4000.0))),
+            "{s}"
+        );
         assert!(s.contains("400× the fastest link here (10 Mbit/s)"), "{s}");
         for c in &mut cases {
             c.calibration.as_mut().unwrap().shaper_ceiling_bps = None;
