@@ -10,7 +10,10 @@
 //! medians over the repetitions, and the last column says, per headline figure (p50, p99,
 //! events/s, bytes/event, server CPU per 1 000 events), whether the two runs' min–max ranges
 //! overlap: `yes` means the runs agree within their own noise, `no` that they disagree beyond it
-//! (listed under the table), `n/a` that both measured the case once and there is no range.
+//! (listed under the table), `n/a` that both measured the case once and there is no range. Each
+//! range is first widened by what the instrument cannot resolve (`Figure::resolution`: `/proc`'s
+//! 10 ms CPU ticks, a message per connection cut at each window edge), so that two runs are not
+//! called apart on a difference the lab cannot measure.
 
 use std::path::Path;
 
@@ -170,7 +173,14 @@ enum Overlap {
 fn overlap(a: &CaseResult, b: &CaseResult, f: Figure) -> Overlap {
     match (headline(a, f), headline(b, f)) {
         (Some(x), Some(y)) if !x.has_spread() && !y.has_spread() => Overlap::Single,
-        (Some(x), Some(y)) if x.overlaps(&y) => Overlap::Yes,
+        // Each range widened by the instrument's own step (`Figure::resolution`): CPU ticks and
+        // message bytes at the window's edges are not noise the repetitions can show.
+        (Some(x), Some(y))
+            if x.widened(f.resolution(a, x.median))
+                .overlaps(&y.widened(f.resolution(b, y.median))) =>
+        {
+            Overlap::Yes
+        }
         (Some(_), Some(_)) => Overlap::No,
         _ => Overlap::Unmeasured,
     }
@@ -246,5 +256,33 @@ mod tests {
             )),
             "{text}"
         );
+    }
+
+    #[test]
+    fn cpu_ranges_closer_than_two_clock_ticks_are_not_apart() {
+        // 100 clients × 100 events/s × 2 s: 20 000 deliveries, so two 10 ms ticks are ±1 ms per
+        // 1 000 events.
+        let base = crate::testdata::cases().remove(0);
+        assert_eq!(base.params.clients * base.params.rate * 2, 20_000);
+        let with_cpu = |cpus: &[f64]| {
+            crate::testdata::repeated(&base, cpus, |r, v| {
+                if let Some(s) = r.server.as_mut() {
+                    s.cpu_ms_per_1000_events = Some(v);
+                }
+            })
+        };
+        let a = vec![with_cpu(&[10.0, 10.2, 10.4])];
+        let near = vec![with_cpu(&[11.9, 12.0, 12.1])];
+        let row = |b: &[CaseResult]| {
+            let text = compare(&info(), &a, &info(), b);
+            text.lines()
+                .find(|l| l.starts_with(&base.id))
+                .unwrap()
+                .to_owned()
+        };
+        // 10.4 + 1 meets 11.9 − 1: within the instrument's step.
+        assert!(row(&near).ends_with("yes"), "{}", row(&near));
+        let far = vec![with_cpu(&[12.5, 12.6, 12.7])];
+        assert!(row(&far).ends_with("no"), "{}", row(&far));
     }
 }

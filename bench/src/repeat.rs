@@ -68,6 +68,34 @@ impl Figure {
     }
 }
 
+impl Figure {
+    /// How finely the lab can measure this figure in `c`, as an absolute amount (0 where the
+    /// figure is read exactly enough): a min–max range over a few repetitions says nothing about
+    /// the instrument's own steps, so two ranges closer than this are not apart.
+    ///
+    /// - server CPU per 1 000 events: `/proc` counts CPU in 10 ms ticks, read at both ends of the
+    ///   window, so the window's CPU is known to ±20 ms: ±20 ms ÷ the window's deliveries;
+    /// - bytes per event: each window edge may fall inside one message per connection, so the
+    ///   bytes are known to ±2 messages per connection: ±2 × clients × bytes/event ÷ deliveries;
+    /// - latency and events/s are read from HdrHistograms (3 significant digits) and seq counts:
+    ///   0 here, their noise is what the ranges show.
+    pub fn resolution(self, c: &CaseResult, value: f64) -> f64 {
+        let deliveries =
+            c.params.clients as f64 * crate::predict::event_rate(c) * c.params.duration_s;
+        if deliveries <= 0.0 {
+            return 0.0;
+        }
+        match self {
+            Figure::CpuPer1000 => 2.0 * TICK_MS / deliveries * 1_000.0,
+            Figure::BytesPerEvent => 2.0 * c.params.clients as f64 * value / deliveries,
+            _ => 0.0,
+        }
+    }
+}
+
+/// One `/proc` clock tick, in ms (`USER_HZ` = 100).
+const TICK_MS: f64 = 10.0;
+
 /// A headline figure of a case over its repetitions; the single measurement when the case ran
 /// once (or comes from a folder written before repeats existed).
 pub fn headline(c: &CaseResult, figure: Figure) -> Option<Spread> {

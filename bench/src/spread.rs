@@ -56,6 +56,16 @@ impl Spread {
         })
     }
 
+    /// The range widened by `by` on each side (the median unchanged): a measurement known only
+    /// to ±`by`.
+    pub fn widened(&self, by: f64) -> Spread {
+        Spread {
+            min: self.min - by.abs(),
+            max: self.max + by.abs(),
+            ..*self
+        }
+    }
+
     /// A single measurement: no spread.
     pub fn single(value: f64) -> Spread {
         Spread {

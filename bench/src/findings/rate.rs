@@ -76,8 +76,17 @@ pub(super) fn sentences(all: &[CaseResult]) -> Vec<String> {
                         num(cap)
                     )
                 });
+                // A step where the load generator was the busy one is not a finding about the
+                // server: say so, with the measured share.
+                let bound = match f.client_cpu_utilisation.filter(|_| f.client_bound()) {
+                    Some(u) => format!(
+                        " The client's core was {} busy at that step, so the limit there may be the load generator's, not the server's.",
+                        format::percent(u)
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "**{t}** {upto}; at {} events/s {what}.{cap}",
+                    "**{t}** {upto}; at {} events/s {what}.{cap}{bound}",
                     num(f.params.rate as f64)
                 )
             }

@@ -133,6 +133,18 @@ fn rate_sentences_change_with_the_data() {
     );
     assert!(!text.contains("published only"), "{text}");
     assert!(percents(&text).iter().all(|p| *p <= 100.0), "{text}");
+    assert!(!text.contains("load generator"), "{text}");
+
+    // The same failure with the client's core 97 % busy: the sentence says whose limit it may be.
+    let mut bound = rate_case(Transport::Ws, 50_000, |r| {
+        r.events_in_range = expected(r) * 3 / 4;
+    });
+    bound.client_cpu_utilisation = Some(0.97);
+    let text = for_kind(Kind::Rate, &[ok(1_000), ok(10_000), bound]).join("\n");
+    assert!(
+        text.contains("The client's core was 97 % busy at that step, so the limit there may be the load generator's"),
+        "{text}"
+    );
 }
 
 #[test]
