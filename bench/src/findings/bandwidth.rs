@@ -5,7 +5,7 @@
 //! and, for a poll, its share of each answer's HTTP head. On loopback no one meets that limit;
 //! on a 1 Mbit/s link the transport's framing decides it. The scenario steps the rate up over one
 //! rate-limited link; these sentences say, per transport, up to which offered rate the link kept
-//! up ([`sustained`](crate::keep_up::sustained)), and what it delivered beyond, beside the ceiling
+//! up ([`crate::keep_up::sustained`]), and what it delivered beyond, beside the ceiling
 //! computed from the bytes per event the case itself measured
 //! ([`predict::link_ceiling_events_per_s`]).
 

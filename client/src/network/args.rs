@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Link, Network, Profile, parse_bandwidth};
-use crate::cli::parse_duration;
+use super::profile::{Link, Network, Profile, parse_bandwidth};
 
 /// The link to imitate: a named profile, or its three values by hand.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
@@ -26,11 +25,11 @@ pub struct NetworkArgs {
     pub network: Option<Profile>,
 
     /// Imitate a link with this round-trip time (each direction delays by half), e.g. 100ms
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub rtt: Option<Duration>,
 
     /// With --rtt: how much one round trip may vary (each direction draws uniformly in ±half)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "rtt")]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", requires = "rtt")]
     pub jitter: Option<Duration>,
 
     /// Link rate in each direction: 2mbit, 500kbit, 10Mbit/s (decimal units, bits)

@@ -9,8 +9,8 @@
 //!
 //! - [`args`]: [`NetworkArgs`], the `--network`/`--rtt`/`--jitter`/`--bandwidth` flags that
 //!   `rtlab-client` and `rtlab shape` both flatten into their command lines;
-//! - [`profile`]: the named links (`--network mobile`) and their sources, and the parser of
-//!   `--bandwidth 2mbit`;
+//! - [`profile`]: the named links (`--network mobile`) and their sources, the parser of
+//!   `--bandwidth 2mbit`, and [`Network`]: a profile or a link given by its values;
 //! - [`pacer`]: one direction's arithmetic: delay, jitter without reordering, token bucket;
 //! - [`relay`]: [`Shaper`], the TCP relay on its own thread that delays, paces and
 //!   back-pressures each direction of every connection the client opens for the measurement
@@ -32,37 +32,5 @@ pub mod route;
 pub mod timer;
 
 pub use args::NetworkArgs;
-pub use profile::{Link, Profile, format_bandwidth, parse_bandwidth};
+pub use profile::{Link, Network, Profile, format_bandwidth, parse_bandwidth};
 pub use relay::Shaper;
-
-/// The network a run asks for: a named profile, or the three values given by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Network {
-    /// The profile's name, when one was named (`None`: `--rtt` and friends).
-    pub profile: Option<Profile>,
-    /// The link; `None` for `loopback` (nothing to shape).
-    pub link: Option<Link>,
-}
-
-impl Network {
-    /// A named profile.
-    pub fn profile(profile: Profile) -> Self {
-        Self {
-            profile: Some(profile),
-            link: profile.link(),
-        }
-    }
-
-    /// A link given by its values.
-    pub fn custom(link: Link) -> Self {
-        Self {
-            profile: None,
-            link: Some(link),
-        }
-    }
-
-    /// How the report names it: the profile, or `custom`.
-    pub fn name(&self) -> &'static str {
-        self.profile.map_or("custom", Profile::as_str)
-    }
-}

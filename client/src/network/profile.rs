@@ -190,6 +190,38 @@ pub fn parse_bandwidth(s: &str) -> Result<u64, String> {
     Ok(bps.round() as u64)
 }
 
+/// The network a run asks for: a named profile, or the three values given by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// The profile's name, when one was named (`None`: `--rtt` and friends).
+    pub profile: Option<Profile>,
+    /// The link; `None` for `loopback` (nothing to shape).
+    pub link: Option<Link>,
+}
+
+impl Network {
+    /// A named profile.
+    pub fn profile(profile: Profile) -> Self {
+        Self {
+            profile: Some(profile),
+            link: profile.link(),
+        }
+    }
+
+    /// A link given by its values.
+    pub fn custom(link: Link) -> Self {
+        Self {
+            profile: None,
+            link: Some(link),
+        }
+    }
+
+    /// How the report names it: the profile, or `custom`.
+    pub fn name(&self) -> &'static str {
+        self.profile.map_or("custom", Profile::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
