@@ -20,6 +20,7 @@ use super::axes::log_bounds;
 use super::chart::{Chart, draw_error};
 use super::lines::{legend, measured, model};
 use super::series::{of_kind, points, transports};
+use super::stacked::{StackedPanel, draw_stacked};
 use super::style::{color, font, titled};
 use crate::case_result::CaseResult;
 use crate::format;
@@ -102,64 +103,23 @@ impl Chart for Stacked {
         let cols = n.div_ceil(rows);
         let cells = area.split_evenly((rows, cols));
         for (i, ((size, bars), cell)) in self.panels.iter().zip(cells.iter()).enumerate() {
-            let names: Vec<&'static str> = bars.iter().map(|b| short(b.transport)).collect();
-            // The first panel carries the legend: leave room above its bars.
-            let head = if i == 0 { 1.7 } else { 1.15 };
-            let ymax = bars
+            let bars: Vec<(Transport, Vec<f64>)> = bars
                 .iter()
-                .map(|b| b.parts.iter().sum::<f64>())
-                .fold(0.0, f64::max)
-                * head;
-            let k = bars.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(cell)
-                .caption(format!("payload {}", format::bytes(*size as f64)), font(18))
-                .margin(8)
-                .x_label_area_size(30)
-                .y_label_area_size(70)
-                .build_cartesian_2d(-0.5..k - 0.5, 0.0..ymax.max(1.0))
-                .map_err(draw_error)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .y_desc(if i % cols == 0 { "bytes per event" } else { "" })
-                .axis_desc_style(font(15))
-                .label_style(font(13))
-                .x_labels(bars.len() * 2 + 1)
-                .x_label_formatter(&|x| super::axes::category(&names, *x))
-                .y_label_formatter(&|y| format::compact(*y))
-                .draw()
-                .map_err(draw_error)?;
-            for (s, (label, colour)) in SEGMENTS.iter().enumerate() {
-                let rects = bars.iter().enumerate().map(|(x, b)| {
-                    let base: f64 = b.parts[..s].iter().sum();
-                    let x = x as f64;
-                    Rectangle::new(
-                        [(x - 0.35, base), (x + 0.35, base + b.parts[s])],
-                        colour.filled(),
-                    )
-                });
-                let drawn = chart.draw_series(rects).map_err(draw_error)?;
-                if i == 0 {
-                    let c = *colour;
-                    drawn.label(*label).legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled())
-                    });
-                }
-            }
-            if i == 0 {
-                legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-            }
+                .map(|b| (b.transport, b.parts.to_vec()))
+                .collect();
+            draw_stacked(
+                cell,
+                &StackedPanel {
+                    caption: format!("payload {}", format::bytes(*size as f64)),
+                    y_desc: if i % cols == 0 { "bytes per event" } else { "" },
+                    bars: &bars,
+                    segments: &SEGMENTS,
+                    legend: i == 0,
+                    marks: Vec::new(),
+                },
+            )?;
         }
         Ok(())
-    }
-}
-
-/// Short transport names for crowded axes.
-pub(super) fn short(t: Transport) -> &'static str {
-    match t {
-        Transport::LongPoll => "long",
-        Transport::ShortPoll => "short",
-        other => other.as_str(),
     }
 }
 

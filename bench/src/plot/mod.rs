@@ -36,6 +36,7 @@
 //! | [`lines`] | measured lines solid, model lines dashed, the legend |
 //! | [`bars`] | min–max bars of repeated cases around their median |
 //! | [`panel`] | one x–y panel (log or linear axes, measured solid, model dashed), shared by most |
+//! | [`stacked`] | one panel of stacked bars per transport (bytes by kind, first event by round trip) |
 
 pub mod axes;
 pub mod bandwidth;
@@ -53,6 +54,7 @@ pub mod poll;
 pub mod rate;
 pub mod roundtrip;
 pub mod series;
+pub mod stacked;
 pub mod style;
 
 use std::path::Path;

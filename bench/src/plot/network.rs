@@ -13,13 +13,13 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use rtlab_wire::Transport;
 
-use super::bytes::short;
-use super::chart::{Chart, draw_error};
-use super::lines::legend;
+use super::chart::Chart;
 use super::panel::{Panel, PanelRow};
 use super::series::{of_kind, transports};
-use super::style::{font, titled};
+use super::stacked::{StackedPanel, draw_stacked};
+use super::style::titled;
 use crate::case_result::CaseResult;
 use crate::findings::network::{first_event_split, links, over};
 use crate::format;
@@ -88,7 +88,7 @@ const SEGMENTS: [(&str, RGBColor); 3] = [
 ];
 
 /// One transport's bar: its three parts, in ms.
-type Bar = (rtlab_wire::Transport, [f64; 3]);
+type Bar = (Transport, [f64; 3]);
 
 /// One shaped link's panel: its label, its RTT in ms, and the bars.
 type LinkPanel = (String, f64, Vec<Bar>);
@@ -123,7 +123,7 @@ impl FirstEvent {
             return None;
         }
         Some(FirstEvent {
-            title: "Time to first event (p50), by what it waited for — dotted lines: 1, 2, 3 round trips".into(),
+            title: "Time to first event (p50), by what it waited for — dashed lines: 1, 2, 3 round trips".into(),
             panels,
         })
     }
@@ -138,63 +138,20 @@ impl Chart for FirstEvent {
         let area = titled(root, &self.title)?;
         let cells = area.split_evenly((1, self.panels.len().max(1)));
         for (i, ((label, rtt, bars), cell)) in self.panels.iter().zip(cells.iter()).enumerate() {
-            let names: Vec<&'static str> = bars.iter().map(|b| short(b.0)).collect();
-            let top = bars
-                .iter()
-                .map(|b| b.1.iter().sum::<f64>())
-                .fold(3.0 * rtt, f64::max)
-                * if i == 0 { 1.6 } else { 1.15 };
-            let k = bars.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(cell)
-                .caption(format!("{label} (RTT {} ms)", rtt), font(18))
-                .margin(8)
-                .x_label_area_size(30)
-                .y_label_area_size(70)
-                .build_cartesian_2d(-0.5..k - 0.5, 0.0..top.max(1.0))
-                .map_err(draw_error)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .y_desc(if i == 0 { "ms to the first event" } else { "" })
-                .axis_desc_style(font(15))
-                .label_style(font(13))
-                .x_labels(bars.len() * 2 + 1)
-                .x_label_formatter(&|x| super::axes::category(&names, *x))
-                .y_label_formatter(&|y| format::compact(*y))
-                .draw()
-                .map_err(draw_error)?;
-            // Round-trip marks, so the bars can be read in round trips.
-            for n in 1..=3 {
-                let y = n as f64 * rtt;
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        [(-0.5, y), (k - 0.5, y)],
-                        2,
-                        4,
-                        BLACK.mix(0.4).stroke_width(1),
-                    ))
-                    .map_err(draw_error)?;
-            }
-            for (s, (name, colour)) in SEGMENTS.iter().enumerate() {
-                let rects = bars.iter().enumerate().map(|(x, (_, parts))| {
-                    let base: f64 = parts[..s].iter().sum();
-                    let x = x as f64;
-                    Rectangle::new(
-                        [(x - 0.35, base), (x + 0.35, base + parts[s])],
-                        colour.filled(),
-                    )
-                });
-                let drawn = chart.draw_series(rects).map_err(draw_error)?;
-                if i == 0 {
-                    let c = *colour;
-                    drawn.label(*name).legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled())
-                    });
-                }
-            }
-            if i == 0 {
-                legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-            }
+            let bars: Vec<(Transport, Vec<f64>)> =
+                bars.iter().map(|(t, parts)| (*t, parts.to_vec())).collect();
+            draw_stacked(
+                cell,
+                &StackedPanel {
+                    caption: format!("{label} (RTT {rtt} ms)"),
+                    y_desc: if i == 0 { "ms to the first event" } else { "" },
+                    bars: &bars,
+                    segments: &SEGMENTS,
+                    legend: i == 0,
+                    // Round-trip marks, so the bars can be read in round trips.
+                    marks: vec![*rtt, 2.0 * rtt, 3.0 * rtt],
+                },
+            )?;
         }
         Ok(())
     }
