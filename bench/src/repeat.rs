@@ -1,7 +1,8 @@
 //! Repeats: a case measured several times, each with a fresh server, stored in one case file.
 //!
 //! With `repeat = N` (in a suite) or `--repeat N` (on `rtlab run`) the runner runs each case N
-//! times in a row. The case file `cases/<id>.json` keeps its format: its top level is still one
+//! times, the repetitions spread over the run (a first pass over every case, then a pass per
+//! further repetition), so that their range includes the machine's drift over the run. The case file `cases/<id>.json` keeps its format: its top level is still one
 //! complete measurement (the first repetition that succeeded: client report, server cost,
 //! histogram), so everything that reads one run — charts of distributions, the `.hgrm` file,
 //! `rtlab plot` of an old folder — works unchanged. Beside it, `repeats` holds a short

@@ -352,6 +352,17 @@ fn quick_suite_leaves_every_promised_file_and_no_process() {
         stderr.contains(&format!("[ 1/{}] latency-ws", ids.len())),
         "no progress lines:\n{stderr}"
     );
+    // Repetitions are spread over the run: latency-ws's second comes after every case's first.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let last_first_pass = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("[{}/{}]", ids.len(), ids.len())))
+        .unwrap_or_else(|| panic!("no line for the last case:\n{stderr}"));
+    let second = lines
+        .iter()
+        .position(|l| l.contains("latency-ws") && l.ends_with("(repetition 2/2)"))
+        .unwrap_or_else(|| panic!("no second repetition of latency-ws:\n{stderr}"));
+    assert!(second > last_first_pass, "{stderr}");
     assert_no_server_left(&dir);
 
     // Redraw from the stored JSON, and compare the run with itself.

@@ -9,8 +9,10 @@
 //! 4. stops the server (SIGTERM, then SIGKILL) and writes `cases/<id>.json` and its `.hgrm` at
 //!    once, so an interrupted run keeps everything measured so far.
 //!
-//! A case with `repeat = N` goes through steps 1–3 N times in a row, each with a fresh server, and
-//! is written once with every repetition's headline figures ([`crate::repeat`]).
+//! A case with `repeat = N` goes through steps 1–3 N times, each with a fresh server, and is
+//! written with every repetition's headline figures ([`crate::repeat`]). The repetitions are not
+//! run in a row: the first pass runs every case once, and each later pass the repeated cases
+//! again, so that a case's range spans the whole run and shows the machine's drift.
 //!
 //! **Failure isolation.** A server that does not start or dies mid-case, or a client error, marks
 //! *that* case failed (with the server's last output lines) and the suite goes on; the exit code
@@ -138,20 +140,56 @@ pub async fn run_suite(
         }
     };
     bar.inc(crate::calibration::ESTIMATED.as_millis() as u64);
-    let mut cases = Vec::new();
+    // Pass 0 runs every case once, in the suite's order; each later pass runs again only the
+    // cases that repeat. So a case's repetitions lie minutes apart, spread over the whole run, and
+    // their range shows how the machine drifts over the time a suite takes, not only the noise of
+    // a few windows in a row (which agree with each other better than two runs of the suite do).
     let n = suite.cases.len();
-    for (i, case) in suite.cases.iter().enumerate() {
-        if *interrupt.borrow() {
-            break;
+    let passes = suite
+        .cases
+        .iter()
+        .map(|c| c.repeat.max(1))
+        .max()
+        .unwrap_or(1);
+    let mut runs: Vec<Vec<CaseResult>> = vec![Vec::new(); n];
+    'passes: for pass in 0..passes {
+        for (i, case) in suite.cases.iter().enumerate() {
+            if case.repeat.max(1) <= pass {
+                continue;
+            }
+            if *interrupt.borrow() {
+                break 'passes;
+            }
+            bar.set_message(case.id());
+            let result = run_case(case, opts, &mut interrupt).await;
+            let stopped = result.status == CaseStatus::Interrupted;
+            let line = progress::case_line(i + 1, n, &result);
+            runs[i].push(result);
+            // Written after every repetition, folded, so an interrupted run keeps what it has.
+            if let Some(mut folded) = repeat::fold(runs[i].clone()) {
+                folded.calibration = calibration.clone();
+                save_case(&dir, &folded).await?;
+            }
+            progress::println(
+                &bar,
+                if pass == 0 {
+                    line
+                } else {
+                    format!("{line}  (repetition {}/{})", pass + 1, case.repeat)
+                },
+            );
+            bar.inc(case.estimated_once().as_millis() as u64);
+            if stopped {
+                break 'passes;
+            }
         }
-        bar.set_message(case.id());
-        let Some(mut result) = run_repeats(case, opts, &mut interrupt).await else {
-            break;
+    }
+    let mut cases = Vec::new();
+    for r in runs {
+        let Some(mut result) = repeat::fold(r) else {
+            continue;
         };
         result.calibration = calibration.clone();
-        save_case(&dir, &result).await?;
-        progress::println(&bar, progress::case_line(i + 1, n, &result));
-        bar.inc(case.estimated().as_millis() as u64);
         match result.status {
             CaseStatus::Ok => info.cases_ok += 1,
             _ => info.cases_failed += 1,
@@ -167,29 +205,6 @@ pub async fn run_suite(
     };
     save_run(&dir, &info).await?;
     Ok(RunOutcome { dir, info, cases })
-}
-
-/// Runs a case `case.repeat` times, each with a fresh server, and folds the repetitions into one
-/// result ([`repeat::fold`]). A Ctrl-C stops after the repetition it interrupted; `None` only if
-/// no repetition ran.
-async fn run_repeats(
-    case: &Case,
-    opts: &RunOptions,
-    interrupt: &mut watch::Receiver<bool>,
-) -> Option<CaseResult> {
-    let mut runs = Vec::new();
-    for k in 0..case.repeat.max(1) {
-        if k > 0 && *interrupt.borrow() {
-            break;
-        }
-        let result = run_case(case, opts, interrupt).await;
-        let stop = result.status == CaseStatus::Interrupted;
-        runs.push(result);
-        if stop {
-            break;
-        }
-    }
-    repeat::fold(runs)
 }
 
 /// Now, as RFC 3339 UTC with seconds.
