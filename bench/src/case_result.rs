@@ -112,6 +112,12 @@ pub struct CaseResult {
 pub const CLIENT_BOUND_CPU: f64 = 0.85;
 
 impl CaseResult {
+    /// The round trip the client timed through its network shaper before the case, µs (the
+    /// link's calibration); `None` on loopback or when it was not measured.
+    pub fn shaper_rtt_us(&self) -> Option<f64> {
+        self.client.as_ref()?.network.as_ref()?.calibrated_rtt_us
+    }
+
     /// The client report when the case succeeded.
     pub fn ok(&self) -> Option<&RunReport> {
         match self.status {

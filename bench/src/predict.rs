@@ -117,11 +117,7 @@ pub fn round_trip_us(c: &CaseResult) -> Option<f64> {
     let Some(link) = c.params.network.filter(|l| l.is_shaped()) else {
         return Some(loopback);
     };
-    let through_shaper = c
-        .client
-        .as_ref()
-        .and_then(|r| r.network.as_ref()?.calibrated_rtt_us);
-    Some(through_shaper.unwrap_or(link.rtt_ms * 1e3 + loopback))
+    Some(c.shaper_rtt_us().unwrap_or(link.rtt_ms * 1e3 + loopback))
 }
 
 /// One transit of the case's link, in µs: half the round trip the client timed through its
@@ -131,10 +127,7 @@ pub fn transit_us(c: &CaseResult) -> f64 {
     let Some(link) = c.params.network.filter(|l| l.is_shaped()) else {
         return 0.0;
     };
-    c.client
-        .as_ref()
-        .and_then(|r| r.network.as_ref()?.calibrated_rtt_us)
-        .map_or(link.transit_us(), |rtt| rtt / 2.0)
+    c.shaper_rtt_us().map_or(link.transit_us(), |rtt| rtt / 2.0)
 }
 
 /// Model mean latency of a short-poll case, in µs: `max(interval, rtt)/2 + transit + one-way

@@ -59,7 +59,8 @@ pub(crate) fn over<'a>(cs: &[&'a CaseResult], link: &LinkParams) -> Vec<&'a Case
 fn measured_rtt_us(cs: &[&CaseResult]) -> Option<f64> {
     let rtts: Vec<f64> = cs
         .iter()
-        .filter_map(|c| c.ok()?.network.as_ref()?.calibrated_rtt_us)
+        .filter(|c| c.ok().is_some())
+        .filter_map(|c| c.shaper_rtt_us())
         .collect();
     crate::spread::Spread::of(rtts).map(|s| s.median)
 }
@@ -306,7 +307,7 @@ pub fn table(cs: &[&CaseResult]) -> String {
                     micros(us)
                 }
             };
-            let rtt_cell = match r.network.as_ref().and_then(|n| n.calibrated_rtt_us) {
+            let rtt_cell = match c.shaper_rtt_us() {
                 Some(rtt) => micros(rtt),
                 None => "—".into(),
             };
