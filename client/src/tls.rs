@@ -43,6 +43,10 @@ use tokio_rustls::client::TlsStream;
 use crate::RunError;
 use crate::wire_counter::{ByteTally, WireCounter};
 
+/// What `--insecure` prints on stderr before a run or a trace: one line, a warning, not an error.
+pub const INSECURE_WARNING: &str = "warning: --insecure: the server's certificate is not checked \
+     (the handshake and its bytes are unchanged; only the check is skipped)";
+
 /// ALPN name of HTTP/2 (RFC 7540 §3.3).
 pub const ALPN_H2: &[u8] = b"h2";
 /// ALPN name of HTTP/1.1.

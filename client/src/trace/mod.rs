@@ -250,6 +250,9 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<()> {
         anyhow::bail!("--ca and --insecure need a TLS URL (https://, wss:// or tls://)");
     }
     let link = tls::TraceLink::new(&target, args.transport, &trust)?;
+    if trust.insecure {
+        eprintln!("{}", crate::tls::INSECURE_WARNING);
+    }
     let out = match args.transport {
         Transport::Ws => ws::trace(&target, &link, args.frames, args.timeout).await?,
         Transport::Sse => sse::trace(&target, &link, args.frames, args.timeout).await?,
