@@ -197,6 +197,14 @@ pub fn report_markdown(
                 "delivered vs offered on a slow link, with each ceiling",
             )],
         ),
+        (
+            Kind::Security,
+            "Security: what TLS costs, what HTTP/2 gives back",
+            &[(
+                "security",
+                "bytes per event above and below TLS, per transport and way of carrying it",
+            )],
+        ),
     ];
     for (kind, heading, charts) in sections {
         let findings = findings::for_kind(kind, cases);
