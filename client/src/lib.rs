@@ -67,12 +67,15 @@
 //!   beyond 20 000 connections), [`error`] ([`RunError`]).
 //! - [`trace`]: the wire tracer behind `rtlab-client trace`.
 
+pub mod churn;
 pub mod cli;
 pub mod clock;
 pub mod collector;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod ending;
+pub mod ends_printer;
 pub mod engine;
 pub mod error;
 pub mod event_stream;
@@ -90,6 +93,7 @@ pub mod shards;
 pub mod source_addr;
 pub mod subscriber;
 pub mod tally;
+pub mod tls;
 pub mod trace;
 pub mod transport;
 pub mod window_seq;

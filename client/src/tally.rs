@@ -44,6 +44,17 @@ pub struct Tally {
     pub setup: Bytes2,
     /// Bytes at the socket during the window.
     pub window: Bytes2,
+    /// Below TLS: bytes that crossed the socket during set-up (the TLS handshake included).
+    /// Equal to `setup` without TLS.
+    #[serde(default)]
+    pub setup_wire: Bytes2,
+    /// Below TLS: bytes that crossed the socket during the window.
+    #[serde(default)]
+    pub window_wire: Bytes2,
+    /// Connections this subscriber opened (its own; re-opened poll connections included; a
+    /// subscriber on another's HTTP/2 connection opens none).
+    #[serde(default)]
+    pub connections: u64,
     /// Poll requests answered in the window.
     pub requests: u64,
     /// Of those, answers without events.
@@ -68,6 +79,18 @@ pub struct Tally {
     pub out_of_order: u64,
     /// Failures by kind.
     pub errors: BTreeMap<String, u64>,
+    /// How subscribers lost after set-up were ended, by kind (`crate::ending`): a WebSocket
+    /// close code (`"1001"`, `"1008"`), `"end of stream"` (an SSE or TCP stream the server
+    /// ended), or the error's kind.
+    #[serde(default)]
+    pub close_codes: BTreeMap<String, u64>,
+    /// Subscribers by the last (highest) seq they received: one entry per subscriber that
+    /// connected, so the run can tell who ended behind the others (`crate::ending`).
+    #[serde(default)]
+    pub last_seqs: BTreeMap<Seq, u64>,
+    /// Subscribers whose seq sequence had a gap (at least one event missing).
+    #[serde(default)]
+    pub subscribers_with_gaps: u64,
 }
 
 impl Tally {
@@ -83,6 +106,11 @@ impl Tally {
         self.setup.up += o.setup.up;
         self.window.down += o.window.down;
         self.window.up += o.window.up;
+        self.setup_wire.down += o.setup_wire.down;
+        self.setup_wire.up += o.setup_wire.up;
+        self.window_wire.down += o.window_wire.down;
+        self.window_wire.up += o.window_wire.up;
+        self.connections += o.connections;
         self.requests += o.requests;
         self.empty_polls += o.empty_polls;
         self.response_head_bytes += o.response_head_bytes;
@@ -104,6 +132,13 @@ impl Tally {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &o.close_codes {
+            *self.close_codes.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.last_seqs {
+            *self.last_seqs.entry(*k).or_default() += v;
+        }
+        self.subscribers_with_gaps += o.subscribers_with_gaps;
     }
 
     /// Counts one failure.

@@ -61,12 +61,17 @@ pub struct Meter {
     /// Subscriber number, from 0.
     pub id: u64,
     clock: RunClock,
-    /// The subscriber's socket tally (all its connections).
+    /// The subscriber's tally of the protocol's bytes (all its connections; above TLS).
     pub bytes: Arc<ByteTally>,
+    /// The tally of what crossed its sockets: below TLS, the handshakes and record framing
+    /// included. Without TLS the same tally as [`bytes`](Self::bytes).
+    pub wire: Arc<ByteTally>,
     phase: Phase,
     connect_started: Instant,
     seen_first_event: bool,
     tcp_connect_recorded: bool,
+    tls_recorded: bool,
+    window_start_wire: Bytes2,
     connect_recorded: bool,
     window_start_bytes: Bytes2,
     seq: SeqTracker,
@@ -82,19 +87,35 @@ pub struct Meter {
     /// Worst event latency in the window, µs (sets the drain time).
     max_latency_us: u64,
     drain_end: Instant,
+    /// The WebSocket close code and reason the server sent, if it closed this subscriber.
+    close: Option<(u16, String)>,
+    /// Events received in any phase (a stalled subscriber's count before its cut).
+    events_seen: u64,
+    /// Stop at the first event instead of the window's end (a churn cycle, a subscriber about
+    /// to stall).
+    first_event_only: bool,
 }
 
 impl Meter {
     /// A meter for subscriber `id`.
     pub fn new(id: u64, ctx: &Ctx, recorder: Recorder) -> Self {
+        let bytes = ByteTally::new_shared();
+        let wire = if ctx.tls.is_some() {
+            ByteTally::new_shared()
+        } else {
+            bytes.clone()
+        };
         Self {
             id,
             clock: ctx.clock,
-            bytes: ByteTally::new_shared(),
+            bytes,
+            wire,
             phase: Phase::Setup,
             connect_started: Instant::now(),
             seen_first_event: false,
             tcp_connect_recorded: false,
+            tls_recorded: false,
+            window_start_wire: Bytes2::default(),
             connect_recorded: false,
             window_start_bytes: Bytes2::default(),
             seq: SeqTracker::new(),
@@ -108,7 +129,50 @@ impl Meter {
             population: LatencyPopulation::new(ctx.window_seqs.clone()),
             max_latency_us: 0,
             drain_end: ctx.clock.window_end + DRAIN_MIN,
+            close: None,
+            events_seen: 0,
+            first_event_only: false,
         }
+    }
+
+    /// Makes the subscriber stop at its first event (the phase becomes `Done` then) instead of
+    /// after the window: one churn cycle, or a subscriber about to stall.
+    pub fn stop_at_first_event(&mut self) {
+        self.first_event_only = true;
+    }
+
+    /// Whether an event has arrived since connecting.
+    pub fn seen_first_event(&self) -> bool {
+        self.seen_first_event
+    }
+
+    /// Events received in any phase, duplicates included.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
+    }
+
+    /// The server closed this WebSocket with `code` and `reason`.
+    pub fn closed_with(&mut self, code: u16, reason: &str) {
+        self.close = Some((code, reason.to_owned()));
+    }
+
+    /// The WebSocket close code the server sent, if any.
+    pub fn close_code(&self) -> Option<u16> {
+        self.close.as_ref().map(|(code, _)| *code)
+    }
+
+    /// The WebSocket close code and reason the server sent, if any, as `1008 lagging`.
+    pub fn close_frame(&self) -> Option<String> {
+        self.close
+            .as_ref()
+            .map(|(code, reason)| format!("{code} {reason}").trim_end().to_owned())
+    }
+
+    /// Reads on after the end: a stalled subscriber reading what is buffered (its phase is
+    /// `Done`, so nothing more is measured but `events_seen`).
+    pub fn read_on_after_end(&mut self) {
+        self.first_event_only = false;
+        self.phase = Phase::Done;
     }
 
     /// The current phase.
@@ -158,6 +222,15 @@ impl Meter {
             self.tcp_connect_recorded = true;
             self.recorder
                 .push(Sample::TcpConnect(micros(self.connect_started.elapsed())));
+        }
+    }
+
+    /// The TLS handshake of the subscriber's own connection took `handshake` (after the dial):
+    /// recorded once, like [`tcp_connected`](Self::tcp_connected).
+    pub fn tls_connected(&mut self, handshake: Duration) {
+        if !self.tls_recorded {
+            self.tls_recorded = true;
+            self.recorder.push(Sample::TlsHandshake(micros(handshake)));
         }
     }
 
@@ -222,19 +295,37 @@ impl Meter {
         self.phase == Phase::Done
     }
 
-    fn cross_due(&mut self, now: Instant, unconsumed: usize) {
+    /// Both tallies now, less `unconsumed` bytes read but not yet parsed. Below TLS the same
+    /// count is subtracted: exact without TLS; with TLS off by the record framing of a record
+    /// read only in part (22 bytes), and blind to ciphertext rustls holds undecrypted, which
+    /// at an idle moment is none.
+    fn snapshots(&self, unconsumed: usize) -> (Bytes2, Bytes2) {
         let mut at = self.bytes.snapshot();
         at.down = at.down.saturating_sub(unconsumed as u64);
+        let mut wire = self.wire.snapshot();
+        wire.down = wire.down.saturating_sub(unconsumed as u64);
+        (at, wire)
+    }
+
+    fn cross_due(&mut self, now: Instant, unconsumed: usize) {
+        let (at, wire) = self.snapshots(unconsumed);
         if self.phase == Phase::Setup {
             self.tally.setup = at;
+            self.tally.setup_wire = wire;
             self.phase = Phase::Warmup;
+        }
+        if self.first_event_only && self.seen_first_event {
+            self.phase = Phase::Done;
+            return;
         }
         if self.phase == Phase::Warmup && now >= self.clock.window_start {
             self.window_start_bytes = at;
+            self.window_start_wire = wire;
             self.phase = Phase::Window;
         }
         if self.phase == Phase::Window && now >= self.clock.window_end {
             self.tally.window = at.since(self.window_start_bytes);
+            self.tally.window_wire = wire.since(self.window_start_wire);
             self.phase = Phase::Drain;
             let drain = Duration::from_micros(self.max_latency_us.saturating_mul(2));
             self.drain_end = self.clock.window_end + drain.clamp(DRAIN_MIN, DRAIN_MAX);
@@ -247,6 +338,9 @@ impl Meter {
     /// Called after each event by subscribers that cross boundaries at idle moments: whether a
     /// boundary is overdue by [`FORCE_CROSS_AFTER`] (the stream never went idle).
     pub fn overdue(&mut self) -> bool {
+        if self.first_event_only && self.seen_first_event {
+            return true;
+        }
         if self.phase == Phase::Drain && self.drained() {
             return true;
         }
@@ -261,9 +355,9 @@ impl Meter {
     /// The subscriber ends (window over, or its connection lost): closes the window's bytes.
     pub fn finish(&mut self, unconsumed: usize) {
         if self.phase == Phase::Window {
-            let mut at = self.bytes.snapshot();
-            at.down = at.down.saturating_sub(unconsumed as u64);
+            let (at, wire) = self.snapshots(unconsumed);
             self.tally.window = at.since(self.window_start_bytes);
+            self.tally.window_wire = wire.since(self.window_start_wire);
         }
         self.phase = Phase::Done;
         let drain_over = Instant::now() >= self.clock.window_end + DRAIN_MIN;
@@ -280,6 +374,7 @@ impl Meter {
     pub fn event(&mut self, ev: &EventView<'_>, json_len: usize, analytic: Option<usize>) {
         let now_ns = now_unix_nanos();
         let fresh = self.seq.observe(ev.seq) != SeqVerdict::Duplicate;
+        self.events_seen += 1;
         self.recorder.note_event();
         if !self.seen_first_event {
             self.seen_first_event = true;
@@ -395,6 +490,10 @@ mod tests {
             clients: 1,
             conn_counter: AtomicU64::new(0),
             window_seqs: Arc::default(),
+            tls: None,
+            control_tls: None,
+            http: crate::config::HttpVersion::Http1,
+            h2_pool: Default::default(),
         }
     }
 
@@ -433,6 +532,38 @@ mod tests {
         assert_eq!(m.tally.events, 1);
         assert_eq!(m.tally.window, Bytes2 { down: 30, up: 0 });
         assert_eq!(m.tally.analytic_overhead_bytes, 2);
+    }
+
+    #[test]
+    fn below_tls_bytes_are_a_second_tally_split_at_the_same_moments() {
+        let mut plain = ctx_with_open_window();
+        let (m, _) = meter(&plain);
+        assert!(Arc::ptr_eq(&m.bytes, &m.wire), "without TLS one tally");
+        let trust = crate::tls::TlsTrust {
+            ca: None,
+            insecure: true,
+        };
+        plain.tls = Some(crate::tls::TlsConnector::new(&trust, "127.0.0.1", &[]).unwrap());
+        let (mut m, _) = meter(&plain);
+        assert!(!Arc::ptr_eq(&m.bytes, &m.wire));
+        // The handshake crosses the socket only; the upgrade crosses both.
+        m.wire.add_up(300 + 22);
+        m.wire.add_down(1500 + 22);
+        m.bytes.add_up(300);
+        m.set_up_idle(0);
+        assert_eq!(m.tally.setup, Bytes2 { down: 0, up: 300 });
+        assert_eq!(
+            m.tally.setup_wire,
+            Bytes2 {
+                down: 1522,
+                up: 322
+            }
+        );
+        m.bytes.add_down(100);
+        m.wire.add_down(122);
+        m.finish(10);
+        assert_eq!(m.tally.window, Bytes2 { down: 90, up: 0 });
+        assert_eq!(m.tally.window_wire, Bytes2 { down: 112, up: 0 });
     }
 
     #[test]

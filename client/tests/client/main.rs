@@ -12,6 +12,7 @@ mod foreign;
 mod network;
 mod peers;
 mod publish;
+mod reliability;
 mod schema;
 mod shards;
 mod transports;
