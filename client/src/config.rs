@@ -265,6 +265,8 @@ impl RunConfig {
         match (&self.control_url, self.transport) {
             (Some(url), _) => Target::parse_http(url).map(Some),
             (None, Transport::Tcp) => Ok(None),
+            // A ws:// or wss:// base URL names the same HTTP side, plain or over TLS.
+            (None, Transport::Ws) => Target::parse(&self.url, Transport::Ws).map(Some),
             (None, _) => Target::parse_http(&self.url).map(Some),
         }
     }

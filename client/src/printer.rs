@@ -235,12 +235,12 @@ pub fn human(r: &RunReport) -> String {
     );
     if r.tls {
         // Part of `connect`, between the dial and the HTTP set-up.
-        let _ = writeln!(o, "  tls handshake {}", us(&r.tls_handshake_us));
+        let _ = writeln!(o, "  tls          handshake {}", us(&r.tls_handshake_us));
     }
     if r.http_version.as_deref() == Some("2") {
         let _ = writeln!(
             o,
-            "  http/2       {} connections, up to {} streams each",
+            "  http/2       {} connections for the subscribers, at most {} streams on each",
             r.connections, r.streams_per_connection
         );
     }
