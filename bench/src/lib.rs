@@ -35,6 +35,7 @@
 //! - [`proc_sampler`]: a process's CPU time and memory from `/proc`.
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`server_process`]: the server as a supervised child process.
+//! - [`reliability`]: the `reliability` suite: the contract's reliability promises under load.
 //! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
 //! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
@@ -81,6 +82,7 @@ pub mod model;
 pub mod plot;
 pub mod predict;
 pub mod proc_sampler;
+pub mod reliability;
 pub mod repeat;
 pub mod report;
 pub mod results;
