@@ -37,6 +37,7 @@
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`server_process`]: the server as a supervised child process.
 //! - [`certificate`]: the run's self-signed TLS certificate, for the cases over TLS.
+//! - [`reliability`]: the `reliability` suite: the contract's reliability promises under load.
 //! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
 //! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
@@ -84,6 +85,7 @@ pub mod model;
 pub mod plot;
 pub mod predict;
 pub mod proc_sampler;
+pub mod reliability;
 pub mod repeat;
 pub mod report;
 pub mod results;

@@ -20,6 +20,9 @@ use crate::table::case_table;
 
 /// Runs `rtlab run` with these arguments.
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    if args.suite == super::reliability::SUITE_NAME {
+        return super::reliability::run(args);
+    }
     let suite = plan::narrowed_suite(&args)?;
     if args.dry_run {
         print!("{}", plan::dry_run(&suite));

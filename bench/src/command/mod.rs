@@ -8,6 +8,7 @@
 //! | file | part |
 //! |---|---|
 //! | [`measure`] | `rtlab run`: load, narrow, pin, run, draw, print, decide the exit |
+//! | [`reliability`] | `rtlab run --suite reliability`: the reliability suite and its report |
 //! | [`plan`] | the suite as `--duration`/`--transports`/… narrow it, and the `--dry-run` plan |
 //! | [`signals`] | Ctrl-C, SIGTERM and SIGHUP stop the run in order |
 //! | [`shape`] | `rtlab shape`: the client's network shaper on its own, in front of a server |
@@ -20,6 +21,7 @@
 pub mod exit;
 pub mod measure;
 pub mod plan;
+pub mod reliability;
 pub mod shape;
 pub mod signals;
 

@@ -107,7 +107,10 @@ impl ChunkSource for SseStream {
         loop {
             tokio::select! {
                 biased;
-                () = self.state.shutdown.cancelled() => return None,
+                // Shutdown: every event already published and not yet sent, one block per
+                // call, then the end of the body, so a client loses nothing that existed before
+                // the signal (as the WebSocket's `close_after_published`).
+                () = self.state.shutdown.cancelled() => return self.published_before_end(),
                 next = self.sub.recv() => match next {
                     Ok(event) => if let Some(block) = self.block(&event) {
                         return Some(block);
@@ -127,6 +130,17 @@ impl ChunkSource for SseStream {
 }
 
 impl SseStream {
+    /// At shutdown: the next event still queued for this stream, as its block, or `None` (end
+    /// the body) once there is none.
+    fn published_before_end(&mut self) -> Option<Bytes> {
+        while let Ok(Some(event)) = self.sub.try_recv() {
+            if let Some(block) = self.block(&event) {
+                return Some(block);
+            }
+        }
+        None
+    }
+
     /// The event's shared SSE block, unless already sent (resumption seam guard).
     fn block(&mut self, event: &EventRef) -> Option<Bytes> {
         if event.seq() <= self.last_sent {

@@ -6,7 +6,8 @@
 //! the price of its protocol rather than of TCP, the hub or the machine.
 //!
 //! Each connection is one task that drains its hub subscription into the socket, racing every
-//! write against the lagging kick and shutdown like the other streaming transports. A subscriber
+//! write against the lagging kick and shutdown like the other streaming transports; at shutdown
+//! it first writes the events still queued for it (published before the signal), then FIN. A subscriber
 //! kicked in the middle of a line gets [`LAGGING_LINE_GRACE`] to take the rest of it, so that what
 //! it reads is whole lines and then EOF, never a torn event. It also
 //! reads (and discards) whatever the client sends, only to notice promptly when the client hangs
@@ -56,8 +57,10 @@ pub const LAGGING_LINE_GRACE: Duration = Duration::from_secs(5);
 /// same as actix-web's default for HTTPS).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long shutdown waits for connection tasks to finish closing their sockets.
+/// How long a connection may take at shutdown to write what was published before it and close.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
+/// How long shutdown waits for the connection tasks: their drain, and a moment to close.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(1_250);
 
 /// Accepts baseline subscribers on `listener` until `shutdown`, then closes them all; with `tls`,
 /// every connection first completes a TLS handshake.
@@ -99,7 +102,7 @@ pub async fn serve(
     }
     drop(listener);
     // The tasks saw the same token; give them a moment to close their sockets cleanly.
-    let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
+    let drained = tokio::time::timeout(SHUTDOWN_WAIT, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -159,7 +162,11 @@ async fn connection(
     loop {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => {
+                let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+                write_published(&mut writer, &mut sub, &guard, &mut batch, deadline).await;
+                break;
+            }
             next = sub.recv() => {
                 let Ok(event) = next else { break };
                 // Take whatever else is already queued, so one write carries it all.
@@ -185,9 +192,19 @@ async fn connection(
                 tokio::pin!(write);
                 let outcome = tokio::select! {
                     biased;
-                    () = shutdown.cancelled() => break,
                     () = sub.lagged() => None,
                     written = &mut write => Some(written),
+                    // Shutdown mid-write: finish the lines already promised (bounded), then
+                    // the events still queued, then FIN.
+                    () = shutdown.cancelled() => {
+                        let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+                        let finished = tokio::time::timeout_at(deadline, &mut write).await;
+                        if matches!(finished, Ok(Ok(()))) {
+                            write_published(&mut writer, &mut sub, &guard, &mut batch, deadline)
+                                .await;
+                        }
+                        break;
+                    }
                 };
                 match outcome {
                     Some(Ok(())) => {
@@ -215,4 +232,34 @@ async fn connection(
     }
     // FIN rather than RST where possible: the client reads everything written so far, then EOF.
     let _ = writer.shutdown().await;
+}
+
+/// At shutdown: writes every event still queued for this subscriber (published before the
+/// signal, so the client loses nothing that existed then), until `deadline`; a client that does
+/// not read by then gets what fit.
+async fn write_published(
+    writer: &mut (impl AsyncWrite + Unpin),
+    sub: &mut Subscription,
+    guard: &ConnectionGuard,
+    batch: &mut BytesMut,
+    deadline: tokio::time::Instant,
+) {
+    batch.clear();
+    let mut events = 0;
+    while let Ok(Some(event)) = sub.try_recv() {
+        batch.extend_from_slice(event.tcp_line());
+        events += 1;
+    }
+    if events == 0 {
+        return;
+    }
+    // Flushed too: over TLS the last record may wait in the TLS stream's buffer.
+    let written = tokio::time::timeout_at(deadline, async {
+        writer.write_all(batch).await?;
+        writer.flush().await
+    })
+    .await;
+    if let (Ok(Ok(())), Some(c)) = (written, guard.counters()) {
+        c.delivered(events, batch.len());
+    }
 }

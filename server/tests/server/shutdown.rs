@@ -115,3 +115,64 @@ async fn sigterm_closes_websockets_1001_and_the_binary_exits_0() {
         None
     );
 }
+
+/// Every `"seq":N` in `bytes`, in order (TCP lines and SSE blocks alike).
+fn seqs_in(bytes: &[u8]) -> Vec<u64> {
+    let text = String::from_utf8_lossy(bytes);
+    text.split("{\"seq\":")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_delivers_every_event_queued_for_a_stream_before_ending_it() {
+    // 8 KiB events at 2 000/s, and subscribers that read nothing for a second: their sockets
+    // fill, and the rest waits in their queues (deep enough not to cut them). At shutdown the
+    // server must write those queued events, published before the signal, before it ends the
+    // streams.
+    let server = start(|c| {
+        c.rate = 2_000.0;
+        c.payload_bytes = 8_192;
+        c.subscriber_queue = 100_000;
+    })
+    .await;
+    let mut tcp = TcpStream::connect(server.tcp_addr()).await.unwrap();
+    let mut sse = TcpStream::connect(server.http_addr()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut sse,
+        b"GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let head = server.hub().head();
+    let stopping = tokio::spawn(server.shutdown());
+    let (mut tcp_bytes, mut sse_bytes) = (Vec::new(), Vec::new());
+    let (a, b) = tokio::join!(
+        within("tcp eof", tcp.read_to_end(&mut tcp_bytes)),
+        within("sse end", sse.read_to_end(&mut sse_bytes)),
+    );
+    a.unwrap();
+    b.unwrap();
+    within("shutdown completes", stopping)
+        .await
+        .unwrap()
+        .unwrap();
+    for (name, bytes) in [("tcp", &tcp_bytes), ("sse", &sse_bytes)] {
+        let seqs = seqs_in(bytes);
+        let last = seqs.last().copied().unwrap_or(0);
+        assert!(
+            last >= head,
+            "{name}: the last event received is {last}, but {head} was published before the signal"
+        );
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "{name}: a gap in {} events",
+            seqs.len()
+        );
+    }
+}

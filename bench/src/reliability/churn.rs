@@ -1,0 +1,160 @@
+//! Churn: subscribers that connect, take their first event and leave, over and over.
+//!
+//! A server that leaks anything per connection (a file descriptor, a subscription, a task, a
+//! buffer) looks fine under a steady load and dies after a day of arrivals and departures. This
+//! case runs the client's `--churn` (each worker loops connect → first event → disconnect) for
+//! the scale's cycles per transport, and reads the server's open files (`/proc/PID/fd`) and RSS
+//! *before* and *after*. "Before" is taken after a warm-up churn of 1 % of the cycles (at least
+//! 100), so that what any server allocates once (thread-local caches, the allocator's first
+//! arenas, the history ring filling) is not mistaken for a leak; "after" is taken once the last
+//! cycle has ended and a settling second has passed (connections closing). The promise: both
+//! within 1.1× of before, and no error but those the client counted by kind.
+
+use std::time::Duration;
+
+use rtlab_client::report::LatencySummary;
+use rtlab_client::{RunError, RunReport};
+use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::lab::{Lab, client_config, open_fds, rss_bytes};
+use super::{Scale, Verdict, ratio};
+
+/// Most the server's open files and RSS may grow over the churn.
+pub const GROWTH_GOAL: f64 = 1.1;
+/// How long connections are given to close before "after" is read.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// One transport's churn figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChurnResult {
+    /// The transport.
+    pub transport: Option<Transport>,
+    /// Cycles asked for.
+    pub cycles_asked: u64,
+    /// Cycles that got their first event.
+    pub cycles_done: u64,
+    /// Cycles that failed.
+    pub cycles_failed: u64,
+    /// Cycles per second.
+    pub cycles_per_s: f64,
+    /// Connect → first event, µs.
+    pub first_event_us: LatencySummary,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// The server's open files before (after the warm-up churn).
+    pub fds_before: Option<u64>,
+    /// And after.
+    pub fds_after: Option<u64>,
+    /// `fds_after / fds_before`.
+    pub fds_ratio: Option<f64>,
+    /// The server's RSS before, bytes.
+    pub rss_before_bytes: Option<u64>,
+    /// And after.
+    pub rss_after_bytes: Option<u64>,
+    /// `rss_after / rss_before`.
+    pub rss_ratio: Option<f64>,
+    /// What went wrong, if the churn could not be measured.
+    pub error: Option<String>,
+}
+
+impl ChurnResult {
+    /// Held: every cycle done, open files and RSS within [`GROWTH_GOAL`] of before.
+    pub fn verdict(&self) -> Verdict {
+        if let Some(e) = &self.error {
+            return Verdict {
+                held: false,
+                why: format!("not measured: {e}"),
+            };
+        }
+        let fds_ok = self.fds_ratio.is_some_and(|r| r <= GROWTH_GOAL);
+        let rss_ok = self.rss_ratio.is_some_and(|r| r <= GROWTH_GOAL);
+        let fmt = |r: Option<f64>| r.map_or_else(|| "?".into(), |r| format!("×{r:.2}"));
+        Verdict {
+            held: fds_ok && rss_ok && self.cycles_done == self.cycles_asked,
+            why: format!(
+                "{} of {} cycles ({:.0}/s), open fds {} and RSS {} after vs before (goal ≤ {GROWTH_GOAL})",
+                self.cycles_done,
+                self.cycles_asked,
+                self.cycles_per_s,
+                fmt(self.fds_ratio),
+                fmt(self.rss_ratio)
+            ),
+        }
+    }
+}
+
+/// Runs the case for `transport`.
+pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult {
+    let mut result = ChurnResult {
+        transport: Some(transport),
+        cycles_asked: scale.churn_cycles,
+        ..ChurnResult::default()
+    };
+    let mut server = match lab.server(scale.churn_rate, 64, None).await {
+        Ok(s) => s,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            return result;
+        }
+    };
+    let pid = server.pid();
+    let churn = |cycles: u64| {
+        let config = rtlab_client::RunConfig {
+            churn: Some(cycles),
+            // A bound, not a target: the churn ends with its last cycle.
+            duration: Duration::from_secs(60 + cycles / 200),
+            ..client_config(
+                &server,
+                transport,
+                scale.churn_workers,
+                Duration::ZERO,
+                Duration::ZERO,
+                scale.connect_rate,
+            )
+        };
+        rtlab_client::run(config)
+    };
+    let warm_up = (scale.churn_cycles / 100).max(100);
+    let warmed = churn(warm_up).await;
+    tokio::time::sleep(SETTLE).await;
+    result.fds_before = open_fds(pid);
+    result.rss_before_bytes = rss_bytes(pid);
+    let measured = churn(scale.churn_cycles).await;
+    tokio::time::sleep(SETTLE).await;
+    result.fds_after = open_fds(pid);
+    result.rss_after_bytes = rss_bytes(pid);
+    server.stop().await;
+    if let Err(e) = warmed {
+        result.error = Some(format!("warm-up churn: {e}"));
+        return result;
+    }
+    let report: RunReport = match measured {
+        Ok(r) => r,
+        Err(RunError::AllDisconnected {
+            partial: Some(r), ..
+        }) => *r,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            return result;
+        }
+    };
+    if let Some(c) = &report.churn {
+        result.cycles_done = c.cycles_done;
+        result.cycles_failed = c.cycles_failed;
+        result.cycles_per_s = c.cycles_per_s;
+    }
+    result.first_event_us = report.first_event_us.clone();
+    result.errors = report.errors.clone();
+    let as_f = |v: Option<u64>| v.map(|n| n as f64);
+    result.fds_ratio = match (as_f(result.fds_after), as_f(result.fds_before)) {
+        (Some(a), Some(b)) => ratio(a, b),
+        _ => None,
+    };
+    result.rss_ratio = match (as_f(result.rss_after_bytes), as_f(result.rss_before_bytes)) {
+        (Some(a), Some(b)) => ratio(a, b),
+        _ => None,
+    };
+    result
+}

@@ -1,0 +1,94 @@
+//! What every reliability case needs: a fresh server process with the case's settings, the
+//! client's configuration against it, and the server's memory and open files from `/proc`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rtlab_client::RunConfig;
+use rtlab_wire::Transport;
+
+use crate::proc_sampler::read_sample;
+use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
+
+/// Most streaming connections the servers of this suite accept: above every case's count, so
+/// that the cap is never what is measured.
+const MAX_CONNECTIONS: u64 = 50_000;
+
+/// Where the cases run: the server binary, and whether it is pinned to its core.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The `rtlab-server` binary.
+    pub server_bin: PathBuf,
+    /// Pin the server to its core (and one worker), as the comparison suites do.
+    pub pin: bool,
+}
+
+impl Lab {
+    /// Starts a fresh server publishing `rate` events/s of `payload_bytes` filler, with a
+    /// `subscriber_queue` if given.
+    pub async fn server(
+        &self,
+        rate: u64,
+        payload_bytes: u64,
+        subscriber_queue: Option<u64>,
+    ) -> Result<ServerProcess, ServerProcessError> {
+        let opts = ServerOptions {
+            rate,
+            payload_bytes,
+            subscriber_queue,
+            max_connections: MAX_CONNECTIONS,
+            keepalive_interval: None,
+            pin: self.pin,
+            tls: None,
+        };
+        ServerProcess::start(&self.server_bin, &opts).await
+    }
+}
+
+/// The client's run of `transport` against `server`: `clients` subscribers, `window` measured
+/// after `warmup`, connecting at `connect_rate`.
+pub fn client_config(
+    server: &ServerProcess,
+    transport: Transport,
+    clients: u64,
+    warmup: Duration,
+    window: Duration,
+    connect_rate: f64,
+) -> RunConfig {
+    let url = match transport {
+        Transport::Tcp => format!("tcp://{}", server.tcp),
+        _ => format!("http://{}", server.http),
+    };
+    RunConfig {
+        control_url: Some(format!("http://{}", server.http)),
+        clients,
+        warmup,
+        duration: window,
+        connect_rate,
+        ..RunConfig::new(transport, url)
+    }
+}
+
+/// The process's open file descriptors (`/proc/PID/fd`), or `None` once it is gone.
+pub fn open_fds(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.filter(Result::is_ok).count() as u64)
+}
+
+/// The process's resident memory in bytes, or `None` once it is gone.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    read_sample(pid).ok().map(|s| s.rss_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_open_files_and_memory() {
+        let me = std::process::id();
+        assert!(open_fds(me).is_some_and(|n| n >= 3));
+        assert!(rss_bytes(me).is_some_and(|b| b > 1 << 20));
+        assert_eq!(open_fds(u32::MAX), None);
+    }
+}

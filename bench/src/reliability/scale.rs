@@ -1,0 +1,164 @@
+//! The reliability suite's sizes: the full suite's, and the small ones its tests run.
+//!
+//! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per
+//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber window is
+//! long because a stalled socket is cut only after the kernel's buffers fill (on loopback the
+//! server's send buffer grows to megabytes: some 30 000 of the lab's 64-byte events) *and* then
+//! the server's queue; a shorter window would report "not cut" for the buffers' sake. The
+//! hostile window outlasts the server's `client_request_timeout` (10 s,
+//! `rtlab_server::server::CLIENT_REQUEST_TIMEOUT`), so the drops fall inside it.
+
+use std::time::Duration;
+
+use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
+
+/// How big each case is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scale {
+    /// Healthy subscribers in the slow-subscriber, shutdown and hostile cases.
+    pub clients: u64,
+    /// Subscribers' connect rate, per second.
+    pub connect_rate: f64,
+    /// Warm-up after the ramp, before a window.
+    #[serde(with = "seconds")]
+    pub warmup: Duration,
+    /// Slow subscriber: the ticker's rate, events/s.
+    pub slow_rate: u64,
+    /// Slow subscriber: event filler, bytes.
+    pub slow_payload_bytes: u64,
+    /// Slow subscriber: the server's `--subscriber-queue`, events (the bound reported).
+    pub subscriber_queue: u64,
+    /// Slow subscriber: the measured window.
+    #[serde(with = "seconds")]
+    pub slow_window: Duration,
+    /// Slow subscriber: the transports (one stalled subscriber each, separately).
+    pub slow_transports: Vec<Transport>,
+    /// Churn: cycles per transport.
+    pub churn_cycles: u64,
+    /// Churn: concurrent workers.
+    pub churn_workers: u64,
+    /// Churn: the ticker's rate (a cycle waits for one event).
+    pub churn_rate: u64,
+    /// Churn: the transports.
+    pub churn_transports: Vec<Transport>,
+    /// Shutdown: the ticker's rate.
+    pub shutdown_rate: u64,
+    /// Shutdown: how long into the window the server gets SIGTERM.
+    #[serde(with = "seconds")]
+    pub shutdown_after: Duration,
+    /// Shutdown: long polls the lab parks itself (`after` far ahead) to see them answered.
+    pub parked_polls: u64,
+    /// Shutdown: the transports.
+    pub shutdown_transports: Vec<Transport>,
+    /// Hostile: idle TCP connections that never send a request.
+    pub idle_connections: u64,
+    /// Hostile: the ticker's rate.
+    pub hostile_rate: u64,
+    /// Hostile: the measured window.
+    #[serde(with = "seconds")]
+    pub hostile_window: Duration,
+    /// Hostile: the transports the healthy clients use.
+    pub hostile_transports: Vec<Transport>,
+}
+
+/// Durations as seconds (a float) in `reliability.json`.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Self::full()
+    }
+}
+
+impl Scale {
+    /// The suite's sizes (about 10 minutes in all; [`Scale::estimated`]).
+    pub fn full() -> Self {
+        Self {
+            clients: 1_000,
+            connect_rate: 500.0,
+            warmup: Duration::from_secs(2),
+            slow_rate: 1_000,
+            slow_payload_bytes: 64,
+            subscriber_queue: 1_024,
+            slow_window: Duration::from_secs(40),
+            slow_transports: vec![Transport::Ws, Transport::Sse],
+            churn_cycles: 100_000,
+            churn_workers: 100,
+            churn_rate: 1_000,
+            churn_transports: Transport::ALL.to_vec(),
+            shutdown_rate: 10_000,
+            shutdown_after: Duration::from_secs(3),
+            parked_polls: 50,
+            shutdown_transports: Transport::ALL.to_vec(),
+            idle_connections: 5_000,
+            hostile_rate: 1_000,
+            hostile_window: Duration::from_secs(15),
+            hostile_transports: vec![Transport::Ws, Transport::Sse],
+        }
+    }
+
+    /// The tests' sizes: tens of clients, a thousand churn cycles, seconds per case. The slow
+    /// case's events are large, so the stalled socket's buffers fill in a second or two.
+    pub fn small() -> Self {
+        Self {
+            clients: 10,
+            connect_rate: 2_000.0,
+            warmup: Duration::from_millis(500),
+            slow_rate: 500,
+            slow_payload_bytes: 8_192,
+            subscriber_queue: 512,
+            slow_window: Duration::from_secs(5),
+            churn_cycles: 1_000,
+            churn_workers: 10,
+            shutdown_rate: 1_000,
+            shutdown_after: Duration::from_secs(1),
+            parked_polls: 5,
+            idle_connections: 50,
+            hostile_rate: 100,
+            hostile_window: Duration::from_secs(12),
+            ..Self::full()
+        }
+    }
+
+    /// Rough wall time of the whole suite, for the plan and the start line.
+    pub fn estimated(&self) -> Duration {
+        let ramp = self.clients as f64 / self.connect_rate;
+        let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
+        // Two runs per transport (with and without the fault); churn at about 2 000 cycles/s
+        // plus a warm-up of 1 %; shutdown up to its 5 s exit.
+        let slow = self.slow_transports.len() as f64 * 2.0 * run(self.slow_window);
+        let churn =
+            self.churn_transports.len() as f64 * (self.churn_cycles as f64 * 1.01 / 2_000.0 + 4.0);
+        let shutdown = self.shutdown_transports.len() as f64 * (run(self.shutdown_after) + 5.0);
+        let hostile = self.hostile_transports.len() as f64 * 2.0 * run(self.hostile_window);
+        Duration::from_secs_f64(slow + churn + shutdown + hostile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_suite_takes_ten_to_fifteen_minutes_and_the_small_one_a_few() {
+        let full = Scale::full().estimated().as_secs();
+        assert!((600..=900).contains(&full), "{full} s");
+        assert!(Scale::small().estimated().as_secs() < 240);
+        let json = serde_json::to_string(&Scale::full()).unwrap();
+        assert_eq!(serde_json::from_str::<Scale>(&json).unwrap(), Scale::full());
+    }
+}

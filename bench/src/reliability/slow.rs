@@ -1,0 +1,169 @@
+//! Slow subscriber: one client that stops reading, among many healthy ones.
+//!
+//! Two runs per transport, each on a fresh server at the same steady rate: the healthy
+//! subscribers alone (the baseline), then the same subscribers plus one stalled
+//! (`rtlab_client`'s `--stalled 1`: it takes its first event, then holds its socket open and
+//! reads nothing until the window is over, then reads what the kernel kept for it). The
+//! promise: the healthy subscribers' p99 stays within 1.1× of the baseline's, the stalled one
+//! is cut (WebSocket close `1008 lagging`, an SSE stream's end) once it is the queue bound
+//! behind, and the server's memory stays bounded (its peak RSS, sampled every 100 ms, beside the
+//! baseline's). The events the stalled one received before its cut are reported beside the
+//! bound: more than the queue, because the kernel's socket buffers held the rest.
+
+use std::time::Duration;
+
+use rtlab_client::report::StalledReport;
+use rtlab_client::{RunError, RunReport};
+use rtlab_wire::Transport;
+use serde::{Deserialize, Serialize};
+
+use super::lab::{Lab, client_config};
+use super::{Scale, Verdict, ratio};
+use crate::proc_sampler::Sampler;
+
+/// Most the healthy p99 may grow with a stalled subscriber beside them.
+pub const P99_GOAL: f64 = 1.1;
+
+/// One transport's slow-subscriber figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlowResult {
+    /// The transport.
+    pub transport: Option<Transport>,
+    /// Healthy subscribers.
+    pub clients: u64,
+    /// The ticker's rate, events/s.
+    pub rate: u64,
+    /// The server's queue bound, events.
+    pub subscriber_queue: u64,
+    /// Healthy p99 without the stalled subscriber, µs.
+    pub baseline_p99_us: Option<f64>,
+    /// Healthy p99 with it, µs.
+    pub stalled_run_p99_us: Option<f64>,
+    /// `stalled_run_p99_us / baseline_p99_us`.
+    pub p99_ratio: Option<f64>,
+    /// Healthy subscribers cut as lagging in the run with the stalled one.
+    pub healthy_lagging: u64,
+    /// Healthy subscribers' loss (events missing from their streams) in that run.
+    pub healthy_lost: u64,
+    /// How the stalled subscriber ended.
+    pub stalled: Option<StalledReport>,
+    /// The server's peak RSS in the baseline run, bytes.
+    pub baseline_rss_peak_bytes: u64,
+    /// The server's peak RSS in the run with the stalled subscriber, bytes.
+    pub stalled_run_rss_peak_bytes: u64,
+    /// What went wrong, if a run could not be measured.
+    pub error: Option<String>,
+}
+
+impl SlowResult {
+    /// Held: the stalled one was cut, the healthy p99 within [`P99_GOAL`], no healthy one lost.
+    pub fn verdict(&self) -> Verdict {
+        if let Some(e) = &self.error {
+            return Verdict {
+                held: false,
+                why: format!("not measured: {e}"),
+            };
+        }
+        let cut = self.stalled.as_ref().map_or(0, |s| s.cut);
+        let how = self
+            .stalled
+            .as_ref()
+            .map(|s| s.close_codes.keys().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let p99_ok = self.p99_ratio.is_some_and(|r| r <= P99_GOAL);
+        let held = cut == 1 && p99_ok && self.healthy_lagging == 0;
+        let ratio = self
+            .p99_ratio
+            .map_or_else(|| "no p99 ratio".into(), |r| format!("healthy p99 ×{r:.2}"));
+        Verdict {
+            held,
+            why: format!(
+                "{ratio} (goal ≤ {P99_GOAL}), stalled subscriber {}, {} healthy cut",
+                if cut == 1 {
+                    format!("cut ({how})")
+                } else {
+                    "NOT cut".into()
+                },
+                self.healthy_lagging
+            ),
+        }
+    }
+}
+
+/// Runs the case for `transport` (ws or sse).
+pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
+    let mut result = SlowResult {
+        transport: Some(transport),
+        clients: scale.clients,
+        rate: scale.slow_rate,
+        subscriber_queue: scale.subscriber_queue,
+        ..SlowResult::default()
+    };
+    let baseline = match one_run(lab, scale, transport, 0).await {
+        Ok(b) => b,
+        Err(e) => {
+            result.error = Some(format!("baseline: {e}"));
+            return result;
+        }
+    };
+    let stalled = match one_run(lab, scale, transport, 1).await {
+        Ok(s) => s,
+        Err(e) => {
+            result.error = Some(format!("with the stalled subscriber: {e}"));
+            return result;
+        }
+    };
+    result.baseline_p99_us = Some(baseline.0.latency_us.p99);
+    result.stalled_run_p99_us = Some(stalled.0.latency_us.p99);
+    result.p99_ratio = ratio(stalled.0.latency_us.p99, baseline.0.latency_us.p99);
+    result.healthy_lagging = stalled.0.lagging_disconnects;
+    result.healthy_lost = stalled.0.lost;
+    result.stalled = stalled.0.stalled.clone();
+    result.baseline_rss_peak_bytes = baseline.1;
+    result.stalled_run_rss_peak_bytes = stalled.1;
+    result
+}
+
+/// One run with `stalled` stalled subscribers beside the healthy ones: the client's report and
+/// the server's peak RSS.
+async fn one_run(
+    lab: &Lab,
+    scale: &Scale,
+    transport: Transport,
+    stalled: u64,
+) -> Result<(RunReport, u64), String> {
+    let mut server = lab
+        .server(
+            scale.slow_rate,
+            scale.slow_payload_bytes,
+            Some(scale.subscriber_queue),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let sampler = Sampler::start(server.pid());
+    let config = rtlab_client::RunConfig {
+        stalled,
+        ..client_config(
+            &server,
+            transport,
+            scale.clients + stalled,
+            scale.warmup,
+            scale.slow_window,
+            scale.connect_rate,
+        )
+    };
+    let run = rtlab_client::run(config).await;
+    let rss_peak = sampler.finish().await.rss_peak();
+    server.stop().await;
+    let report = match run {
+        Ok(r) => r,
+        // Every healthy subscriber lost: still a measurement (its p99 is the partial one).
+        Err(RunError::AllDisconnected {
+            partial: Some(r), ..
+        }) => *r,
+        Err(e) => return Err(e.to_string()),
+    };
+    // Give the kernel a moment to release the server's sockets before the next server.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok((report, rss_peak))
+}

@@ -1,0 +1,165 @@
+//! The reliability suite at a small scale (`Scale::small`: tens of clients, a thousand churn
+//! cycles), against the real `rtlab-server` binary: every figure the report states is measured
+//! and lands in its section, and the promises the real server keeps are checked here too, so a
+//! server that stops keeping one fails this test.
+//!
+//! The server binary must be built first (`cargo build -p rtlab-server`).
+
+use std::path::PathBuf;
+
+use rtlab_bench::reliability::lab::Lab;
+use rtlab_bench::reliability::{ReliabilityReport, Scale, churn, hostile, section, shutdown, slow};
+use rtlab_wire::Transport;
+
+/// The lab: the server binary next to this test's `rtlab`, not pinned.
+fn lab() -> Lab {
+    let server_bin = PathBuf::from(env!("CARGO_BIN_EXE_rtlab")).with_file_name("rtlab-server");
+    assert!(
+        server_bin.is_file(),
+        "{} is missing: build it first with `cargo build -p rtlab-server`",
+        server_bin.display()
+    );
+    Lab {
+        server_bin,
+        pin: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_reported() {
+    // A few healthy subscribers of 8 KiB events at 1 000/s: the stalled socket's buffers (some
+    // megabytes on loopback) fill within seconds, and a debug-build server keeps up with the rest.
+    let scale = Scale {
+        clients: 3,
+        slow_rate: 1_000,
+        slow_window: std::time::Duration::from_secs(6),
+        ..Scale::small()
+    };
+    let lab = lab();
+    for t in [Transport::Ws, Transport::Sse] {
+        let r = slow::run(&lab, &scale, t).await;
+        assert_eq!(r.error, None, "{t}");
+        let stalled = r.stalled.as_ref().expect("the stalled subscriber's report");
+        assert_eq!((stalled.stalled, stalled.cut), (1, 1), "{t}: {stalled:?}");
+        let how = match t {
+            Transport::Ws => "1008 lagging",
+            _ => rtlab_client::ending::END_OF_STREAM,
+        };
+        assert_eq!(stalled.close_codes.get(how), Some(&1), "{t}: {stalled:?}");
+        assert!(stalled.events_before_cut[0] > 0, "{t}");
+        assert!(r.p99_ratio.is_some_and(|x| x > 0.0), "{t}: {r:?}");
+        assert!(r.baseline_rss_peak_bytes > 0 && r.stalled_run_rss_peak_bytes > 0);
+        assert_eq!(r.healthy_lagging, 0, "{t}: no healthy subscriber is cut");
+        let md = section::markdown(&ReliabilityReport {
+            scale: scale.clone(),
+            slow: vec![r],
+            ..ReliabilityReport::default()
+        });
+        assert!(md.contains(&format!("| {t} |")) && md.contains(how), "{md}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_leaves_no_open_file_behind_on_any_transport() {
+    let (lab, scale) = (lab(), Scale::small());
+    for t in Transport::ALL {
+        let r = churn::run(&lab, &scale, t).await;
+        assert_eq!(r.error, None, "{t}");
+        assert_eq!(
+            (r.cycles_done, r.cycles_failed),
+            (scale.churn_cycles, 0),
+            "{t}: {:?}",
+            r.errors
+        );
+        assert!(r.errors.is_empty(), "{t}: {:?}", r.errors);
+        assert_eq!(r.first_event_us.count, scale.churn_cycles, "{t}");
+        // A leaked socket per cycle would be 1 000 more open files.
+        assert!(
+            r.fds_ratio.is_some_and(|x| x <= churn::GROWTH_GOAL),
+            "{t}: open fds {:?} → {:?}",
+            r.fds_before,
+            r.fds_after
+        );
+        assert!(r.rss_ratio.is_some(), "{t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_closes_every_transport_cleanly_and_exits_0_in_time() {
+    let (lab, scale) = (lab(), Scale::small());
+    for t in Transport::ALL {
+        let r = shutdown::run(&lab, &scale, t).await;
+        assert_eq!(r.error, None, "{t}");
+        assert_eq!(r.exit_code, Some(0), "{t}");
+        assert!(
+            r.time_to_exit_ms
+                .is_some_and(|ms| ms < shutdown::EXIT_GOAL.as_millis() as f64),
+            "{t}: {:?}",
+            r.time_to_exit_ms
+        );
+        assert_eq!(r.connected, scale.clients, "{t}");
+        assert_eq!(r.cleanly_closed(), r.connected, "{t}: {:?}", r.close_codes);
+        assert!(r.highest_seq > 0, "{t}");
+        if t == Transport::LongPoll {
+            assert_eq!(
+                (r.parked_polls, r.parked_polls_answered),
+                (scale.parked_polls, scale.parked_polls),
+                "{t}"
+            );
+        }
+        if t.is_streaming() {
+            // The streams get every event published before the signal.
+            assert_eq!(
+                (r.subscribers_behind, r.subscribers_with_gaps),
+                (0, 0),
+                "{t}: behind by {} events",
+                r.events_behind
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_headers_connections_are_dropped_by_the_request_timeout() {
+    let (lab, scale) = (lab(), Scale::small());
+    let r = hostile::run(&lab, &scale, Transport::Ws).await;
+    assert_eq!(r.error, None);
+    assert_eq!(r.idle_opened, scale.idle_connections);
+    assert_eq!(r.idle_dropped, r.idle_opened, "{r:?}");
+    // The server's client_request_timeout is 10 s.
+    let dropped = r.idle_dropped_after_s_min.unwrap();
+    assert!((9.0..12.0).contains(&dropped), "{r:?}");
+    let slow = r
+        .slow_headers_dropped_after_s
+        .expect("the slow-headers client is dropped");
+    assert!(
+        (9.0..12.0).contains(&slow) && r.slow_headers_bytes_sent >= 8,
+        "{r:?}"
+    );
+    assert!(r.p99_ratio.is_some(), "{r:?}");
+    let md = section::markdown(&ReliabilityReport {
+        scale,
+        hostile: vec![r],
+        ..ReliabilityReport::default()
+    });
+    assert!(md.contains("### Hostile clients"), "{md}");
+}
+
+#[test]
+fn the_binary_plans_the_reliability_suite_with_its_estimate() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtlab"))
+        .args(["run", "--suite", "reliability", "--dry-run"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("churn: ws, sse, long-poll, short-poll, tcp (100000 cycles each)"),
+        "{text}"
+    );
+    assert!(text.contains("estimated"), "{text}");
+}
