@@ -193,7 +193,10 @@ mod tests {
         let tcp = of(Security::Tls, Transport::Tcp);
         assert_eq!(tcp.url, "tls://127.0.0.1:3000");
         assert_eq!(tcp.control_url.as_deref(), Some("https://127.0.0.1:1000"));
-        assert_eq!(tcp.tls.ca.as_deref(), Some(std::path::Path::new("/run/cert.pem")));
+        assert_eq!(
+            tcp.tls.ca.as_deref(),
+            Some(std::path::Path::new("/run/cert.pem"))
+        );
         let sse = of(Security::TlsH2, Transport::Sse);
         assert_eq!(sse.url, "https://127.0.0.1:1000");
         assert_eq!(sse.http, HttpVersion::Http2);
@@ -213,9 +216,6 @@ mod tests {
         );
         let at = endpoints();
         assert_eq!(start_delay(case, &at, 1), Duration::ZERO);
-        assert_eq!(
-            start_delay(case, &at, 2),
-            rtlab_client::shards::START_LEAD
-        );
+        assert_eq!(start_delay(case, &at, 2), rtlab_client::shards::START_LEAD);
     }
 }

@@ -67,9 +67,9 @@
 
 pub mod calibration;
 pub mod capacity;
-pub mod certificate;
 pub mod case;
 pub mod case_result;
+pub mod certificate;
 pub mod cli;
 pub mod client_run;
 pub mod command;

@@ -258,7 +258,7 @@ mod tests {
         );
         // The quick suite is the end-to-end test's: every kind once, in little over a minute.
         assert!(
-            q.estimated() < Duration::from_secs(80),
+            q.estimated() < Duration::from_secs(85),
             "{:?}",
             q.estimated()
         );

@@ -73,8 +73,7 @@ fn cpu_per_1000(c: &CaseResult) -> Option<f64> {
 /// Poll requests per delivered event (polls only).
 fn requests_per_event(c: &CaseResult) -> Option<f64> {
     let r = c.ok()?;
-    (r.events_received > 0 && r.requests > 0)
-        .then(|| r.requests as f64 / r.events_received as f64)
+    (r.events_received > 0 && r.requests > 0).then(|| r.requests as f64 / r.events_received as f64)
 }
 
 /// The sentences about the security scenario's successful cases.
@@ -112,8 +111,7 @@ fn tls_sentence(transport: Transport, plain: &CaseResult, tls: &CaseResult) -> O
         }
         parts.push(s);
     }
-    if let (Some(above), Some(below)) = (protocol_bytes_per_event(tls), wire_bytes_per_event(tls))
-    {
+    if let (Some(above), Some(below)) = (protocol_bytes_per_event(tls), wire_bytes_per_event(tls)) {
         let added = below - above;
         parts.push(format!(
             "each event costs {} B on the wire against {} B of protocol, {} B of TLS records \
@@ -243,7 +241,10 @@ mod tests {
                 && text.contains("(the TLS handshake's median time: 900 µs)"),
             "{text}"
         );
-        assert!(text.contains("22 B of TLS records (1.0 × the 22 B"), "{text}");
+        assert!(
+            text.contains("22 B of TLS records (1.0 × the 22 B"),
+            "{text}"
+        );
         assert!(
             text.contains("the first event arrives after 2.30 ms instead of 1.20 ms"),
             "{text}"
@@ -271,7 +272,10 @@ mod tests {
         let r = c.client.as_mut().unwrap();
         r.wire.wire_bytes_down += (r.events_received as f64 * TLS13_RECORD_OVERHEAD) as u64;
         let text = text(&all);
-        assert!(text.contains("44 B of TLS records (2.0 × the 22 B"), "{text}");
+        assert!(
+            text.contains("44 B of TLS records (2.0 × the 22 B"),
+            "{text}"
+        );
         // Without the plain ws case there is nothing to compare against: no ws sentence.
         all.retain(|c| !(c.transport == Transport::Ws && security_of(c) == Security::Plain));
         assert!(!self::text(&all).contains("**ws** over TLS"));

@@ -87,7 +87,11 @@ impl Chart for BytesOverTls {
                 cell,
                 &StackedPanel {
                     caption: how.describe().to_owned(),
-                    y_desc: if i == 0 { "bytes per delivered event" } else { "" },
+                    y_desc: if i == 0 {
+                        "bytes per delivered event"
+                    } else {
+                        ""
+                    },
                     bars,
                     segments: &SEGMENTS,
                     legend: i == 0,

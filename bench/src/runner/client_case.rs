@@ -80,10 +80,7 @@ pub(super) async fn run(measuring: Measuring<'_>) {
     };
     // A sharded client's clock starts a moment after it is called (its processes start first).
     let client_start = Instant::now() + start_delay(case, &at, opts.client_shards);
-    let client = tokio::time::timeout(
-        limit,
-        run_client(case, &at, opts.client_shards, shard_pids),
-    );
+    let client = tokio::time::timeout(limit, run_client(case, &at, opts.client_shards, shard_pids));
     let outcome = tokio::select! {
         r = client => Outcome::Client(Box::new(
             r.unwrap_or_else(|_| Err(format!("the client did not finish within {limit:?}"))),

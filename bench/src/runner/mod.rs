@@ -53,10 +53,10 @@ use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION};
 use crate::certificate::TlsFiles;
 use crate::machine::{self, MachineInfo};
 use crate::repeat;
-use crate::security::Security;
 use crate::results::{
     ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo, check_reference_provenance,
 };
+use crate::security::Security;
 use crate::suite::Suite;
 use store::{off_runtime, save_case, save_run};
 

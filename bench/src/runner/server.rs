@@ -30,12 +30,19 @@ impl CaseServer {
     /// Starts the server with the case's settings, reads its baseline, starts sampling it.
     pub async fn start(case: &Case, opts: &RunOptions) -> Result<Self, ServerProcessError> {
         let tls = match case.params.security {
-            Some(s) if s.is_tls() => Some(opts.tls.clone().ok_or_else(|| {
-                ServerProcessError::Startup {
-                    reason: format!("case {} is over TLS but the run made no certificate", case.id()),
-                    tail: String::new(),
-                }
-            })?),
+            Some(s) if s.is_tls() => {
+                Some(
+                    opts.tls
+                        .clone()
+                        .ok_or_else(|| ServerProcessError::Startup {
+                            reason: format!(
+                                "case {} is over TLS but the run made no certificate",
+                                case.id()
+                            ),
+                            tail: String::new(),
+                        })?,
+                )
+            }
             _ => None,
         };
         let server_opts = ServerOptions {

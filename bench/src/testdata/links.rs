@@ -107,4 +107,3 @@ pub(super) fn bandwidth_cases(base: &CaseParams) -> Vec<CaseResult> {
     }
     out
 }
-

@@ -60,11 +60,7 @@ fn carry(r: &mut RunReport, how: Security, poll: bool) {
     let connections = r.clients.max(1);
     let (handshake, records) = if how.is_tls() {
         // A stream writes one record per event; a poll one per answer and one per request.
-        let records = if poll {
-            2 * r.requests
-        } else {
-            events
-        };
+        let records = if poll { 2 * r.requests } else { events };
         (HANDSHAKE_BYTES * connections, records)
     } else {
         (0, 0)
@@ -72,8 +68,7 @@ fn carry(r: &mut RunReport, how: Security, poll: bool) {
     let tls_bytes = (records as f64 * TLS13_RECORD_OVERHEAD) as u64;
     r.wire.setup_wire_bytes_down = r.wire.setup_bytes_down + handshake / 2;
     r.wire.setup_wire_bytes_up = r.wire.setup_bytes_up + handshake / 2;
-    r.wire.setup_wire_bytes_per_connection =
-        Some((setup + handshake) as f64 / connections as f64);
+    r.wire.setup_wire_bytes_per_connection = Some((setup + handshake) as f64 / connections as f64);
     // A stream's records all go down; a poll's half down (answers), half up (requests).
     let tls_up = if poll { tls_bytes / 2 } else { 0 };
     r.wire.wire_bytes_down = r.wire.bytes_down + tls_bytes - tls_up;
