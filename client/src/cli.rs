@@ -26,7 +26,7 @@ use crate::trace::TraceArgs;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n  rtlab-client -t ws --url wss://127.0.0.1:8443 --insecure\n  rtlab-client -t short-poll --url https://127.0.0.1:8443 --ca cert.pem --http 2\n\nWith a shaped network, /stats goes straight (its reads mark the window); give --warmup a few\nround trips on slow links.\n\nExit status: 0 measured, 1 the run failed, 2 bad usage."
+    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n  rtlab-client -t ws --url wss://127.0.0.1:8443 --insecure\n  rtlab-client -t short-poll --url https://127.0.0.1:8443 --ca cert.pem --http 2\n\nWith a shaped network, /stats goes straight (its reads mark the window); give --warmup a few\nround trips on slow links.\n\nExit status: 0 measured, 1 the run failed, 2 bad usage, 3 the run ended early (the server\nshut down or dropped every subscriber; the report is written all the same, marked ended_early)."
 )]
 pub struct Cli {
     /// Inspect one connection instead of running a load.
@@ -90,6 +90,19 @@ pub struct Cli {
     /// of the measurement goes through a shaper; `/stats` does not.
     #[command(flatten)]
     pub shaping: NetworkArgs,
+
+    /// Of the --clients subscribers, N (ws or sse) stop reading after their first event and
+    /// keep the socket open; after the window they read what is buffered, to see how the server
+    /// cut them (close 1008, the stream's end). They are reported apart ("stalled"), and the
+    /// other figures are the healthy subscribers' alone
+    #[arg(long, default_value = "0", value_name = "N")]
+    pub stalled: u64,
+
+    /// Churn: the --clients subscribers loop connect → first event → disconnect until CYCLES
+    /// cycles in all (or --duration passes); the report gives cycles/s, the connect →
+    /// first-event times and the errors by kind
+    #[arg(long, value_name = "CYCLES")]
+    pub churn: Option<u64>,
 
     /// TLS: trust the root certificate(s) in this PEM file (e.g. the lab's self-signed cert)
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
@@ -163,6 +176,8 @@ impl Cli {
             progress: !self.quiet,
             seed: self.seed,
             network: self.shaping.network(),
+            stalled: self.stalled,
+            churn: self.churn,
             tls: TlsTrust {
                 ca: self.ca.clone(),
                 insecure: self.insecure,

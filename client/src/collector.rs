@@ -21,16 +21,20 @@
 //! then the partial report goes with the error); anything less is data.
 
 use rtlab_wire::framing::streaming_overhead;
-use rtlab_wire::{StatsSnapshot, Transport};
+use rtlab_wire::{StatsSnapshot, Transport, now_unix_nanos};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::RunClock;
 use crate::config::RunConfig;
 use crate::control::ServerWindow;
+use crate::ending::tail;
 use crate::error::RunError;
 use crate::histograms::{LatencyHistograms, summarize, to_base64};
 use crate::report::{
-    NetworkReport, PublishReport, RunReport, SCHEMA_VERSION, WindowMode, WireReport,
+    ChurnReport, EndedEarly, NetworkReport, PublishReport, RunReport, SCHEMA_VERSION,
+    StalledReport, WindowMode, WireReport,
 };
+use crate::subscriber::stalled::StalledEnd;
 use crate::subscriber::{End, Outcome};
 use crate::tally::Tally;
 use crate::transport::SubError;
@@ -47,6 +51,28 @@ pub struct Collector {
     first_connect_error: Option<FirstError>,
     first_loss: Option<FirstError>,
     connect_failures: u64,
+    /// The stalled subscribers' ends (`--stalled`), apart from everyone else's.
+    #[serde(default)]
+    stalled: Vec<StalledEnd>,
+    /// When the last subscriber lost after set-up was handed over, ns since the Unix epoch
+    /// (0: none): where a run that ended early ended.
+    #[serde(default)]
+    last_loss_unix_ns: u64,
+    /// When the last outcome of all was handed over (a churn's end).
+    #[serde(default)]
+    last_end_unix_ns: u64,
+    /// The run's start and window start, for the times above.
+    #[serde(default)]
+    clock: Option<ClockMarks>,
+}
+
+/// The run's clock as wall-clock instants (they cross a process boundary, `Instant`s do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockMarks {
+    /// The run's start (its first connection), ns since the Unix epoch.
+    pub start_unix_ns: u64,
+    /// The measured window's start.
+    pub window_start_unix_ns: u64,
 }
 
 /// The first failure of its kind, as much of it as the run's verdict needs: unlike the error
@@ -81,6 +107,11 @@ pub struct Collected {
     disconnects: u64,
     /// Every subscriber was lost before the end: the first one's reason.
     all_lost: Option<String>,
+    stalled: Vec<StalledEnd>,
+    last_loss_unix_ns: u64,
+    last_end_unix_ns: u64,
+    clock: Option<ClockMarks>,
+    connect_failures: u64,
 }
 
 impl Collector {
@@ -88,12 +119,16 @@ impl Collector {
     pub fn push(&mut self, outcome: Outcome) {
         let Outcome { tally, end } = outcome;
         self.total.merge(&tally);
+        let now = now_unix_nanos();
+        self.last_end_unix_ns = self.last_end_unix_ns.max(now);
         match end {
             End::Completed => {
                 self.connected += 1;
                 self.completed += 1;
             }
+            End::Stalled(stalled) => self.stalled.push(stalled),
             End::Lost(e) => {
+                self.last_loss_unix_ns = self.last_loss_unix_ns.max(now);
                 self.connected += 1;
                 if matches!(e, SubError::Lagging) {
                     self.lagging += 1;
@@ -124,6 +159,18 @@ impl Collector {
             .take()
             .or(other.first_connect_error);
         self.first_loss = self.first_loss.take().or(other.first_loss);
+        self.stalled.extend(other.stalled);
+        self.last_loss_unix_ns = self.last_loss_unix_ns.max(other.last_loss_unix_ns);
+        self.last_end_unix_ns = self.last_end_unix_ns.max(other.last_end_unix_ns);
+        self.clock = self.clock.or(other.clock);
+    }
+
+    /// Notes the run's clock, against which the ends' times are told.
+    pub fn mark_clock(&mut self, clock: &RunClock) {
+        self.clock = Some(ClockMarks {
+            start_unix_ns: clock.start_unix_ns,
+            window_start_unix_ns: clock.unix_nanos(clock.window_start),
+        });
     }
 
     /// Subscribers that connected (completed or lost later), so far.
@@ -187,6 +234,11 @@ impl Collector {
             lagging: self.lagging,
             disconnects: self.disconnects,
             all_lost,
+            stalled: self.stalled,
+            last_loss_unix_ns: self.last_loss_unix_ns,
+            last_end_unix_ns: self.last_end_unix_ns,
+            clock: self.clock,
+            connect_failures: self.connect_failures,
         })
     }
 }
@@ -227,18 +279,107 @@ impl Collected {
         histograms: &LatencyHistograms,
         facts: RunFacts,
     ) -> Result<RunReport, RunError> {
-        let report = RunReport {
+        let mut report = RunReport {
             network: facts.network.clone(),
+            stalled: stalled_report(config, &self.stalled),
             ..build_report(config, &self, histograms, &facts)
         };
-        match self.all_lost {
+        if let (Some(cycles), Some(clock)) = (config.churn, self.clock) {
+            let elapsed_s = self.last_end_unix_ns.saturating_sub(clock.start_unix_ns) as f64 / 1e9;
+            report.churn = Some(ChurnReport {
+                cycles_asked: cycles,
+                cycles_done: self.completed,
+                cycles_failed: self.connect_failures + (self.connected - self.completed),
+                elapsed_s,
+                cycles_per_s: per_second(self.completed, elapsed_s),
+            });
+        }
+        match self.all_lost.clone() {
             None => Ok(report),
-            Some(reason) => Err(RunError::AllDisconnected {
-                reason,
-                partial: Some(Box::new(report)),
-            }),
+            Some(reason) => {
+                let (ended_early, window_s) = self.ended_early(config, &reason);
+                report.ended_early = Some(ended_early);
+                cut_window(&mut report, window_s);
+                Err(RunError::AllDisconnected {
+                    reason,
+                    partial: Some(Box::new(report)),
+                })
+            }
         }
     }
+
+    /// How the run ended early (when the last subscriber was lost, how they were ended, who
+    /// ended behind the others; see `ending.rs`), and how much of the window it measured, in
+    /// seconds: from the window's start to that loss, 0 if it came during the warm-up.
+    fn ended_early(&self, config: &RunConfig, reason: &str) -> (EndedEarly, f64) {
+        let planned = config.duration.as_secs_f64();
+        let tail = tail(&self.total.last_seqs);
+        let at = self.last_loss_unix_ns;
+        let (at_s, window_s) = match self.clock {
+            Some(c) => (
+                at.saturating_sub(c.start_unix_ns) as f64 / 1e9,
+                (at.saturating_sub(c.window_start_unix_ns) as f64 / 1e9).min(planned),
+            ),
+            None => (0.0, 0.0),
+        };
+        let ended = EndedEarly {
+            reason: reason.to_owned(),
+            at_s,
+            planned_duration_s: planned,
+            close_codes: self.total.close_codes.clone(),
+            highest_seq: tail.highest_seq,
+            subscribers_behind: tail.subscribers_behind,
+            events_behind: tail.events_behind,
+            subscribers_with_gaps: self.total.subscribers_with_gaps,
+        };
+        (ended, window_s)
+    }
+}
+
+/// Cuts a report's window to the `window_s` seconds measured before the run ended early: the
+/// rates are per second of that (0 when nothing of the window was measured).
+fn cut_window(report: &mut RunReport, window_s: f64) {
+    report.duration_s = window_s;
+    report.events_per_s = per_second(report.events_received, window_s);
+    report.server_events_per_s = per_second(report.server_events_published, window_s);
+}
+
+/// `n / seconds`, 0 for no time at all.
+fn per_second(n: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        n as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// The stalled subscribers' report (`--stalled`), when there were any.
+fn stalled_report(config: &RunConfig, ends: &[StalledEnd]) -> Option<StalledReport> {
+    if config.stalled == 0 {
+        return None;
+    }
+    let mut r = StalledReport {
+        asked: config.stalled,
+        ..StalledReport::default()
+    };
+    for e in ends {
+        if let Some(why) = &e.not_stalled {
+            *r.failed.entry(why.clone()).or_default() += 1;
+            continue;
+        }
+        r.stalled += 1;
+        match &e.cut {
+            Some(kind) => {
+                r.cut += 1;
+                *r.close_codes.entry(kind.clone()).or_default() += 1;
+                r.events_before_cut.push(e.events);
+            }
+            None => r.events_not_cut.push(e.events),
+        }
+    }
+    r.events_before_cut.sort_unstable();
+    r.events_not_cut.sort_unstable();
+    Some(r)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -412,6 +553,9 @@ fn build_report(
         latency_histogram_b64: to_base64(&h.latency),
         seed: Some(seed),
         network: None,
+        ended_early: None,
+        stalled: None,
+        churn: None,
     }
 }
 

@@ -5,7 +5,8 @@
 //! call [`execute`], map the error to an exit code) and so that everything here is reachable
 //! from code. Like every binary edge it speaks `anyhow`: its errors are only printed, on one
 //! line (`{:#}`), and the one distinction a caller needs, a usage mistake (exit code 2) or a
-//! failed run (1), is [`is_usage`].
+//! failed run (1), is [`is_usage`]; a run that ended early (3) writes its report first
+//! ([`exit_code`]).
 //!
 //! Run with `rtlab-client --transport ws --clients 100 --duration 10s --json out.json`.
 
@@ -50,6 +51,27 @@ pub fn is_usage(e: &anyhow::Error) -> bool {
     e.downcast_ref::<RunError>().is_some_and(RunError::is_usage)
 }
 
+/// The exit code for a run that ended early, its report written all the same.
+pub const ENDED_EARLY_EXIT_CODE: u8 = 3;
+
+/// A run that ended before its window did: its report (marked `ended_early`) is written, and
+/// the binary exits with [`ENDED_EARLY_EXIT_CODE`] after printing this one line.
+#[derive(Debug, thiserror::Error)]
+#[error("the run ended early: every subscriber was disconnected before the window's end: {0}")]
+pub struct EndedEarlyError(pub String);
+
+/// The exit code for the error `execute` returned: 2 for a usage mistake, 3 for a run that
+/// ended early (its report written), 1 for any other failed run.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if is_usage(e) {
+        2
+    } else if e.downcast_ref::<EndedEarlyError>().is_some() {
+        ENDED_EARLY_EXIT_CODE
+    } else {
+        1
+    }
+}
+
 /// Runs the load the flags ask for, prints its table (unless `--quiet`), and writes the JSON
 /// and `.hgrm` files asked for.
 async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
@@ -63,20 +85,15 @@ async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
     } else {
         crate::run(config).await
     };
-    let report = match run {
-        Ok(report) => report,
-        Err(e) => {
-            // Show what was measured before every subscriber was lost, then fail.
-            if let RunError::AllDisconnected {
-                partial: Some(partial),
-                ..
-            } = &e
-                && !cli.quiet
-            {
-                print!("{}", printer::human(partial));
-            }
-            return Err(e.into());
-        }
+    // A run that ended early (the server shut down, every subscriber dropped) still reports
+    // what it measured, marked `ended_early`; the error comes after the files are written.
+    let (report, ended_early) = match run {
+        Ok(report) => (report, None),
+        Err(RunError::AllDisconnected {
+            reason,
+            partial: Some(partial),
+        }) => (*partial, Some(EndedEarlyError(reason))),
+        Err(e) => return Err(e.into()),
     };
     if !cli.quiet {
         print!("{}", printer::human(&report));
@@ -93,6 +110,10 @@ async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
     if let Some(path) = &cli.hgrm {
         let text = printer::hgrm_from_report(&report)?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(e) = ended_early {
+        std::io::stdout().flush().ok();
+        return Err(e.into());
     }
     std::io::stdout().flush().ok();
     Ok(())

@@ -92,6 +92,16 @@ pub struct RunConfig {
     /// connection opened for the measurement goes through a shaper, `/stats` does not. `None`
     /// (or the `loopback` profile) connects straight.
     pub network: Option<Network>,
+    /// Subscribers (ids `0 .. stalled`, ws or sse) that stop reading after their first event
+    /// and keep their socket open for the rest of the run, to see how the server cuts them
+    /// (see `subscriber/stalled.rs`). They are out of every other figure. 0: none.
+    #[serde(default)]
+    pub stalled: u64,
+    /// Churn instead of a steady run: `clients` subscribers loop connect → first event →
+    /// disconnect until this many cycles in all (see `churn.rs`); `duration` bounds the churn's
+    /// time. `None`: an ordinary run.
+    #[serde(default)]
+    pub churn: Option<u64>,
     /// Which certificates a TLS URL accepts (`--ca`, `--insecure`); unused without TLS.
     #[serde(default)]
     pub tls: TlsTrust,
@@ -127,6 +137,8 @@ impl RunConfig {
             progress: false,
             seed: None,
             network: None,
+            stalled: 0,
+            churn: None,
             tls: TlsTrust::default(),
             http: HttpVersion::Http1,
             streams_per_connection: 1,
@@ -157,6 +169,27 @@ impl RunConfig {
             && !(rate.is_finite() && rate > 0.0)
         {
             return bad("--publish-rate must be a positive number per second".into());
+        }
+        if self.stalled > 0 {
+            if !matches!(self.transport, Transport::Ws | Transport::Sse) {
+                return bad(
+                    "--stalled applies to ws and sse (streams a client can stop reading)".into(),
+                );
+            }
+            if self.stalled >= self.clients {
+                return bad(
+                    "--stalled must leave at least one healthy subscriber (fewer than --clients)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(cycles) = self.churn {
+            if cycles == 0 {
+                return bad("--churn must be at least 1 cycle".into());
+            }
+            if self.stalled > 0 || self.publish_rate.is_some() {
+                return bad("--churn runs alone: without --stalled or --publish-rate".into());
+            }
         }
         let target = Target::parse(&self.url, self.transport)?;
         let control = self.control_target()?;

@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use rtlab_wire::{Transport, now_unix_nanos};
 use tokio::task::JoinSet;
 
+use crate::churn;
 use crate::clock::RunClock;
 use crate::collector::{Collector, RunFacts, expected_in_range};
 use crate::config::HttpVersion;
@@ -61,6 +62,7 @@ use crate::subscriber::Outcome;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::drive::drive;
 use crate::subscriber::meter::Meter;
+use crate::subscriber::stalled::drive_stalled;
 use crate::transport::h2_pool::H2Pool;
 use crate::transport::long_poll::LongPollSubscriber;
 use crate::transport::short_poll::ShortPollSubscriber;
@@ -190,7 +192,15 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
     } else {
         PollPhases::default()
     };
-    let clock = plan_clock(config, part.start_unix_ns);
+    if config.churn.is_some() && part.is_shard() {
+        return Err(RunError::Config(
+            "--churn runs in one process (without --shards)".into(),
+        ));
+    }
+    let clock = match config.churn {
+        Some(_) => churn::plan_clock(config),
+        None => plan_clock(config, part.start_unix_ns),
+    };
     let ctx = Arc::new(Ctx {
         transport: config.transport,
         target,
@@ -204,7 +214,8 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         publish_rate: config.publish_rate,
         connect_timeout: config.connect_timeout,
         run_id: clock.start_unix_ns ^ u64::from(std::process::id()),
-        clients: config.clients,
+        // A churn cycle is a subscriber of its own (its id, its connection).
+        clients: config.churn.unwrap_or(config.clients),
         // Connection numbers pick source addresses: a shard's continue the shards' before it.
         conn_counter: AtomicU64::new(part.first * per_subscriber),
         window_seqs: Arc::new(WindowSeqs::default()),
@@ -225,14 +236,23 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         ctx.window_seqs.clone(),
     );
 
-    let collector = spawn_subscribers(config, part, &ctx, &shards, &live).await;
+    let collector = match config.churn {
+        Some(cycles) => Ok(churn::run_cycles(config, cycles, &ctx, &shards, &live).await),
+        None => spawn_subscribers(config, part, &ctx, &shards, &live).await,
+    };
     drop(progress);
     // A run whose subscribers all ended before the window abandons its reads of /stats; a shard
     // keeps them, because the run goes on in the other shards.
     let complete = collector
         .as_ref()
         .is_ok_and(|c| c.completed() > 0 || part.is_shard());
-    let server = window_reads.finish(complete).await;
+    // A churn has no steady window: its /stats reads are abandoned when the cycles are done.
+    let mut server = window_reads
+        .finish(complete && config.churn.is_none())
+        .await;
+    if config.churn.is_some() {
+        server.fallback_reason = Some("a churn has no steady window: /stats is not read".into());
+    }
     let collector = collector?;
     let window_seqs = ctx.window_seqs.range();
     let mut histograms = LatencyHistograms::new();
@@ -290,6 +310,7 @@ async fn spawn_subscribers(
     let mut next: u64 = part.first;
     let end = part.first + part.count;
     let mut collector = Collector::default();
+    collector.mark_clock(&clock);
     let due = |i: u64| clock.start + Duration::from_secs_f64(i as f64 / config.connect_rate);
     let hard_stop = clock.stop();
 
@@ -298,9 +319,17 @@ async fn spawn_subscribers(
             () = tokio::time::sleep_until(due(next).into()), if next < end => {
                 let now = Instant::now();
                 while next < end && due(next) <= now {
-                    let shard = shards[(next as usize) % shards.len()].clone();
-                    let meter = Meter::new(next, ctx, Recorder::new(shard, live.clone()));
-                    set.spawn(subscriber(ctx.clone(), meter));
+                    if next < config.stalled {
+                        // A stalled subscriber's samples go to a shard of its own, never
+                        // merged: the run's histograms are the healthy subscribers'.
+                        let own = Arc::new(HistogramShard::default());
+                        let meter = Meter::new(next, ctx, Recorder::new(own, live.clone()));
+                        set.spawn(stalled_subscriber(ctx.clone(), meter));
+                    } else {
+                        let shard = shards[(next as usize) % shards.len()].clone();
+                        let meter = Meter::new(next, ctx, Recorder::new(shard, live.clone()));
+                        set.spawn(subscriber(ctx.clone(), meter));
+                    }
                     next += 1;
                 }
             }
@@ -336,8 +365,16 @@ async fn spawn_subscribers(
     Ok(collector)
 }
 
+/// One stalled subscriber task (`--stalled`; ws and sse only, as `RunConfig::validate` says).
+async fn stalled_subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
+    match ctx.transport {
+        Transport::Sse => drive_stalled::<SseSubscriber>(ctx, meter).await,
+        _ => drive_stalled::<WsSubscriber>(ctx, meter).await,
+    }
+}
+
 /// One subscriber task: the transport's protocol half driven by the shared loop.
-async fn subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
+pub(crate) async fn subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
     match ctx.transport {
         Transport::Ws => drive::<WsSubscriber>(ctx, meter).await,
         Transport::Sse if ctx.http == HttpVersion::Http2 => {

@@ -68,12 +68,15 @@
 //!   beyond 20 000 connections), [`error`] ([`RunError`]).
 //! - [`trace`]: the wire tracer behind `rtlab-client trace`.
 
+pub mod churn;
 pub mod cli;
 pub mod clock;
 pub mod collector;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod ending;
+pub mod ends_printer;
 pub mod engine;
 pub mod error;
 pub mod event_stream;

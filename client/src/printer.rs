@@ -190,6 +190,7 @@ pub fn human(r: &RunReport) -> String {
     if let Some(n) = &r.network {
         let _ = writeln!(o, "  network      {}", network_line(n));
     }
+    o += &crate::ends_printer::ends_lines(r);
     let mode = window_mode(r);
     match (mode, &r.window_fallback_reason) {
         (WindowMode::SeqRange, Some(why)) => {

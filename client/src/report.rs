@@ -314,4 +314,81 @@ pub struct RunReport {
     /// loopback.
     #[serde(default)]
     pub network: Option<NetworkReport>,
+    /// The run ended before its window did (the server shut down, or dropped every
+    /// subscriber): why, when, and how the subscribers were cut. Null for a run that ran its
+    /// course. When set, `duration_s` is the window as cut (see [`EndedEarly`]).
+    #[serde(default)]
+    pub ended_early: Option<EndedEarly>,
+    /// The stalled subscribers (`--stalled N`): null without them. They are in no other figure.
+    #[serde(default)]
+    pub stalled: Option<StalledReport>,
+    /// A churn run (`--churn CYCLES`): null for an ordinary run.
+    #[serde(default)]
+    pub churn: Option<ChurnReport>,
+}
+
+/// How a run that ended early ended (`rtlab_client::ending`). Its window is cut at `at_s`:
+/// `duration_s` becomes the part of the planned window before the last subscriber was lost (0
+/// when that was during the warm-up), so every rate in the report (`events_per_s`, …) is per
+/// second of window actually measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndedEarly {
+    /// The first subscriber loss's reason, e.g. "closed by server (1001 server shutting down)".
+    pub reason: String,
+    /// When the last subscriber was lost, in seconds since the run's start (its first
+    /// connection).
+    pub at_s: f64,
+    /// The window asked for, in seconds (`duration_s` is what was measured of it).
+    pub planned_duration_s: f64,
+    /// Subscribers by how they were ended: a WebSocket close code (`"1001"`), `"end of
+    /// stream"` (an SSE or TCP stream the server ended), or the error's kind.
+    pub close_codes: BTreeMap<String, u64>,
+    /// The highest seq any subscriber received: the reference for the tail (the server's own
+    /// last seq cannot be read once it is gone).
+    pub highest_seq: u64,
+    /// Subscribers whose last seq was below `highest_seq`: they missed the end of the feed.
+    pub subscribers_behind: u64,
+    /// Events those subscribers missed at the end, summed (`highest_seq − last seq`).
+    pub events_behind: u64,
+    /// Subscribers with a gap inside their stream (`lost` counts the events).
+    pub subscribers_with_gaps: u64,
+}
+
+/// The subscribers that stopped reading after their first event (`--stalled`), and how the
+/// server cut them (`rtlab_client::subscriber::stalled`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StalledReport {
+    /// Stalled subscribers asked for.
+    pub asked: u64,
+    /// Of those, the ones that connected, got their first event and stalled.
+    pub stalled: u64,
+    /// Of those, the ones the server cut (its stream ended while they were not reading).
+    pub cut: u64,
+    /// The cut ones by how: a WebSocket close frame's code and reason (`"1008 lagging"`,
+    /// `"1008 ping timeout"`), `"end of stream"` (SSE), `"disconnected"` (a reset), …
+    pub close_codes: BTreeMap<String, u64>,
+    /// Events each cut subscriber received in all before its cut, smallest first: compare with
+    /// the server's `--subscriber-queue` (the kernel's socket buffers hold the rest).
+    pub events_before_cut: Vec<u64>,
+    /// Events each stalled subscriber that was not cut had received when it stopped reading.
+    pub events_not_cut: Vec<u64>,
+    /// Stalled subscribers that failed to connect or got no first event, by reason.
+    pub failed: BTreeMap<String, u64>,
+}
+
+/// A churn run (`--churn CYCLES`): subscribers that connect, wait for their first event and
+/// disconnect, over and over. `first_event_us` is the connect → first-event time of the
+/// cycles, `errors` their failures by kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChurnReport {
+    /// Cycles asked for.
+    pub cycles_asked: u64,
+    /// Cycles that got their first event and disconnected.
+    pub cycles_done: u64,
+    /// Cycles that failed (to connect, or before their first event).
+    pub cycles_failed: u64,
+    /// From the first connection to the last cycle's end, in seconds.
+    pub elapsed_s: f64,
+    /// `cycles_done / elapsed_s`.
+    pub cycles_per_s: f64,
 }

@@ -79,6 +79,18 @@ pub struct Tally {
     pub out_of_order: u64,
     /// Failures by kind.
     pub errors: BTreeMap<String, u64>,
+    /// How subscribers lost after set-up were ended, by kind (`crate::ending`): a WebSocket
+    /// close code (`"1001"`, `"1008"`), `"end of stream"` (an SSE or TCP stream the server
+    /// ended), or the error's kind.
+    #[serde(default)]
+    pub close_codes: BTreeMap<String, u64>,
+    /// Subscribers by the last (highest) seq they received: one entry per subscriber that
+    /// connected, so the run can tell who ended behind the others (`crate::ending`).
+    #[serde(default)]
+    pub last_seqs: BTreeMap<Seq, u64>,
+    /// Subscribers whose seq sequence had a gap (at least one event missing).
+    #[serde(default)]
+    pub subscribers_with_gaps: u64,
 }
 
 impl Tally {
@@ -120,6 +132,13 @@ impl Tally {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &o.close_codes {
+            *self.close_codes.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.last_seqs {
+            *self.last_seqs.entry(*k).or_default() += v;
+        }
+        self.subscribers_with_gaps += o.subscribers_with_gaps;
     }
 
     /// Counts one failure.

@@ -44,7 +44,8 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone, PartialEq, Parser)]
 #[command(name = "rtlab-server", version, about, long_about)]
 pub struct Config {
-    /// HTTP listen address (WebSocket, SSE, polling, publish, stats, page). Port 0 picks a free port.
+    /// HTTP listen address (WebSocket, SSE, polling, publish, stats, page); HTTPS with
+    /// `--tls-cert`. Port 0 picks a free port.
     #[arg(long, default_value = defaults::HTTP_ADDR)]
     pub addr: SocketAddr,
 

@@ -14,7 +14,10 @@
 //!
 //! With `--tls-cert`/`--tls-key` the HTTP listener is handed to actix-web as a rustls listener
 //! (HTTPS and WSS, `h2` and `http/1.1` offered by ALPN; see [`crate::tls`]), and `--tcp-tls-addr`
-//! adds a third listener: the raw-TCP baseline over TLS. Everything else is the same server.
+//! adds a third listener: the raw-TCP baseline over TLS. Everything else is the same server. One
+//! difference shows at shutdown: actix-http's HTTP/2 dispatcher has no graceful-shutdown hook (it
+//! sends no `GOAWAY`), so an idle HTTP/2 connection a client keeps open is only dropped when
+//! [`SHUTDOWN_GRACE`] runs out, where an idle HTTP/1.1 one is closed at once.
 //!
 //! Three actix defaults are changed, all measured facts rather than taste:
 //! - `keep_alive` and `client_request_timeout` default to 5 s. In actix-http they apply only

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
+use crate::ending::end_kind;
 use crate::publish::PostPublisher;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::{Meter, Phase};
@@ -61,10 +62,17 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
             *meter.tally.errors.entry(k).or_default() += v;
         }
     }
+    // Where this subscriber's stream ended, and how (see `ending.rs`).
+    *meter.tally.last_seqs.entry(meter.last_seq()).or_default() += 1;
+    if meter.tally.lost > 0 {
+        meter.tally.subscribers_with_gaps += 1;
+    }
     let end = match result {
         Ok(()) => End::Completed,
         Err(e) => {
             meter.tally.error(e.kind());
+            let kind = end_kind(ctx.transport, &e, meter.close_code());
+            *meter.tally.close_codes.entry(kind).or_default() += 1;
             End::Lost(e)
         }
     };
@@ -115,7 +123,7 @@ async fn join_publisher(
 }
 
 /// The outcome of a subscriber that never finished set-up.
-fn failed(mut meter: Meter, e: SubError) -> Outcome {
+pub(crate) fn failed(mut meter: Meter, e: SubError) -> Outcome {
     meter.finish(0);
     meter.tally.error(e.kind());
     Outcome {

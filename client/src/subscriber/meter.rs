@@ -87,6 +87,13 @@ pub struct Meter {
     /// Worst event latency in the window, µs (sets the drain time).
     max_latency_us: u64,
     drain_end: Instant,
+    /// The WebSocket close code and reason the server sent, if it closed this subscriber.
+    close: Option<(u16, String)>,
+    /// Events received in any phase (a stalled subscriber's count before its cut).
+    events_seen: u64,
+    /// Stop at the first event instead of the window's end (a churn cycle, a subscriber about
+    /// to stall).
+    first_event_only: bool,
 }
 
 impl Meter {
@@ -122,7 +129,50 @@ impl Meter {
             population: LatencyPopulation::new(ctx.window_seqs.clone()),
             max_latency_us: 0,
             drain_end: ctx.clock.window_end + DRAIN_MIN,
+            close: None,
+            events_seen: 0,
+            first_event_only: false,
         }
+    }
+
+    /// Makes the subscriber stop at its first event (the phase becomes `Done` then) instead of
+    /// after the window: one churn cycle, or a subscriber about to stall.
+    pub fn stop_at_first_event(&mut self) {
+        self.first_event_only = true;
+    }
+
+    /// Whether an event has arrived since connecting.
+    pub fn seen_first_event(&self) -> bool {
+        self.seen_first_event
+    }
+
+    /// Events received in any phase, duplicates included.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
+    }
+
+    /// The server closed this WebSocket with `code` and `reason`.
+    pub fn closed_with(&mut self, code: u16, reason: &str) {
+        self.close = Some((code, reason.to_owned()));
+    }
+
+    /// The WebSocket close code the server sent, if any.
+    pub fn close_code(&self) -> Option<u16> {
+        self.close.as_ref().map(|(code, _)| *code)
+    }
+
+    /// The WebSocket close code and reason the server sent, if any, as `1008 lagging`.
+    pub fn close_frame(&self) -> Option<String> {
+        self.close
+            .as_ref()
+            .map(|(code, reason)| format!("{code} {reason}").trim_end().to_owned())
+    }
+
+    /// Reads on after the end: a stalled subscriber reading what is buffered (its phase is
+    /// `Done`, so nothing more is measured but `events_seen`).
+    pub fn read_on_after_end(&mut self) {
+        self.first_event_only = false;
+        self.phase = Phase::Done;
     }
 
     /// The current phase.
@@ -264,6 +314,10 @@ impl Meter {
             self.tally.setup_wire = wire;
             self.phase = Phase::Warmup;
         }
+        if self.first_event_only && self.seen_first_event {
+            self.phase = Phase::Done;
+            return;
+        }
         if self.phase == Phase::Warmup && now >= self.clock.window_start {
             self.window_start_bytes = at;
             self.window_start_wire = wire;
@@ -284,6 +338,9 @@ impl Meter {
     /// Called after each event by subscribers that cross boundaries at idle moments: whether a
     /// boundary is overdue by [`FORCE_CROSS_AFTER`] (the stream never went idle).
     pub fn overdue(&mut self) -> bool {
+        if self.first_event_only && self.seen_first_event {
+            return true;
+        }
         if self.phase == Phase::Drain && self.drained() {
             return true;
         }
@@ -317,6 +374,7 @@ impl Meter {
     pub fn event(&mut self, ev: &EventView<'_>, json_len: usize, analytic: Option<usize>) {
         let now_ns = now_unix_nanos();
         let fresh = self.seq.observe(ev.seq) != SeqVerdict::Duplicate;
+        self.events_seen += 1;
         self.recorder.note_event();
         if !self.seen_first_event {
             self.seen_first_event = true;

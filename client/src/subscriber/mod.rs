@@ -43,6 +43,7 @@ pub mod drive;
 pub mod meter;
 pub mod open;
 pub mod population;
+pub mod stalled;
 
 use std::future::Future;
 
@@ -92,6 +93,9 @@ pub enum End {
     ConnectFailed(SubError),
     /// Lost after set-up.
     Lost(SubError),
+    /// A subscriber that stopped reading after its first event (`--stalled`), and how the
+    /// server cut it (see [`stalled`]).
+    Stalled(stalled::StalledEnd),
 }
 
 /// One subscriber's result, handed to the collector.

@@ -156,6 +156,9 @@ impl WsSubscriber {
                 meter.keepalive(new.down as usize, new.up as usize);
             }
             Message::Close(frame) => {
+                if let Some(f) = &frame {
+                    meter.closed_with(u16::from(f.code), f.reason.as_str());
+                }
                 return Err(match frame {
                     Some(f)
                         if u16::from(f.code) == defaults::LAGGING_CLOSE_CODE

@@ -13,6 +13,7 @@ mod foreign;
 mod network;
 mod peers;
 mod publish;
+mod reliability;
 mod schema;
 mod shards;
 mod tls;

@@ -212,6 +212,32 @@ async fn wss_handshake_and_events() {
     server.shutdown().await.expect("clean shutdown");
 }
 
+/// A WebSocket cannot be opened inside an HTTP/2 stream (no RFC 8441): `GET /ws` over h2 is the
+/// JSON 400 of a failed handshake, not a hang and not a 5xx.
+#[tokio::test]
+async fn websocket_over_http2_is_a_json_400() {
+    let cert = TestCert::new();
+    let server = start_tls(&cert).await;
+    let client = cert.reqwest(HttpVersion::H2);
+    let resp = within(
+        "GET /ws over h2",
+        client
+            .get(https(server.http_addr(), "/ws"))
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "13")
+            .send(),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(resp.version(), Version::HTTP_2);
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("JSON error body");
+    assert_error_body(&body);
+    assert_eq!(server.hub().subscriber_count(), 0);
+    drop(client);
+    server.shutdown().await.expect("clean shutdown");
+}
+
 /// The TCP-TLS baseline: after the handshake (no ALPN: it speaks no HTTP), the same newline
 /// framed JSON as plain TCP, byte for byte.
 #[tokio::test]

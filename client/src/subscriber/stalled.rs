@@ -1,0 +1,103 @@
+//! A stalled subscriber: one that stops reading after its first event and holds its socket
+//! open, the "slow consumer" every fan-out server must survive (`--stalled N`).
+//!
+//! **What the server should do.** The contract gives each streaming subscriber a bounded queue
+//! (`--subscriber-queue` events). A client that stops reading first fills the kernel's buffers
+//! (its own receive buffer, the server's send buffer), then the server's queue; when that is
+//! full the server cuts it: a WebSocket gets close `1008 lagging`, an SSE stream simply ends.
+//! Nobody else should slow down, and the server's memory should stay bounded by the queue.
+//!
+//! **How it is observed.** The stalled subscriber connects like any other and reads until its
+//! first event; then it reads *nothing* until the window is over (the socket stays open, so the
+//! server sees a peer whose window is closed, not a disconnect). After the window it reads what
+//! the kernel kept for it, to the end: the events the server managed to send before the cut,
+//! then the close frame (or the stream's end). So the report can say whether it was cut, how
+//! (its [`end_kind`]), and after how many events, to compare with the queue bound. A stalled
+//! subscriber records no latency, connect or first-event sample in the run's histograms (its
+//! meter writes to a throwaway shard, see `engine.rs`), and is neither `connected` nor
+//! `completed`: the healthy subscribers' figures are theirs alone.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::DRAIN_MIN;
+use crate::ending::end_kind;
+use crate::subscriber::ctx::Ctx;
+use crate::subscriber::drive::failed;
+use crate::subscriber::meter::Meter;
+use crate::subscriber::{End, Outcome, Subscriber};
+use crate::tally::Tally;
+use crate::transport::SubError;
+
+/// How one stalled subscriber ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalledEnd {
+    /// How the server cut it: a WebSocket close frame's code and reason (`"1008 lagging"`),
+    /// else [`end_kind`] (`"end of stream"`, `"disconnected"`); `None`: its
+    /// stream was still open when it had read everything buffered (not cut).
+    pub cut: Option<String>,
+    /// Events it received in all, from its first to the cut (or to the end of its reading).
+    pub events: u64,
+    /// It never got its first event, so it never stalled (the reason).
+    pub not_stalled: Option<String>,
+}
+
+/// Runs stalled subscriber `meter.id` of type `S`: connect, first event, stall until the
+/// window's end, then read what is buffered until the server's cut (at most [`DRAIN_MIN`]).
+pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
+    let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
+    meter.stop_at_first_event();
+    let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
+    let mut sub = match connected {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return failed(meter, e),
+        Err(_) => return failed(meter, SubError::ConnectTimeout),
+    };
+    let live = meter.live().clone();
+    live.ever_connected
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let end = |cut, events, not_stalled| Outcome {
+        tally: Tally::default(),
+        end: End::Stalled(StalledEnd {
+            cut,
+            events,
+            not_stalled,
+        }),
+    };
+    // Read until the first event (the meter stops there), but not past the window.
+    if !meter.seen_first_event() {
+        let first =
+            tokio::time::timeout_at(ctx.clock.window_end.into(), sub.receive(&ctx, &mut meter))
+                .await;
+        let why = match first {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("lost before its first event: {e}")),
+            Err(_) => Some("no event before the window's end".into()),
+        };
+        if let Some(why) = why {
+            return end(None, meter.events_seen(), Some(why));
+        }
+    }
+    // Stall: the socket stays open and unread for the rest of the window.
+    tokio::time::sleep_until(ctx.clock.window_end.into()).await;
+    // Then read what the kernel kept, to the server's cut or for at most DRAIN_MIN.
+    meter.read_on_after_end();
+    let rest = tokio::time::timeout_at(
+        (ctx.clock.window_end + DRAIN_MIN).into(),
+        sub.receive(&ctx, &mut meter),
+    )
+    .await;
+    // A WebSocket's cut is told by its close frame, code and reason ("1008 lagging", not
+    // "1008 ping timeout"); a stream's by how it ended.
+    let cut = match rest {
+        Ok(Err(e)) => Some(
+            meter
+                .close_frame()
+                .unwrap_or_else(|| end_kind(ctx.transport, &e, None)),
+        ),
+        Ok(Ok(())) | Err(_) => None,
+    };
+    end(cut, meter.events_seen(), None)
+}
