@@ -233,6 +233,13 @@ impl RunConfig {
         if self.streams_per_connection > 1 && self.http != HttpVersion::Http2 {
             return bad("--streams-per-connection above 1 needs --http 2");
         }
+        if self.stalled > 0 && self.http == HttpVersion::Http2 {
+            // HTTP/2 flow control stalls a stream, not the socket the server would see stop.
+            return bad("--stalled needs --http 1.1 (a stalled HTTP/2 stream is flow control)");
+        }
+        if self.churn.is_some() && self.streams_per_connection > 1 {
+            return bad("--churn opens a connection per cycle: without --streams-per-connection");
+        }
         Ok(())
     }
 
@@ -325,10 +332,21 @@ mod tests {
                 .contains("needs --http 2")
         );
         let tcp = RunConfig {
-            tls: insecure,
+            tls: insecure.clone(),
             ..RunConfig::new(Transport::Tcp, "tls://127.0.0.1:1")
         };
         assert!(check(tcp).is_ok());
+        let stalled_h2 = RunConfig {
+            clients: 4,
+            stalled: 1,
+            ..h2(Transport::Sse)
+        };
+        assert!(check(stalled_h2).unwrap_err().contains("--stalled"));
+        let churn_shared = RunConfig {
+            churn: Some(10),
+            ..streams(HttpVersion::Http2)
+        };
+        assert!(check(churn_shared).unwrap_err().contains("--churn"));
     }
 
     #[test]
