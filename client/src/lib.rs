@@ -51,7 +51,8 @@
 //!   (coordinated omission, wrk2-style). [`poll_phase`]: each short-polling subscriber's seeded
 //!   random phase, so that polls are not locked in phase with the server's ticker.
 //! - **What they measure with.** [`wire_counter`]: the byte-counting socket wrapper all of them
-//!   run on (an `IoTap`, the same one the tracer's recorder uses). [`event_stream`]: the
+//!   run on (an `IoTap`, the same one the tracer's recorder uses); [`tls`]: TLS (`https://`,
+//!   `wss://`, `tls://` with `--ca` or `--insecure`), with a counter below TLS and one above it. [`event_stream`]: the
 //!   `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder tracking; [`window_seq`]:
 //!   which events were published in the window (by seq), the basis of `delivery_ratio`.
 //! - **What they produce.** [`sample`]: plain samples; [`recorder`]: a subscriber's sample

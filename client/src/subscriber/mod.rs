@@ -8,7 +8,8 @@
 //!   meter. It knows nothing of windows, drains or reports;
 //! - the **measuring half**, here: [`meter`] (what is measured, the same for all transports;
 //!   [`population`] decides which events' latencies are timed),
-//!   [`ctx`] (what all subscribers of a run share), and [`drive`], the loop that runs one
+//!   [`ctx`] (what all subscribers of a run share), [`open`] (a subscriber's own connection:
+//!   the dial, then TLS, each timed), and [`drive`], the loop that runs one
 //!   subscriber from connect to its end and owns what every subscriber repeats there: the
 //!   connect deadline, its POST publisher, closing the meter's books after the drain, and
 //!   handing its [`Outcome`] over.

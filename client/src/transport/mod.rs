@@ -6,7 +6,9 @@
 //! implements the `Subscriber` trait (`subscriber/mod.rs`): it connects, speaks its
 //! protocol, and hands every event, keep-alive and poll answer up to the subscriber's meter;
 //! *what is measured* and what every subscriber does at its end live in `subscriber/`, not
-//! here. `http.rs` is the counted HTTP/1.1 connection the polls and the POST publisher share;
+//! here. `http.rs` is the counted HTTP/1.1 or HTTP/2 connection the polls and the POST
+//! publisher share (`h2_pool.rs` lets subscribers share one HTTP/2 connection, and `sse_h2.rs`
+//! is SSE as an HTTP/2 stream);
 //! `ws_frames.rs` follows WebSocket frame boundaries for exact byte accounting, and
 //! `read_buffer.rs` is the buffer SSE and TCP own for the same reason.
 //!

@@ -437,3 +437,95 @@ async fn the_tracer_shows_the_tls_handshake_before_the_decrypted_exchange() {
         .expect("a byte count");
     assert!(total > 800, "{summary}");
 }
+
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::long_poll(Transport::LongPoll)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_round_trip_over_tls(#[case] transport: Transport) {
+    // ws publishes over its own wss connection; the others POST over https.
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    let r = run(RunConfig {
+        clients: 3,
+        publish_rate: Some(10.0),
+        ..tls_run(&server, &cert, transport)
+    })
+    .await;
+    server.shutdown().await.ok();
+    let p = r.publish.expect("a publish section");
+    assert!(p.sent >= 20, "{transport}: {p:?}");
+    assert!(p.echoed * 10 >= p.sent * 9, "{transport}: {p:?}");
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shaped_link_is_calibrated_over_tls() {
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    let rtt = Duration::from_millis(20);
+    let r = run(RunConfig {
+        clients: 2,
+        network: Some(rtlab_client::network::Network::custom(
+            rtlab_client::network::Link {
+                rtt,
+                jitter: Duration::ZERO,
+                bandwidth_bps: None,
+            },
+        )),
+        ..tls_run(&server, &cert, Transport::Sse)
+    })
+    .await;
+    server.shutdown().await.ok();
+    let n = r.network.expect("the network section");
+    assert_eq!(n.calibration_error, None);
+    let calibrated = n.calibrated_rtt_us.unwrap();
+    assert!(calibrated >= 20_000.0, "{calibrated} µs");
+    // The handshake's round trip is paid on the link too: the dial's, then TLS's.
+    assert!(
+        r.tls_handshake_us.p50 >= 20_000.0,
+        "{:?}",
+        r.tls_handshake_us
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_run_carries_the_tls_settings_to_every_shard() {
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    let url = format!("https://{}", server.http_addr());
+    let out = client(&[
+        "-t",
+        "short-poll",
+        "--url",
+        &url,
+        "--ca",
+        cert.ca(),
+        "--http",
+        "2",
+        "-c",
+        "4",
+        "--shards",
+        "2",
+        "-d",
+        "500ms",
+        "--warmup",
+        "200ms",
+        "--json",
+        "-",
+        "-q",
+    ])
+    .await;
+    server.shutdown().await.ok();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: RunReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r.tls && r.http_version.as_deref() == Some("2"));
+    assert_eq!((r.connected, r.connections), (4, 4));
+    assert_eq!(r.tls_handshake_us.count, 4, "merged from both shards");
+    assert!(r.wire.setup_wire_bytes_down > r.wire.setup_bytes_down);
+}
