@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use crate::clock::RunClock;
 use crate::collector::Collector;
 use crate::config::RunConfig;
-use crate::engine::{FAIL_FAST_AFTER, subscriber};
+use crate::dispatch::{FAIL_FAST_AFTER, subscriber};
 use crate::histograms::HistogramShard;
 use crate::recorder::{LiveCounters, Recorder};
 use crate::subscriber::ctx::Ctx;

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::RunClock;
 use crate::config::RunConfig;
 use crate::control::ServerWindow;
+use crate::ending::StalledEnd;
 use crate::ending::tail;
 use crate::error::RunError;
 use crate::histograms::{LatencyHistograms, summarize, to_base64};
@@ -34,7 +35,6 @@ use crate::report::{
     ChurnReport, EndedEarly, NetworkReport, PublishReport, RunReport, SCHEMA_VERSION,
     StalledReport, WindowMode, WireReport,
 };
-use crate::subscriber::stalled::StalledEnd;
 use crate::subscriber::{End, Outcome};
 use crate::tally::Tally;
 use crate::transport::SubError;

@@ -15,10 +15,9 @@ use std::collections::BTreeMap;
 
 use rtlab_wire::{Seq, Transport};
 
-use crate::transport::SubError;
-use crate::transport::read_buffer::BufferedReader;
-use crate::transport::sse::SseSubscriber;
-use crate::transport::tcp::TcpSubscriber;
+use serde::{Deserialize, Serialize};
+
+use crate::transport::{SSE_ENDED_BY_SERVER, SubError, TCP_ENDED_BY_SERVER};
 
 /// The end of an SSE or TCP stream closed by the server (no close code exists there).
 pub const END_OF_STREAM: &str = "end of stream";
@@ -32,14 +31,27 @@ pub fn end_kind(transport: Transport, e: &SubError, close_code: Option<u16>) -> 
         return code.to_string();
     }
     match (transport, e) {
-        (Transport::Sse, SubError::Closed(why)) if why == SseSubscriber::ENDED_BY_SERVER => {
+        (Transport::Sse, SubError::Closed(why)) if why == SSE_ENDED_BY_SERVER => {
             END_OF_STREAM.into()
         }
-        (Transport::Tcp, SubError::Closed(why)) if why == TcpSubscriber::ENDED_BY_SERVER => {
+        (Transport::Tcp, SubError::Closed(why)) if why == TCP_ENDED_BY_SERVER => {
             END_OF_STREAM.into()
         }
         (_, other) => other.kind(),
     }
+}
+
+/// How one stalled subscriber ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalledEnd {
+    /// How the server cut it: a WebSocket close frame's code and reason (`"1008 lagging"`),
+    /// else [`end_kind`] (`"end of stream"`, `"disconnected"`); `None`: its
+    /// stream was still open when it had read everything buffered (not cut).
+    pub cut: Option<String>,
+    /// Events it received in all, from its first to the cut (or to the end of its reading).
+    pub events: u64,
+    /// It never got its first event, so it never stalled (the reason).
+    pub not_stalled: Option<String>,
 }
 
 /// Who ended behind the others: the subscribers' last seqs compared.
@@ -81,10 +93,10 @@ mod tests {
             end_kind(Transport::Ws, &SubError::Lagging, Some(1008)),
             "1008"
         );
-        let sse_end = SubError::Closed(SseSubscriber::ENDED_BY_SERVER.into());
+        let sse_end = SubError::Closed(SSE_ENDED_BY_SERVER.into());
         assert_eq!(end_kind(Transport::Sse, &sse_end, None), END_OF_STREAM);
         // A WebSocket whose TCP connection simply closed got no close code: not a clean end.
-        let dropped = SubError::Closed(TcpSubscriber::ENDED_BY_SERVER.into());
+        let dropped = SubError::Closed(TCP_ENDED_BY_SERVER.into());
         assert_eq!(end_kind(Transport::Ws, &dropped, None), "disconnected");
         assert_eq!(end_kind(Transport::Tcp, &dropped, None), END_OF_STREAM);
         let reset = SubError::Closed("connection reset by peer".into());

@@ -23,7 +23,7 @@
 //! not move with the link.
 //!
 //! Then the pipeline closes as in oha: the collector (`collector.rs`) sums the tallies, the
-//! histogram shards are added into one set, and the collector builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`]
+//! histogram shards are added into one set, and the collector builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`](crate::dispatch::FAIL_FAST_AFTER)
 //! connects all fail, the run stops at once instead of ramping thousands of doomed connections.
 //!
 //! **One process or several.** [`run`] is [`measure`] of the whole run followed by the report.
@@ -47,9 +47,9 @@ use tokio::task::JoinSet;
 use crate::churn;
 use crate::clock::RunClock;
 use crate::collector::{Collector, RunFacts, expected_in_range};
-use crate::config::HttpVersion;
 use crate::config::{RunConfig, Target};
 use crate::control::{ControlClient, WindowReads};
+use crate::dispatch::{FAIL_FAST_AFTER, stalled_subscriber, subscriber};
 use crate::error::RunError;
 use crate::histograms::{HistogramShard, LatencyHistograms};
 use crate::network::calibrate::calibrate;
@@ -58,22 +58,10 @@ use crate::poll_phase::{PollPhases, fresh_seed};
 use crate::progress::Progress;
 use crate::recorder::{LiveCounters, Recorder};
 use crate::report::RunReport;
-use crate::subscriber::Outcome;
 use crate::subscriber::ctx::Ctx;
-use crate::subscriber::drive::drive;
 use crate::subscriber::meter::Meter;
-use crate::subscriber::stalled::drive_stalled;
 use crate::transport::h2_pool::H2Pool;
-use crate::transport::long_poll::LongPollSubscriber;
-use crate::transport::short_poll::ShortPollSubscriber;
-use crate::transport::sse::SseSubscriber;
-use crate::transport::sse_h2::SseH2Subscriber;
-use crate::transport::tcp::TcpSubscriber;
-use crate::transport::ws::WsSubscriber;
 use crate::window_seq::WindowSeqs;
-
-/// Failed connects, with none succeeding, after which the run stops early with an error.
-pub const FAIL_FAST_AFTER: u64 = 50;
 
 /// Which of the run's subscribers this process opens, and when the run starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,28 +351,6 @@ async fn spawn_subscribers(
         }
     }
     Ok(collector)
-}
-
-/// One stalled subscriber task (`--stalled`; ws and sse only, as `RunConfig::validate` says).
-async fn stalled_subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
-    match ctx.transport {
-        Transport::Sse => drive_stalled::<SseSubscriber>(ctx, meter).await,
-        _ => drive_stalled::<WsSubscriber>(ctx, meter).await,
-    }
-}
-
-/// One subscriber task: the transport's protocol half driven by the shared loop.
-pub(crate) async fn subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
-    match ctx.transport {
-        Transport::Ws => drive::<WsSubscriber>(ctx, meter).await,
-        Transport::Sse if ctx.http == HttpVersion::Http2 => {
-            drive::<SseH2Subscriber>(ctx, meter).await
-        }
-        Transport::Sse => drive::<SseSubscriber>(ctx, meter).await,
-        Transport::LongPoll => drive::<LongPollSubscriber>(ctx, meter).await,
-        Transport::ShortPoll => drive::<ShortPollSubscriber>(ctx, meter).await,
-        Transport::Tcp => drive::<TcpSubscriber>(ctx, meter).await,
-    }
 }
 
 /// Each subscriber holds one or two sockets; the default soft limit (often 1024) would stop a

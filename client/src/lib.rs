@@ -44,6 +44,8 @@
 //! - **One subscriber per connection.** [`subscriber`]: the `Subscriber` trait, what all
 //!   subscribers share (`ctx`), the `Meter` that measures (phases, the drain after the window),
 //!   and the `drive` loop that runs one from connect to the hand-over of its results.
+//!   [`dispatch`]: which protocol half a subscriber task runs (the engine's and churn's one
+//!   `match` on the transport).
 //!   [`transport`]: the protocol halves, one file per transport (`ws`, `sse`, `long_poll`,
 //!   `short_poll`, `tcp`), named like the server's; `ws_frames` follows WebSocket frame
 //!   boundaries for exact accounting, and `read_buffer` is the buffer and receive loop SSE and
@@ -75,6 +77,7 @@ pub mod collector;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod dispatch;
 pub mod ending;
 pub mod ends_printer;
 pub mod engine;

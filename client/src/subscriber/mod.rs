@@ -95,7 +95,7 @@ pub enum End {
     Lost(SubError),
     /// A subscriber that stopped reading after its first event (`--stalled`), and how the
     /// server cut it (see [`stalled`]).
-    Stalled(stalled::StalledEnd),
+    Stalled(crate::ending::StalledEnd),
 }
 
 /// One subscriber's result, handed to the collector.

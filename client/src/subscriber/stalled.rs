@@ -20,29 +20,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::DRAIN_MIN;
-use crate::ending::end_kind;
+use crate::ending::{StalledEnd, end_kind};
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::drive::failed;
 use crate::subscriber::meter::Meter;
 use crate::subscriber::{End, Outcome, Subscriber};
 use crate::tally::Tally;
 use crate::transport::SubError;
-
-/// How one stalled subscriber ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StalledEnd {
-    /// How the server cut it: a WebSocket close frame's code and reason (`"1008 lagging"`),
-    /// else [`end_kind`] (`"end of stream"`, `"disconnected"`); `None`: its
-    /// stream was still open when it had read everything buffered (not cut).
-    pub cut: Option<String>,
-    /// Events it received in all, from its first to the cut (or to the end of its reading).
-    pub events: u64,
-    /// It never got its first event, so it never stalled (the reason).
-    pub not_stalled: Option<String>,
-}
 
 /// Runs stalled subscriber `meter.id` of type `S`: connect, first event, stall until the
 /// window's end, then read what is buffered until the server's cut (at most [`DRAIN_MIN`]).

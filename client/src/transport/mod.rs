@@ -35,6 +35,13 @@ use rtlab_wire::{EventView, WireError};
 /// a foreign server's likeliest mistake, worth a clear error rather than a silly report.
 pub const MIN_TS_NANOS: u64 = 1_000_000_000_000_000_000;
 
+/// Why an SSE subscriber stopped when the server ended its event stream (no close code exists
+/// for a stream; `ending.rs` counts this as a clean end).
+pub const SSE_ENDED_BY_SERVER: &str = "event stream ended by server";
+
+/// Why a raw-TCP subscriber stopped when the server closed its connection.
+pub const TCP_ENDED_BY_SERVER: &str = "connection closed by server";
+
 /// Longest part of an offending message quoted in a protocol error.
 const EXCERPT_BYTES: usize = 60;
 

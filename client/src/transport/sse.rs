@@ -139,7 +139,7 @@ impl SseSubscriber {
 }
 
 impl BufferedReader for SseSubscriber {
-    const ENDED_BY_SERVER: &'static str = "event stream ended by server";
+    const ENDED_BY_SERVER: &'static str = super::SSE_ENDED_BY_SERVER;
 
     fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<NetStream>) {
         (&mut self.buf, &mut self.stream)

@@ -52,7 +52,7 @@ impl Subscriber for TcpSubscriber {
 }
 
 impl BufferedReader for TcpSubscriber {
-    const ENDED_BY_SERVER: &'static str = "connection closed by server";
+    const ENDED_BY_SERVER: &'static str = super::TCP_ENDED_BY_SERVER;
 
     fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<NetStream>) {
         (&mut self.buf, &mut self.stream)
