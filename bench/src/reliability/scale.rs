@@ -3,8 +3,9 @@
 //! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per
 //! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber window is
 //! long because a stalled socket is cut only after the kernel's buffers fill (on loopback the
-//! server's send buffer grows to megabytes: some 30 000 of the lab's 64-byte events) *and* then
-//! the server's queue; a shorter window would report "not cut" for the buffers' sake. The
+//! server's send buffer alone grows to 4 MiB, `net.ipv4.tcp_wmem`: some 30 000 of the lab's
+//! 64-byte events, and the stalled client's receive buffer adds more) *and* then the server's
+//! queue; a shorter window would report "not cut" for the buffers' sake (and says so). The
 //! hostile window outlasts the server's `client_request_timeout` (10 s,
 //! `rtlab_server::server::CLIENT_REQUEST_TIMEOUT`), so the drops fall inside it.
 
@@ -85,7 +86,7 @@ impl Default for Scale {
 }
 
 impl Scale {
-    /// The suite's sizes (about 10 minutes in all; [`Scale::estimated`]).
+    /// The suite's sizes (about 12 minutes in all; [`Scale::estimated`]).
     pub fn full() -> Self {
         Self {
             clients: 1_000,
@@ -94,7 +95,7 @@ impl Scale {
             slow_rate: 1_000,
             slow_payload_bytes: 64,
             subscriber_queue: 1_024,
-            slow_window: Duration::from_secs(40),
+            slow_window: Duration::from_secs(60),
             slow_transports: vec![Transport::Ws, Transport::Sse],
             churn_cycles: 100_000,
             churn_workers: 100,
