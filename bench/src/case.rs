@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::link::LinkParams;
 use crate::scenario::{Dur, Kind, MAX_REPEAT, ScenarioSpec, Settings};
+use crate::security::Security;
 
 /// The swept setting of a case and its value, for labels, charts and file names.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,8 @@ pub enum Point {
     PollIntervalMs(f64),
     /// The link between client and server.
     Network(LinkParams),
+    /// How connections are carried.
+    Security(Security),
 }
 
 impl Point {
@@ -39,15 +42,18 @@ impl Point {
             Point::PayloadBytes(n) => format!("p{n}"),
             Point::PollIntervalMs(ms) => format!("i{ms}ms"),
             Point::Network(link) => link.label(),
+            Point::Security(s) => s.as_str().to_owned(),
         }
     }
 
-    /// The value as a number, for chart axes (a link: its round-trip time in ms).
+    /// The value as a number, for chart axes (a link: its round-trip time in ms; how
+    /// connections are carried: its place in [`Security::ALL`]).
     pub fn value(&self) -> f64 {
         match *self {
             Point::Clients(n) | Point::Rate(n) | Point::PayloadBytes(n) => n as f64,
             Point::PollIntervalMs(ms) => ms,
             Point::Network(link) => link.rtt_ms,
+            Point::Security(s) => Security::ALL.iter().position(|&x| x == s).unwrap_or(0) as f64,
         }
     }
 }
@@ -78,6 +84,9 @@ pub struct CaseParams {
     /// The link the client imitates (see [`crate::link`]); absent: loopback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<LinkParams>,
+    /// How connections are carried (see [`crate::security`]); absent: in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<Security>,
 }
 
 /// One run: one scenario, one swept value, one transport, one fresh server.
@@ -163,6 +172,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
         subscriber_queue: own.subscriber_queue.or(def.subscriber_queue),
         keepalive_interval_ms: own.keepalive_interval.or(def.keepalive_interval).map(ms),
         network: own.network.or(def.network).map(|l| l.0),
+        security: own.security.or(def.security),
     };
     check(&base)?;
     let points: Vec<Option<Point>> = match &s.sweep {
@@ -184,6 +194,9 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             if let Some(v) = &sw.network {
                 found.push(v.iter().map(|l| Point::Network(l.0)).collect());
             }
+            if let Some(v) = &sw.security {
+                found.push(v.iter().map(|&s| Point::Security(s)).collect());
+            }
             match found.len() {
                 1 if !found[0].is_empty() => found.remove(0).into_iter().map(Some).collect(),
                 1 => return Err("the sweep has no values".into()),
@@ -201,10 +214,23 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             Some(Point::PayloadBytes(n)) => params.payload_bytes = n,
             Some(Point::PollIntervalMs(v)) => params.poll_interval_ms = v,
             Some(Point::Network(l)) => params.network = Some(l),
+            Some(Point::Security(s)) => params.security = Some(s),
             None => {}
         }
         check(&params)?;
-        for &transport in &transports {
+        let security = params.security.unwrap_or(Security::Plain);
+        let carried: Vec<Transport> = transports
+            .iter()
+            .copied()
+            .filter(|&t| security.carries(t))
+            .collect();
+        if carried.is_empty() {
+            return Err(format!(
+                "`security = \"{security}\"` carries none of the scenario's transports \
+                 (HTTP/2 carries sse, long-poll and short-poll)"
+            ));
+        }
+        for transport in carried {
             cases.push(Case {
                 scenario: s.name.clone(),
                 kind: s.kind,

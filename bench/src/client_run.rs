@@ -13,14 +13,18 @@
 //! machine it does not add CPU. Their process ids go to the caller, which samples their CPU.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use rtlab_client::config::HttpVersion;
+use rtlab_client::tls::TlsTrust;
 use rtlab_client::{RunConfig, ShardProgram};
 use rtlab_wire::Transport;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::RunReport;
 use crate::case::Case;
+use crate::security::Security;
 
 /// New subscriber connections per second while ramping up.
 pub const CONNECT_RATE: f64 = 5_000.0;
@@ -30,20 +34,61 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// client waiting long after its window.
 pub const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The base URL the client is given for a transport: `http://ADDR` or, for the raw-TCP baseline,
-/// `tcp://ADDR`.
-pub fn base_url(transport: Transport, http: SocketAddr, tcp: SocketAddr) -> String {
-    match transport {
-        Transport::Tcp => format!("tcp://{tcp}"),
-        _ => format!("http://{http}"),
+/// Where a case's server listens, and the certificate the client trusts when it speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The HTTP listener (HTTPS when the server has a certificate).
+    pub http: SocketAddr,
+    /// The raw-TCP baseline.
+    pub tcp: SocketAddr,
+    /// The raw-TCP baseline over TLS, when the server has a certificate.
+    pub tcp_tls: Option<SocketAddr>,
+    /// The server's certificate, when it has one: the client's only trust anchor (`--ca`).
+    pub ca: Option<PathBuf>,
+}
+
+impl Endpoints {
+    /// A plain server's endpoints (no TLS).
+    pub fn plain(http: SocketAddr, tcp: SocketAddr) -> Endpoints {
+        Endpoints {
+            http,
+            tcp,
+            tcp_tls: None,
+            ca: None,
+        }
+    }
+
+    /// The HTTP side's base URL: `https://ADDR` when the server has a certificate.
+    pub fn http_url(&self) -> String {
+        match self.ca {
+            Some(_) => format!("https://{}", self.http),
+            None => format!("http://{}", self.http),
+        }
+    }
+
+    /// The base URL the client is given for a transport: the HTTP side's, or for the raw-TCP
+    /// baseline `tcp://ADDR` (`tls://ADDR` over TLS).
+    pub fn base_url(&self, transport: Transport) -> String {
+        match (transport, self.tcp_tls) {
+            (Transport::Tcp, Some(addr)) => format!("tls://{addr}"),
+            (Transport::Tcp, None) => format!("tcp://{}", self.tcp),
+            _ => self.http_url(),
+        }
     }
 }
 
 /// The client configuration of one case.
-pub fn config(case: &Case, http: SocketAddr, tcp: SocketAddr) -> RunConfig {
+pub fn config(case: &Case, at: &Endpoints) -> RunConfig {
     let p = &case.params;
-    let mut c = RunConfig::new(case.transport, base_url(case.transport, http, tcp));
-    c.control_url = Some(format!("http://{http}"));
+    let mut c = RunConfig::new(case.transport, at.base_url(case.transport));
+    c.control_url = Some(at.http_url());
+    c.tls = TlsTrust {
+        ca: at.ca.clone(),
+        insecure: false,
+    };
+    if p.security == Some(Security::TlsH2) {
+        c.http = HttpVersion::Http2;
+    }
     c.clients = p.clients;
     c.duration = Duration::from_secs_f64(p.duration_s);
     c.warmup = Duration::from_secs_f64(p.warmup_s);
@@ -69,9 +114,9 @@ pub fn processes(case: &Case, shards: u32) -> u32 {
 /// How long after [`run_client`] is called the client's run starts (its first connection): at
 /// once in process; a sharded run fixes its start a moment ahead, so that every shard process
 /// is up by then (`rtlab_client::shards::start_lead`). The runner places the window after it.
-pub fn start_delay(case: &Case, http: SocketAddr, tcp: SocketAddr, shards: u32) -> Duration {
+pub fn start_delay(case: &Case, at: &Endpoints, shards: u32) -> Duration {
     if processes(case, shards) > 1 {
-        rtlab_client::shards::start_lead(&config(case, http, tcp))
+        rtlab_client::shards::start_lead(&config(case, at))
     } else {
         Duration::ZERO
     }
@@ -80,17 +125,15 @@ pub fn start_delay(case: &Case, http: SocketAddr, tcp: SocketAddr, shards: u32) 
 /// The hidden subcommand of `rtlab` that runs one client shard.
 pub const SHARD_SUBCOMMAND: &str = "client-shard";
 
-/// Runs the client for one case against a server listening on `http` and `tcp`: in this
-/// process, or split over `shards` child processes (at most one per subscriber) whose ids are
-/// sent to `shard_pids`.
+/// Runs the client for one case against a server listening `at`: in this process, or split over
+/// `shards` child processes (at most one per subscriber) whose ids are sent to `shard_pids`.
 pub async fn run_client(
     case: &Case,
-    http: SocketAddr,
-    tcp: SocketAddr,
+    at: &Endpoints,
     shards: u32,
     shard_pids: UnboundedSender<u32>,
 ) -> Result<RunReport, String> {
-    let config = config(case, http, tcp);
+    let config = config(case, at);
     let shards = processes(case, shards);
     let run = if shards > 1 {
         let program = ShardProgram::current_exe(&[SHARD_SUBCOMMAND])
@@ -116,13 +159,48 @@ mod tests {
             .iter()
             .find(|c| c.transport == Transport::Tcp)
             .unwrap();
-        let http: SocketAddr = "127.0.0.1:1000".parse().unwrap();
-        let tcp: SocketAddr = "127.0.0.1:2000".parse().unwrap();
-        let c = config(case, http, tcp);
+        let at = endpoints();
+        let c = config(case, &at);
         assert_eq!(c.url, "tcp://127.0.0.1:2000");
         assert_eq!(c.control_url.as_deref(), Some("http://127.0.0.1:1000"));
         assert_eq!(c.clients, case.params.clients);
         assert!(c.validate().is_ok());
+    }
+
+    fn endpoints() -> Endpoints {
+        Endpoints::plain(
+            "127.0.0.1:1000".parse().unwrap(),
+            "127.0.0.1:2000".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn tls_cases_get_tls_urls_the_certificate_and_their_http_version() {
+        let suite = Suite::load("quick").unwrap();
+        let at = Endpoints {
+            tcp_tls: Some("127.0.0.1:3000".parse().unwrap()),
+            ca: Some(PathBuf::from("/run/cert.pem")),
+            ..endpoints()
+        };
+        let of = |security: Security, transport: Transport| {
+            let case = suite
+                .cases
+                .iter()
+                .find(|c| c.params.security == Some(security) && c.transport == transport)
+                .unwrap_or_else(|| panic!("quick has a {security} {transport} case"));
+            config(case, &at)
+        };
+        let tcp = of(Security::Tls, Transport::Tcp);
+        assert_eq!(tcp.url, "tls://127.0.0.1:3000");
+        assert_eq!(tcp.control_url.as_deref(), Some("https://127.0.0.1:1000"));
+        assert_eq!(tcp.tls.ca.as_deref(), Some(std::path::Path::new("/run/cert.pem")));
+        let sse = of(Security::TlsH2, Transport::Sse);
+        assert_eq!(sse.url, "https://127.0.0.1:1000");
+        assert_eq!(sse.http, HttpVersion::Http2);
+        for c in [tcp, sse, of(Security::Tls, Transport::Ws)] {
+            assert!(c.validate().is_ok(), "{:?}", c.validate());
+        }
+        assert_eq!(of(Security::Tls, Transport::Ws).http, HttpVersion::Http1);
     }
 
     #[test]
@@ -133,11 +211,10 @@ mod tests {
             (processes(case, 1), processes(case, 2), processes(case, 8)),
             (1, 2, 3)
         );
-        let http: SocketAddr = "127.0.0.1:1000".parse().unwrap();
-        let tcp: SocketAddr = "127.0.0.1:2000".parse().unwrap();
-        assert_eq!(start_delay(case, http, tcp, 1), Duration::ZERO);
+        let at = endpoints();
+        assert_eq!(start_delay(case, &at, 1), Duration::ZERO);
         assert_eq!(
-            start_delay(case, http, tcp, 2),
+            start_delay(case, &at, 2),
             rtlab_client::shards::START_LEAD
         );
     }

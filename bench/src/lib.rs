@@ -26,6 +26,7 @@
 //!
 //! **What a run is made of** (plain data):
 //! - [`link`]: the network a case runs over (loopback, a profile, or its values).
+//! - [`security`]: how a case's connections are carried: plain, TLS, TLS with HTTP/2.
 //! - [`scenario`]: a scenario as a suite writes it, and its [`Kind`](scenario::Kind).
 //! - [`case`]: a scenario expanded into cases (scenario × swept value × transport).
 //! - [`suite`]: suites in TOML, with errors that name file, line and key.
@@ -35,6 +36,7 @@
 //! - [`proc_sampler`]: a process's CPU time and memory from `/proc`.
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`server_process`]: the server as a supervised child process.
+//! - [`certificate`]: the run's self-signed TLS certificate, for the cases over TLS.
 //! - [`reliability`]: the `reliability` suite: the contract's reliability promises under load.
 //! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
@@ -65,6 +67,7 @@
 
 pub mod calibration;
 pub mod capacity;
+pub mod certificate;
 pub mod case;
 pub mod case_result;
 pub mod cli;
@@ -88,6 +91,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod security;
 pub mod server_process;
 pub mod spread;
 pub mod suite;

@@ -124,7 +124,7 @@ pub fn report_markdown(
             );
         }
     };
-    let sections: [Section; 11] = [
+    let sections: [Section; 12] = [
         (
             Kind::Latency,
             "Latency, and what set-up costs",
@@ -195,6 +195,14 @@ pub fn report_markdown(
             &[(
                 "bandwidth",
                 "delivered vs offered on a slow link, with each ceiling",
+            )],
+        ),
+        (
+            Kind::Security,
+            "Security: what TLS costs, what HTTP/2 gives back",
+            &[(
+                "security",
+                "bytes per event above and below TLS, per transport and way of carrying it",
             )],
         ),
     ];

@@ -15,6 +15,7 @@ use serde::de::{DeserializeSeed, Error as _, IntoDeserializer, MapAccess, Visito
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::link::LinkSpec;
+use crate::security::Security;
 
 /// Most repetitions a case may ask for: beyond this a suite is more likely a typo than a plan.
 pub const MAX_REPEAT: u32 = 20;
@@ -59,6 +60,9 @@ pub enum Kind {
     /// A rate-limited link, the rate stepped up: each transport's ceiling beside link rate ÷
     /// bytes per event.
     Bandwidth,
+    /// Each transport in the clear, over TLS, and over TLS as HTTP/2 where that applies: what
+    /// the handshake and the record framing cost, and what HPACK saves.
+    Security,
 }
 
 impl Kind {
@@ -76,6 +80,7 @@ impl Kind {
             Kind::KeepAlive => "keep-alive",
             Kind::Network => "network",
             Kind::Bandwidth => "bandwidth",
+            Kind::Security => "security",
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct Settings {
     /// The link between client and server (see [`crate::link`]): a profile's name or a table of
     /// its values; loopback if absent.
     pub network: Option<LinkSpec>,
+    /// How connections are carried (see [`crate::security`]); plain if absent.
+    pub security: Option<Security>,
 }
 
 /// The one setting a scenario varies, and its values.
@@ -126,6 +133,9 @@ pub struct Sweep {
     pub poll_interval: Option<Vec<Dur>>,
     /// Sweep the link (profiles or tables, see [`crate::link`]).
     pub network: Option<Vec<LinkSpec>>,
+    /// Sweep how connections are carried: `plain`, `tls`, `tls-h2` (a transport a value cannot
+    /// carry is left out of that point, e.g. WebSocket from `tls-h2`).
+    pub security: Option<Vec<Security>>,
 }
 
 /// One `[[scenario]]` as written: its own keys, and the same settings as `[defaults]`, side by
@@ -148,7 +158,7 @@ pub struct ScenarioSpec {
 const OWN_KEYS: [&str; 4] = ["name", "kind", "about", "sweep"];
 
 /// Every key a `[[scenario]]` may hold: the own keys around the fields of [`Settings`].
-const SCENARIO_KEYS: [&str; 16] = [
+const SCENARIO_KEYS: [&str; 17] = [
     "name",
     "kind",
     "about",
@@ -164,6 +174,7 @@ const SCENARIO_KEYS: [&str; 16] = [
     "repeat",
     "keepalive_interval",
     "network",
+    "security",
     "sweep",
 ];
 

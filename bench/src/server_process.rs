@@ -35,6 +35,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+use crate::certificate::TlsFiles;
 use crate::machine::SERVER_CPU;
 
 /// Name of the server binary.
@@ -88,6 +89,9 @@ pub struct ServerOptions {
     pub keepalive_interval: Option<std::time::Duration>,
     /// Pin to [`SERVER_CPU`] and run one worker.
     pub pin: bool,
+    /// Serve HTTPS/WSS on the HTTP listener, and the raw-TCP floor over TLS on a listener of its
+    /// own, with this certificate (plain HTTP and TCP if `None`).
+    pub tls: Option<TlsFiles>,
 }
 
 /// Finds the server binary: `explicit` if given, else `rtlab-server` beside the running
@@ -121,18 +125,40 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Parses `listening http=127.0.0.1:PORT tcp=127.0.0.1:PORT`.
-pub fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+/// Where a started server listens, from its `listening …` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    /// The HTTP listener (HTTPS when `tls`).
+    pub http: SocketAddr,
+    /// The raw-TCP baseline listener.
+    pub tcp: SocketAddr,
+    /// The raw-TCP baseline over TLS, if served.
+    pub tcp_tls: Option<SocketAddr>,
+    /// Whether the HTTP listener speaks TLS (`scheme=https`).
+    pub tls: bool,
+}
+
+/// Parses `listening http=127.0.0.1:PORT tcp=127.0.0.1:PORT [scheme=https] [tcp-tls=ADDR]`.
+pub fn parse_listening(line: &str) -> Option<Listening> {
     let rest = line.trim().strip_prefix("listening ")?;
-    let (mut http, mut tcp) = (None, None);
+    let (mut http, mut tcp, mut tcp_tls, mut tls) = (None, None, None, false);
     for part in rest.split_whitespace() {
         if let Some(v) = part.strip_prefix("http=") {
             http = v.parse().ok();
         } else if let Some(v) = part.strip_prefix("tcp=") {
             tcp = v.parse().ok();
+        } else if let Some(v) = part.strip_prefix("tcp-tls=") {
+            tcp_tls = Some(v.parse().ok()?);
+        } else if part == "scheme=https" {
+            tls = true;
         }
     }
-    Some((http?, tcp?))
+    Some(Listening {
+        http: http?,
+        tcp: tcp?,
+        tcp_tls,
+        tls,
+    })
 }
 
 /// A running server; stopped by [`ServerProcess::stop`], killed on drop.
@@ -143,6 +169,8 @@ pub struct ServerProcess {
     pub http: SocketAddr,
     /// Its raw-TCP baseline address.
     pub tcp: SocketAddr,
+    /// Its raw-TCP baseline over TLS, if started with a certificate.
+    pub tcp_tls: Option<SocketAddr>,
     exit: watch::Receiver<Option<ExitStatus>>,
     tail: Arc<Mutex<VecDeque<String>>>,
 }
@@ -196,6 +224,13 @@ impl ServerProcess {
         if opts.pin {
             cmd.args(["--workers", "1"]);
         }
+        if let Some(tls) = &opts.tls {
+            cmd.arg("--tls-cert")
+                .arg(&tls.cert)
+                .arg("--tls-key")
+                .arg(&tls.key)
+                .args(["--tcp-tls-addr", "127.0.0.1:0"]);
+        }
         // Plain text in the failure tails: no colour escapes from the server's logger.
         cmd.env("NO_COLOR", "1");
         cmd.stdin(Stdio::null())
@@ -231,6 +266,7 @@ impl ServerProcess {
             pid,
             http: ([127, 0, 0, 1], 0).into(),
             tcp: ([127, 0, 0, 1], 0).into(),
+            tcp_tls: None,
             exit,
             tail,
         };
@@ -260,13 +296,20 @@ impl ServerProcess {
                 return Err(server.startup_error(reason));
             }
         };
-        let Some((http, tcp)) = parse_listening(&line) else {
+        let Some(listening) = parse_listening(&line) else {
             return Err(server.startup_error(format!(
                 "expected `listening http=ADDR tcp=ADDR` on stdout, got {line:?}"
             )));
         };
-        server.http = http;
-        server.tcp = tcp;
+        if opts.tls.is_some() && !(listening.tls && listening.tcp_tls.is_some()) {
+            return Err(server.startup_error(format!(
+                "started with a certificate but it announced no TLS (`scheme=https tcp-tls=ADDR`): \
+                 {line:?}"
+            )));
+        }
+        server.http = listening.http;
+        server.tcp = listening.tcp;
+        server.tcp_tls = listening.tcp_tls;
         let tail = server.tail.clone();
         tokio::spawn(async move {
             while let Ok(Some(l)) = lines.next_line().await {
@@ -411,15 +454,21 @@ mod tests {
             keepalive_interval: None,
             max_connections: 10,
             pin: false,
+            tls: None,
         }
     }
 
     #[test]
     fn parses_the_listening_line() {
-        let (h, t) =
-            parse_listening("listening http=127.0.0.1:40001 tcp=127.0.0.1:40002\n").unwrap();
-        assert_eq!(h.port(), 40001);
-        assert_eq!(t.port(), 40002);
+        let l = parse_listening("listening http=127.0.0.1:40001 tcp=127.0.0.1:40002\n").unwrap();
+        assert_eq!((l.http.port(), l.tcp.port()), (40001, 40002));
+        assert_eq!((l.tcp_tls, l.tls), (None, false));
+        let l = parse_listening(
+            "listening http=127.0.0.1:1 tcp=127.0.0.1:2 scheme=https tcp-tls=127.0.0.1:3",
+        )
+        .unwrap();
+        assert_eq!((l.tcp_tls.map(|a| a.port()), l.tls), (Some(3), true));
+        assert!(parse_listening("listening http=127.0.0.1:1 tcp=127.0.0.1:2 tcp-tls=x").is_none());
         assert!(parse_listening("listening http=127.0.0.1:1").is_none());
         assert!(parse_listening("hello").is_none());
     }

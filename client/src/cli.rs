@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 use rtlab_wire::Transport;
 
 use crate::RunConfig;
+use crate::config::HttpVersion;
 use crate::network::NetworkArgs;
+use crate::tls::TlsTrust;
 use crate::trace::TraceArgs;
 
 /// Load generator for real-time web transports: opens N subscribers of one transport against a
@@ -24,7 +26,7 @@ use crate::trace::TraceArgs;
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n\nWith a shaped network, /stats goes straight (its reads mark the window); give --warmup a few\nround trips on slow links.\n\nExit status: 0 measured, 1 the run failed, 2 bad usage, 3 the run ended early (the server\nshut down or dropped every subscriber; the report is written all the same, marked ended_early)."
+    after_help = "Examples:\n  rtlab-client --transport ws --clients 100 --duration 10s\n  rtlab-client -t short-poll --poll-interval 250ms --json out.json --hgrm out.hgrm\n  rtlab-client -t tcp --url tcp://127.0.0.1:8081 --control-url http://127.0.0.1:8080\n  rtlab-client trace ws --url http://127.0.0.1:8080\n  rtlab-client -t long-poll --network mobile\n  rtlab-client -t ws --rtt 100ms --jitter 10ms --bandwidth 2mbit\n  rtlab-client -t ws --url wss://127.0.0.1:8443 --insecure\n  rtlab-client -t short-poll --url https://127.0.0.1:8443 --ca cert.pem --http 2\n\nWith a shaped network, /stats goes straight (its reads mark the window); give --warmup a few\nround trips on slow links.\n\nExit status: 0 measured, 1 the run failed, 2 bad usage, 3 the run ended early (the server\nshut down or dropped every subscriber; the report is written all the same, marked ended_early)."
 )]
 pub struct Cli {
     /// Inspect one connection instead of running a load.
@@ -35,8 +37,9 @@ pub struct Cli {
     #[arg(long, short, value_enum, required = true)]
     pub transport: Option<Transport>,
 
-    /// Server base URL: http://HOST:PORT, or tcp://HOST:PORT for the tcp transport
-    /// [default: http://127.0.0.1:8080, tcp://127.0.0.1:8081 for tcp]
+    /// Server base URL: http://HOST:PORT, or tcp://HOST:PORT for the tcp transport; over TLS
+    /// https://HOST:PORT (wss:// too for ws) and tls://HOST:PORT for tcp (then --ca or
+    /// --insecure) [default: http://127.0.0.1:8080, tcp://127.0.0.1:8081 for tcp]
     #[arg(long, value_parser = parse_url)]
     pub url: Option<String>,
 
@@ -101,6 +104,25 @@ pub struct Cli {
     #[arg(long, value_name = "CYCLES")]
     pub churn: Option<u64>,
 
+    /// TLS: trust the root certificate(s) in this PEM file (e.g. the lab's self-signed cert)
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+
+    /// TLS: accept any server certificate (the handshake is unchanged; only the check is
+    /// skipped)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// HTTP version for sse and the polls: 2 needs TLS (ALPN h2)
+    #[arg(long, value_enum, default_value = "1.1", value_name = "VERSION")]
+    pub http: HttpVersion,
+
+    /// HTTP/2: subscribers per connection, each on its own stream (connections =
+    /// clients / N, rounded up); sse and the polls
+    #[arg(long, default_value = "1", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_per_connection: u32,
+
     /// Write the full report as JSON to FILE ("-" for stdout)
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -156,6 +178,12 @@ impl Cli {
             network: self.shaping.network(),
             stalled: self.stalled,
             churn: self.churn,
+            tls: TlsTrust {
+                ca: self.ca.clone(),
+                insecure: self.insecure,
+            },
+            http: self.http,
+            streams_per_connection: self.streams_per_connection,
             ..RunConfig::new(transport, url)
         })
     }
@@ -221,12 +249,13 @@ pub fn parse_clients(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Checks a server URL's shape: `http://HOST[:PORT]` or `tcp://HOST:PORT`.
+/// Checks a server URL's shape: `http(s)://HOST[:PORT]`, `ws(s)://…` or `tcp://`/`tls://HOST:PORT`
+/// (whether it suits the transport is the run configuration's check).
 pub fn parse_url(s: &str) -> Result<String, String> {
-    let transport = if s.starts_with("tcp://") {
+    let transport = if s.starts_with("tcp://") || s.starts_with("tls://") {
         Transport::Tcp
     } else {
-        Transport::Sse
+        Transport::Ws
     };
     crate::config::Target::parse(s, transport)
         .map(|_| s.to_owned())
@@ -280,7 +309,11 @@ mod tests {
         assert!(parse_url("tcp://127.0.0.1:8081").is_ok());
         assert!(parse_url("tcp://127.0.0.1").is_err());
         assert!(parse_url("localhost:8080").is_err());
-        assert!(parse_url("https://example.org").is_err());
+        assert!(parse_url("https://example.org").is_ok());
+        assert!(parse_url("wss://127.0.0.1:8443").is_ok());
+        assert!(parse_url("tls://127.0.0.1:8444").is_ok());
+        assert!(parse_url("tls://127.0.0.1").is_err());
+        assert!(parse_url("ftp://example.org").is_err());
     }
 
     #[test]

@@ -420,7 +420,11 @@ fn build_report(
         .window
         .down
         .saturating_sub(t.payload_bytes + t.keepalive_down);
-    let analytic = streaming_overhead(config.transport, 1, 1).map(|_| t.analytic_overhead_bytes);
+    // The analytic model is HTTP/1.1's (chunked SSE); over HTTP/2 there is no figure.
+    let analytic = streaming_overhead(config.transport, 1, 1)
+        .filter(|_| config.http == crate::config::HttpVersion::Http1)
+        .map(|_| t.analytic_overhead_bytes);
+    let tls_on = crate::config::Target::parse(&config.url, config.transport).is_ok_and(|t| t.tls);
     let is_poll = !config.transport.is_streaming();
     let publish = config.publish_rate.map(|rate| PublishReport {
         rate_per_client: rate,
@@ -493,6 +497,7 @@ fn build_report(
         errors,
         latency_us: summarize(&h.latency),
         tcp_connect_us: summarize(&h.tcp_connect),
+        tls_handshake_us: summarize(&h.tls_handshake),
         connect_us: summarize(&h.connect),
         first_event_us: summarize(&h.first_event),
         wire: WireReport {
@@ -512,12 +517,38 @@ fn build_report(
             request_bytes_per_request: is_poll.then(|| ratio(t.request_bytes, t.requests)),
             response_head_bytes_per_request: is_poll
                 .then(|| ratio(t.response_head_bytes, t.requests)),
+            setup_wire_bytes_down: t.setup_wire.down,
+            setup_wire_bytes_up: t.setup_wire.up,
+            wire_bytes_down: t.window_wire.down,
+            wire_bytes_up: t.window_wire.up,
+            wire_bytes_down_per_event: ratio(t.window_wire.down, t.events),
+            tls_overhead_bytes_per_event: ratio(
+                t.window_wire.down.saturating_sub(t.window.down),
+                t.events,
+            ),
+            setup_wire_bytes_per_connection: (t.connections > t.reconnects).then(|| {
+                ratio(
+                    t.setup_wire.down + t.setup_wire.up,
+                    t.connections - t.reconnects,
+                )
+            }),
         },
         requests: t.requests + post_publishes,
         requests_per_event: is_poll.then(|| ratio(t.requests, t.events)),
         empty_polls: t.empty_polls,
         empty_poll_share: is_poll.then(|| ratio(t.empty_polls, t.requests)),
         reconnects: t.reconnects,
+        tls: tls_on,
+        http_version: (config.transport != Transport::Tcp).then(|| {
+            match config.transport {
+                Transport::Ws => crate::config::HttpVersion::Http1,
+                _ => config.http,
+            }
+            .as_str()
+            .to_owned()
+        }),
+        streams_per_connection: u64::from(config.streams_per_connection),
+        connections: t.connections,
         publish,
         latency_histogram_b64: to_base64(&h.latency),
         seed: Some(seed),

@@ -75,6 +75,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// Runs the load the flags ask for, prints its table (unless `--quiet`), and writes the JSON
 /// and `.hgrm` files asked for.
 async fn measure(cli: &Cli, config: RunConfig) -> anyhow::Result<()> {
+    if config.tls.insecure && config.validate().is_ok() {
+        eprintln!("{}", crate::tls::INSECURE_WARNING);
+    }
     let run = if cli.shards > 1 {
         let program = ShardProgram::current_exe(&["shard-worker"])
             .context("cannot find this executable to start the shards")?;

@@ -19,6 +19,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::RunError;
 use crate::network::Network;
+use crate::tls::{ALPN_H2, ALPN_HTTP1, TlsConnector, TlsTrust};
+
+/// The HTTP version the subscribers speak (`--http`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum HttpVersion {
+    /// HTTP/1.1: one request at a time per connection, heads in plain text.
+    #[default]
+    #[value(name = "1.1")]
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2 over TLS (ALPN `h2`): binary frames, HPACK-compressed heads, many streams on one
+    /// connection. For sse and the polls.
+    #[value(name = "2")]
+    #[serde(rename = "2")]
+    Http2,
+}
+
+impl HttpVersion {
+    /// How the report and the table name it: `1.1` or `2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http1 => "1.1",
+            HttpVersion::Http2 => "2",
+        }
+    }
+}
 
 /// One load run: which transport, against which server, how hard and how long. Serializable,
 /// because a sharded run hands it to each shard process as JSON (see [`crate::shards`]).
@@ -27,7 +53,8 @@ pub struct RunConfig {
     /// The transport every subscriber uses.
     pub transport: Transport,
     /// The server's base URL: `http://HOST:PORT` (an optional path prefix is kept) for the web
-    /// transports, `tcp://HOST:PORT` for the raw-TCP baseline.
+    /// transports, `tcp://HOST:PORT` for the raw-TCP baseline; over TLS `https://HOST:PORT`
+    /// (`wss://` too for ws) and `tls://HOST:PORT` for tcp.
     pub url: String,
     /// Base URL of the server's HTTP side, for `GET /stats` and `POST /publish`. `None` means
     /// [`url`](Self::url) for the HTTP transports; for `tcp` it means "no HTTP side": the events
@@ -75,6 +102,19 @@ pub struct RunConfig {
     /// time. `None`: an ordinary run.
     #[serde(default)]
     pub churn: Option<u64>,
+    /// Which certificates a TLS URL accepts (`--ca`, `--insecure`); unused without TLS.
+    #[serde(default)]
+    pub tls: TlsTrust,
+    /// HTTP/1.1 or HTTP/2 (over TLS, for sse and the polls).
+    #[serde(default)]
+    pub http: HttpVersion,
+    /// HTTP/2: subscribers sharing one connection, each its own stream (1: a connection each).
+    #[serde(default = "one")]
+    pub streams_per_connection: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl RunConfig {
@@ -99,6 +139,9 @@ impl RunConfig {
             network: None,
             stalled: 0,
             churn: None,
+            tls: TlsTrust::default(),
+            http: HttpVersion::Http1,
+            streams_per_connection: 1,
         }
     }
 
@@ -148,8 +191,9 @@ impl RunConfig {
                 return bad("--churn runs alone: without --stalled or --publish-rate".into());
             }
         }
-        Target::parse(&self.url, self.transport)?;
+        let target = Target::parse(&self.url, self.transport)?;
         let control = self.control_target()?;
+        self.validate_tls(&target, control.as_ref())?;
         if self.publish_rate.is_some() && control.is_none() {
             return bad(
                 "--publish-rate with tcp needs --control-url (the server's HTTP side)".into(),
@@ -158,11 +202,71 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The TLS, HTTP/2 and stream flags agree with the URLs and the transport.
+    fn validate_tls(&self, target: &Target, control: Option<&Target>) -> Result<(), RunError> {
+        let bad = |m: &str| Err(RunError::Config(m.into()));
+        let any_tls = target.tls || control.is_some_and(|c| c.tls);
+        if any_tls && !self.tls.is_set() {
+            return bad(
+                "a TLS URL needs --ca FILE (the server's root certificate, PEM) or --insecure",
+            );
+        }
+        if self.tls.is_set() && !any_tls {
+            return bad("--ca and --insecure need a TLS URL (https://, wss:// or tls://)");
+        }
+        if self.tls.ca.is_some() && self.tls.insecure {
+            return bad("--ca and --insecure exclude each other");
+        }
+        if self.http == HttpVersion::Http2 {
+            if matches!(self.transport, Transport::Ws | Transport::Tcp) {
+                return bad(
+                    "--http 2 is for sse and the polls (WebSocket and tcp stay on their own connection)",
+                );
+            }
+            if !target.tls {
+                return bad("--http 2 needs TLS (ALPN h2): give an https:// URL");
+            }
+        }
+        if self.streams_per_connection == 0 {
+            return bad("--streams-per-connection must be at least 1");
+        }
+        if self.streams_per_connection > 1 && self.http != HttpVersion::Http2 {
+            return bad("--streams-per-connection above 1 needs --http 2");
+        }
+        Ok(())
+    }
+
+    /// The TLS connectors of a run: to `target` (ALPN `h2` for HTTP/2, `http/1.1` for the web
+    /// transports, none for tcp) and to the HTTP side `control` (HTTP/1.1), each `None` when
+    /// its URL is not a TLS one.
+    pub fn tls_connectors(
+        &self,
+        target: &Target,
+        control: Option<&Target>,
+    ) -> Result<(Option<TlsConnector>, Option<TlsConnector>), RunError> {
+        let alpn: &[&[u8]] = match (self.transport, self.http) {
+            (Transport::Tcp, _) => &[],
+            (_, HttpVersion::Http2) => &[ALPN_H2],
+            (_, HttpVersion::Http1) => &[ALPN_HTTP1],
+        };
+        let main = match target.tls {
+            true => Some(TlsConnector::new(&self.tls, &target.host, alpn)?),
+            false => None,
+        };
+        let control = match control {
+            Some(c) if c.tls => Some(TlsConnector::new(&self.tls, &c.host, &[ALPN_HTTP1])?),
+            _ => None,
+        };
+        Ok((main, control))
+    }
+
     /// The HTTP side of the server, for `/stats` and `/publish`, if there is one.
     pub fn control_target(&self) -> Result<Option<Target>, RunError> {
         match (&self.control_url, self.transport) {
             (Some(url), _) => Target::parse_http(url).map(Some),
             (None, Transport::Tcp) => Ok(None),
+            // A ws:// or wss:// base URL names the same HTTP side, plain or over TLS.
+            (None, Transport::Ws) => Target::parse(&self.url, Transport::Ws).map(Some),
             (None, _) => Target::parse_http(&self.url).map(Some),
         }
     }
@@ -179,27 +283,41 @@ pub struct Target {
     pub authority: String,
     /// Path prefix before the contract's paths, without a trailing `/` (usually empty).
     pub base_path: String,
+    /// Whether connections to it speak TLS (`https://`, `wss://`, `tls://`).
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses `url` as the transport needs it: `tcp://HOST:PORT` for tcp, `http://…` otherwise.
+    /// Parses `url` as the transport needs it: `tcp://HOST:PORT` (or `tls://HOST:PORT`) for
+    /// tcp, `http://…` or `https://…` otherwise, and for ws also `ws://…` or `wss://…`.
     pub fn parse(url: &str, transport: Transport) -> Result<Target, RunError> {
-        if transport == Transport::Tcp {
-            Self::parse_scheme(url, "tcp", None)
-        } else {
-            Self::parse_http(url)
+        match transport {
+            Transport::Tcp => Self::parse_scheme(url, &[("tcp", None, false), ("tls", None, true)]),
+            Transport::Ws => Self::parse_scheme(
+                url,
+                &[
+                    ("http", Some(80), false),
+                    ("https", Some(443), true),
+                    ("ws", Some(80), false),
+                    ("wss", Some(443), true),
+                ],
+            ),
+            _ => Self::parse_http(url),
         }
     }
 
-    /// Parses an `http://HOST[:PORT][/prefix]` URL.
+    /// Parses an `http://HOST[:PORT][/prefix]` or `https://…` URL.
     pub fn parse_http(url: &str) -> Result<Target, RunError> {
-        Self::parse_scheme(url, "http", Some(80))
+        Self::parse_scheme(
+            url,
+            &[("http", Some(80), false), ("https", Some(443), true)],
+        )
     }
 
     /// Parses a bare `HOST:PORT` (no scheme, no path) by the rules of a `tcp://` URL: how the
     /// tracer's `--tcp-addr` names the raw-TCP baseline listener.
     pub fn parse_host_port(addr: &str) -> Result<Target, RunError> {
-        Self::parse_scheme(&format!("tcp://{addr}"), "tcp", None)
+        Self::parse_scheme(&format!("tcp://{addr}"), &[("tcp", None, false)])
             .ok()
             .filter(|t| t.base_path.is_empty())
             .ok_or_else(|| RunError::Config(format!("bad address {addr:?}: expected HOST:PORT")))
@@ -217,6 +335,10 @@ impl Target {
 
     /// A target from its parts; `host` without brackets, even for an IPv6 literal.
     fn from_parts(host: String, port: u16, base_path: String) -> Target {
+        Self::from_parts_tls(host, port, base_path, false)
+    }
+
+    fn from_parts_tls(host: String, port: u16, base_path: String, tls: bool) -> Target {
         let authority = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -227,28 +349,31 @@ impl Target {
             port,
             authority,
             base_path,
+            tls,
         }
     }
 
-    fn parse_scheme(
-        url: &str,
-        scheme: &str,
-        default_port: Option<u16>,
-    ) -> Result<Target, RunError> {
+    /// Parses `url` with one of `schemes`: (scheme, default port, TLS).
+    fn parse_scheme(url: &str, schemes: &[(&str, Option<u16>, bool)]) -> Result<Target, RunError> {
         let bad = |why: &str| RunError::Config(format!("bad URL {url:?}: {why}"));
         let uri: Uri = url
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case(scheme) => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported (the lab measures plain HTTP/1.1)",
-                ));
-            }
-            Some(other) => return Err(bad(&format!("expected {scheme}://, not {other}://"))),
-            None => return Err(bad(&format!("expected {scheme}://HOST:PORT"))),
-        }
+        let expected = schemes
+            .iter()
+            .map(|(s, _, _)| format!("{s}://"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let (default_port, tls) = match uri.scheme_str() {
+            Some(s) => match schemes
+                .iter()
+                .find(|(name, _, _)| s.eq_ignore_ascii_case(name))
+            {
+                Some(&(_, port, tls)) => (port, tls),
+                None => return Err(bad(&format!("expected {expected}, not {s}://"))),
+            },
+            None => return Err(bad(&format!("expected {expected}HOST:PORT"))),
+        };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
@@ -265,7 +390,7 @@ impl Target {
         if uri.query().is_some() {
             return Err(bad("a base URL takes no query"));
         }
-        Ok(Target::from_parts(host, port, base_path))
+        Ok(Target::from_parts_tls(host, port, base_path, tls))
     }
 
     /// The base path joined with a contract path, e.g. `/ws`.
@@ -351,7 +476,8 @@ mod tests {
         for url in [
             "",
             "127.0.0.1:8080",
-            "https://x",
+            "wss://x",
+            "tls://x:1",
             "http://",
             "ftp://x:1",
             "http://h:1/?q",
@@ -359,6 +485,83 @@ mod tests {
             let e = Target::parse(url, Transport::Sse).unwrap_err();
             assert!(e.is_usage(), "{url}: {e}");
         }
+    }
+
+    #[test]
+    fn tls_schemes_per_transport() {
+        let t = Target::parse("https://127.0.0.1:8443", Transport::Sse).unwrap();
+        assert!(t.tls && t.port == 8443);
+        assert_eq!(Target::parse_http("https://example.org").unwrap().port, 443);
+        assert!(!Target::parse_http("http://127.0.0.1:1").unwrap().tls);
+        for (url, tls) in [
+            ("wss://127.0.0.1:8443", true),
+            ("https://127.0.0.1:8443", true),
+            ("ws://127.0.0.1:8080", false),
+        ] {
+            assert_eq!(Target::parse(url, Transport::Ws).unwrap().tls, tls, "{url}");
+        }
+        assert!(
+            Target::parse("tls://127.0.0.1:8444", Transport::Tcp)
+                .unwrap()
+                .tls
+        );
+        assert!(Target::parse("tls://127.0.0.1:8444", Transport::Ws).is_err());
+        assert!(Target::parse("wss://127.0.0.1:8443", Transport::LongPoll).is_err());
+    }
+
+    #[test]
+    fn tls_and_http2_flags_must_agree_with_the_urls() {
+        let insecure = TlsTrust {
+            ca: None,
+            insecure: true,
+        };
+        let check = |c: RunConfig| c.validate().map_err(|e| e.to_string());
+        let https = |t| RunConfig {
+            tls: insecure.clone(),
+            ..RunConfig::new(t, "https://127.0.0.1:1")
+        };
+        assert!(check(https(Transport::Sse)).is_ok());
+        let no_trust = check(RunConfig::new(Transport::Sse, "https://127.0.0.1:1")).unwrap_err();
+        assert!(no_trust.contains("--ca FILE") && no_trust.contains("--insecure"));
+        let needless = check(RunConfig {
+            tls: insecure.clone(),
+            ..RunConfig::new(Transport::Sse, "http://127.0.0.1:1")
+        })
+        .unwrap_err();
+        assert!(needless.contains("need a TLS URL"), "{needless}");
+        let h2 = |t| RunConfig {
+            http: HttpVersion::Http2,
+            ..https(t)
+        };
+        for t in [Transport::Sse, Transport::LongPoll, Transport::ShortPoll] {
+            assert!(check(h2(t)).is_ok(), "{t}");
+        }
+        assert!(
+            check(h2(Transport::Ws))
+                .unwrap_err()
+                .contains("--http 2 is for sse")
+        );
+        let plain_h2 = RunConfig {
+            http: HttpVersion::Http2,
+            ..RunConfig::new(Transport::Sse, "http://127.0.0.1:1")
+        };
+        assert!(check(plain_h2).unwrap_err().contains("needs TLS"));
+        let streams = |http| RunConfig {
+            streams_per_connection: 10,
+            http,
+            ..https(Transport::Sse)
+        };
+        assert!(check(streams(HttpVersion::Http2)).is_ok());
+        assert!(
+            check(streams(HttpVersion::Http1))
+                .unwrap_err()
+                .contains("needs --http 2")
+        );
+        let tcp = RunConfig {
+            tls: insecure,
+            ..RunConfig::new(Transport::Tcp, "tls://127.0.0.1:1")
+        };
+        assert!(check(tcp).is_ok());
     }
 
     #[test]

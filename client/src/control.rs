@@ -73,12 +73,22 @@ pub struct ControlClient {
 }
 
 impl ControlClient {
-    /// A client for the server at `target`.
-    pub(crate) fn new(target: &Target) -> Option<Self> {
-        let http = reqwest::Client::builder().timeout(TIMEOUT).build().ok()?;
+    /// A client for the server at `target`; over TLS (an `https://` target) with `tls`, the
+    /// run's own rustls configuration (the same roots, or `--insecure`).
+    pub(crate) fn new(target: &Target, tls: Option<Arc<rustls::ClientConfig>>) -> Option<Self> {
+        let mut builder = reqwest::Client::builder().timeout(TIMEOUT);
+        if let Some(config) = tls {
+            builder = builder.use_preconfigured_tls((*config).clone());
+        }
+        let http = builder.build().ok()?;
+        let scheme = if target.tls { "https" } else { "http" };
         Some(Self {
             http,
-            stats_url: format!("http://{}{}", target.authority, target.path(paths::STATS)),
+            stats_url: format!(
+                "{scheme}://{}{}",
+                target.authority,
+                target.path(paths::STATS)
+            ),
         })
     }
 

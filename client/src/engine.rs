@@ -47,6 +47,7 @@ use tokio::task::JoinSet;
 use crate::churn;
 use crate::clock::RunClock;
 use crate::collector::{Collector, RunFacts, expected_in_range};
+use crate::config::HttpVersion;
 use crate::config::{RunConfig, Target};
 use crate::control::{ControlClient, WindowReads};
 use crate::error::RunError;
@@ -62,9 +63,11 @@ use crate::subscriber::ctx::Ctx;
 use crate::subscriber::drive::drive;
 use crate::subscriber::meter::Meter;
 use crate::subscriber::stalled::drive_stalled;
+use crate::transport::h2_pool::H2Pool;
 use crate::transport::long_poll::LongPollSubscriber;
 use crate::transport::short_poll::ShortPollSubscriber;
 use crate::transport::sse::SseSubscriber;
+use crate::transport::sse_h2::SseH2Subscriber;
 use crate::transport::tcp::TcpSubscriber;
 use crate::transport::ws::WsSubscriber;
 use crate::window_seq::WindowSeqs;
@@ -150,7 +153,17 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         Some(t) => Some((t.clone(), t.resolve().await?)),
         None => None,
     };
-    let stats_client = control_target.as_ref().and_then(ControlClient::new);
+    let (tls, control_tls) = config.tls_connectors(&target, control_target.as_ref())?;
+    let stats_tls = match control_target.as_ref().is_some_and(|t| t.tls) {
+        true => Some(crate::tls::client_config(
+            &config.tls,
+            &[crate::tls::ALPN_HTTP1],
+        )?),
+        false => None,
+    };
+    let stats_client = control_target
+        .as_ref()
+        .and_then(|t| ControlClient::new(t, stats_tls));
 
     // Short polls start at random phases (not right after connecting), so that they are not
     // locked in phase with the server's ticker; the shaper's jitter is drawn from the same
@@ -168,6 +181,7 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
                 n,
                 route.straight_control.as_ref(),
                 route.control_shaper.as_ref(),
+                control_tls.as_ref(),
             )
             .await,
         ),
@@ -205,6 +219,10 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         // Connection numbers pick source addresses: a shard's continue the shards' before it.
         conn_counter: AtomicU64::new(part.first * per_subscriber),
         window_seqs: Arc::new(WindowSeqs::default()),
+        tls,
+        control_tls,
+        http: config.http,
+        h2_pool: H2Pool::new(config.streams_per_connection),
     });
 
     let shard_count = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
@@ -359,6 +377,9 @@ async fn stalled_subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
 pub(crate) async fn subscriber(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
     match ctx.transport {
         Transport::Ws => drive::<WsSubscriber>(ctx, meter).await,
+        Transport::Sse if ctx.http == HttpVersion::Http2 => {
+            drive::<SseH2Subscriber>(ctx, meter).await
+        }
         Transport::Sse => drive::<SseSubscriber>(ctx, meter).await,
         Transport::LongPoll => drive::<LongPollSubscriber>(ctx, meter).await,
         Transport::ShortPoll => drive::<ShortPollSubscriber>(ctx, meter).await,

@@ -42,6 +42,8 @@ pub struct LatencyHistograms {
     pub latency: Histogram<u64>,
     /// TCP connect time (the dial alone), µs.
     pub tcp_connect: Histogram<u64>,
+    /// TLS handshake time (after the dial), µs; empty without TLS.
+    pub tls_handshake: Histogram<u64>,
     /// Connect + set-up time, µs.
     pub connect: Histogram<u64>,
     /// Connect start → first event, µs.
@@ -62,6 +64,7 @@ impl LatencyHistograms {
         Self {
             latency: new_histogram(),
             tcp_connect: new_histogram(),
+            tls_handshake: new_histogram(),
             connect: new_histogram(),
             first_event: new_histogram(),
             round_trip: new_histogram(),
@@ -73,6 +76,7 @@ impl LatencyHistograms {
         let (h, v) = match sample {
             Sample::Latency(v) => (&mut self.latency, v),
             Sample::TcpConnect(v) => (&mut self.tcp_connect, v),
+            Sample::TlsHandshake(v) => (&mut self.tls_handshake, v),
             Sample::Connect(v) => (&mut self.connect, v),
             Sample::FirstEvent(v) => (&mut self.first_event, v),
             Sample::RoundTrip(v) => (&mut self.round_trip, v),
@@ -85,6 +89,7 @@ impl LatencyHistograms {
         // Same bounds on both sides, so adding cannot fail; saturate rather than panic anyway.
         let _ = self.latency.add(&other.latency);
         let _ = self.tcp_connect.add(&other.tcp_connect);
+        let _ = self.tls_handshake.add(&other.tls_handshake);
         let _ = self.connect.add(&other.connect);
         let _ = self.first_event.add(&other.first_event);
         let _ = self.round_trip.add(&other.round_trip);
@@ -167,6 +172,9 @@ pub struct EncodedHistograms {
     pub latency: String,
     /// TCP connect time.
     pub tcp_connect: String,
+    /// TLS handshake time (empty string in answers that predate it).
+    #[serde(default)]
+    pub tls_handshake: String,
     /// Connect + set-up time.
     pub connect: String,
     /// Connect start → first event.
@@ -181,6 +189,7 @@ impl EncodedHistograms {
         Self {
             latency: to_base64(&h.latency),
             tcp_connect: to_base64(&h.tcp_connect),
+            tls_handshake: to_base64(&h.tls_handshake),
             connect: to_base64(&h.connect),
             first_event: to_base64(&h.first_event),
             round_trip: to_base64(&h.round_trip),
@@ -194,6 +203,11 @@ impl EncodedHistograms {
         let decoded = LatencyHistograms {
             latency: from_base64(&self.latency)?,
             tcp_connect: from_base64(&self.tcp_connect)?,
+            tls_handshake: if self.tls_handshake.is_empty() {
+                new_histogram()
+            } else {
+                from_base64(&self.tls_handshake)?
+            },
             connect: from_base64(&self.connect)?,
             first_event: from_base64(&self.first_event)?,
             round_trip: from_base64(&self.round_trip)?,

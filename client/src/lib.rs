@@ -93,6 +93,7 @@ pub mod shards;
 pub mod source_addr;
 pub mod subscriber;
 pub mod tally;
+pub mod tls;
 pub mod trace;
 pub mod transport;
 pub mod window_seq;

@@ -233,6 +233,17 @@ pub fn human(r: &RunReport) -> String {
         us(&r.connect_us),
         us(&r.first_event_us)
     );
+    if r.tls {
+        // Part of `connect`, between the dial and the HTTP set-up.
+        let _ = writeln!(o, "  tls          handshake {}", us(&r.tls_handshake_us));
+    }
+    if r.http_version.as_deref() == Some("2") {
+        let _ = writeln!(
+            o,
+            "  http/2       {} connections for the subscribers, at most {} streams on each",
+            r.connections, r.streams_per_connection
+        );
+    }
     let server_lagging = r
         .server_lagging_disconnects
         .map_or(String::new(), |n| format!(" (server counted {n})"));
@@ -250,6 +261,21 @@ pub fn human(r: &RunReport) -> String {
         bytes(w.setup_bytes_down as f64),
         bytes(w.setup_bytes_up as f64)
     );
+    if r.tls {
+        let per_connection = w
+            .setup_wire_bytes_per_connection
+            .map_or(String::new(), |b| format!(", {b:.0} B per connection"));
+        let _ = writeln!(
+            o,
+            "  below TLS    down {}  up {}  (set-up: down {}, up {}{per_connection})  {:.1} B down per event, {:.1} B of it TLS",
+            bytes(w.wire_bytes_down as f64),
+            bytes(w.wire_bytes_up as f64),
+            bytes(w.setup_wire_bytes_down as f64),
+            bytes(w.setup_wire_bytes_up as f64),
+            w.wire_bytes_down_per_event,
+            w.tls_overhead_bytes_per_event
+        );
+    }
     let analytic = w
         .analytic_overhead_bytes_per_event
         .map_or(String::new(), |a| format!(" (analytic {a:.2} B)"));

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use crate::clock::RunClock;
 use crate::config::Target;
 use crate::tally::PublishTally;
+use crate::tls::TlsConnector;
 use crate::transport::http::HttpClient;
 use crate::wire_counter::ByteTally;
 
@@ -160,6 +161,8 @@ pub(crate) struct PostPublisher {
     pub conn_total: u64,
     /// The shaped dial's wait (zero when not shaping).
     pub handshake: Duration,
+    /// TLS sessions to the server's HTTP side, when its URL asks for TLS.
+    pub tls: Option<TlsConnector>,
     /// Text prefix.
     pub prefix: String,
     /// Send times.
@@ -191,10 +194,10 @@ impl PostPublisher {
                 match HttpClient::open(
                     self.addr,
                     &self.target,
-                    self.conn_index,
-                    self.conn_total,
-                    bytes.clone(),
+                    (self.conn_index, self.conn_total),
                     self.handshake,
+                    self.tls.as_ref(),
+                    bytes.clone(),
                 )
                 .await
                 {

@@ -42,6 +42,10 @@ impl WindowMode {
     }
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// Summary of a latency distribution, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -103,6 +107,31 @@ pub struct WireReport {
     /// Polls: mean bytes of one poll response that are not body (status line and headers).
     #[serde(default)]
     pub response_head_bytes_per_request: Option<f64>,
+    /// Below TLS (what crossed the sockets): bytes received during set-up, the TLS handshake
+    /// included. Equal to `setup_bytes_down` without TLS. The fields without `wire_` are the
+    /// protocol's bytes, above TLS.
+    #[serde(default)]
+    pub setup_wire_bytes_down: u64,
+    /// Below TLS: bytes sent during set-up, the TLS handshake included.
+    #[serde(default)]
+    pub setup_wire_bytes_up: u64,
+    /// Below TLS: bytes received in the measured window (records' framing included).
+    #[serde(default)]
+    pub wire_bytes_down: u64,
+    /// Below TLS: bytes sent in the measured window.
+    #[serde(default)]
+    pub wire_bytes_up: u64,
+    /// `wire_bytes_down / events_received`: all a delivered event cost downstream on the wire
+    /// (payload, framing, keep-alive, and TLS records).
+    #[serde(default)]
+    pub wire_bytes_down_per_event: f64,
+    /// `(wire_bytes_down − bytes_down) / events_received`: what TLS added per event (0 without).
+    #[serde(default)]
+    pub tls_overhead_bytes_per_event: f64,
+    /// Below TLS, set-up bytes both ways per connection of the subscribers' own
+    /// (`(setup_wire_bytes_down + setup_wire_bytes_up) / (connections − reconnects)`).
+    #[serde(default)]
+    pub setup_wire_bytes_per_connection: Option<f64>,
 }
 
 /// Upstream: clients publishing events and timing their round trip.
@@ -235,6 +264,11 @@ pub struct RunReport {
     /// wait for the first event).
     #[serde(default)]
     pub tcp_connect_us: LatencySummary,
+    /// TLS handshake time per subscriber's own connection, µs, from the end of the TCP dial
+    /// (`tcp_connect_us`) to the session's start; empty (count 0) without TLS. It is part of
+    /// `connect_us`, before the HTTP set-up.
+    #[serde(default)]
+    pub tls_handshake_us: LatencySummary,
     /// Connect + handshake time per subscriber, in µs.
     pub connect_us: LatencySummary,
     /// Time from connect start to first event per subscriber, in µs.
@@ -252,6 +286,20 @@ pub struct RunReport {
     /// Poll connections re-opened because the server closed a keep-alive connection.
     #[serde(default)]
     pub reconnects: u64,
+    /// Whether the subscribers' connections spoke TLS (`https://`, `wss://`, `tls://`).
+    #[serde(default)]
+    pub tls: bool,
+    /// The HTTP version of sse and the polls (`1.1` or `2`; ws is always `1.1`); null for tcp.
+    #[serde(default)]
+    pub http_version: Option<String>,
+    /// Subscribers per HTTP/2 connection asked for (`--streams-per-connection`; 1 otherwise).
+    #[serde(default = "one")]
+    pub streams_per_connection: u64,
+    /// Connections the subscribers opened (re-opened poll connections included, POST
+    /// publishers' not): `connected` with a connection each, fewer when HTTP/2 streams share
+    /// one. A shared connection's bytes are counted once (see `transport::h2_pool`).
+    #[serde(default)]
+    pub connections: u64,
     /// Upstream results when `--publish-rate` was set.
     pub publish: Option<PublishReport>,
     /// The event-latency histogram, HdrHistogram V2 serialization, base64, so that runs from

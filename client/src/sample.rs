@@ -15,6 +15,8 @@ pub enum Sample {
     /// The TCP dial of the subscriber's own connection: SYN, SYN-ACK (through a shaper, its
     /// handshake wait), from the same start as [`Sample::Connect`].
     TcpConnect(u64),
+    /// The TLS handshake of the subscriber's own connection, alone (from the dial's end).
+    TlsHandshake(u64),
     /// Connection set-up: connect + handshake (or first response head).
     Connect(u64),
     /// From starting to connect to the first event.

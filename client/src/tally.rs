@@ -44,6 +44,17 @@ pub struct Tally {
     pub setup: Bytes2,
     /// Bytes at the socket during the window.
     pub window: Bytes2,
+    /// Below TLS: bytes that crossed the socket during set-up (the TLS handshake included).
+    /// Equal to `setup` without TLS.
+    #[serde(default)]
+    pub setup_wire: Bytes2,
+    /// Below TLS: bytes that crossed the socket during the window.
+    #[serde(default)]
+    pub window_wire: Bytes2,
+    /// Connections this subscriber opened (its own; re-opened poll connections included; a
+    /// subscriber on another's HTTP/2 connection opens none).
+    #[serde(default)]
+    pub connections: u64,
     /// Poll requests answered in the window.
     pub requests: u64,
     /// Of those, answers without events.
@@ -95,6 +106,11 @@ impl Tally {
         self.setup.up += o.setup.up;
         self.window.down += o.window.down;
         self.window.up += o.window.up;
+        self.setup_wire.down += o.setup_wire.down;
+        self.setup_wire.up += o.setup_wire.up;
+        self.window_wire.down += o.window_wire.down;
+        self.window_wire.up += o.window_wire.up;
+        self.connections += o.connections;
         self.requests += o.requests;
         self.empty_polls += o.empty_polls;
         self.response_head_bytes += o.response_head_bytes;

@@ -9,6 +9,7 @@
 //! refused by [`Config::validate`], which [`crate::spawn`] calls before binding anything.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -37,12 +38,14 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// rtlab-server: one live feed over WebSocket, SSE, long polling, short polling and raw TCP.
 ///
 /// On start it prints one line to stdout, `listening http=ADDR tcp=ADDR`, once both listeners are
-/// bound (use port 0 to let the OS pick). Logs go to stderr; set `RUST_LOG` (e.g. `debug`) to see
+/// bound (use port 0 to let the OS pick); with `--tls-cert`/`--tls-key` it serves HTTPS and WSS
+/// instead and the line ends with `scheme=https` (and `tcp-tls=ADDR` with `--tcp-tls-addr`). Logs go to stderr; set `RUST_LOG` (e.g. `debug`) to see
 /// more. SIGINT or SIGTERM shut it down gracefully.
 #[derive(Debug, Clone, PartialEq, Parser)]
 #[command(name = "rtlab-server", version, about, long_about)]
 pub struct Config {
-    /// HTTP listen address (WebSocket, SSE, polling, publish, stats, page). Port 0 picks a free port.
+    /// HTTP listen address (WebSocket, SSE, polling, publish, stats, page); HTTPS with
+    /// `--tls-cert`. Port 0 picks a free port.
     #[arg(long, default_value = defaults::HTTP_ADDR)]
     pub addr: SocketAddr,
 
@@ -102,6 +105,21 @@ pub struct Config {
     /// any web page the user visits read and publish into the feed (logged as a warning).
     #[arg(long = "allow-origin", value_name = "URL", value_parser = parse_allow_origin)]
     pub allow_origins: Vec<AllowOrigin>,
+
+    /// PEM certificate chain (leaf first) for TLS on `--addr`: HTTPS and WSS, with HTTP/2 offered
+    /// by ALPN beside HTTP/1.1 (WebSocket stays HTTP/1.1). Needs `--tls-key`. Make a self-signed
+    /// pair for 127.0.0.1/localhost with `scripts/make-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`. Needs `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Also serve the raw-TCP baseline over TLS on this address (same certificate, no ALPN), so the
+    /// floor pays the TLS cost too. Needs `--tls-cert` and `--tls-key`. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", requires = "tls_cert")]
+    pub tcp_tls_addr: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -121,6 +139,9 @@ impl Default for Config {
             max_publish_bytes: defaults::MAX_PUBLISH_BYTES,
             workers: 0,
             allow_origins: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tcp_tls_addr: None,
         }
     }
 }
@@ -160,8 +181,33 @@ impl Config {
                 return Err(format!("{name} must be greater than zero and at most 24h"));
             }
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err("--tls-cert needs --tls-key".into()),
+            (None, Some(_)) => return Err("--tls-key needs --tls-cert".into()),
+            _ => {}
+        }
+        if self.tcp_tls_addr.is_some() && self.tls_cert.is_none() {
+            return Err("--tcp-tls-addr needs --tls-cert and --tls-key".into());
+        }
         Ok(())
     }
+
+    /// Whether `--addr` serves HTTPS and WSS (a certificate pair was given).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+}
+
+/// A clap error as one line (what was wrong, without the usage block), for the binary's stderr.
+pub fn one_line_error(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let what: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{} (see --help)", what.join(" "))
 }
 
 fn parse_default_addr(text: &str, port: u16) -> SocketAddr {
@@ -271,6 +317,47 @@ mod tests {
             let argv = ["rtlab-server", args[0], args[1]];
             assert!(Config::try_parse_from(argv).is_err(), "{args:?} accepted");
         }
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        let ok = Config::try_parse_from([
+            "rtlab-server",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tcp-tls-addr",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert!(ok.tls());
+        assert!(ok.validate().is_ok());
+        assert!(!Config::default().tls());
+        for args in [
+            &["--tls-cert", "c.pem"][..],
+            &["--tls-key", "k.pem"],
+            &["--tcp-tls-addr", "127.0.0.1:0"],
+            &["--tcp-tls-addr", "127.0.0.1:0", "--tls-key", "k.pem"],
+        ] {
+            let argv = std::iter::once("rtlab-server").chain(args.iter().copied());
+            let err = Config::try_parse_from(argv).expect_err("accepted");
+            let line = one_line_error(&err);
+            assert!(
+                !line.contains('\n') && line.contains("--tls-"),
+                "{args:?}: {line}"
+            );
+        }
+        let c = Config {
+            tls_cert: Some("c.pem".into()),
+            ..Config::ephemeral()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            tcp_tls_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Config::ephemeral()
+        };
+        assert!(c.validate().is_err());
     }
 
     #[test]

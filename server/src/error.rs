@@ -115,6 +115,9 @@ pub enum ServerError {
         /// The OS error.
         source: io::Error,
     },
+    /// The `--tls-cert`/`--tls-key` pair cannot be read or used.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// Any other I/O error while starting or stopping.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -32,6 +32,8 @@
 //!   is what the binary does (spawn, announce the addresses, stop on a signal);
 //!   [`RunningServer::shutdown`] stops it gracefully.
 //! - [`shutdown`]: SIGINT/SIGTERM handling and the shutdown order.
+//! - [`tls`]: `--tls-cert`/`--tls-key` loaded into rustls: HTTPS and WSS on `--addr` (HTTP/2 by
+//!   ALPN), and the raw-TCP baseline over TLS on `--tcp-tls-addr`.
 //! - [`page`]: `GET /`, the live side-by-side page.
 //!
 //! The wire format itself lives in `rtlab-wire` and is described in `docs/protocol.md`.
@@ -47,6 +49,7 @@ pub mod publish;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod tls;
 pub mod transport;
 
 pub use config::Config;

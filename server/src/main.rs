@@ -12,7 +12,18 @@ use rtlab_server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(e) if e.use_stderr() => {
+            eprintln!("rtlab-server: {}", rtlab_server::config::one_line_error(&e));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            // --help, --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -22,7 +22,7 @@
 //! | request | answer |
 //! |---|---|
 //! | no `Origin` (curl, native clients, the lab's own client, a browser's same-origin `GET`) | served |
-//! | `Origin` is the server's own: `http`, host and port of the request's `Host` or of the bound address (`localhost`, `127.0.0.1` and `[::1]` alike) | served |
+//! | `Origin` is the server's own: its scheme (`http`, or `https` with `--tls-cert`), host and port of the request's `Host` or of the bound address (`localhost`, `127.0.0.1` and `[::1]` alike) | served |
 //! | `Origin` listed with `--allow-origin URL` | served, with CORS headers |
 //! | anything with `--allow-origin '*'` (logged as a warning at start-up) | served, with CORS headers |
 //! | any other `Origin`, `null`, or a malformed value | 403 `{"error":"origin not allowed"}` |
@@ -228,8 +228,13 @@ impl OriginPolicy {
     }
 
     /// Judges an `Origin` header value (`None`: absent) for a request whose `Host` header says
-    /// `host` and that arrived on the listener bound to `bound`.
-    pub fn judge(&self, origin: Option<&[u8]>, host: Option<&[u8]>, bound: SocketAddr) -> Verdict {
+    /// `host` and that arrived on the listener `bound`.
+    pub fn judge(
+        &self,
+        origin: Option<&[u8]>,
+        host: Option<&[u8]>,
+        bound: BoundListener,
+    ) -> Verdict {
         let Some(origin) = origin else {
             return Verdict::NoOrigin;
         };
@@ -270,7 +275,10 @@ impl OriginPolicy {
                 .map(HeaderValue::as_bytes)
                 // HTTP/2 and absolute-form requests carry the authority in the URI instead.
                 .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
-            let bound = req.app_config().local_addr();
+            let bound = BoundListener {
+                addr: req.app_config().local_addr(),
+                tls: req.app_config().secure(),
+            };
             self.judge(origin.map(HeaderValue::as_bytes), host, bound)
         };
         match verdict {
@@ -286,17 +294,40 @@ impl OriginPolicy {
     }
 }
 
-/// The server's own origin: plain `http` (this server speaks no TLS), on the host and port the
-/// request was addressed to (its `Host`, port 80 when omitted) or the listener's address.
-fn is_own(origin: &WebOrigin, host: Option<&[u8]>, bound: SocketAddr) -> bool {
-    if origin.scheme != "http" {
+/// The listener a request arrived on: its address, and whether it speaks TLS (which makes the
+/// pages it serves `https` origins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundListener {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// `--tls-cert` was given: the listener serves `https://` and `wss://`.
+    pub tls: bool,
+}
+
+impl BoundListener {
+    /// The scheme of the pages this listener serves: `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// The port a `Host` header without one means for this listener's scheme.
+    fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
+    }
+}
+
+/// The server's own origin: the listener's scheme (`http`, or `https` under TLS), on the host and
+/// port the request was addressed to (its `Host`, the scheme's default port when omitted) or the
+/// listener's address.
+fn is_own(origin: &WebOrigin, host: Option<&[u8]>, bound: BoundListener) -> bool {
+    if origin.scheme != bound.scheme() {
         return false;
     }
     let addressed = host
         .and_then(|h| std::str::from_utf8(h).ok())
         .and_then(parse_authority)
-        .map(|(host, port)| (host, port.unwrap_or(80)));
-    let listener = (Host::Ip(bound.ip()), bound.port());
+        .map(|(host, port)| (host, port.unwrap_or(bound.default_port())));
+    let listener = (Host::Ip(bound.addr.ip()), bound.addr.port());
     addressed
         .into_iter()
         .chain([listener])

@@ -12,6 +12,13 @@
 //! channels, `CancellationToken`), so handlers on worker threads and the TCP baseline and ticker
 //! on the caller's runtime share it freely.
 //!
+//! With `--tls-cert`/`--tls-key` the HTTP listener is handed to actix-web as a rustls listener
+//! (HTTPS and WSS, `h2` and `http/1.1` offered by ALPN; see [`crate::tls`]), and `--tcp-tls-addr`
+//! adds a third listener: the raw-TCP baseline over TLS. Everything else is the same server. One
+//! difference shows at shutdown: actix-http's HTTP/2 dispatcher has no graceful-shutdown hook (it
+//! sends no `GOAWAY`), so an idle HTTP/2 connection a client keeps open is only dropped when
+//! [`SHUTDOWN_GRACE`] runs out, where an idle HTTP/1.1 one is closed at once.
+//!
 //! Three actix defaults are changed, all measured facts rather than taste:
 //! - `keep_alive` and `client_request_timeout` default to 5 s. In actix-http they apply only
 //!   between requests and to reading a request head, never to a response in progress, so they
@@ -46,6 +53,7 @@ use crate::error::ServerError;
 use crate::hub::{Hub, HubConfig, ticker};
 use crate::shutdown::{SHUTDOWN_GRACE, ShutdownSignals};
 use crate::state::AppState;
+use crate::tls::TlsIdentity;
 use crate::transport::tcp;
 
 /// How long an idle keep-alive connection is kept between requests (longer than the longest long
@@ -65,7 +73,8 @@ pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(750);
 ///
 /// The one stdout line, `listening http=ADDR tcp=ADDR`, is the machine-readable contract with the
 /// lab runner (it starts the server on port 0 and reads the ports from it); everything else goes
-/// to stderr through `tracing`. Signals are caught *before* that line is printed, so a SIGTERM
+/// to stderr through `tracing`. With TLS the line goes on with `scheme=https` (`http=` is still the
+/// HTTP listener, now speaking HTTPS) and, with `--tcp-tls-addr`, `tcp-tls=ADDR`. Signals are caught *before* that line is printed, so a SIGTERM
 /// that follows it at once is still graceful.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut signals = ShutdownSignals::new()?;
@@ -73,12 +82,19 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     {
         use std::io::Write;
         let mut out = io::stdout().lock();
-        writeln!(
+        write!(
             out,
             "listening http={} tcp={}",
             server.http_addr(),
             server.tcp_addr()
         )?;
+        if server.tls() {
+            write!(out, " scheme=https")?;
+        }
+        if let Some(addr) = server.tcp_tls_addr() {
+            write!(out, " tcp-tls={addr}")?;
+        }
+        writeln!(out)?;
         out.flush()?;
     }
     let signal = signals.recv().await;
@@ -93,6 +109,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
 /// [`RunningServer::shutdown`] (or until the `RunningServer` is dropped, which stops it abruptly).
 pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     config.validate().map_err(ServerError::InvalidConfig)?;
+    // A bad certificate pair is reported before anything is bound.
+    let identity = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity::load(cert, key).await?),
+        _ => None,
+    };
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
             .await
@@ -100,8 +121,16 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     };
     let http_listener = bind(config.addr).await?;
     let tcp_listener = bind(config.tcp_addr).await?;
+    let tcp_tls_listener = match config.tcp_tls_addr {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let http_addr = http_listener.local_addr()?;
     let tcp_addr = tcp_listener.local_addr()?;
+    let tcp_tls_addr = tcp_tls_listener
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()?;
 
     let hub = Hub::with_counters(
         HubConfig {
@@ -134,31 +163,70 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
-    let server = server.listen(http_listener.into_std()?)?.run();
+    let server = match &identity {
+        // actix adds the ALPN protocols (`h2`, `http/1.1`) to the configuration itself.
+        Some(identity) => {
+            server.listen_rustls_0_23(http_listener.into_std()?, identity.server_config()?)?
+        }
+        None => server.listen(http_listener.into_std()?)?,
+    }
+    .run();
     let handle = server.handle();
     let http_task = tokio::spawn(server);
     let tcp_task = tokio::spawn(tcp::serve(
         tcp_listener,
         hub.clone(),
         config.max_connections,
+        None,
         shutdown.clone(),
     ));
+    let tcp_tls_task = match (tcp_tls_listener, &identity) {
+        (Some(listener), Some(identity)) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(identity.server_config()?));
+            Some(tokio::spawn(tcp::serve(
+                listener,
+                hub.clone(),
+                config.max_connections,
+                Some(acceptor),
+                shutdown.clone(),
+            )))
+        }
+        _ => None,
+    };
     let ticker_task = tokio::spawn(ticker::run(
         hub.clone(),
         config.rate,
         config.payload_bytes,
         shutdown.clone(),
     ));
+    let tls = identity.is_some();
+    if tls {
+        tracing::info!(
+            "serving https://{http_addr} (HTTP/2 and HTTP/1.1 by ALPN; WebSocket wss:// over \
+             HTTP/1.1), raw TCP on {tcp_addr}{}",
+            match tcp_tls_addr {
+                Some(addr) => format!(", raw TCP over TLS on {addr}"),
+                None => String::new(),
+            }
+        );
+    } else {
+        tracing::info!(
+            "serving http://{http_addr} (HTTP/1.1; WebSocket ws://), raw TCP on {tcp_addr}"
+        );
+    }
     tracing::info!(%http_addr, %tcp_addr, rate = config.rate, "rtlab-server running");
     Ok(RunningServer {
         http_addr,
         tcp_addr,
+        tcp_tls_addr,
+        tls,
         hub,
         shutdown,
         handle,
         tasks: Some(Tasks {
             http: http_task,
             tcp: tcp_task,
+            tcp_tls: tcp_tls_task,
             ticker: ticker_task,
         }),
     })
@@ -169,6 +237,8 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
 pub struct RunningServer {
     http_addr: SocketAddr,
     tcp_addr: SocketAddr,
+    tcp_tls_addr: Option<SocketAddr>,
+    tls: bool,
     hub: Hub,
     shutdown: CancellationToken,
     handle: ServerHandle,
@@ -179,6 +249,7 @@ pub struct RunningServer {
 struct Tasks {
     http: JoinHandle<io::Result<()>>,
     tcp: JoinHandle<()>,
+    tcp_tls: Option<JoinHandle<()>>,
     ticker: JoinHandle<()>,
 }
 
@@ -191,6 +262,21 @@ impl RunningServer {
     /// The bound raw-TCP baseline address.
     pub fn tcp_addr(&self) -> SocketAddr {
         self.tcp_addr
+    }
+
+    /// The bound raw-TCP-over-TLS address, when `--tcp-tls-addr` was given.
+    pub fn tcp_tls_addr(&self) -> Option<SocketAddr> {
+        self.tcp_tls_addr
+    }
+
+    /// Whether the HTTP listener speaks TLS (`https://`, `wss://`).
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The scheme of the HTTP listener: `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// The server's hub: publish into the feed or read its counters directly.
@@ -211,6 +297,9 @@ impl RunningServer {
         stopped.await;
         let http = tasks.http.await;
         let _ = tasks.tcp.await;
+        if let Some(tcp_tls) = tasks.tcp_tls {
+            let _ = tcp_tls.await;
+        }
         let _ = tasks.ticker.await;
         match http {
             Ok(result) => result.map_err(ServerError::Io),
@@ -226,6 +315,9 @@ impl Drop for RunningServer {
             self.shutdown.cancel();
             drop(self.handle.stop(false));
             tasks.tcp.abort();
+            if let Some(tcp_tls) = tasks.tcp_tls {
+                tcp_tls.abort();
+            }
             tasks.ticker.abort();
         }
     }

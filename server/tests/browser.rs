@@ -7,22 +7,30 @@
 //! - `live_page.mjs <url> <screenshot>`: all four panels (WebSocket, SSE, long poll, short poll)
 //!   receive events in order with none missed, a message published from the page's box shows up
 //!   in all four, and pausing then resuming SSE loses nothing. The screenshot lands in
-//!   `target/test-artifacts/live-page.png`.
+//!   `target/test-artifacts/live-page.png`. The same again over `https://` (a certificate made
+//!   here, which Chromium is told to accept; `live-page-https.png`).
 //! - `cross_origin.mjs <page url> <server url>…`: a page served by this test from another port
 //!   (another origin) tries cross-site WebSocket hijacking and a cross-site publish. Against the
 //!   server as it ships, the WebSocket never opens, nothing of the feed is readable and the
 //!   publish never lands; against a second server that allows the page's origin
 //!   (`--allow-origin`, as a server that checks nothing would), all of it works, which proves the
 //!   attacks are real and the refusal is the origin policy's doing.
+//! - `seven_event_sources.mjs <server url>…`: seven `EventSource`s to one origin. Against a plain
+//!   `http://` server (HTTP/1.1) the seventh never opens: Chromium holds at most six connections
+//!   per host and each SSE stream keeps one for as long as it lives. Against the TLS server
+//!   (`--tls-cert`, HTTP/2 by ALPN, a certificate made here that Chromium is told to accept) all
+//!   seven flow as streams of one connection. The HTTP/1.1 side is plain `http://` rather than
+//!   `https://` restricted to HTTP/1.1 (the server has no flag to withhold `h2`): the limit is
+//!   the same for both schemes, and what differs between the two servers is the protocol, which
+//!   the report states as the browser saw it (`nextHopProtocol`).
 //!
 //! Needs `/usr/bin/chromium` and `server/tests/browser/node_modules`; `scripts/setup-test-deps`
 //! installs both. When they are missing the test fails with one line saying so: a silently skipped
 //! browser test would let a broken page land.
 
-use std::ffi::OsString;
+mod chromium;
+
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
 
 use rtlab_server::origin_policy::parse_allow_origin;
 use rtlab_server::{Config, RunningServer};
@@ -31,106 +39,52 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// How long the whole browser run may take before it is killed (it takes ~5 s when healthy).
-const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+use chromium::{check, require_setup, run_node};
+
 /// Ticker rate for the test: fast enough that a pause misses several events within a second.
 const RATE: f64 = 20.0;
 /// The four panels of the page, by their `data-transport`.
 const PANELS: [&str; 4] = ["ws", "sse", "long-poll", "short-poll"];
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("RTLAB_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn artifact_path() -> PathBuf {
+fn artifact_path(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("test-artifacts/live-page.png")
-}
-
-/// Fails (never skips) with one line naming the setup script when a prerequisite is missing.
-fn require_setup() {
-    const FIX: &str = "run `scripts/setup-test-deps` (as root) to install them";
-    let chromium = chromium();
-    assert!(
-        chromium.exists(),
-        "browser test needs Chromium at {} and it is missing: {FIX}",
-        chromium.display()
-    );
-    let module = browser_dir().join("node_modules/playwright-core/package.json");
-    assert!(
-        module.exists(),
-        "browser test needs playwright-core in {} and it is missing: {FIX}",
-        browser_dir().join("node_modules").display()
-    );
-}
-
-/// Runs `node <script> <args>` in the browser directory, killed after [`NODE_TIMEOUT`]: the JSON
-/// report it printed last, its stderr and its exit status.
-async fn run_node(
-    script: &str,
-    args: impl IntoIterator<Item = OsString>,
-) -> (Value, String, ExitStatus) {
-    let mut node = tokio::process::Command::new("node");
-    node.arg(browser_dir().join(script))
-        .args(args)
-        .current_dir(browser_dir())
-        .env("RTLAB_CHROMIUM", chromium())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = match node.spawn() {
-        Ok(child) => child,
-        Err(e) => panic!(
-            "browser test cannot start `node` ({e}): run `scripts/setup-test-deps` (as root)"
-        ),
-    };
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the browser run took longer than {NODE_TIMEOUT:?}; killed"))
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report: Value = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the browser script printed no JSON report (exit {:?})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-                output.status.code()
-            )
-        });
-    (report, stderr, output.status)
-}
-
-fn check<'a>(report: &'a Value, pointer: &str) -> &'a Value {
-    report
-        .pointer(pointer)
-        .unwrap_or_else(|| panic!("browser report has no {pointer}: {report:#}"))
+    target.join("test-artifacts").join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_page_shows_all_four_transports_in_a_real_browser() {
+    live_page(None, "live-page.png").await;
+}
+
+/// The same page over `https://` (HTTP/2 for SSE and the polls, `wss://` for the WebSocket): it
+/// builds its URLs from its own location, and the server's own origin is then the `https` one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_page_works_over_https_in_a_real_browser() {
+    let (dir, cert, key) = self_signed_pair();
+    live_page(Some((cert, key)), "live-page-https.png").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `live_page.mjs` against a fresh server (with TLS when given a certificate pair) and makes
+/// every assertion on its report; the screenshot is saved as `shot_name`.
+async fn live_page(tls: Option<(PathBuf, PathBuf)>, shot_name: &str) {
     require_setup();
+    let tls_on = tls.is_some();
+    let (tls_cert, tls_key) = tls.unzip();
     let config = Config {
         rate: RATE,
         payload_bytes: 32,
         workers: 1,
+        tls_cert,
+        tls_key,
         ..Config::ephemeral()
     };
     let server = rtlab_server::spawn(config).await.expect("server starts");
-    let url = format!("http://{}/", server.http_addr());
-    let shot = artifact_path();
+    let scheme = if tls_on { "https" } else { "http" };
+    let url = format!("{scheme}://{}/", server.http_addr());
+    let shot = artifact_path(shot_name);
     std::fs::create_dir_all(shot.parent().expect("artifact dir")).expect("artifact dir");
     let _ = std::fs::remove_file(&shot);
 
@@ -326,5 +280,98 @@ async fn a_page_from_another_origin_can_neither_read_nor_publish_in_a_real_brows
     assert_eq!(
         open_stats.events_published_by_clients, 2,
         "control: the page's publishes did not land{context}"
+    );
+}
+
+/// A self-signed certificate pair for 127.0.0.1 and localhost, written to a fresh directory
+/// (the server reads files); returns the directory and the two paths.
+fn self_signed_pair() -> (PathBuf, PathBuf, PathBuf) {
+    // Unique per call: under `cargo test` the tests share one process and run in parallel.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rtlab-browser-tls-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    let pair = rcgen::generate_simple_self_signed(names).expect("self-signed certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem()).expect("write cert");
+    std::fs::write(&key, pair.signing_key.serialize_pem()).expect("write key");
+    (dir, cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_event_sources_open_over_http2_but_not_over_http1_in_a_real_browser() {
+    require_setup();
+    let (dir, cert, key) = self_signed_pair();
+    let http1 = feed_server(|_| {}).await;
+    let http2 = feed_server(|c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+    })
+    .await;
+    let h1_url = format!("http://{}", http1.http_addr());
+    let h2_url = format!("https://{}", http2.http_addr());
+
+    let (report, stderr, status) = run_node(
+        "seven_event_sources.mjs",
+        [h1_url.clone().into(), h2_url.clone().into()],
+    )
+    .await;
+    let sse_streams = |s: &RunningServer| {
+        s.hub().counters().snapshot(s.hub().head()).transports[&Transport::Sse].connections_total
+    };
+    let (h1_streams, h2_streams) = (sse_streams(&http1), sse_streams(&http2));
+    http1.shutdown().await.expect("server shuts down");
+    http2.shutdown().await.expect("server shuts down");
+    let _ = std::fs::remove_dir_all(&dir);
+    let context = format!("\n--- report\n{report:#}\n--- node stderr\n{stderr}");
+    assert_eq!(check(&report, "/ok"), true, "{context}");
+    assert!(status.success(), "node exited with {status:?}{context}");
+    let target =
+        |url: &str| check(&report, &format!("/targets/{}", url.replace('/', "~1"))).clone();
+    let sources = |t: &Value| -> Vec<(bool, u64)> {
+        t["sources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no sources in {t}"))
+            .iter()
+            .map(|s| (s["opened"] == true, s["messages"].as_u64().unwrap_or(0)))
+            .collect()
+    };
+
+    // HTTP/1.1: six streams flow, the seventh waits for a connection that never frees up.
+    let h1 = target(&h1_url);
+    assert_eq!(h1["protocol"], "http/1.1", "{context}");
+    let h1_sources = sources(&h1);
+    assert_eq!(h1_sources.len(), 7, "{context}");
+    for (i, (opened, messages)) in h1_sources[..6].iter().enumerate() {
+        assert!(
+            *opened && *messages > 0,
+            "h1 stream {i} did not flow{context}"
+        );
+    }
+    assert_eq!(
+        h1_sources[6],
+        (false, 0),
+        "the seventh HTTP/1.1 EventSource opened{context}"
+    );
+    assert_eq!(
+        h1_streams, 6,
+        "the plain server saw {h1_streams} SSE requests{context}"
+    );
+
+    // HTTP/2: all seven are streams of one connection, and all flow.
+    let h2 = target(&h2_url);
+    assert_eq!(h2["protocol"], "h2", "{context}");
+    let h2_sources = sources(&h2);
+    assert_eq!(h2_sources.len(), 7, "{context}");
+    for (i, (opened, messages)) in h2_sources.iter().enumerate() {
+        assert!(
+            *opened && *messages > 0,
+            "h2 stream {i} did not flow{context}"
+        );
+    }
+    assert_eq!(
+        h2_streams, 7,
+        "the TLS server saw {h2_streams} SSE requests{context}"
     );
 }

@@ -60,6 +60,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         pin,
         progress: true,
         client_shards: args.client_shards,
+        tls: None,
     };
     let outcome = rt.block_on(async {
         let stop = signals::watch_stop_signals();

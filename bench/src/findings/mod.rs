@@ -25,6 +25,7 @@
 //! | [`keepalive`] | what staying connected costs on an idle feed; what set-up costs |
 //! | [`network`] | latency in transits over real links, RFC 6202's check, round trips to the first event |
 //! | [`bandwidth`] | each transport's ceiling on a slow link beside link rate ÷ bytes per event |
+//! | [`security`] | what TLS costs per connection, per event and in CPU; what HTTP/2 changes |
 //! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
 
 pub mod bandwidth;
@@ -39,6 +40,7 @@ pub mod poll;
 pub mod rank;
 pub mod rate;
 pub mod roundtrip;
+pub mod security;
 
 pub use glance::glance_table;
 
@@ -82,14 +84,22 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
         Kind::Bandwidth => {
             bandwidth::sentences(&cases.iter().filter(|c| c.kind == kind).collect::<Vec<_>>())
         }
+        Kind::Security => security::sentences(&cs),
     }
 }
 
 /// A table that goes with a kind's findings, if it has one (the network scenario's, per link and
-/// transport).
+/// transport; the security scenario's, per transport and way of carrying it).
 pub fn table_for(kind: Kind, cases: &[CaseResult]) -> Option<String> {
     let cs = ok_of(cases, kind);
-    (kind == Kind::Network && !cs.is_empty()).then(|| network::table(&cs))
+    if cs.is_empty() {
+        return None;
+    }
+    match kind {
+        Kind::Network => Some(network::table(&cs)),
+        Kind::Security => Some(security::table(&cs)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

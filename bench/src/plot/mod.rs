@@ -23,6 +23,7 @@
 //! | [`capacity`] | delivered vs offered beside the raw-TCP floor; RSS vs idle connections |
 //! | [`network`] | latency vs the link's round trip; time to first event stacked by round trip |
 //! | [`bandwidth`] | delivered vs offered on a slow link, each transport's ceiling dashed |
+//! | [`security`] | bytes per event above TLS and what TLS adds, in the clear, TLS, TLS with HTTP/2 |
 //!
 //! What they are built from:
 //!
@@ -53,6 +54,7 @@ pub mod panel;
 pub mod poll;
 pub mod rate;
 pub mod roundtrip;
+pub mod security;
 pub mod series;
 pub mod stacked;
 pub mod style;
@@ -103,6 +105,9 @@ pub fn draw_all(dir: &Path, cases: &[CaseResult]) -> Result<Vec<Drawn>, PlotErro
         out.push(chart::save(dir, &f)?);
     }
     if let Some(f) = bandwidth::bandwidth_chart(cases) {
+        out.push(chart::save(dir, &f)?);
+    }
+    if let Some(f) = security::BytesOverTls::from_cases(cases) {
         out.push(chart::save(dir, &f)?);
     }
     Ok(out)

@@ -12,7 +12,7 @@ fn every_chart_draws_from_synthetic_results() {
     std::fs::create_dir_all(&dir).unwrap();
     let cases = testdata::cases();
     let drawn = draw_all(&dir, &cases).unwrap();
-    assert_eq!(drawn.len(), 12, "{drawn:?}");
+    assert_eq!(drawn.len(), 13, "{drawn:?}");
     for d in &drawn {
         assert!(
             std::fs::metadata(&d.png).unwrap().len() > 10_000,

@@ -39,6 +39,7 @@ impl Lab {
             max_connections: MAX_CONNECTIONS,
             keepalive_interval: None,
             pin: self.pin,
+            tls: None,
         };
         ServerProcess::start(&self.server_bin, &opts).await
     }

@@ -39,6 +39,7 @@ pub async fn calibrate(opts: &RunOptions) -> Result<Calibration, String> {
         keepalive_interval: None,
         max_connections: 64,
         pin: opts.pin,
+        tls: None,
     };
     let mut server = ServerProcess::start(&opts.server_bin, &server_opts)
         .await

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::RunReport;
 use crate::case_result::CaseStatus;
-use crate::client_run::{CONNECT_RATE, run_client, start_delay};
+use crate::client_run::{CONNECT_RATE, Endpoints, run_client, start_delay};
 use crate::proc_sampler::{ProcSeries, Sampler};
 
 use super::measuring::Measuring;
@@ -72,12 +72,17 @@ pub(super) async fn run(measuring: Measuring<'_>) {
     // together, each sampled like the server's.
     let client_sampler = Sampler::start(std::process::id());
     let (shard_pids, shard_samplers) = sample_shards();
-    let (http, tcp) = (server.process.http, server.process.tcp);
+    let at = Endpoints {
+        http: server.process.http,
+        tcp: server.process.tcp,
+        tcp_tls: server.process.tcp_tls,
+        ca: server.tls.as_ref().map(|t| t.cert.clone()),
+    };
     // A sharded client's clock starts a moment after it is called (its processes start first).
-    let client_start = Instant::now() + start_delay(case, http, tcp, opts.client_shards);
+    let client_start = Instant::now() + start_delay(case, &at, opts.client_shards);
     let client = tokio::time::timeout(
         limit,
-        run_client(case, http, tcp, opts.client_shards, shard_pids),
+        run_client(case, &at, opts.client_shards, shard_pids),
     );
     let outcome = tokio::select! {
         r = client => Outcome::Client(Box::new(

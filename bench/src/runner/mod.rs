@@ -50,8 +50,10 @@ pub use options::RunOptions;
 
 use crate::case::Case;
 use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION};
+use crate::certificate::TlsFiles;
 use crate::machine::{self, MachineInfo};
 use crate::repeat;
+use crate::security::Security;
 use crate::results::{
     ResultsError, RunDir, RunInfo, RunStatus, ScenarioInfo, check_reference_provenance,
 };
@@ -121,6 +123,25 @@ pub async fn run_suite(
             .collect(),
     };
     save_run(&dir, &info).await?;
+    // The cases over TLS share one certificate, made in the run's folder (see `certificate.rs`).
+    let mut opts = opts.clone();
+    if suite
+        .cases
+        .iter()
+        .any(|c| c.params.security.is_some_and(Security::is_tls))
+    {
+        let tls_dir = dir.path.join("tls");
+        opts.tls = Some(
+            off_runtime(move || {
+                TlsFiles::generate(&tls_dir).map_err(|e| ResultsError::Io {
+                    path: tls_dir.clone(),
+                    cause: std::io::Error::other(e.to_string()),
+                })
+            })
+            .await?,
+        );
+    }
+    let opts = &opts;
 
     let total_ms = suite.estimated().as_millis() as u64;
     let bar = progress::bar(total_ms, opts.progress);

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::certificate::TlsFiles;
+
 /// Slack beyond a case's estimated time before the runner gives up on its client.
 pub const CASE_TIMEOUT_SLACK: Duration = Duration::from_secs(60);
 
@@ -19,4 +21,7 @@ pub struct RunOptions {
     /// Client processes each case's subscribers are split over (1: the client runs in this
     /// process; see `client_run.rs`).
     pub client_shards: u32,
+    /// The certificate of the cases over TLS, made by [`run_suite`](super::run_suite) in the
+    /// run's folder when the suite has one (leave `None`).
+    pub tls: Option<TlsFiles>,
 }

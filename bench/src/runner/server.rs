@@ -7,6 +7,7 @@
 
 use crate::case::Case;
 use crate::case_result::ServerCost;
+use crate::certificate::TlsFiles;
 use crate::proc_sampler::{ProcSample, ProcSeries, Sampler, read_sample};
 use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
 
@@ -21,11 +22,22 @@ pub struct CaseServer {
     sampler: Sampler,
     /// Its RSS once listening, before any client: the baseline of memory per connection.
     baseline: Option<ProcSample>,
+    /// The certificate it serves TLS with, for a case over TLS.
+    pub tls: Option<TlsFiles>,
 }
 
 impl CaseServer {
     /// Starts the server with the case's settings, reads its baseline, starts sampling it.
     pub async fn start(case: &Case, opts: &RunOptions) -> Result<Self, ServerProcessError> {
+        let tls = match case.params.security {
+            Some(s) if s.is_tls() => Some(opts.tls.clone().ok_or_else(|| {
+                ServerProcessError::Startup {
+                    reason: format!("case {} is over TLS but the run made no certificate", case.id()),
+                    tail: String::new(),
+                }
+            })?),
+            _ => None,
+        };
         let server_opts = ServerOptions {
             rate: case.params.rate,
             payload_bytes: case.params.payload_bytes,
@@ -36,6 +48,7 @@ impl CaseServer {
                 .map(|ms| std::time::Duration::from_secs_f64(ms / 1e3)),
             max_connections: (case.params.clients * 2).max(1024),
             pin: opts.pin,
+            tls: tls.clone(),
         };
         let process = ServerProcess::start(&opts.server_bin, &server_opts).await?;
         let pid = process.pid();
@@ -49,6 +62,7 @@ impl CaseServer {
             process,
             sampler,
             baseline,
+            tls,
         })
     }
 
@@ -59,6 +73,7 @@ impl CaseServer {
             mut process,
             sampler,
             baseline,
+            tls: _,
         } = self;
         let series = sampler.finish().await;
         let exit = process.stop().await;

@@ -21,6 +21,7 @@ use http::Method;
 use super::{Network, Shaper};
 use crate::config::Target;
 use crate::report::NetworkReport;
+use crate::tls::TlsConnector;
 use crate::transport::SubError;
 use crate::transport::http::HttpClient;
 use crate::wire_counter::ByteTally;
@@ -39,8 +40,26 @@ pub async fn median_round_trip(
     target: &Target,
     handshake: Duration,
 ) -> Result<Duration, SubError> {
-    let mut client =
-        HttpClient::open(addr, target, 0, 1, ByteTally::new_shared(), handshake).await?;
+    median_round_trip_over(addr, target, handshake, None).await
+}
+
+/// [`median_round_trip`] over TLS when `tls` is given (the session's handshake is set-up,
+/// not timed).
+pub async fn median_round_trip_over(
+    addr: SocketAddr,
+    target: &Target,
+    handshake: Duration,
+    tls: Option<&TlsConnector>,
+) -> Result<Duration, SubError> {
+    let mut client = HttpClient::open(
+        addr,
+        target,
+        (0, 1),
+        handshake,
+        tls,
+        ByteTally::new_shared(),
+    )
+    .await?;
     let path = target.path(CALIBRATION_PATH);
     let mut body = Vec::new();
     let mut samples = Vec::with_capacity(ROUND_TRIPS);
@@ -61,6 +80,7 @@ pub async fn calibrate(
     network: Network,
     control: Option<&(Target, SocketAddr)>,
     shaper: Option<&Shaper>,
+    tls: Option<&TlsConnector>,
 ) -> NetworkReport {
     let link = network.link;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -79,8 +99,8 @@ pub async fn calibrate(
             Some("no HTTP side to calibrate against (tcp without --control-url)".into());
         return report;
     };
-    let straight = median_round_trip(*addr, target, Duration::ZERO).await;
-    let shaped = median_round_trip(shaper.addr(), target, shaper.handshake()).await;
+    let straight = median_round_trip_over(*addr, target, Duration::ZERO, tls).await;
+    let shaped = median_round_trip_over(shaper.addr(), target, shaper.handshake(), tls).await;
     match (straight, shaped) {
         (Ok(straight), Ok(shaped)) => {
             report.loopback_rtt_us = Some(us(straight));

@@ -15,10 +15,12 @@ use rtlab_wire::Transport;
 use tokio::net::TcpStream;
 
 use crate::clock::RunClock;
-use crate::config::Target;
+use crate::config::{HttpVersion, Target};
 use crate::poll_phase::PollPhases;
 use crate::publish::OpenSchedule;
+use crate::tls::{NetStream, TlsConnector};
 use crate::transport::SubError;
+use crate::transport::h2_pool::H2Pool;
 use crate::window_seq::WindowSeqs;
 use crate::wire_counter::{ByteTally, WireCounter};
 
@@ -56,6 +58,14 @@ pub struct Ctx {
     pub conn_counter: AtomicU64,
     /// The server's head seq at the window's start and end, once read.
     pub window_seqs: Arc<WindowSeqs>,
+    /// TLS sessions to the target, when its URL asks for TLS (ALPN for [`http`](Self::http)).
+    pub tls: Option<TlsConnector>,
+    /// TLS sessions to the HTTP side (`control`), when its URL asks for TLS (HTTP/1.1).
+    pub control_tls: Option<TlsConnector>,
+    /// The HTTP version sse and the polls speak.
+    pub http: HttpVersion,
+    /// The HTTP/2 connections subscribers share, `streams_per_connection` to each.
+    pub h2_pool: H2Pool,
 }
 
 impl Ctx {
@@ -73,13 +83,26 @@ impl Ctx {
         self.conn_counter.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Opens a counted TCP connection to the server.
-    pub async fn connect(&self, tally: Arc<ByteTally>) -> Result<WireCounter<TcpStream>, SubError> {
+    /// Dials a TCP connection to the server (not yet counted: see [`secure`](Self::secure)).
+    pub async fn dial(&self) -> Result<TcpStream, SubError> {
         let index = self.next_conn_index();
-        let stream = crate::source_addr::dial(self.addr, index, self.conn_total(), self.handshake)
+        crate::source_addr::dial(self.addr, index, self.conn_total(), self.handshake)
             .await
-            .map_err(SubError::Connect)?;
-        Ok(WireCounter::new(stream, tally))
+            .map_err(SubError::Connect)
+    }
+
+    /// Puts a dialled socket under the byte counters, running the TLS handshake if the target
+    /// asks for TLS: `above` counts what the protocol spends, `below` what crosses the socket
+    /// (the same tally without TLS). See `tls.rs`.
+    pub async fn secure(
+        &self,
+        tcp: TcpStream,
+        above: Arc<ByteTally>,
+        below: Arc<ByteTally>,
+    ) -> Result<WireCounter<NetStream>, SubError> {
+        crate::tls::secure(tcp, self.tls.as_ref(), above, below)
+            .await
+            .map_err(|e| SubError::Tls(e.to_string()))
     }
 
     /// The publish schedule of subscriber `id`, if publishing.

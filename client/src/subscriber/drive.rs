@@ -93,6 +93,7 @@ fn spawn_post_publisher(ctx: &Ctx, meter: &Meter) -> Option<JoinHandle<PublishTa
         conn_index: ctx.next_conn_index(),
         conn_total: ctx.conn_total(),
         handshake: ctx.handshake,
+        tls: ctx.control_tls.clone(),
         prefix: meter.own_prefix().unwrap_or_default().to_owned(),
         schedule,
         window: (ctx.clock.window_start, ctx.clock.window_end),

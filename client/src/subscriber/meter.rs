@@ -61,12 +61,17 @@ pub struct Meter {
     /// Subscriber number, from 0.
     pub id: u64,
     clock: RunClock,
-    /// The subscriber's socket tally (all its connections).
+    /// The subscriber's tally of the protocol's bytes (all its connections; above TLS).
     pub bytes: Arc<ByteTally>,
+    /// The tally of what crossed its sockets: below TLS, the handshakes and record framing
+    /// included. Without TLS the same tally as [`bytes`](Self::bytes).
+    pub wire: Arc<ByteTally>,
     phase: Phase,
     connect_started: Instant,
     seen_first_event: bool,
     tcp_connect_recorded: bool,
+    tls_recorded: bool,
+    window_start_wire: Bytes2,
     connect_recorded: bool,
     window_start_bytes: Bytes2,
     seq: SeqTracker,
@@ -94,14 +99,23 @@ pub struct Meter {
 impl Meter {
     /// A meter for subscriber `id`.
     pub fn new(id: u64, ctx: &Ctx, recorder: Recorder) -> Self {
+        let bytes = ByteTally::new_shared();
+        let wire = if ctx.tls.is_some() {
+            ByteTally::new_shared()
+        } else {
+            bytes.clone()
+        };
         Self {
             id,
             clock: ctx.clock,
-            bytes: ByteTally::new_shared(),
+            bytes,
+            wire,
             phase: Phase::Setup,
             connect_started: Instant::now(),
             seen_first_event: false,
             tcp_connect_recorded: false,
+            tls_recorded: false,
+            window_start_wire: Bytes2::default(),
             connect_recorded: false,
             window_start_bytes: Bytes2::default(),
             seq: SeqTracker::new(),
@@ -211,6 +225,15 @@ impl Meter {
         }
     }
 
+    /// The TLS handshake of the subscriber's own connection took `handshake` (after the dial):
+    /// recorded once, like [`tcp_connected`](Self::tcp_connected).
+    pub fn tls_connected(&mut self, handshake: Duration) {
+        if !self.tls_recorded {
+            self.tls_recorded = true;
+            self.recorder.push(Sample::TlsHandshake(micros(handshake)));
+        }
+    }
+
     /// The connection is open (polls: TCP connected; the set-up poll comes next). Records the
     /// connect time; otherwise [`set_up`](Self::set_up) does.
     pub fn connected(&mut self) {
@@ -272,11 +295,23 @@ impl Meter {
         self.phase == Phase::Done
     }
 
-    fn cross_due(&mut self, now: Instant, unconsumed: usize) {
+    /// Both tallies now, less `unconsumed` bytes read but not yet parsed. Below TLS the same
+    /// count is subtracted: exact without TLS; with TLS off by the record framing of a record
+    /// read only in part (22 bytes), and blind to ciphertext rustls holds undecrypted, which
+    /// at an idle moment is none.
+    fn snapshots(&self, unconsumed: usize) -> (Bytes2, Bytes2) {
         let mut at = self.bytes.snapshot();
         at.down = at.down.saturating_sub(unconsumed as u64);
+        let mut wire = self.wire.snapshot();
+        wire.down = wire.down.saturating_sub(unconsumed as u64);
+        (at, wire)
+    }
+
+    fn cross_due(&mut self, now: Instant, unconsumed: usize) {
+        let (at, wire) = self.snapshots(unconsumed);
         if self.phase == Phase::Setup {
             self.tally.setup = at;
+            self.tally.setup_wire = wire;
             self.phase = Phase::Warmup;
         }
         if self.first_event_only && self.seen_first_event {
@@ -285,10 +320,12 @@ impl Meter {
         }
         if self.phase == Phase::Warmup && now >= self.clock.window_start {
             self.window_start_bytes = at;
+            self.window_start_wire = wire;
             self.phase = Phase::Window;
         }
         if self.phase == Phase::Window && now >= self.clock.window_end {
             self.tally.window = at.since(self.window_start_bytes);
+            self.tally.window_wire = wire.since(self.window_start_wire);
             self.phase = Phase::Drain;
             let drain = Duration::from_micros(self.max_latency_us.saturating_mul(2));
             self.drain_end = self.clock.window_end + drain.clamp(DRAIN_MIN, DRAIN_MAX);
@@ -318,9 +355,9 @@ impl Meter {
     /// The subscriber ends (window over, or its connection lost): closes the window's bytes.
     pub fn finish(&mut self, unconsumed: usize) {
         if self.phase == Phase::Window {
-            let mut at = self.bytes.snapshot();
-            at.down = at.down.saturating_sub(unconsumed as u64);
+            let (at, wire) = self.snapshots(unconsumed);
             self.tally.window = at.since(self.window_start_bytes);
+            self.tally.window_wire = wire.since(self.window_start_wire);
         }
         self.phase = Phase::Done;
         let drain_over = Instant::now() >= self.clock.window_end + DRAIN_MIN;
@@ -453,6 +490,10 @@ mod tests {
             clients: 1,
             conn_counter: AtomicU64::new(0),
             window_seqs: Arc::default(),
+            tls: None,
+            control_tls: None,
+            http: crate::config::HttpVersion::Http1,
+            h2_pool: Default::default(),
         }
     }
 
@@ -491,6 +532,38 @@ mod tests {
         assert_eq!(m.tally.events, 1);
         assert_eq!(m.tally.window, Bytes2 { down: 30, up: 0 });
         assert_eq!(m.tally.analytic_overhead_bytes, 2);
+    }
+
+    #[test]
+    fn below_tls_bytes_are_a_second_tally_split_at_the_same_moments() {
+        let mut plain = ctx_with_open_window();
+        let (m, _) = meter(&plain);
+        assert!(Arc::ptr_eq(&m.bytes, &m.wire), "without TLS one tally");
+        let trust = crate::tls::TlsTrust {
+            ca: None,
+            insecure: true,
+        };
+        plain.tls = Some(crate::tls::TlsConnector::new(&trust, "127.0.0.1", &[]).unwrap());
+        let (mut m, _) = meter(&plain);
+        assert!(!Arc::ptr_eq(&m.bytes, &m.wire));
+        // The handshake crosses the socket only; the upgrade crosses both.
+        m.wire.add_up(300 + 22);
+        m.wire.add_down(1500 + 22);
+        m.bytes.add_up(300);
+        m.set_up_idle(0);
+        assert_eq!(m.tally.setup, Bytes2 { down: 0, up: 300 });
+        assert_eq!(
+            m.tally.setup_wire,
+            Bytes2 {
+                down: 1522,
+                up: 322
+            }
+        );
+        m.bytes.add_down(100);
+        m.wire.add_down(122);
+        m.finish(10);
+        assert_eq!(m.tally.window, Bytes2 { down: 90, up: 0 });
+        assert_eq!(m.tally.window_wire, Bytes2 { down: 112, up: 0 });
     }
 
     #[test]

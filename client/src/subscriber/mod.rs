@@ -40,6 +40,7 @@
 pub mod ctx;
 pub mod drive;
 pub mod meter;
+pub mod open;
 pub mod population;
 pub mod stalled;
 

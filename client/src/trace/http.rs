@@ -25,7 +25,8 @@ use hyper_util::rt::TokioIo;
 
 use super::hexdump::escaped;
 use super::recorder::Recording;
-use super::{Out, Totals, TraceError, connect};
+use super::tls::TraceLink;
+use super::{Out, Totals, TraceError};
 
 /// A parsed HTTP/1.1 request or response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,8 +290,13 @@ pub struct Conn {
 impl Conn {
     /// Opens a TCP connection to `host` (`ip:port`) and performs hyper's HTTP/1.1 handshake over
     /// a tap recording into `recording`, giving up on the connect after `timeout`.
-    pub async fn open(host: &str, recording: Recording, timeout: Duration) -> anyhow::Result<Self> {
-        let tcp = connect(host, timeout).await?;
+    pub async fn open(
+        host: &str,
+        link: &TraceLink,
+        recording: Recording,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let tcp = link.open(host, timeout).await?;
         let io = TokioIo::new(recording.tap(tcp));
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)

@@ -27,6 +27,8 @@
 //! - [`sse`]: SSE field lines inside chunks, annotated.
 //! - [`poll`]: repeated request/response heads of long and short polls.
 //! - [`tcp`]: the raw-TCP baseline's newline-delimited events.
+//! - [`tls`]: over TLS (`https://`, `wss://`, `tls://` with `--ca` or `--insecure`), the
+//!   handshake's records and round trips below the protocol, before the decrypted exchange.
 //!
 //! A production tool would capture packets instead (`tcpdump -i lo -A port 8080`, Wireshark's
 //! WebSocket dissector); this one trades the TCP/IP layer for annotations that teach.
@@ -37,6 +39,7 @@ pub mod poll;
 pub mod recorder;
 pub mod sse;
 pub mod tcp;
+pub mod tls;
 pub mod ws;
 
 use std::io::Write as _;
@@ -71,6 +74,12 @@ pub struct TraceArgs {
     /// Give up waiting for events after this long (the bytes seen so far are still printed).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// TLS: trust the root certificate(s) in this PEM file
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<std::path::PathBuf>,
+    /// TLS: accept any server certificate
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Parses `--frames`: a count from 1 to 1000.
@@ -99,8 +108,8 @@ pub enum TraceError {
 /// The one server address a trace of `transport` connects to, read by the client's own URL rules
 /// ([`Target`], the same as `rtlab-client --url`): the HTTP server for ws, sse and the polls; for
 /// tcp the baseline listener, named by a `tcp://` URL, else by `--tcp-addr`, else found beside the
-/// http URL's host at the contract's default port. Only plain-text schemes are accepted: the point
-/// is to see the bytes, and TLS would hide them.
+/// http URL's host at the contract's default port. TLS URLs are traced twice over: the records
+/// below TLS, then the decrypted exchange (see [`tls`]).
 pub fn trace_target(
     transport: Transport,
     url: &str,
@@ -108,7 +117,7 @@ pub fn trace_target(
 ) -> Result<Target, TraceError> {
     let names_tcp = url
         .get(..TCP_SCHEME.len())
-        .is_some_and(|s| s.eq_ignore_ascii_case(TCP_SCHEME));
+        .is_some_and(|s| s.eq_ignore_ascii_case(TCP_SCHEME) || s.eq_ignore_ascii_case("tls://"));
     let target = match transport {
         Transport::Tcp if names_tcp => Target::parse(url, transport),
         Transport::Tcp => Target::parse_http(url).and_then(|http| match tcp_addr {
@@ -233,13 +242,32 @@ async fn run_capture(
 /// Runs the tracer: one connection, every byte annotated on stdout.
 pub async fn run(args: TraceArgs) -> anyhow::Result<()> {
     let target = trace_target(args.transport, &args.url, args.tcp_addr.as_deref())?;
+    let trust = crate::tls::TlsTrust {
+        ca: args.ca.clone(),
+        insecure: args.insecure,
+    };
+    if trust.is_set() && !target.tls {
+        anyhow::bail!("--ca and --insecure need a TLS URL (https://, wss:// or tls://)");
+    }
+    let link = tls::TraceLink::new(&target, args.transport, &trust)?;
+    if trust.insecure {
+        eprintln!("{}", crate::tls::INSECURE_WARNING);
+    }
     let out = match args.transport {
-        Transport::Ws => ws::trace(&target, args.frames, args.timeout).await?,
-        Transport::Sse => sse::trace(&target, args.frames, args.timeout).await?,
+        Transport::Ws => ws::trace(&target, &link, args.frames, args.timeout).await?,
+        Transport::Sse => sse::trace(&target, &link, args.frames, args.timeout).await?,
         kind @ (Transport::LongPoll | Transport::ShortPoll) => {
-            poll::trace(&target, kind, args.frames, args.interval, args.timeout).await?
+            poll::trace(
+                &target,
+                &link,
+                kind,
+                args.frames,
+                args.interval,
+                args.timeout,
+            )
+            .await?
         }
-        Transport::Tcp => tcp::trace(&target, args.frames, args.timeout).await?,
+        Transport::Tcp => tcp::trace(&target, &link, args.frames, args.timeout).await?,
     };
     let failure = out.failure.clone();
     let mut stdout = std::io::stdout().lock();
@@ -268,8 +296,13 @@ mod tests {
         assert_eq!(t.authority, "127.0.0.1:9001");
         let t = trace_target(Transport::Tcp, "tcp://127.0.0.1:7000", None).unwrap();
         assert_eq!(t.authority, "127.0.0.1:7000");
+        assert!(
+            trace_target(Transport::Ws, "https://example.invalid", None)
+                .unwrap()
+                .tls
+        );
         assert!(matches!(
-            trace_target(Transport::Ws, "https://example.invalid", None),
+            trace_target(Transport::Ws, "ftp://example.invalid", None),
             Err(TraceError::BadUrl { .. })
         ));
         assert!(trace_target(Transport::Ws, "not a url", None).is_err());

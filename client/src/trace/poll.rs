@@ -24,6 +24,7 @@ use rtlab_wire::{EventView, Transport};
 use super::hexdump::{escaped, truncate};
 use super::http::{BodyFraming, Conn, Head, parse_chunk, print_head};
 use super::recorder::{Direction, Recording};
+use super::tls::TraceLink;
 use super::{Out, Totals, TraceError, run_capture};
 use crate::config::Target;
 
@@ -122,6 +123,7 @@ pub fn body_bytes(body: &[u8]) -> Result<(usize, usize, usize), TraceError> {
 /// annotated, with the time each answer took.
 pub async fn trace(
     target: &Target,
+    link: &TraceLink,
     kind: Transport,
     polls: usize,
     interval: Duration,
@@ -143,7 +145,7 @@ pub async fn trace(
             "one request every {interval:?}; the server answers at once, with whatever is new"
         ));
     }
-    let mut conn = Conn::open(&target.authority, rec.clone(), timeout).await?;
+    let mut conn = Conn::open(&target.authority, link, rec.clone(), timeout).await?;
     let path = target.path(if long {
         rtlab_wire::paths::LONG_POLL
     } else {
@@ -180,6 +182,7 @@ pub async fn trace(
         anyhow::Ok(())
     };
     let note = run_capture(timeout, "", capture).await;
+    link.describe(&mut out, &rec);
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);

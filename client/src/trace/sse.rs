@@ -25,6 +25,7 @@ use super::http::{
     BodyChunk, BodyFraming, Conn, REQUEST_HEAD, RESPONSE_HEAD, parse_chunk, print_recorded_head,
 };
 use super::recorder::{Direction, Recording};
+use super::tls::TraceLink;
 use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
 use crate::config::Target;
 use crate::event_stream::{Block, EventStreamParser, Line, SpannedLine, spanned_lines};
@@ -237,7 +238,12 @@ pub fn annotate_chunked(
 }
 
 /// Opens one SSE stream, reads `events` events, and prints every byte annotated.
-pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow::Result<Out> {
+pub async fn trace(
+    target: &Target,
+    link: &TraceLink,
+    events: usize,
+    timeout: Duration,
+) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
     out.line(format!(
@@ -245,7 +251,7 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
         target.path(rtlab_wire::paths::SSE),
         target.authority
     ));
-    let mut conn = Conn::open(&target.authority, rec.clone(), timeout).await?;
+    let mut conn = Conn::open(&target.authority, link, rec.clone(), timeout).await?;
     let capture = async {
         let resp = conn
             .get(
@@ -280,6 +286,7 @@ pub async fn trace(target: &Target, events: usize, timeout: Duration) -> anyhow:
         anyhow::Ok(())
     };
     let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
+    link.describe(&mut out, &rec);
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);

@@ -11,18 +11,24 @@ use tokio::io::AsyncReadExt as _;
 
 use super::hexdump::{escaped, hexdump_head, truncate};
 use super::recorder::{Direction, Recording};
-use super::{NO_EVENTS_HINT, Out, Totals, connect, run_capture};
+use super::tls::TraceLink;
+use super::{NO_EVENTS_HINT, Out, Totals, run_capture};
 use crate::config::Target;
 
 /// Connects to the baseline listener, reads `lines` events and prints them.
-pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::Result<Out> {
+pub async fn trace(
+    target: &Target,
+    link: &TraceLink,
+    lines: usize,
+    timeout: Duration,
+) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
     out.line(format!(
         "rtlab trace tcp: one TCP connection to {}; no request is sent, the server just writes",
         target.authority
     ));
-    let tcp = connect(&target.authority, timeout).await?;
+    let tcp = link.open(&target.authority, timeout).await?;
     let mut tap = rec.tap(tcp);
     let capture = async {
         let mut buf = [0u8; 4096];
@@ -42,6 +48,7 @@ pub async fn trace(target: &Target, lines: usize, timeout: Duration) -> anyhow::
         anyhow::Ok(())
     };
     let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
+    link.describe(&mut out, &rec);
     let received = rec.stream(Direction::Received);
     let mut totals = Totals::default();
     for (i, line) in received

@@ -35,7 +35,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::hexdump::{hex_bytes, hexdump_head, truncate};
 use super::http::{REQUEST_HEAD, RESPONSE_HEAD, print_recorded_head};
 use super::recorder::{Direction, Recording};
-use super::{NO_EVENTS_HINT, Out, Totals, TraceError, connect, run_capture};
+use super::tls::TraceLink;
+use super::{NO_EVENTS_HINT, Out, Totals, TraceError, run_capture};
 use crate::config::Target;
 use crate::transport::ws_frames::{FrameHeader, LengthForm, opcode_name, split_frames, unmask};
 
@@ -213,12 +214,18 @@ pub fn print_accept_derivation(
 }
 
 /// Opens one WebSocket to `/ws`, reads `frames` events, closes, and prints every byte annotated.
-pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow::Result<Out> {
+pub async fn trace(
+    target: &Target,
+    link: &TraceLink,
+    frames: usize,
+    timeout: Duration,
+) -> anyhow::Result<Out> {
     let mut out = Out::default();
     let rec = Recording::new();
-    let tcp = connect(&target.authority, timeout).await?;
+    let tcp = link.open(&target.authority, timeout).await?;
+    let scheme = if target.tls { "wss" } else { "ws" };
     let url = format!(
-        "ws://{}{}",
+        "{scheme}://{}{}",
         target.authority,
         target.path(rtlab_wire::paths::WS)
     );
@@ -249,6 +256,7 @@ pub async fn trace(target: &Target, frames: usize, timeout: Duration) -> anyhow:
         anyhow::Ok(())
     };
     let note = run_capture(timeout, NO_EVENTS_HINT, capture).await;
+    link.describe(&mut out, &rec);
 
     let sent = rec.stream(Direction::Sent);
     let received = rec.stream(Direction::Received);

@@ -10,8 +10,9 @@
 //! request: under load, answers carry batches. The timeout (`timeout_ms`) answers `[]` now and
 //! then so that idle connections and proxies stay healthy.
 //!
-//! **How.** A keep-alive hyper connection over the counted socket ([`HttpClient`]); the bytes
-//! of each request/response pair are a snapshot difference. There is no set-up beyond the TCP
+//! **How.** A keep-alive hyper connection over the counted socket ([`HttpClient`]), HTTP/1.1
+//! or HTTP/2 (each poll a new stream, its head HPACK-compressed); the bytes of each
+//! request/response pair are a snapshot difference. There is no set-up beyond the TCP
 //! connect: the first request (without `after`) waits for the next new event, which may be
 //! the subscribers' own publish, so it cannot be a precondition of the run.
 
@@ -22,9 +23,12 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use rtlab_wire::{Seq, paths};
 
+use crate::config::HttpVersion;
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::{Meter, Phase};
+use crate::subscriber::open::open_stream;
+use crate::tls::ALPN_H2;
 use crate::transport::http::HttpClient;
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::Bytes2;
@@ -45,7 +49,7 @@ pub struct LongPollSubscriber {
 
 impl Subscriber for LongPollSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let client = open(ctx, meter).await?;
+        let client = open_first(ctx, meter).await?;
         // No handshake: the first poll (without `after`) may wait for an event that only the
         // subscribers' own publishes will create, so it is part of the steady state.
         meter.set_up_idle(0);
@@ -139,23 +143,35 @@ impl Subscriber for LongPollSubscriber {
     }
 }
 
-/// Opens this subscriber's poll connection.
-pub(crate) async fn open(ctx: &Ctx, meter: &mut Meter) -> Result<HttpClient, SubError> {
-    let open = HttpClient::open(
-        ctx.addr,
-        &ctx.target,
-        ctx.next_conn_index(),
-        ctx.conn_total(),
-        meter.bytes.clone(),
-        ctx.handshake,
-    );
-    let client = tokio::time::timeout(ctx.connect_timeout, open)
+/// Opens this subscriber's first poll connection: its own, or with
+/// `--streams-per-connection` above 1 a stream on its group's HTTP/2 connection (`h2_pool.rs`).
+pub(crate) async fn open_first(ctx: &Ctx, meter: &mut Meter) -> Result<HttpClient, SubError> {
+    if !ctx.h2_pool.is_shared() {
+        return open(ctx, meter).await;
+    }
+    let id = meter.id;
+    let shared = ctx.h2_pool.client(id, || open(ctx, meter));
+    let (client, _owner) = tokio::time::timeout(ctx.connect_timeout, shared)
         .await
         .unwrap_or(Err(SubError::ConnectTimeout))?;
-    // hyper's HTTP/1 handshake sends nothing, so the dial is all `open` waited for: its TCP
-    // connect time (recorded for the first connection only).
-    meter.tcp_connected();
     Ok(client)
+}
+
+/// Opens a poll connection of this subscriber's own: dial, TLS, and hyper's handshake for the
+/// run's HTTP version (HTTP/2 only if the server agreed to it in ALPN).
+pub(crate) async fn open(ctx: &Ctx, meter: &mut Meter) -> Result<HttpClient, SubError> {
+    let open = async {
+        let io = open_stream(ctx, meter).await?;
+        if ctx.http == HttpVersion::Http2 && io.get_ref().alpn() != Some(ALPN_H2) {
+            return Err(SubError::Protocol(
+                "the server did not agree to HTTP/2 (ALPN h2)".into(),
+            ));
+        }
+        HttpClient::handshake(io, &ctx.target, ctx.http).await
+    };
+    tokio::time::timeout(ctx.connect_timeout, open)
+        .await
+        .unwrap_or(Err(SubError::ConnectTimeout))
 }
 
 /// Decodes a poll answer (a JSON array of events), records its events and bytes, and returns

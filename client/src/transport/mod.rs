@@ -14,11 +14,13 @@
 //! connection ended, and `parse_event`, the one decoder of the contract's event JSON with the
 //! error a foreign server needs to see.
 
+pub mod h2_pool;
 pub mod http;
 pub mod long_poll;
 pub mod read_buffer;
 pub mod short_poll;
 pub mod sse;
+pub mod sse_h2;
 pub mod tcp;
 pub mod ws;
 pub mod ws_frames;
@@ -77,6 +79,9 @@ pub enum SubError {
     /// TCP connect failed.
     #[error("connect: {0}")]
     Connect(std::io::Error),
+    /// The TLS handshake failed (an untrusted certificate, no common protocol).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Set-up took longer than the connect timeout.
     #[error("connect timed out")]
     ConnectTimeout,
@@ -107,6 +112,7 @@ impl SubError {
                 _ => "connect failed".into(),
             },
             SubError::ConnectTimeout => "connect timeout".into(),
+            SubError::Tls(_) => "tls".into(),
             SubError::Status(code) => format!("http {code}"),
             SubError::Protocol(_) => "protocol".into(),
             SubError::Lagging => "lagging".into(),

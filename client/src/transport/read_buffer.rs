@@ -8,11 +8,11 @@
 //! one large event; the lab keeps the high-water size.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpStream;
 
 use super::SubError;
 use crate::subscriber::Subscriber;
 use crate::subscriber::meter::Meter;
+use crate::tls::NetStream;
 use crate::wire_counter::WireCounter;
 
 /// Received bytes, decoded from the front (`consume`) and filled at the back (`read_from`).
@@ -75,7 +75,7 @@ pub trait BufferedReader: Subscriber + Send {
     const ENDED_BY_SERVER: &'static str;
 
     /// The buffer and the connection it is filled from.
-    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>);
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<NetStream>);
 
     /// Hands every complete unit in the buffer (a chunk, a line) to `meter` and consumes it.
     fn decode(&mut self, meter: &mut Meter) -> Result<(), SubError>;

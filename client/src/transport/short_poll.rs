@@ -28,7 +28,7 @@ use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
 use crate::transport::SubError;
 use crate::transport::http::HttpClient;
-use crate::transport::long_poll::{answer, open};
+use crate::transport::long_poll::{answer, open, open_first};
 
 /// A subscriber on `GET /poll/short`.
 pub struct ShortPollSubscriber {
@@ -39,7 +39,7 @@ pub struct ShortPollSubscriber {
 
 impl Subscriber for ShortPollSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let client = open(ctx, meter).await?;
+        let client = open_first(ctx, meter).await?;
         meter.connected();
         let mut s = Self {
             client,

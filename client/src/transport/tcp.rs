@@ -10,11 +10,12 @@
 //! when events arrive back to back.
 
 use rtlab_wire::framing::TCP_LINE_OVERHEAD;
-use tokio::net::TcpStream;
 
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
+use crate::subscriber::open::open_stream;
+use crate::tls::NetStream;
 use crate::transport::read_buffer::{BufferedReader, ReadBuffer, receive_buffered};
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::WireCounter;
@@ -26,14 +27,13 @@ const MAX_LINE: usize = 1024 * 1024;
 
 /// A subscriber on the raw-TCP listener.
 pub struct TcpSubscriber {
-    stream: WireCounter<TcpStream>,
+    stream: WireCounter<NetStream>,
     buf: ReadBuffer,
 }
 
 impl Subscriber for TcpSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let stream = ctx.connect(meter.bytes.clone()).await?;
-        meter.tcp_connected();
+        let stream = open_stream(ctx, meter).await?;
         // No handshake: set-up is the TCP connect alone, zero bytes.
         meter.set_up_idle(0);
         Ok(Self {
@@ -54,7 +54,7 @@ impl Subscriber for TcpSubscriber {
 impl BufferedReader for TcpSubscriber {
     const ENDED_BY_SERVER: &'static str = "connection closed by server";
 
-    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<TcpStream>) {
+    fn buffer_and_stream(&mut self) -> (&mut ReadBuffer, &mut WireCounter<NetStream>) {
         (&mut self.buf, &mut self.stream)
     }
 

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use rtlab_wire::framing::ws_header_len;
 use rtlab_wire::{defaults, paths};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -30,6 +29,8 @@ use crate::publish::publish_text;
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
+use crate::subscriber::open::open_stream;
+use crate::tls::NetStream;
 use crate::transport::{SubError, parse_event};
 use crate::wire_counter::{Bytes2, WireCounter};
 
@@ -41,7 +42,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A subscriber on `GET /ws`.
 pub struct WsSubscriber {
-    ws: WebSocketStream<WireCounter<TcpStream>>,
+    ws: WebSocketStream<WireCounter<NetStream>>,
     /// Control-frame bytes counted at the socket up to the last ping or pong handled.
     control_seen: Bytes2,
 }
@@ -50,10 +51,10 @@ impl Subscriber for WsSubscriber {
     const PUBLISHES_ITSELF: bool = true;
 
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
-        let stream = ctx.connect(meter.bytes.clone()).await?.with_frames();
-        meter.tcp_connected();
+        let stream = open_stream(ctx, meter).await?.with_frames();
+        let scheme = if ctx.target.tls { "wss" } else { "ws" };
         let url = format!(
-            "ws://{}{}",
+            "{scheme}://{}{}",
             ctx.target.authority,
             ctx.target.path(paths::WS)
         );

@@ -12,8 +12,8 @@ async fn usage_mistakes_exit_2_with_one_line() {
         (&["--transport", "ws", "--duration", "ten"], "--duration"),
         (&["--transport", "ws", "--url", "localhost:8080"], "--url"),
         (
-            &["--transport", "ws", "--url", "https://example.org"],
-            "https",
+            &["--transport", "ws", "--url", "ftp://example.org"],
+            "ftp://",
         ),
         (&["--transport", "carrier-pigeon"], "--transport"),
         (

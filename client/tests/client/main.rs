@@ -3,7 +3,8 @@
 //! They start the real `rtlab-server` in-process on free ports (`common`), or a tiny fake server
 //! written in the test where the real one would behave too well (`faults`) or where the point is
 //! a server that is not ours (`foreign`), and run the client for a second or so on 127.0.0.1;
-//! `shards` runs the binary split over several processes.
+//! `shards` runs the binary split over several processes; `tls` runs against the server serving
+//! HTTPS, WSS and TLS with a certificate made at test time.
 
 mod cli;
 mod common;
@@ -15,4 +16,5 @@ mod publish;
 mod reliability;
 mod schema;
 mod shards;
+mod tls;
 mod transports;

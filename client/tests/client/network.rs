@@ -164,7 +164,7 @@ async fn calibration_finds_the_rtt_plus_loopbacks_own_within_5_percent() {
     let addr = target.resolve().await.unwrap();
     let network = link(Duration::from_millis(100), None).unwrap();
     let shaper = Shaper::start(addr, network.link.unwrap(), 1, 1).unwrap();
-    let n = calibrate(network, Some(&(target, addr)), Some(&shaper)).await;
+    let n = calibrate(network, Some(&(target, addr)), Some(&shaper), None).await;
     drop(shaper);
     server.shutdown().await.ok();
     let (cal, lo) = (n.calibrated_rtt_us.unwrap(), n.loopback_rtt_us.unwrap());

@@ -12,8 +12,11 @@ use super::*;
 
 const BOUND: &str = "127.0.0.1:8080";
 
-fn bound() -> SocketAddr {
-    BOUND.parse().expect("a socket address")
+fn bound() -> BoundListener {
+    BoundListener {
+        addr: BOUND.parse::<SocketAddr>().expect("a socket address"),
+        tls: false,
+    }
 }
 
 fn origin(text: &str) -> WebOrigin {
@@ -282,6 +285,38 @@ fn preflight_names_the_method_and_header_only_for_cross_origins() {
         same.headers()
             .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
             .is_none()
+    );
+}
+
+#[test]
+fn under_tls_the_own_origin_is_https() {
+    let p = policy(&[]);
+    let tls = BoundListener {
+        tls: true,
+        ..bound()
+    };
+    let verdict = |origin: &str, host: Option<&str>| {
+        p.judge(Some(origin.as_bytes()), host.map(str::as_bytes), tls)
+    };
+    assert_eq!(
+        verdict("https://127.0.0.1:8080", Some(BOUND)),
+        Verdict::SameOrigin
+    );
+    assert_eq!(verdict("https://localhost:8080", None), Verdict::SameOrigin);
+    // `Host` without a port means 443 under TLS.
+    assert_eq!(
+        verdict("https://localhost", Some("localhost")),
+        Verdict::SameOrigin
+    );
+    // The plain-http page on the same host and port is another origin (and another server).
+    assert_eq!(
+        verdict("http://127.0.0.1:8080", Some(BOUND)),
+        Verdict::Refused
+    );
+    assert_eq!(
+        judge(&p, "https://127.0.0.1:8080", BOUND),
+        Verdict::Refused,
+        "https is not the plain listener's own origin"
     );
 }
 

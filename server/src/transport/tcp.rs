@@ -20,6 +20,14 @@
 //! SSE chunks in its write buffer the same way; batching keeps the comparison fair and the floor a
 //! floor. At low rates the queue holds one event and nothing waits for a batch to fill.
 //!
+//! **Over TLS** (`--tcp-tls-addr`, [`serve`] given a [`TlsAcceptor`]): the same lines inside TLS
+//! records, so the floor pays the same handshake and record costs as HTTPS and WSS. The
+//! connection takes its slot at `accept` (a handshake in progress counts against
+//! `--max-connections`), has [`TLS_HANDSHAKE_TIMEOUT`] to finish the handshake, and subscribes
+//! only once it is done: its first event is one published after the client could receive it,
+//! as for plain TCP, rather than one that waited in the queue through the handshake. Every batch
+//! is flushed: rustls keeps the records it could not write yet, where a plain socket has none.
+//!
 //! A production raw feed would negotiate a version, authenticate, and frame with a length prefix
 //! (so payloads may contain any byte); the baseline keeps the minimum.
 
@@ -27,9 +35,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rtlab_wire::Transport;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::MAX_BATCH_BYTES;
@@ -44,16 +53,22 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// before its connection is closed anyway.
 pub const LAGGING_LINE_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a TCP-TLS client has to complete its handshake before the connection is dropped (the
+/// same as actix-web's default for HTTPS).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How long a connection may take at shutdown to write what was published before it and close.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the connection tasks: their drain, and a moment to close.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(1_250);
 
-/// Accepts baseline subscribers on `listener` until `shutdown`, then closes them all.
+/// Accepts baseline subscribers on `listener` until `shutdown`, then closes them all; with `tls`,
+/// every connection first completes a TLS handshake.
 pub async fn serve(
     listener: TcpListener,
     hub: Hub,
     max_connections: usize,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let mut connections = JoinSet::new();
@@ -70,8 +85,13 @@ pub async fn serve(
                         tracing::debug!(%peer, "tcp connection refused: --max-connections reached");
                         continue;
                     };
-                    let sub = hub.subscribe(Transport::Tcp);
-                    connections.spawn(connection(socket, sub, guard, shutdown.clone()));
+                    connections.spawn(start(
+                        socket,
+                        tls.clone(),
+                        hub.clone(),
+                        guard,
+                        shutdown.clone(),
+                    ));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");
@@ -91,16 +111,51 @@ pub async fn serve(
     }
 }
 
-/// One subscriber: events out, input ignored, until the peer leaves, lags, or shutdown.
-async fn connection(
+/// One accepted connection: the TLS handshake if any, then the subscriber.
+async fn start(
     socket: TcpStream,
-    mut sub: Subscription,
+    tls: Option<TlsAcceptor>,
+    hub: Hub,
     guard: ConnectionGuard,
     shutdown: CancellationToken,
 ) {
     // Small writes leave at once, as the HTTP listener's do (see `server.rs`): no Nagle delay.
     let _ = socket.set_nodelay(true);
-    let (mut reader, mut writer) = socket.into_split();
+    let Some(acceptor) = tls else {
+        // Plain TCP keeps the socket's own halves: no lock between reader and writer.
+        let (reader, writer) = socket.into_split();
+        let sub = hub.subscribe(Transport::Tcp);
+        return connection(reader, writer, sub, guard, shutdown).await;
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket));
+    let stream = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => return,
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "tcp-tls handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("tcp-tls handshake timed out");
+                return;
+            }
+        },
+    };
+    let (reader, writer) = tokio::io::split(stream);
+    let sub = hub.subscribe(Transport::Tcp);
+    connection(reader, writer, sub, guard, shutdown).await;
+}
+
+/// One subscriber: events out, input ignored, until the peer leaves, lags, or shutdown.
+async fn connection(
+    mut reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
+    mut sub: Subscription,
+    guard: ConnectionGuard,
+    shutdown: CancellationToken,
+) {
     let mut scratch = [0u8; 512];
     // Grown on first use: an idle subscriber should cost no batch buffer at all.
     let mut batch = BytesMut::new();
@@ -128,7 +183,12 @@ async fn connection(
                         Ok(None) | Err(_) => break,
                     }
                 }
-                let write = writer.write_all(&batch);
+                // The flush is free on a plain socket and, over TLS, sends the records rustls
+                // could not write at once.
+                let write = async {
+                    writer.write_all(&batch).await?;
+                    writer.flush().await
+                };
                 tokio::pin!(write);
                 let outcome = tokio::select! {
                     biased;
@@ -178,7 +238,7 @@ async fn connection(
 /// signal, so the client loses nothing that existed then), until `deadline`; a client that does
 /// not read by then gets what fit.
 async fn write_published(
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    writer: &mut (impl AsyncWrite + Unpin),
     sub: &mut Subscription,
     guard: &ConnectionGuard,
     batch: &mut BytesMut,
@@ -193,7 +253,12 @@ async fn write_published(
     if events == 0 {
         return;
     }
-    let written = tokio::time::timeout_at(deadline, writer.write_all(batch)).await;
+    // Flushed too: over TLS the last record may wait in the TLS stream's buffer.
+    let written = tokio::time::timeout_at(deadline, async {
+        writer.write_all(batch).await?;
+        writer.flush().await
+    })
+    .await;
     if let (Ok(Ok(())), Some(c)) = (written, guard.counters()) {
         c.delivered(events, batch.len());
     }

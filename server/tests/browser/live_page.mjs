@@ -53,10 +53,15 @@ let browser;
 try {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    // The https:// run serves a self-signed certificate made by the test.
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors"],
     timeout: 30000,
   });
-  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
+  const page = await browser.newPage({
+    viewport: { width: 1440, height: 1000 },
+    deviceScaleFactor: 1,
+    ignoreHTTPSErrors: true,
+  });
   page.on("pageerror", (e) => result.errors.push(`pageerror: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") result.errors.push(`console: ${m.text()}`); });
   page.setDefaultTimeout(STEP_TIMEOUT_MS);

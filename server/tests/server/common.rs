@@ -174,8 +174,11 @@ pub async fn ws_connect(addr: SocketAddr, path: &str) -> Ws {
     ws
 }
 
-/// The next data message (text or binary), skipping pings and pongs.
-pub async fn ws_next(ws: &mut Ws) -> Message {
+/// The next data message (text or binary), skipping pings and pongs (over `ws://` or `wss://`).
+pub async fn ws_next<S>(ws: &mut WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     within("ws message", async {
         loop {
             match ws.next().await {
@@ -204,7 +207,10 @@ pub async fn ws_close_frame(ws: &mut Ws) -> Option<CloseFrame> {
 }
 
 /// The next event from a WebSocket, parsed; its raw text is returned too.
-pub async fn ws_event(ws: &mut Ws) -> (Event, String) {
+pub async fn ws_event<S>(ws: &mut WebSocketStream<S>) -> (Event, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     match ws_next(ws).await {
         Message::Text(t) => {
             let event = rtlab_wire::EventView::parse(t.as_bytes())

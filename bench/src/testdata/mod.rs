@@ -1,4 +1,13 @@
 //! Synthetic results with the shape of a real run, to draw every chart in unit tests.
+//!
+//! `mod.rs` makes one case of any kind ([`case`]) and the run of the default suite's kinds;
+//! `links.rs` adds the network and bandwidth scenarios' cases, `security.rs` the security
+//! scenario's.
+
+mod links;
+mod security;
+
+pub use links::MOBILE_RTT_US;
 
 use hdrhistogram::Histogram;
 use rtlab_client::histograms::to_base64;
@@ -8,11 +17,8 @@ use crate::calibration::Calibration;
 use crate::case::{CaseParams, Point};
 use crate::case_result::{CaseResult, CaseStatus, SCHEMA_VERSION, ServerCost};
 use crate::connection_memory::{ConnectionMemory, RssPoint, fit};
-use crate::link::LinkParams;
 use crate::scenario::Kind;
 use crate::{LatencySummary, PublishReport, RunReport, WireReport};
-use rtlab_client::network::Profile;
-use rtlab_client::report::NetworkReport;
 
 fn histogram(base_us: u64) -> String {
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
@@ -23,7 +29,7 @@ fn histogram(base_us: u64) -> String {
     to_base64(&h)
 }
 
-fn case(
+pub(crate) fn case(
     kind: Kind,
     scenario: &str,
     point: Option<Point>,
@@ -175,6 +181,7 @@ pub fn cases() -> Vec<CaseResult> {
         duration_s: 2.0,
         warmup_s: 1.0,
         subscriber_queue: None,
+        security: None,
     };
     let mut out = Vec::new();
     for t in Transport::ALL {
@@ -312,105 +319,9 @@ pub fn cases() -> Vec<CaseResult> {
         });
         out.push(c);
     }
-    out.extend(network_cases(&base));
-    out.extend(bandwidth_cases(&base));
-    out
-}
-
-/// The measured round trip of the synthetic mobile link, µs: its 80 ms plus 1 ms of hop.
-pub const MOBILE_RTT_US: f64 = 81_000.0;
-
-/// The network scenario over loopback and mobile: pushes one transit behind, long polls two on
-/// average and 2.9 at most, short polls (every 250 ms) half the interval plus one; ws and sse
-/// pay a round trip for set-up after TCP's.
-fn network_cases(base: &CaseParams) -> Vec<CaseResult> {
-    let mut out = Vec::new();
-    for link in [
-        LinkParams::of_profile(Profile::Loopback),
-        LinkParams::of_profile(Profile::Mobile),
-    ] {
-        for t in Transport::ALL {
-            let mut c = case(
-                Kind::Network,
-                "network",
-                Some(Point::Network(link)),
-                t,
-                CaseParams {
-                    rate: 50,
-                    poll_interval_ms: 250.0,
-                    network: Some(link),
-                    ..base.clone()
-                },
-            );
-            if link.is_shaped() {
-                let r = c.client.as_mut().expect("a report");
-                let transit = MOBILE_RTT_US / 2.0;
-                r.network = Some(NetworkReport {
-                    profile: "mobile".into(),
-                    rtt_us: 80_000.0,
-                    jitter_us: 15_000.0,
-                    bandwidth_bps: Some(10_000_000),
-                    calibrated_rtt_us: Some(MOBILE_RTT_US),
-                    ..Default::default()
-                });
-                let (p50, max) = match t {
-                    Transport::LongPoll => (2.0, 2.9),
-                    Transport::ShortPoll => (4.1, 7.2),
-                    _ => (1.0, 1.2),
-                };
-                r.latency_us.p50 = p50 * transit;
-                r.latency_us.mean = p50 * transit;
-                r.latency_us.max = max * transit;
-                r.latency_us.p99 = 0.97 * max * transit;
-                let setup = if matches!(t, Transport::Ws | Transport::Sse) {
-                    1.0
-                } else {
-                    0.0
-                };
-                r.tcp_connect_us.p50 = MOBILE_RTT_US;
-                r.connect_us.p50 = (1.0 + setup) * MOBILE_RTT_US;
-                r.first_event_us.p50 = r.connect_us.p50 + 0.3 * MOBILE_RTT_US;
-                r.first_event_us.count = base.clients;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// One subscriber on a 1 Mbit/s link, ws and sse, the rate stepped up: each delivers the
-/// offered rate up to its ceiling (125 000 B/s ÷ its bytes per event) and 98 % of it beyond.
-fn bandwidth_cases(base: &CaseParams) -> Vec<CaseResult> {
-    let link = LinkParams {
-        profile: None,
-        rtt_ms: 20.0,
-        jitter_ms: 0.0,
-        bandwidth_bps: Some(1_000_000),
-    };
-    let mut out = Vec::new();
-    for t in [Transport::Ws, Transport::Sse] {
-        for rate in [250, 1000, 4000] {
-            let mut c = case(
-                Kind::Bandwidth,
-                "bandwidth",
-                Some(Point::Rate(rate)),
-                t,
-                CaseParams {
-                    clients: 1,
-                    rate,
-                    network: Some(link),
-                    ..base.clone()
-                },
-            );
-            let r = c.client.as_mut().expect("a report");
-            let bytes = r.wire.payload_bytes_per_event + r.wire.overhead_bytes_per_event;
-            let ceiling = 125_000.0 / bytes;
-            if rate as f64 > ceiling {
-                r.events_per_s = 0.98 * ceiling;
-            }
-            out.push(c);
-        }
-    }
+    out.extend(links::network_cases(&base));
+    out.extend(links::bandwidth_cases(&base));
+    out.extend(security::security_cases(&base));
     out
 }
 
