@@ -14,10 +14,11 @@
 //! event, and at the lab's ~100 KB/s the stalled one is not cut within a minute. A real slow
 //! client (a phone on a weak link, a busy browser tab) advertises a small window instead. So the
 //! stalled subscriber asks for a [`STALLED_RECV_BUFFER_BYTES`] receive buffer *before it
-//! connects* (the SYN's window scale is chosen from it): its window stays a few KiB, the
-//! server's send buffer has no window to grow into, and it is the queue bound, not the kernel's
-//! buffers, that decides when it is cut: after about `--subscriber-queue` events plus a few
-//! KiB.
+//! connects* (the SYN's window scale is chosen from it) and announces an Ethernet MSS (the
+//! server's kernel sizes its send buffer in multiples of the peer's MSS, 64 KiB on loopback):
+//! its window stays a few KiB, the server's send buffer has no window to grow into, and it is
+//! the queue bound, not the kernel's buffers, that decides when it is cut. What it received
+//! before the cut is what those small buffers held (the server drops its queue at the cut).
 //!
 //! **How it is observed.** The stalled subscriber connects like any other and reads until its
 //! first event; then it reads *nothing* until the window is over (the socket stays open, so the
