@@ -21,7 +21,7 @@ use rtlab_wire::Transport;
     after_help = "Examples:\n  \
     rtlab                                   run the default suite (same as `rtlab run`)\n  \
     rtlab run --suite quick                 a smoke run in seconds\n  \
-    rtlab run --suite reliability           the reliability promises, measured (~10 min)\n  \
+    rtlab run --suite reliability           the reliability promises, measured (~8 min)\n  \
     rtlab run --transports ws,sse --duration 5s\n  \
     rtlab run --suite quick --repeat 3      every case three times: median (min–max)\n  \
     rtlab run --dry-run                     list the cases and the estimated time\n  \
@@ -59,7 +59,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds),
     /// `network` (shaped links), `reliability` (slow subscribers, churn, shutdown under load,
-    /// hostile clients; about 10 minutes), or a path to a suite TOML file.
+    /// hostile clients; about 8 minutes), or a path to a suite TOML file.
     #[arg(long, short, default_value = "default")]
     pub suite: String,
     /// Folder that receives the run's folder and the `latest` link.

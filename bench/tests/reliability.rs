@@ -27,8 +27,8 @@ fn lab() -> Lab {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_reported() {
-    // A few healthy subscribers of 8 KiB events at 1 000/s: the stalled socket's buffers (some
-    // megabytes on loopback) fill within seconds, and a debug-build server keeps up with the rest.
+    // A few healthy subscribers of 8 KiB events at 1 000/s: the stalled socket's small window
+    // and then the queue fill within a second, and a debug-build server keeps up with the rest.
     let scale = Scale {
         clients: 3,
         slow_rate: 1_000,
@@ -46,7 +46,10 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
             _ => rtlab_client::ending::END_OF_STREAM,
         };
         assert_eq!(stalled.close_codes.get(how), Some(&1), "{t}: {stalled:?}");
-        assert!(stalled.events_before_cut[0] > 0, "{t}");
+        // What the kernel held before the cut: with the small window under a quarter of the
+        // queue (default buffers would hold some 4 MiB, about the whole queue's worth).
+        let got = stalled.events_before_cut[0];
+        assert!(got > 0 && got <= scale.subscriber_queue / 4, "{t}: {got}");
         assert!(r.p99_ratio.is_some_and(|x| x > 0.0), "{t}: {r:?}");
         assert!(r.baseline_rss_peak_bytes > 0 && r.stalled_run_rss_peak_bytes > 0);
         assert_eq!(r.healthy_lagging, 0, "{t}: no healthy subscriber is cut");

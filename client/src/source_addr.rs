@@ -11,6 +11,11 @@
 //! This file binds connection number *i* to `127.0.0.(1 + i / PER_SOURCE)` when the run needs
 //! more than [`PER_SOURCE`] connections and the server is on an IPv4 loopback address;
 //! otherwise the kernel picks the source as usual.
+//!
+//! A dial may also ask for a receive buffer (`SO_RCVBUF`) of a given size. It must be set
+//! *before* `connect()`: the kernel picks the window scale it offers in the SYN from the buffer
+//! it has then, and a buffer shrunk afterwards leaves the advertised window as large as the
+//! scale allows. Only a subscriber that plays a slow peer asks (`subscriber/stalled.rs`).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -34,19 +39,37 @@ pub fn source_for(server: SocketAddr, index: u64, total: u64) -> Option<IpAddr> 
     }
 }
 
+/// The MSS a peer with a small receive buffer announces: an Ethernet link's (1500 − 40).
+pub const ETHERNET_MSS: u32 = 1_460;
+
 /// Connects to `server` from the source [`source_for`] picks, with Nagle's algorithm off (the
-/// lab measures latency; a publish must not wait for an ACK to be sent).
-pub async fn connect(server: SocketAddr, index: u64, total: u64) -> io::Result<TcpStream> {
-    let stream = match source_for(server, index, total) {
-        Some(src) => {
-            let socket = match server {
-                SocketAddr::V4(_) => TcpSocket::new_v4()?,
-                SocketAddr::V6(_) => TcpSocket::new_v6()?,
-            };
+/// lab measures latency; a publish must not wait for an ACK to be sent), and with a receive
+/// buffer of `recv_buffer_bytes` if given (else the kernel's default, autotuned).
+pub async fn connect(
+    server: SocketAddr,
+    index: u64,
+    total: u64,
+    recv_buffer_bytes: Option<u32>,
+) -> io::Result<TcpStream> {
+    let source = source_for(server, index, total);
+    let stream = if source.is_none() && recv_buffer_bytes.is_none() {
+        TcpStream::connect(server).await?
+    } else {
+        let socket = match server {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        if let Some(src) = source {
             socket.bind(SocketAddr::new(src, 0))?;
-            socket.connect(server).await?
         }
-        None => TcpStream::connect(server).await?,
+        if let Some(bytes) = recv_buffer_bytes {
+            // Before connect(), so the SYN's window scale is chosen for the small buffer.
+            socket.set_recv_buffer_size(bytes)?;
+            // And an Ethernet-sized MSS: the server sizes its send buffer in segments of the
+            // MSS its peer announced (loopback's 64 KiB would let it grow to 4 MiB at once).
+            socket2::SockRef::from(&socket).set_tcp_mss(ETHERNET_MSS)?;
+        }
+        socket.connect(server).await?
     };
     stream.set_nodelay(true)?;
     Ok(stream)
@@ -60,8 +83,9 @@ pub async fn dial(
     index: u64,
     total: u64,
     handshake: std::time::Duration,
+    recv_buffer_bytes: Option<u32>,
 ) -> io::Result<TcpStream> {
-    let stream = connect(server, index, total).await?;
+    let stream = connect(server, index, total, recv_buffer_bytes).await?;
     if !handshake.is_zero() {
         tokio::time::sleep(handshake).await;
     }
@@ -92,7 +116,27 @@ mod tests {
     async fn a_second_loopback_source_connects() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = listener.local_addr().unwrap();
-        let stream = connect(server, PER_SOURCE, PER_SOURCE * 2).await.unwrap();
+        let stream = connect(server, PER_SOURCE, PER_SOURCE * 2, None)
+            .await
+            .unwrap();
         assert_eq!(stream.local_addr().unwrap().ip().to_string(), "127.0.0.2");
+    }
+
+    #[tokio::test]
+    async fn a_dial_with_a_small_receive_buffer_keeps_it_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = listener.local_addr().unwrap();
+        let default = connect(server, 0, 1, None).await.unwrap();
+        let small = connect(server, 1, 1, Some(4_096)).await.unwrap();
+        let size = |s: TcpStream| {
+            TcpSocket::from_std_stream(s.into_std().unwrap())
+                .recv_buffer_size()
+                .unwrap()
+        };
+        assert!(small.nodelay().unwrap());
+        // Linux doubles the asked size (room for its bookkeeping); the default is far larger.
+        let (small, default) = (size(small), size(default));
+        assert!(small <= 2 * 4_096, "{small}");
+        assert!(default > 2 * 4_096, "{default}");
     }
 }

@@ -95,9 +95,10 @@ pub fn markdown(r: &ReliabilityReport) -> String {
     }
     let _ = writeln!(
         o,
-        "\nA stalled socket is cut only once the kernel's buffers (its receive buffer, the \
-         server's send buffer) and then the server's queue are full, so it receives more events \
-         than the bound before the cut; the server's memory for it is bounded by the queue.\n"
+        "\nThe stalled client dials with a small receive window (4 KiB, an Ethernet MSS), as a \
+         slow client would: the kernel's buffers hold little, the server's queue fills and it is \
+         cut. The events it received before the cut are what those buffers held (the queue is \
+         dropped at the cut); the server's memory for it is bounded by the queue.\n"
     );
 
     let _ = writeln!(o, "### Churn\n");

@@ -8,7 +8,8 @@
 //! is cut (WebSocket close `1008 lagging`, an SSE stream's end) once it is the queue bound
 //! behind, and the server's memory stays bounded (its peak RSS, sampled every 100 ms, beside the
 //! baseline's). The events the stalled one received before its cut are reported beside the
-//! bound: more than the queue, because the kernel's socket buffers held the rest.
+//! bound: they are what the kernel's socket buffers held (the server drops its queue at the
+//! cut), small because the stalled client dials with a small receive window.
 
 use std::time::Duration;
 

@@ -216,7 +216,7 @@ async fn relay(client: TcpStream, conn: Conn, timer: PreciseTimer) {
         index,
         total,
     } = conn;
-    let server = match crate::source_addr::connect(upstream, index, total).await {
+    let server = match crate::source_addr::connect(upstream, index, total, None).await {
         Ok(s) => s,
         // Closing the client's side tells it, as a refused connect would have.
         Err(e) => {

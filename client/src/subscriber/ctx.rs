@@ -83,12 +83,19 @@ impl Ctx {
         self.conn_counter.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Dials a TCP connection to the server (not yet counted: see [`secure`](Self::secure)).
-    pub async fn dial(&self) -> Result<TcpStream, SubError> {
+    /// Dials a TCP connection to the server (not yet counted: see [`secure`](Self::secure)),
+    /// with a receive buffer of `recv_buffer_bytes` if given (a stalled subscriber's).
+    pub async fn dial(&self, recv_buffer_bytes: Option<u32>) -> Result<TcpStream, SubError> {
         let index = self.next_conn_index();
-        crate::source_addr::dial(self.addr, index, self.conn_total(), self.handshake)
-            .await
-            .map_err(SubError::Connect)
+        crate::source_addr::dial(
+            self.addr,
+            index,
+            self.conn_total(),
+            self.handshake,
+            recv_buffer_bytes,
+        )
+        .await
+        .map_err(SubError::Connect)
     }
 
     /// Puts a dialled socket under the byte counters, running the TLS handshake if the target

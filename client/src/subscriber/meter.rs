@@ -94,6 +94,9 @@ pub struct Meter {
     /// Stop at the first event instead of the window's end (a churn cycle, a subscriber about
     /// to stall).
     first_event_only: bool,
+    /// The receive buffer its connection asks for (`SO_RCVBUF`), if not the kernel's default:
+    /// a stalled subscriber's small one (`stalled.rs`).
+    recv_buffer_bytes: Option<u32>,
 }
 
 impl Meter {
@@ -132,6 +135,7 @@ impl Meter {
             close: None,
             events_seen: 0,
             first_event_only: false,
+            recv_buffer_bytes: None,
         }
     }
 
@@ -139,6 +143,17 @@ impl Meter {
     /// after the window: one churn cycle, or a subscriber about to stall.
     pub fn stop_at_first_event(&mut self) {
         self.first_event_only = true;
+    }
+
+    /// Makes the subscriber's connection ask for a receive buffer of `bytes` (set before it
+    /// connects): a slow peer's small window, see `stalled.rs`.
+    pub fn use_recv_buffer(&mut self, bytes: u32) {
+        self.recv_buffer_bytes = Some(bytes);
+    }
+
+    /// The receive buffer its connection asks for, if not the kernel's default.
+    pub fn recv_buffer_bytes(&self) -> Option<u32> {
+        self.recv_buffer_bytes
     }
 
     /// Whether an event has arrived since connecting.

@@ -16,9 +16,10 @@ use crate::wire_counter::WireCounter;
 
 /// Dials the server, records the dial, runs the TLS handshake if the target asks for TLS and
 /// records that, and returns the connection with its counters in place: the protocol's bytes
-/// into `meter.bytes`, the socket's into `meter.wire`.
+/// into `meter.bytes`, the socket's into `meter.wire`. A subscriber about to stall dials with
+/// its small receive buffer ([`Meter::recv_buffer_bytes`]).
 pub async fn open_stream(ctx: &Ctx, meter: &mut Meter) -> Result<WireCounter<NetStream>, SubError> {
-    let tcp = ctx.dial().await?;
+    let tcp = ctx.dial(meter.recv_buffer_bytes()).await?;
     meter.tcp_connected();
     let started = Instant::now();
     let stream = ctx

@@ -7,6 +7,19 @@
 //! full the server cuts it: a WebSocket gets close `1008 lagging`, an SSE stream simply ends.
 //! Nobody else should slow down, and the server's memory should stay bounded by the queue.
 //!
+//! **A small receive window.** Left to the kernel's defaults, the "kernel's buffers" above are
+//! huge on loopback: the stalled client's receive buffer autotunes upwards while it still
+//! reads, and the server's send buffer grows (`net.ipv4.tcp_wmem`, up to 4 MiB) into the window
+//! the client advertised, so some 12 MB are swallowed before the server's queue holds a single
+//! event, and at the lab's ~100 KB/s the stalled one is not cut within a minute. A real slow
+//! client (a phone on a weak link, a busy browser tab) advertises a small window instead. So the
+//! stalled subscriber asks for a [`STALLED_RECV_BUFFER_BYTES`] receive buffer *before it
+//! connects* (the SYN's window scale is chosen from it) and announces an Ethernet MSS (the
+//! server's kernel sizes its send buffer in multiples of the peer's MSS, 64 KiB on loopback):
+//! its window stays a few KiB, the server's send buffer has no window to grow into, and it is
+//! the queue bound, not the kernel's buffers, that decides when it is cut. What it received
+//! before the cut is what those small buffers held (the server drops its queue at the cut).
+//!
 //! **How it is observed.** The stalled subscriber connects like any other and reads until its
 //! first event; then it reads *nothing* until the window is over (the socket stays open, so the
 //! server sees a peer whose window is closed, not a disconnect). After the window it reads what
@@ -29,11 +42,16 @@ use crate::subscriber::{End, Outcome, Subscriber};
 use crate::tally::Tally;
 use crate::transport::SubError;
 
+/// The receive buffer (`SO_RCVBUF`) a stalled subscriber asks for: a slow client's small
+/// window (Linux doubles it for its bookkeeping).
+pub const STALLED_RECV_BUFFER_BYTES: u32 = 4 * 1024;
+
 /// Runs stalled subscriber `meter.id` of type `S`: connect, first event, stall until the
 /// window's end, then read what is buffered until the server's cut (at most [`DRAIN_MIN`]).
 pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
     let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
     meter.stop_at_first_event();
+    meter.use_recv_buffer(STALLED_RECV_BUFFER_BYTES);
     let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
     let mut sub = match connected {
         Ok(Ok(s)) => s,

@@ -116,7 +116,7 @@ impl HttpClient {
         tls: Option<&TlsConnector>,
         tally: Arc<ByteTally>,
     ) -> Result<Self, SubError> {
-        let stream = crate::source_addr::dial(addr, index, total, handshake)
+        let stream = crate::source_addr::dial(addr, index, total, handshake, None)
             .await
             .map_err(SubError::Connect)?;
         let io = crate::tls::secure(stream, tls, tally, ByteTally::new_shared())

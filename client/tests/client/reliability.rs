@@ -123,10 +123,10 @@ async fn the_binary_writes_the_report_of_a_run_ended_early_and_exits_3() {
 #[apply(http_streams)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_subscriber_is_cut_and_left_out_of_the_healthy_figures(transport: Transport) {
-    // A stalled socket first fills the kernel's buffers (on loopback they grow to megabytes:
-    // the client's receive buffer, the server's send buffer), then the server's queue of 512
-    // events, and only then is it cut. 8 KiB events at 1 000/s get there within a second or
-    // two; the two healthy subscribers keep well within the queue (SSE at a lower rate: its
+    // A stalled socket first fills the kernel's buffers (kept small: the stalled subscriber
+    // dials with a 4 KiB receive buffer and an Ethernet MSS, see `stalled.rs`), then the
+    // server's queue of 512 events, and then it is cut: at 8 KiB events and 1 000/s within a
+    // second. The two healthy subscribers keep well within the queue (SSE at a lower rate: its
     // debug-build parsing, in-process with a debug-build server, is the slower).
     let queue = 512;
     let rate = match transport {
@@ -163,10 +163,14 @@ async fn a_stalled_subscriber_is_cut_and_left_out_of_the_healthy_figures(transpo
         "{stalled:?}"
     );
     assert_eq!(stalled.close_codes.get(how), Some(&1), "{stalled:?}");
-    // It got what the buffers held before the cut: some, and far fewer than the run's events.
+    // It got what the kernel's buffers held before the cut (the server drops its queue then):
+    // some, but with the small window a few hundred KiB at most, under a quarter of the queue
+    // (with the default buffers, some 4 MiB: about the whole queue's worth of these events).
     let got = stalled.events_before_cut[0];
-    let published = (rate * 4.3) as u64;
-    assert!(got > 0 && got < published * 9 / 10, "{got} of {published}");
+    assert!(
+        got > 0 && got <= queue as u64 / 4,
+        "{got} events before the cut"
+    );
     // The healthy two are the run: all completed, none lagging, no loss.
     assert_eq!((report.connected, report.completed), (2, 2), "{report:?}");
     assert_eq!((report.lagging_disconnects, report.lost), (0, 0));
