@@ -11,7 +11,9 @@
 //!   is ([`TLS13_RECORD_OVERHEAD`]): one per event for a stream that writes each event alone,
 //!   more where an answer goes out in several writes, fewer where writes batch;
 //! - **HTTP/2**: bytes per event and per poll against HTTP/1.1 over TLS (HPACK's saving);
-//! - **CPU**: server CPU per 1 000 events against the clear, where both were measured.
+//! - **CPU**: server CPU per 1 000 events against the clear, where both were measured, as
+//!   `median (min–max)` over the repetitions, called a change only where the ranges do not
+//!   overlap (`crate::spread`).
 //!
 //! Every comparison is within one transport and one run; a missing figure (a case that failed, a
 //! window too short for CPU) leaves its sentence out rather than guessing.
@@ -20,7 +22,9 @@ use rtlab_wire::Transport;
 
 use crate::case_result::CaseResult;
 use crate::format::{self, num};
+use crate::repeat::{Figure, headline};
 use crate::security::{Security, TLS13_RECORD_OVERHEAD};
+use crate::spread::{Comparison, Spread, compare};
 use crate::table::md_table;
 
 /// How a case was carried (the clear if its scenario did not say).
@@ -66,8 +70,25 @@ fn first_event_p50(c: &CaseResult) -> Option<f64> {
     (r.first_event_us.count > 0).then_some(r.first_event_us.p50)
 }
 
-fn cpu_per_1000(c: &CaseResult) -> Option<f64> {
-    c.server.as_ref()?.cpu_ms_per_1000_events
+/// Server CPU per 1 000 events from `a` to `b`, over their repetitions: `median (min–max)` each,
+/// the change of the medians, and whether the ranges say it is a change at all.
+fn cpu_change(a: &CaseResult, b: &CaseResult) -> Option<String> {
+    let (sa, sb) = (
+        headline(a, Figure::CpuPer1000)?,
+        headline(b, Figure::CpuPer1000)?,
+    );
+    let text = |s: &Spread| s.cell(|v| format!("{v:.2} ms"));
+    let verdict = match (sa.has_spread() && sb.has_spread(), compare(&sb, &sa)) {
+        (false, _) => "one run each: no spread to judge noise by",
+        (true, Comparison::WithinNoise) => "the ranges overlap: within noise",
+        (true, _) => "beyond noise: the ranges do not overlap",
+    };
+    Some(format!(
+        "server CPU per 1 000 events {} instead of {} ({}; {verdict})",
+        text(&sb),
+        text(&sa),
+        format::change(sa.median, sb.median)
+    ))
 }
 
 /// Poll requests per delivered event (polls only).
@@ -130,12 +151,7 @@ fn tls_sentence(transport: Transport, plain: &CaseResult, tls: &CaseResult) -> O
             format::micros(a)
         ));
     }
-    if let (Some(a), Some(b)) = (cpu_per_1000(plain), cpu_per_1000(tls)) {
-        parts.push(format!(
-            "server CPU per 1 000 events goes from {a:.2} ms to {b:.2} ms ({})",
-            format::change(a, b)
-        ));
-    }
+    parts.extend(cpu_change(plain, tls));
     (!parts.is_empty()).then(|| format!("**{transport}** over TLS: {}.", parts.join("; ")))
 }
 
@@ -164,12 +180,7 @@ fn h2_sentence(transport: Transport, h1: &CaseResult, h2: &CaseResult) -> Option
             num(a)
         ));
     }
-    if let (Some(a), Some(b)) = (cpu_per_1000(h1), cpu_per_1000(h2)) {
-        parts.push(format!(
-            "server CPU per 1 000 events {b:.2} ms instead of {a:.2} ms ({})",
-            format::change(a, b)
-        ));
-    }
+    parts.extend(cpu_change(h1, h2));
     (!parts.is_empty()).then(|| {
         format!(
             "**{transport}** over HTTP/2 (against HTTP/1.1, both over TLS): {}.",
@@ -196,7 +207,7 @@ pub(super) fn table(cs: &[&CaseResult]) -> String {
                 cell(protocol_bytes_per_event(c), &|b| format!("{b:.1}")),
                 cell(wire_bytes_per_event(c), &|b| format!("{b:.1}")),
                 cell(requests_per_event(c), &|r| format!("{r:.2}")),
-                cell(cpu_per_1000(c), &|v| format!("{v:.2}")),
+                crate::table::headline_cell(c, Figure::CpuPer1000),
             ]);
         }
     }
@@ -249,7 +260,12 @@ mod tests {
             text.contains("the first event arrives after 2.30 ms instead of 1.20 ms"),
             "{text}"
         );
-        assert!(text.contains("(+30.0%)"), "{text}");
+        assert!(
+            text.contains(
+                "server CPU per 1 000 events 6.50 ms instead of 5.00 ms (+30.0%; one run each"
+            ),
+            "{text}"
+        );
         // Every transport has its TLS sentence; only SSE and the polls an HTTP/2 one.
         for t in Transport::ALL {
             assert!(text.contains(&format!("**{t}** over TLS:")), "{t}: {text}");
@@ -279,6 +295,32 @@ mod tests {
         // Without the plain ws case there is nothing to compare against: no ws sentence.
         all.retain(|c| !(c.transport == Transport::Ws && security_of(c) == Security::Plain));
         assert!(!self::text(&all).contains("**ws** over TLS"));
+    }
+
+    #[test]
+    fn a_cpu_change_is_called_only_beyond_noise() {
+        let all = cases();
+        let of = |how: Security, cpu: [f64; 3]| {
+            let c = all
+                .iter()
+                .find(|c| c.transport == Transport::Ws && security_of(c) == how)
+                .unwrap();
+            testdata::repeated(c, &cpu, |c, v| {
+                c.server.as_mut().unwrap().cpu_ms_per_1000_events = Some(v);
+            })
+        };
+        let plain = of(Security::Plain, [4.8, 5.0, 5.2]);
+        let clear = cpu_change(&plain, &of(Security::Tls, [6.3, 6.5, 6.7])).unwrap();
+        assert_eq!(
+            clear,
+            "server CPU per 1 000 events 6.50 ms (6.30 ms–6.70 ms) instead of 5.00 ms \
+             (4.80 ms–5.20 ms) (+30.0%; beyond noise: the ranges do not overlap)"
+        );
+        let noisy = cpu_change(&plain, &of(Security::Tls, [5.1, 6.5, 6.7])).unwrap();
+        assert!(
+            noisy.ends_with("(+30.0%; the ranges overlap: within noise)"),
+            "{noisy}"
+        );
     }
 
     #[test]

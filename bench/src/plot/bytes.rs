@@ -116,6 +116,7 @@ impl Chart for Stacked {
                     segments: &SEGMENTS,
                     legend: i == 0,
                     marks: Vec::new(),
+                    shared_tallest: None,
                 },
             )?;
         }

@@ -150,6 +150,7 @@ impl Chart for FirstEvent {
                     legend: i == 0,
                     // Round-trip marks, so the bars can be read in round trips.
                     marks: vec![*rtt, 2.0 * rtt, 3.0 * rtt],
+                    shared_tallest: None,
                 },
             )?;
         }

@@ -13,7 +13,7 @@ use rtlab_wire::Transport;
 
 use super::chart::Chart;
 use super::series::{of_kind, transports};
-use super::stacked::{StackedPanel, draw_stacked};
+use super::stacked::{self, StackedPanel, draw_stacked};
 use super::style::titled;
 use crate::case_result::CaseResult;
 use crate::findings::security::{protocol_bytes_per_event, security_of, wire_bytes_per_event};
@@ -82,6 +82,12 @@ impl Chart for BytesOverTls {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let area = titled(root, &self.title)?;
         let cells = area.split_evenly((1, self.panels.len().max(1)));
+        // One y scale for the row: a bar's height compares across the ways of carrying.
+        let tallest = self
+            .panels
+            .iter()
+            .map(|(_, bars)| stacked::tallest(bars))
+            .fold(0.0, f64::max);
         for (i, ((how, bars), cell)) in self.panels.iter().zip(cells.iter()).enumerate() {
             draw_stacked(
                 cell,
@@ -96,6 +102,7 @@ impl Chart for BytesOverTls {
                     segments: &SEGMENTS,
                     legend: i == 0,
                     marks: Vec::new(),
+                    shared_tallest: Some(tallest),
                 },
             )?;
         }

@@ -29,6 +29,9 @@ pub struct StackedPanel<'a> {
     pub legend: bool,
     /// Dashed horizontal marks, in y units (the y range reaches the highest).
     pub marks: Vec<f64>,
+    /// The tallest bar of every panel in the row, when the panels share one y scale (so that
+    /// bars compare across panels); `None`: this panel's own.
+    pub shared_tallest: Option<f64>,
 }
 
 /// Draws `p` on `cell`.
@@ -37,12 +40,13 @@ pub fn draw_stacked<DB: DrawingBackend>(
     p: &StackedPanel<'_>,
 ) -> Result<(), String> {
     let names: Vec<&'static str> = p.bars.iter().map(|b| short(b.0)).collect();
-    let tallest = p
-        .bars
-        .iter()
-        .map(|b| b.1.iter().sum::<f64>())
-        .fold(0.0, f64::max);
-    let head = if p.legend { 1.7 } else { 1.15 };
+    let tallest = p.shared_tallest.unwrap_or_else(|| tallest(p.bars));
+    // Panels that share a scale share the legend's headroom too.
+    let head = if p.legend || p.shared_tallest.is_some() {
+        1.7
+    } else {
+        1.15
+    };
     let top = p.marks.iter().copied().fold(tallest, f64::max) * head;
     let k = p.bars.len().max(1) as f64;
     let mut chart = ChartBuilder::on(cell)
@@ -95,6 +99,13 @@ pub fn draw_stacked<DB: DrawingBackend>(
         legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     }
     Ok(())
+}
+
+/// The tallest of `bars` (the sum of its segments).
+pub fn tallest(bars: &[(Transport, Vec<f64>)]) -> f64 {
+    bars.iter()
+        .map(|b| b.1.iter().sum::<f64>())
+        .fold(0.0, f64::max)
 }
 
 /// Short transport names for crowded axes.
