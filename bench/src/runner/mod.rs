@@ -123,14 +123,16 @@ pub async fn run_suite(
             .collect(),
     };
     save_run(&dir, &info).await?;
-    // The cases over TLS share one certificate, made in the run's folder (see `certificate.rs`).
+    // The cases over TLS share one certificate (see `certificate.rs`), made in a temporary
+    // folder and removed after the last case: a private key has no place among the results.
     let mut opts = opts.clone();
+    let tls_dir = std::env::temp_dir().join(format!("rtlab-run-tls-{}", std::process::id()));
     if suite
         .cases
         .iter()
         .any(|c| c.params.security.is_some_and(Security::is_tls))
     {
-        let tls_dir = dir.path.join("tls");
+        let tls_dir = tls_dir.clone();
         opts.tls = Some(
             off_runtime(move || {
                 TlsFiles::generate(&tls_dir).map_err(|e| ResultsError::Io {
@@ -218,6 +220,9 @@ pub async fn run_suite(
         cases.push(result);
     }
     bar.finish_and_clear();
+    if opts.tls.is_some() {
+        let _ = tokio::fs::remove_dir_all(&tls_dir).await;
+    }
     info.finished = Some(now_rfc3339());
     info.status = if *interrupt.borrow() {
         RunStatus::Interrupted
