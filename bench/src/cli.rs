@@ -59,7 +59,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds),
     /// `network` (shaped links), `reliability` (slow subscribers, churn, shutdown under load,
-    /// hostile clients; about 8 minutes), or a path to a suite TOML file.
+    /// hostile clients; about 15 minutes), or a path to a suite TOML file.
     #[arg(long, short, default_value = "default")]
     pub suite: String,
     /// Folder that receives the run's folder and the `latest` link.

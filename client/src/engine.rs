@@ -13,7 +13,7 @@
 //! every subscriber in steady state. Each subscriber is one tokio task (`subscriber/drive.rs`)
 //! that stops by itself after the window and its drain (until it has the window's last event,
 //! seq `S1`; see `window_seq.rs`); the engine fixes the run's clock (`clock.rs`), has `S0` and
-//! `S1` read from `/stats` (`control.rs`), spawns, passes each [`Outcome`] to the collector,
+//! `S1` read from `/stats` (`control.rs`), spawns, passes each [`Outcome`](crate::subscriber::Outcome) to the collector,
 //! and gives up on stragglers at the clock's stop.
 //!
 //! **A shaped network** (`--network`, `--rtt`): before the clock starts, the engine puts
@@ -23,7 +23,7 @@
 //! not move with the link.
 //!
 //! Then the pipeline closes as in oha: the collector (`collector.rs`) sums the tallies, the
-//! histogram shards are added into one set, and the collector builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`](crate::dispatch::FAIL_FAST_AFTER)
+//! histogram shards are added into one set, and the collector builds the [`RunReport`]. When the first [`FAIL_FAST_AFTER`]
 //! connects all fail, the run stops at once instead of ramping thousands of doomed connections.
 //!
 //! **One process or several.** [`run`] is [`measure`] of the whole run followed by the report.

@@ -1,12 +1,12 @@
 //! The reliability suite's sizes: the full suite's, and the small ones its tests run.
 //!
 //! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per
-//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber window is
-//! 10 s: the stalled client dials with a small receive window (`rtlab_client`'s `stalled.rs`), so
-//! the kernel's buffers hold only a hundred KiB or so before the server's queue fills, and at
-//! 1 000 events/s it is cut a second or two in; the rest of the window measures the healthy
-//! subscribers beside it. The
-//! hostile window outlasts the server's `client_request_timeout` (10 s,
+//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber and hostile
+//! cases run at 200 events/s, a rate the server sustains for 1 000 subscribers, so that their p99
+//! ratios measure the fault rather than saturation. The slow-subscriber window is 15 s: the
+//! stalled client dials with a small receive window (`rtlab_client`'s `stalled.rs`), so the
+//! kernel's buffers hold only about 1 500 events of 64 B before the server's queue (1 024) fills,
+//! and at 200 events/s it is cut about 8 s in. The hostile window outlasts the server's `client_request_timeout` (10 s,
 //! `rtlab_server::server::CLIENT_REQUEST_TIMEOUT`), so the drops fall inside it.
 
 use std::time::Duration;
@@ -86,16 +86,20 @@ impl Default for Scale {
 }
 
 impl Scale {
-    /// The suite's sizes (about 8½ minutes in all; [`Scale::estimated`]).
+    /// The suite's sizes (about 15 minutes in all; [`Scale::estimated`]).
     pub fn full() -> Self {
         Self {
             clients: 1_000,
             connect_rate: 500.0,
             warmup: Duration::from_secs(2),
-            slow_rate: 1_000,
+            // 200 000 deliveries/s: well inside what this server sustains for 1 000 subscribers
+            // (the default suite's `saturation` scenario), so the healthy p99 measures the
+            // stalled subscriber's effect and not saturation (at 1 000 events/s the baselines'
+            // p99 were 0.3–2 s, 2026-11-28).
+            slow_rate: 200,
             slow_payload_bytes: 64,
             subscriber_queue: 1_024,
-            slow_window: Duration::from_secs(10),
+            slow_window: Duration::from_secs(15),
             slow_transports: vec![Transport::Ws, Transport::Sse],
             churn_cycles: 100_000,
             churn_workers: 100,
@@ -106,7 +110,7 @@ impl Scale {
             parked_polls: 50,
             shutdown_transports: Transport::ALL.to_vec(),
             idle_connections: 5_000,
-            hostile_rate: 1_000,
+            hostile_rate: 200,
             hostile_window: Duration::from_secs(15),
             hostile_transports: vec![Transport::Ws, Transport::Sse],
         }
@@ -139,11 +143,18 @@ impl Scale {
     pub fn estimated(&self) -> Duration {
         let ramp = self.clients as f64 / self.connect_rate;
         let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
-        // Two runs per transport (with and without the fault); churn at about 2 000 cycles/s
-        // plus a warm-up of 1 %; shutdown up to its 5 s exit.
+        // Two runs per transport (with and without the fault); churn plus a warm-up of 1 %, at
+        // the rates measured on 2 cores (2026-11-28: 6 000–7 500 cycles/s for the streams, about
+        // 400 for the polls, whose cycles wait for a poll); shutdown up to its 5 s exit.
         let slow = self.slow_transports.len() as f64 * 2.0 * run(self.slow_window);
-        let churn =
-            self.churn_transports.len() as f64 * (self.churn_cycles as f64 * 1.01 / 2_000.0 + 4.0);
+        let churn: f64 = self
+            .churn_transports
+            .iter()
+            .map(|t| {
+                let per_s = if t.is_streaming() { 6_000.0 } else { 400.0 };
+                self.churn_cycles as f64 * 1.01 / per_s + 4.0
+            })
+            .sum();
         let shutdown = self.shutdown_transports.len() as f64 * (run(self.shutdown_after) + 5.0);
         let hostile = self.hostile_transports.len() as f64 * 2.0 * run(self.hostile_window);
         Duration::from_secs_f64(slow + churn + shutdown + hostile)
@@ -155,9 +166,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_full_suite_takes_under_ten_minutes_and_the_small_one_a_few() {
+    fn the_full_suite_takes_under_eighteen_minutes_and_the_small_one_a_few() {
         let full = Scale::full().estimated().as_secs();
-        assert!((420..=600).contains(&full), "{full} s");
+        assert!((600..=1_080).contains(&full), "{full} s");
         assert!(Scale::full().slow_window >= Duration::from_secs(10));
         assert!(Scale::small().estimated().as_secs() < 240);
         let json = serde_json::to_string(&Scale::full()).unwrap();
