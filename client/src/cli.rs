@@ -17,6 +17,8 @@ use crate::network::NetworkArgs;
 use crate::tls::TlsTrust;
 use crate::trace::TraceArgs;
 
+pub use rtlab_wire::usage::one_line_error;
+
 /// Load generator for real-time web transports: opens N subscribers of one transport against a
 /// server speaking the rtlab wire contract, and reports latency percentiles, throughput, loss
 /// and the bytes each event really cost on the wire.
@@ -187,19 +189,6 @@ impl Cli {
             ..RunConfig::new(transport, url)
         })
     }
-}
-
-/// A clap error (a usage mistake) on one line: clap's message spans several lines (what was
-/// wrong, possible values, usage, a hint); this keeps what was wrong, and points to `--help`.
-pub fn one_line_error(e: &clap::Error) -> String {
-    let rendered = e.to_string();
-    let what: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .filter(|l| !l.is_empty())
-        .collect();
-    format!("{} (see --help)", what.join(" "))
 }
 
 /// Parses a duration: `10s`, `100ms`, `1m30s`, or a bare number of seconds (`2.5`).

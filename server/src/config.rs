@@ -17,6 +17,8 @@ use rtlab_wire::defaults;
 
 use crate::origin_policy::{AllowOrigin, parse_allow_origin};
 
+pub use rtlab_wire::usage::one_line_error;
+
 /// Default ticker rate, in events per second.
 pub const DEFAULT_RATE: f64 = 10.0;
 /// Default size of a ticker event's `data`, in bytes.
@@ -196,18 +198,6 @@ impl Config {
     pub fn tls(&self) -> bool {
         self.tls_cert.is_some()
     }
-}
-
-/// A clap error as one line (what was wrong, without the usage block), for the binary's stderr.
-pub fn one_line_error(e: &clap::Error) -> String {
-    let rendered = e.to_string();
-    let what: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .filter(|l| !l.is_empty())
-        .collect();
-    format!("{} (see --help)", what.join(" "))
 }
 
 fn parse_default_addr(text: &str, port: u16) -> SocketAddr {

@@ -18,6 +18,7 @@
 //! - [`event`]: `Event`, `Seq`, the one JSON encoding and a zero-copy decoder for clients.
 //! - [`framing`]: SSE frames, WebSocket header lengths, HTTP chunk sizes, TCP lines, JSON arrays.
 //! - [`transport`]: the `Transport` enum that names ws, sse, long-poll, short-poll and tcp.
+//! - `usage` (with the `clap` feature): a usage mistake on one line, as every binary prints it.
 //! - [`stats`]: the JSON document served at `GET /stats`.
 //! - [`error`]: the `{"error": ...}` body and decoding errors.
 //!
@@ -28,6 +29,8 @@ pub mod event;
 pub mod framing;
 pub mod stats;
 pub mod transport;
+#[cfg(feature = "clap")]
+pub mod usage;
 
 pub use error::{ErrorBody, WireError};
 pub use event::{Event, EventView, Seq, now_unix_nanos};

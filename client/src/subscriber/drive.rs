@@ -23,14 +23,25 @@ use crate::subscriber::{End, Outcome, Subscriber};
 use crate::tally::PublishTally;
 use crate::transport::SubError;
 
-/// Runs subscriber `meter.id` of type `S` from connect to the end of its drain.
-pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
+/// Connects subscriber `meter.id` of type `S` within the connect timeout (and before the window
+/// ends), or hands back the failed subscriber's outcome.
+pub(crate) async fn connect_in_time<S: Subscriber>(
+    ctx: &Ctx,
+    mut meter: Meter,
+) -> Result<(S, Meter), Outcome> {
     let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
-    let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
-    let mut sub = match connected {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return failed(meter, e),
-        Err(_) => return failed(meter, SubError::ConnectTimeout),
+    match tokio::time::timeout_at(deadline.into(), S::connect(ctx, &mut meter)).await {
+        Ok(Ok(s)) => Ok((s, meter)),
+        Ok(Err(e)) => Err(failed(meter, e)),
+        Err(_) => Err(failed(meter, SubError::ConnectTimeout)),
+    }
+}
+
+/// Runs subscriber `meter.id` of type `S` from connect to the end of its drain.
+pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
+    let (mut sub, mut meter) = match connect_in_time::<S>(&ctx, meter).await {
+        Ok(connected) => connected,
+        Err(outcome) => return outcome,
     };
     let live = meter.live().clone();
     live.connected.fetch_add(1, Ordering::Relaxed);

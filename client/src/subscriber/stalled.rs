@@ -31,16 +31,14 @@
 //! `completed`: the healthy subscribers' figures are theirs alone.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::clock::DRAIN_MIN;
 use crate::ending::{StalledEnd, end_kind};
 use crate::subscriber::ctx::Ctx;
-use crate::subscriber::drive::failed;
+use crate::subscriber::drive::connect_in_time;
 use crate::subscriber::meter::Meter;
 use crate::subscriber::{End, Outcome, Subscriber};
 use crate::tally::Tally;
-use crate::transport::SubError;
 
 /// The receive buffer (`SO_RCVBUF`) a stalled subscriber asks for: a slow client's small
 /// window (Linux doubles it for its bookkeeping).
@@ -49,14 +47,11 @@ pub const STALLED_RECV_BUFFER_BYTES: u32 = 4 * 1024;
 /// Runs stalled subscriber `meter.id` of type `S`: connect, first event, stall until the
 /// window's end, then read what is buffered until the server's cut (at most [`DRAIN_MIN`]).
 pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Outcome {
-    let deadline = (Instant::now() + ctx.connect_timeout).min(ctx.clock.window_end);
     meter.stop_at_first_event();
     meter.use_recv_buffer(STALLED_RECV_BUFFER_BYTES);
-    let connected = tokio::time::timeout_at(deadline.into(), S::connect(&ctx, &mut meter)).await;
-    let mut sub = match connected {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return failed(meter, e),
-        Err(_) => return failed(meter, SubError::ConnectTimeout),
+    let (mut sub, mut meter) = match connect_in_time::<S>(&ctx, meter).await {
+        Ok(connected) => connected,
+        Err(outcome) => return outcome,
     };
     let live = meter.live().clone();
     live.ever_connected
