@@ -50,7 +50,9 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
         // queue (default buffers would hold some 4 MiB, about the whole queue's worth).
         let got = stalled.events_before_cut[0];
         assert!(got > 0 && got <= scale.subscriber_queue / 4, "{t}: {got}");
-        assert!(r.p99_ratio.is_some_and(|x| x > 0.0), "{t}: {r:?}");
+        let p99 = r.p99.expect("three healthy p99s");
+        assert!(p99.ratio().is_some_and(|x| x > 0.0), "{t}: {r:?}");
+        assert!(p99.noise().is_some_and(|x| x >= 1.0), "{t}: {r:?}");
         assert!(r.baseline_rss_peak_bytes > 0 && r.stalled_run_rss_peak_bytes > 0);
         assert_eq!(r.healthy_lagging, 0, "{t}: no healthy subscriber is cut");
         let md = section::markdown(&ReliabilityReport {
@@ -84,6 +86,18 @@ async fn churn_leaves_no_open_file_behind_on_any_transport() {
             r.fds_after
         );
         assert!(r.rss_ratio.is_some(), "{t}");
+        // And the second churn: its files and its per-cycle growth are read too.
+        assert_eq!(r.second_cycles, 100, "{t}");
+        assert!(
+            r.fds_after_second
+                .is_some_and(|n| n as f64 <= churn::GROWTH_GOAL * r.fds_before.unwrap() as f64),
+            "{t}: {:?}",
+            r.fds_after_second
+        );
+        assert!(
+            matches!(r.rss_growth_per_cycle(), (Some(_), Some(_))),
+            "{t}"
+        );
     }
 }
 
@@ -91,7 +105,7 @@ async fn churn_leaves_no_open_file_behind_on_any_transport() {
 async fn sigterm_under_load_closes_every_transport_cleanly_and_exits_0_in_time() {
     let (lab, scale) = (lab(), Scale::small());
     for t in Transport::ALL {
-        let r = shutdown::run(&lab, &scale, t).await;
+        let r = shutdown::run(&lab, &scale, t, scale.shutdown_rates[0]).await;
         assert_eq!(r.error, None, "{t}");
         assert_eq!(r.exit_code, Some(0), "{t}");
         assert!(
@@ -139,7 +153,7 @@ async fn idle_and_slow_headers_connections_are_dropped_by_the_request_timeout() 
         (9.0..12.0).contains(&slow) && r.slow_headers_bytes_sent >= 8,
         "{r:?}"
     );
-    assert!(r.p99_ratio.is_some(), "{r:?}");
+    assert!(r.p99.and_then(|p| p.ratio()).is_some(), "{r:?}");
     let md = section::markdown(&ReliabilityReport {
         scale,
         hostile: vec![r],

@@ -53,9 +53,9 @@ pub fn plan(scale: &Scale) -> String {
         |ts: &[rtlab_wire::Transport]| ts.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
     let est = scale.estimated().as_secs_f64();
     format!(
-        "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, with and without)\n\
+        "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, baseline, with, baseline)\n\
          churn: {} ({} cycles each)\n\
-         shutdown under load: {} ({} clients, {} events/s)\n\
+         shutdown under load: {} ({} clients, at {} events/s)\n\
          hostile clients: {} ({} idle connections and a slow-headers client)\n\
          estimated {est:.0} s ({:.1} min)\n",
         list(&scale.slow_transports),
@@ -66,7 +66,12 @@ pub fn plan(scale: &Scale) -> String {
         scale.churn_cycles,
         list(&scale.shutdown_transports),
         scale.clients,
-        scale.shutdown_rate,
+        scale
+            .shutdown_rates
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" and "),
         list(&scale.hostile_transports),
         scale.idle_connections,
         est / 60.0

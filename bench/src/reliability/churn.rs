@@ -9,6 +9,13 @@
 //! arenas, the history ring filling) is not mistaken for a leak; "after" is taken once the last
 //! cycle has ended and a settling second has passed (connections closing). The promise: both
 //! within 1.1× of before, and no error but those the client counted by kind.
+//!
+//! **Leak or high-water mark?** An allocator keeps memory it once needed (100 workers' worth of
+//! connection buffers at the churn's peak), so RSS after a churn can sit above RSS before with
+//! nothing leaked. A leak grows with every cycle; a high-water mark does not. So a *second* churn
+//! of a tenth of the cycles follows, and RSS is read again: the report gives the growth per cycle
+//! of both churns, and a second churn that adds next to nothing per cycle shows the first one's
+//! growth was the mark, not a leak.
 
 use std::time::Duration;
 
@@ -55,6 +62,12 @@ pub struct ChurnResult {
     pub rss_after_bytes: Option<u64>,
     /// `rss_after / rss_before`.
     pub rss_ratio: Option<f64>,
+    /// Cycles of the second churn (a tenth of the first), run after "after" was read.
+    pub second_cycles: u64,
+    /// The server's open files after the second churn.
+    pub fds_after_second: Option<u64>,
+    /// The server's RSS after the second churn, bytes.
+    pub rss_after_second_bytes: Option<u64>,
     /// What went wrong, if the churn could not be measured.
     pub error: Option<String>,
 }
@@ -71,10 +84,17 @@ impl ChurnResult {
         let fds_ok = self.fds_ratio.is_some_and(|r| r <= GROWTH_GOAL);
         let rss_ok = self.rss_ratio.is_some_and(|r| r <= GROWTH_GOAL);
         let fmt = |r: Option<f64>| r.map_or_else(|| "?".into(), |r| format!("×{r:.2}"));
+        let second = match self.rss_growth_per_cycle() {
+            (Some(first), Some(second)) => format!(
+                "; RSS grew {first:.0} B per cycle in the churn, {second:.0} B per cycle in {} more",
+                self.second_cycles
+            ),
+            _ => String::new(),
+        };
         Verdict {
             held: fds_ok && rss_ok && self.cycles_done == self.cycles_asked,
             why: format!(
-                "{} of {} cycles ({:.0}/s), open fds {} and RSS {} after vs before (goal ≤ {GROWTH_GOAL})",
+                "{} of {} cycles ({:.0}/s), open fds {} and RSS {} after vs before (goal ≤ {GROWTH_GOAL}){second}",
                 self.cycles_done,
                 self.cycles_asked,
                 self.cycles_per_s,
@@ -82,6 +102,27 @@ impl ChurnResult {
                 fmt(self.rss_ratio)
             ),
         }
+    }
+
+    /// RSS growth per cycle, bytes (negative when it shrank): over the churn, and over the
+    /// second churn.
+    pub fn rss_growth_per_cycle(&self) -> (Option<f64>, Option<f64>) {
+        let per = |from: Option<u64>, to: Option<u64>, cycles: u64| match (from, to) {
+            (Some(a), Some(b)) if cycles > 0 => Some((b as f64 - a as f64) / cycles as f64),
+            _ => None,
+        };
+        (
+            per(
+                self.rss_before_bytes,
+                self.rss_after_bytes,
+                self.cycles_asked,
+            ),
+            per(
+                self.rss_after_bytes,
+                self.rss_after_second_bytes,
+                self.second_cycles,
+            ),
+        )
     }
 }
 
@@ -125,7 +166,16 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
     tokio::time::sleep(SETTLE).await;
     result.fds_after = open_fds(pid);
     result.rss_after_bytes = rss_bytes(pid);
+    result.second_cycles = (scale.churn_cycles / 10).max(100);
+    let second = churn(result.second_cycles).await;
+    tokio::time::sleep(SETTLE).await;
+    result.fds_after_second = open_fds(pid);
+    result.rss_after_second_bytes = rss_bytes(pid);
     server.stop().await;
+    if let Err(e) = second {
+        result.error = Some(format!("second churn: {e}"));
+        return result;
+    }
     if let Err(e) = warmed {
         result.error = Some(format!("warm-up churn: {e}"));
         return result;

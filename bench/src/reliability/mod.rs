@@ -21,6 +21,7 @@
 pub mod churn;
 pub mod hostile;
 pub mod lab;
+pub mod p99_effect;
 pub mod scale;
 pub mod section;
 pub mod shutdown;
@@ -89,10 +90,15 @@ pub async fn run(lab: &Lab, scale: &Scale) -> ReliabilityReport {
         eprintln!("rtlab: churn, {t}: {}", r.verdict().why);
         report.churn.push(r);
     }
-    for &t in &scale.shutdown_transports {
-        let r = shutdown::run(lab, scale, t).await;
-        eprintln!("rtlab: shutdown, {t}: {}", r.verdict().why);
-        report.shutdown.push(r);
+    for &rate in &scale.shutdown_rates {
+        for &t in &scale.shutdown_transports {
+            let r = shutdown::run(lab, scale, t, rate).await;
+            eprintln!(
+                "rtlab: shutdown at {rate} events/s, {t}: {}",
+                r.verdict().why
+            );
+            report.shutdown.push(r);
+        }
     }
     for &t in &scale.hostile_transports {
         let r = hostile::run(lab, scale, t).await;
@@ -119,9 +125,11 @@ mod tests {
     fn slow_at(p99_ratio: f64, cut: u64) -> slow::SlowResult {
         slow::SlowResult {
             transport: Some(Transport::Ws),
-            baseline_p99_us: Some(1_000.0),
-            stalled_run_p99_us: Some(1_000.0 * p99_ratio),
-            p99_ratio: Some(p99_ratio),
+            p99: Some(p99_effect::P99Effect {
+                baseline_before_us: 1_000.0,
+                with_fault_us: 1_000.0 * p99_ratio,
+                baseline_after_us: 1_000.0,
+            }),
             stalled: Some(StalledReport {
                 asked: 1,
                 stalled: 1,
@@ -183,7 +191,11 @@ mod tests {
             idle_opened: 5,
             idle_dropped: 5,
             slow_headers_dropped_after_s: Some(10.0),
-            p99_ratio: Some(1.05),
+            p99: Some(p99_effect::P99Effect {
+                baseline_before_us: 1_000.0,
+                with_fault_us: 1_050.0,
+                baseline_after_us: 1_000.0,
+            }),
             ..hostile::HostileResult::default()
         };
         assert!(hostile.verdict().held);

@@ -43,8 +43,8 @@ pub struct Scale {
     pub churn_rate: u64,
     /// Churn: the transports.
     pub churn_transports: Vec<Transport>,
-    /// Shutdown: the ticker's rate.
-    pub shutdown_rate: u64,
+    /// Shutdown: the ticker's rates, one run per rate and transport.
+    pub shutdown_rates: Vec<u64>,
     /// Shutdown: how long into the window the server gets SIGTERM.
     #[serde(with = "seconds")]
     pub shutdown_after: Duration,
@@ -97,7 +97,10 @@ impl Scale {
             // stalled subscriber's effect and not saturation (at 1 000 events/s the baselines'
             // p99 were 0.3–2 s, 2026-11-28).
             slow_rate: 200,
-            slow_payload_bytes: 64,
+            // Large enough that the server's send buffer on the stalled socket holds few events
+            // (see `slow.rs`), small enough that 1 000 healthy subscribers stay far from
+            // saturation.
+            slow_payload_bytes: 512,
             subscriber_queue: 1_024,
             slow_window: Duration::from_secs(15),
             slow_transports: vec![Transport::Ws, Transport::Sse],
@@ -105,7 +108,11 @@ impl Scale {
             churn_workers: 100,
             churn_rate: 1_000,
             churn_transports: Transport::ALL.to_vec(),
-            shutdown_rate: 10_000,
+            // The contract's 10 000 events/s for 1 000 subscribers is 10 million deliveries/s,
+            // past what two cores carry (the subscribers fall behind and are cut as lagging);
+            // 1 000 events/s is a load this server sustains, so the promise is also seen apart
+            // from overload.
+            shutdown_rates: vec![1_000, 10_000],
             shutdown_after: Duration::from_secs(3),
             parked_polls: 50,
             shutdown_transports: Transport::ALL.to_vec(),
@@ -129,7 +136,7 @@ impl Scale {
             slow_window: Duration::from_secs(5),
             churn_cycles: 1_000,
             churn_workers: 10,
-            shutdown_rate: 1_000,
+            shutdown_rates: vec![1_000],
             shutdown_after: Duration::from_secs(1),
             parked_polls: 5,
             idle_connections: 50,
@@ -143,20 +150,22 @@ impl Scale {
     pub fn estimated(&self) -> Duration {
         let ramp = self.clients as f64 / self.connect_rate;
         let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
-        // Two runs per transport (with and without the fault); churn plus a warm-up of 1 %, at
+        // Three runs per transport (baseline, fault, baseline); churn plus a warm-up of 1 % and a
+        // second churn of 10 %, at
         // the rates measured on 2 cores (2026-11-28: 6 000–7 500 cycles/s for the streams, about
         // 400 for the polls, whose cycles wait for a poll); shutdown up to its 5 s exit.
-        let slow = self.slow_transports.len() as f64 * 2.0 * run(self.slow_window);
+        let slow = self.slow_transports.len() as f64 * 3.0 * run(self.slow_window);
         let churn: f64 = self
             .churn_transports
             .iter()
             .map(|t| {
                 let per_s = if t.is_streaming() { 6_000.0 } else { 400.0 };
-                self.churn_cycles as f64 * 1.01 / per_s + 4.0
+                self.churn_cycles as f64 * 1.11 / per_s + 6.0
             })
             .sum();
-        let shutdown = self.shutdown_transports.len() as f64 * (run(self.shutdown_after) + 5.0);
-        let hostile = self.hostile_transports.len() as f64 * 2.0 * run(self.hostile_window);
+        let shutdown = (self.shutdown_rates.len() * self.shutdown_transports.len()) as f64
+            * (run(self.shutdown_after) + 5.0);
+        let hostile = self.hostile_transports.len() as f64 * 3.0 * run(self.hostile_window);
         Duration::from_secs_f64(slow + churn + shutdown + hostile)
     }
 }

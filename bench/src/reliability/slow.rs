@@ -1,15 +1,22 @@
 //! Slow subscriber: one client that stops reading, among many healthy ones.
 //!
-//! Two runs per transport, each on a fresh server at the same steady rate: the healthy
-//! subscribers alone (the baseline), then the same subscribers plus one stalled
+//! Three runs per transport, each on a fresh server at the same steady rate: the healthy
+//! subscribers alone (the baseline), the same subscribers plus one stalled
 //! (`rtlab_client`'s `--stalled 1`: it takes its first event, then holds its socket open and
-//! reads nothing until the window is over, then reads what the kernel kept for it). The
-//! promise: the healthy subscribers' p99 stays within 1.1× of the baseline's, the stalled one
+//! reads nothing until the window is over, then reads what the kernel kept for it), and the
+//! baseline again, so the p99's own run-to-run spread is known ([`P99Effect`]). The
+//! promise: the healthy subscribers' p99 stays within 1.1× of the baselines', the stalled one
 //! is cut (WebSocket close `1008 lagging`, an SSE stream's end) once it is the queue bound
 //! behind, and the server's memory stays bounded (its peak RSS, sampled every 100 ms, beside the
 //! baseline's). The events the stalled one received before its cut are reported beside the
 //! bound: they are what the kernel's socket buffers held (the server drops its queue at the
 //! cut), small because the stalled client dials with a small receive window.
+//!
+//! **Why events of 512 B.** The stalled client's window is small, but the server's send buffer
+//! still grows against it: `ss -tmi` showed 283 KB of send buffer on the stalled socket
+//! (2026-11-28). At 64-byte events (113 B on the wire) that is 2 500 events, 12 s of a 200/s feed
+//! before the queue bound even starts to count, so in a 15 s window the WebSocket was never
+//! cut. At 512 B the kernel's share is some 500 events and the cut comes a few seconds in.
 
 use std::time::Duration;
 
@@ -19,7 +26,8 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, client_config};
-use super::{Scale, Verdict, ratio};
+use super::p99_effect::P99Effect;
+use super::{Scale, Verdict};
 use crate::proc_sampler::Sampler;
 
 /// Most the healthy p99 may grow with a stalled subscriber beside them.
@@ -36,19 +44,15 @@ pub struct SlowResult {
     pub rate: u64,
     /// The server's queue bound, events.
     pub subscriber_queue: u64,
-    /// Healthy p99 without the stalled subscriber, µs.
-    pub baseline_p99_us: Option<f64>,
-    /// Healthy p99 with it, µs.
-    pub stalled_run_p99_us: Option<f64>,
-    /// `stalled_run_p99_us / baseline_p99_us`.
-    pub p99_ratio: Option<f64>,
+    /// Healthy p99s: the baselines without the stalled subscriber, and the run with it.
+    pub p99: Option<P99Effect>,
     /// Healthy subscribers cut as lagging in the run with the stalled one.
     pub healthy_lagging: u64,
     /// Healthy subscribers' loss (events missing from their streams) in that run.
     pub healthy_lost: u64,
     /// How the stalled subscriber ended.
     pub stalled: Option<StalledReport>,
-    /// The server's peak RSS in the baseline run, bytes.
+    /// The server's peak RSS in the baseline runs (the larger), bytes.
     pub baseline_rss_peak_bytes: u64,
     /// The server's peak RSS in the run with the stalled subscriber, bytes.
     pub stalled_run_rss_peak_bytes: u64,
@@ -71,15 +75,15 @@ impl SlowResult {
             .as_ref()
             .map(|s| s.close_codes.keys().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
-        let p99_ok = self.p99_ratio.is_some_and(|r| r <= P99_GOAL);
-        let held = cut == 1 && p99_ok && self.healthy_lagging == 0;
-        let ratio = self
-            .p99_ratio
-            .map_or_else(|| "no p99 ratio".into(), |r| format!("healthy p99 ×{r:.2}"));
+        let held =
+            cut == 1 && self.p99.is_some_and(|p| p.held(P99_GOAL)) && self.healthy_lagging == 0;
+        let p99 = self
+            .p99
+            .map_or_else(|| "no healthy p99".into(), |p| p.clause(P99_GOAL));
         Verdict {
             held,
             why: format!(
-                "{ratio} (goal ≤ {P99_GOAL}), stalled subscriber {}, {} healthy cut",
+                "{p99}; stalled subscriber {}, {} healthy cut",
                 if cut == 1 {
                     format!("cut ({how})")
                 } else {
@@ -100,6 +104,7 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
         subscriber_queue: scale.subscriber_queue,
         ..SlowResult::default()
     };
+    // Baseline, fault, baseline: the two baselines bracket the faulted run (see P99Effect).
     let baseline = match one_run(lab, scale, transport, 0).await {
         Ok(b) => b,
         Err(e) => {
@@ -114,13 +119,22 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
             return result;
         }
     };
-    result.baseline_p99_us = Some(baseline.0.latency_us.p99);
-    result.stalled_run_p99_us = Some(stalled.0.latency_us.p99);
-    result.p99_ratio = ratio(stalled.0.latency_us.p99, baseline.0.latency_us.p99);
+    let baseline_after = match one_run(lab, scale, transport, 0).await {
+        Ok(b) => b,
+        Err(e) => {
+            result.error = Some(format!("second baseline: {e}"));
+            return result;
+        }
+    };
+    result.p99 = Some(P99Effect {
+        baseline_before_us: baseline.0.latency_us.p99,
+        with_fault_us: stalled.0.latency_us.p99,
+        baseline_after_us: baseline_after.0.latency_us.p99,
+    });
     result.healthy_lagging = stalled.0.lagging_disconnects;
     result.healthy_lost = stalled.0.lost;
     result.stalled = stalled.0.stalled.clone();
-    result.baseline_rss_peak_bytes = baseline.1;
+    result.baseline_rss_peak_bytes = baseline.1.max(baseline_after.1);
     result.stalled_run_rss_peak_bytes = stalled.1;
     result
 }
