@@ -39,6 +39,8 @@
 //! - [`certificate`]: the run's self-signed TLS certificate, for the cases over TLS.
 //! - [`cluster`]: a broker, N server nodes and an nginx proxy in front (`rtlab cluster`).
 //! - [`reliability`]: the `reliability` suite: the contract's reliability promises under load.
+//! - [`cluster_suite`]: the `cluster` suite: through a proxy, scale-out, failover, 100 000
+//!   connections.
 //! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
 //! - [`hgrm`]: latency histograms and HdrHistogram `.hgrm` files.
@@ -74,6 +76,7 @@ pub mod certificate;
 pub mod cli;
 pub mod client_run;
 pub mod cluster;
+pub mod cluster_suite;
 pub mod command;
 pub mod compare;
 pub mod connection_memory;

@@ -23,6 +23,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     if args.suite == super::reliability::SUITE_NAME {
         return super::reliability::run(args);
     }
+    if args.suite == super::cluster_suite::SUITE_NAME {
+        return super::cluster_suite::run(args);
+    }
     let suite = plan::narrowed_suite(&args)?;
     if args.dry_run {
         print!("{}", plan::dry_run(&suite));

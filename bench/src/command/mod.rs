@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`measure`] | `rtlab run`: load, narrow, pin, run, draw, print, decide the exit |
 //! | [`reliability`] | `rtlab run --suite reliability`: the reliability suite and its report |
+//! | [`cluster_suite`] | `rtlab run --suite cluster`: the proxy, scale-out, failover and many-connections cases |
 //! | [`plan`] | the suite as `--duration`/`--transports`/… narrow it, and the `--dry-run` plan |
 //! | [`signals`] | Ctrl-C, SIGTERM and SIGHUP stop the run in order |
 //! | [`cluster`] | `rtlab cluster`: a broker, N nodes and a proxy, in the foreground until stopped |
@@ -20,6 +21,7 @@
 //! `--client-shards` is above 1 (see `client_run.rs`).
 
 pub mod cluster;
+pub mod cluster_suite;
 pub mod exit;
 pub mod measure;
 pub mod plan;

@@ -63,16 +63,18 @@ pub struct Scale {
     pub hostile_transports: Vec<Transport>,
 }
 
-/// Durations as seconds (a float) in `reliability.json`.
-mod seconds {
+/// Durations as seconds (a float) in `reliability.json` and `cluster.json`.
+pub mod seconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// `d` as seconds.
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 
+    /// Seconds as a duration.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
