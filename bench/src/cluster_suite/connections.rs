@@ -23,7 +23,8 @@ use super::lab::{Lab, client_config, node_options};
 use crate::client_run::SHARD_SUBCOMMAND;
 use crate::proc_sampler::{Sampler, read_sample};
 
-/// Connections per node, at most: under the 20 000 open files, with room for the node's own.
+/// Connections per node in the full suite, at most: under the 20 000 open files, with room for
+/// the node's own.
 pub const PER_NODE: u64 = 18_000;
 
 /// One run of many connections.
@@ -76,15 +77,15 @@ impl ConnectionsResult {
     }
 }
 
-/// The nodes `clients` connections need.
-pub fn nodes_for(clients: u64) -> usize {
-    clients.div_ceil(PER_NODE).max(1) as usize
+/// The nodes `clients` connections need at `per_node` each.
+pub fn nodes_for(clients: u64, per_node: u64) -> usize {
+    clients.div_ceil(per_node.max(1)).max(1) as usize
 }
 
 /// Runs `scale.connections` subscribers of `transport`.
 pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ConnectionsResult {
     let clients = scale.connections;
-    let nodes = nodes_for(clients);
+    let nodes = nodes_for(clients, scale.connections_per_node);
     let mut result = ConnectionsResult {
         transport: Some(transport),
         clients,
@@ -93,7 +94,7 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ConnectionsR
         ..ConnectionsResult::default()
     };
     let mut options = node_options(scale.connections_rate, 64);
-    options.max_connections = PER_NODE + 500;
+    options.max_connections = scale.connections_per_node + 500;
     let mut cluster = match lab.cluster(nodes, None, true, options).await {
         Ok(c) => c,
         Err(e) => {
@@ -161,8 +162,8 @@ mod tests {
 
     #[test]
     fn a_hundred_thousand_need_six_nodes_and_memory_is_per_held_connection() {
-        assert_eq!(nodes_for(100_000), 6);
-        assert_eq!(nodes_for(10), 1);
+        assert_eq!(nodes_for(100_000, PER_NODE), 6);
+        assert_eq!(nodes_for(10, PER_NODE), 1);
         let r = ConnectionsResult {
             clients: 2,
             connected: 2,

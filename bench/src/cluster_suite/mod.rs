@@ -76,6 +76,8 @@ pub struct Scale {
     pub failover_transports: Vec<Transport>,
     /// Many connections: how many.
     pub connections: u64,
+    /// Many connections: most per node (and per client process).
+    pub connections_per_node: u64,
     /// Many connections: events/s.
     pub connections_rate: u64,
     /// Many connections: new connections per second while ramping up.
@@ -119,6 +121,7 @@ impl Scale {
                 Transport::ShortPoll,
             ],
             connections: 100_000,
+            connections_per_node: connections::PER_NODE,
             connections_rate: 1,
             connections_connect_rate: 5_000.0,
             connections_window: Duration::from_secs(20),
@@ -142,6 +145,7 @@ impl Scale {
             failover_clients: 10,
             failover_window: Duration::from_secs(6),
             connections: 400,
+            connections_per_node: 200,
             connections_rate: 5,
             connections_connect_rate: 1_000.0,
             connections_window: Duration::from_secs(2),

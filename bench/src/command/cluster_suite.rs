@@ -65,7 +65,7 @@ pub fn plan(scale: &Scale) -> String {
         scale.failover_clients,
         list(&scale.connections_transports),
         scale.connections,
-        cluster_suite::connections::nodes_for(scale.connections),
+        cluster_suite::connections::nodes_for(scale.connections, scale.connections_per_node),
         est / 60.0
     )
 }
