@@ -52,7 +52,7 @@ pub async fn run(
     if !(rate.is_finite() && rate > 0.0) {
         return;
     }
-    let grid = Grid { rate };
+    let grid = Grid::new(rate);
     let data = filler(payload_bytes);
     let period = Duration::try_from_secs_f64(1.0 / rate)
         .unwrap_or(MAX_TICK)
@@ -110,20 +110,33 @@ pub fn max_catch_up(rate: f64) -> u64 {
 }
 
 /// The timetable shared by every node: tick `k` is due `k / rate` seconds after the Unix epoch.
+///
+/// Computed in integers, with the rate in thousandths of an event per second: every node must
+/// compute bit-identical `k` and `ts` from the same clock reading, and `f64` arithmetic on
+/// nanosecond timestamps (~1.8e18, where a double's step is 256 ns) would not even give equal
+/// gaps between ticks. Rates are thus taken to 0.001 events/s (the smallest is 0.001).
 #[derive(Debug, Clone, Copy)]
 struct Grid {
-    rate: f64,
+    millihertz: u128,
 }
 
 impl Grid {
-    /// The newest tick due at `now_ns` (ns since the Unix epoch).
-    fn last_due(self, now_ns: u64) -> u64 {
-        (now_ns as f64 * self.rate / 1e9).floor() as u64
+    fn new(rate: f64) -> Self {
+        Self {
+            millihertz: ((rate * 1_000.0).round() as u128).max(1),
+        }
     }
 
-    /// When tick `k` is due, in ns since the Unix epoch: its `ts`.
+    /// The newest tick due at `now_ns` (ns since the Unix epoch).
+    fn last_due(self, now_ns: u64) -> u64 {
+        u64::try_from(u128::from(now_ns) * self.millihertz / 1_000_000_000_000).unwrap_or(u64::MAX)
+    }
+
+    /// When tick `k` is due, in ns since the Unix epoch: its `ts`. The first instant at which
+    /// [`Grid::last_due`] reaches `k` (a ceiling, so the two never disagree).
     fn due_at(self, k: u64) -> u64 {
-        (k as f64 / self.rate * 1e9).round() as u64
+        let ns = (u128::from(k) * 1_000_000_000_000).div_ceil(self.millihertz);
+        u64::try_from(ns).unwrap_or(u64::MAX)
     }
 }
 
@@ -133,26 +146,30 @@ mod tests {
 
     #[test]
     fn every_node_computes_the_same_ticks_from_the_clock_alone() {
-        let grid = Grid { rate: 10.0 };
+        let grid = Grid::new(10.0);
         let now = 1_764_300_000_123_456_789;
         let k = grid.last_due(now);
         assert_eq!(k, 17_643_000_001);
         assert_eq!(grid.due_at(k), 1_764_300_000_100_000_000);
         assert!(grid.due_at(k) <= now && now < grid.due_at(k + 1));
         // Fractional rates: one tick every two seconds.
-        let slow = Grid { rate: 0.5 };
+        let slow = Grid::new(0.5);
         assert_eq!(slow.due_at(3), 6_000_000_000);
         assert_eq!(slow.last_due(7_999_999_999), 3);
+        // A tick is due exactly from its ts on, at any rate.
+        let odd = Grid::new(3.0);
+        for k in [1, 2, 17_643_000_001] {
+            assert_eq!(odd.last_due(odd.due_at(k)), k);
+            assert_eq!(odd.last_due(odd.due_at(k) - 1), k - 1);
+        }
     }
 
     #[test]
-    fn ticks_are_one_period_apart_at_high_rates() {
-        let grid = Grid { rate: 5_000.0 };
+    fn ticks_are_exactly_one_period_apart() {
+        let grid = Grid::new(5_000.0);
         let k = grid.last_due(1_764_300_000_000_000_000);
         for i in 0..1_000 {
-            let gap = grid.due_at(k + i + 1) - grid.due_at(k + i);
-            // Float rounding at ~1.8e18 ns is a few hundred ns at most.
-            assert!((199_500..=200_500).contains(&gap), "gap {gap} ns");
+            assert_eq!(grid.due_at(k + i + 1) - grid.due_at(k + i), 200_000);
         }
     }
 
