@@ -29,6 +29,8 @@ pub const DEFAULT_BATCH_MAX: usize = 1_000;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(10);
 /// Default idle time after which an SSE stream gets a `:` comment heartbeat.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// Default JetStream stream of the feed in cluster mode (`--broker-stream`).
+pub const DEFAULT_BROKER_STREAM: &str = "rtlab";
 /// Default per-subscriber queue, in events.
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1_024;
 /// Default cap on open streaming connections (WebSocket, SSE, TCP, echo).
@@ -69,7 +71,8 @@ pub struct Config {
     #[arg(long, default_value_t = DEFAULT_PAYLOAD_BYTES)]
     pub payload_bytes: usize,
 
-    /// Events kept in the history ring for resumption (`?after=`, `Last-Event-ID`) and polling.
+    /// Events kept in the history ring for resumption (`?after=`, `Last-Event-ID`) and polling; in
+    /// cluster mode also the message limit of the broker stream this node creates.
     #[arg(long, default_value_t = defaults::HISTORY, value_parser = parse_at_least_one)]
     pub history: usize,
 
@@ -135,12 +138,12 @@ pub struct Config {
     /// The JetStream stream that carries the feed in cluster mode (created if missing, with
     /// `--history` as its message limit, on the subject `NAME.feed`). Nodes of one cluster give
     /// the same name.
-    #[arg(long, value_name = "NAME", default_value = crate::broker::DEFAULT_STREAM,
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_BROKER_STREAM,
           value_parser = parse_stream_name)]
     pub broker_stream: String,
 
-    /// This server's name in `/stats` and on its `listening` line; defaults to the HTTP listen
-    /// address as given (e.g. `127.0.0.1:8080`).
+    /// This server's name in `/stats` and on its `listening` line; defaults to the bound HTTP
+    /// address (e.g. `127.0.0.1:8080`, or the port the OS picked for port 0).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
 
@@ -171,7 +174,7 @@ impl Default for Config {
             tls_key: None,
             tcp_tls_addr: None,
             broker: None,
-            broker_stream: crate::broker::DEFAULT_STREAM.to_owned(),
+            broker_stream: DEFAULT_BROKER_STREAM.to_owned(),
             node: None,
         }
     }

@@ -56,9 +56,6 @@ use tokio::sync::watch;
 use crate::hub::Origin;
 use message::headers;
 
-/// The default `--broker-stream`.
-pub const DEFAULT_STREAM: &str = "rtlab";
-
 /// How long JetStream keeps a tick's `Nats-Msg-Id` to drop the other nodes' copies of it.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 

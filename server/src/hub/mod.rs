@@ -15,6 +15,10 @@
 //! So publishing costs one encoding, one ring slot and one atomic load per subscriber, whatever
 //! the transports, and a delivery costs the subscriber one locked read of the ring.
 //!
+//! In cluster mode (`--broker`) the seq and ts are assigned by the broker's stream, not here:
+//! every node appends the stream's events with [`Hub::append`], which does steps 2 to 4 with the
+//! given seq and ts, so every node's hub holds the same events under the same seqs.
+//!
 //! Resumption is seamless because subscribing and reading the history happen under the same lock
 //! ([`Hub::subscribe_after`]): the backlog ends exactly where the subscription's cursor begins.
 //! Transports still skip seqs they have already sent, the classic "subscribe first, then read
