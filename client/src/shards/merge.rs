@@ -100,7 +100,11 @@ mod tests {
                 tally = Tally::default();
                 tally.error(e.kind());
             }
-            c.push(Outcome { tally, end });
+            c.push(Outcome {
+                tally,
+                end,
+                lost_at_unix_ns: None,
+            });
         }
         c
     }

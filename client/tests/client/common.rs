@@ -75,6 +75,15 @@ pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
     }
 }
 
+/// `config` as before reconnecting existed (`--no-reconnect`): a dropped subscriber is lost at
+/// once. For the tests of how drops and early ends are reported as such.
+pub fn without_reconnecting(config: RunConfig) -> RunConfig {
+    RunConfig {
+        reconnect_give_up: None,
+        ..config
+    }
+}
+
 /// Runs `config` (which must succeed) against `server`, then shuts the server down.
 pub async fn run_then_shut_down(server: RunningServer, config: RunConfig) -> RunReport {
     let report = rtlab_client::run(config).await.expect("the run succeeds");
