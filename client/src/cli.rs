@@ -399,6 +399,22 @@ mod tests {
     }
 
     #[test]
+    fn reconnecting_is_the_default_and_can_be_bounded_or_turned_off() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["rtlab-client", "-t", "sse"].iter().chain(args))
+                .map(|c| c.run_config().unwrap().reconnect_give_up)
+        };
+        assert_eq!(parse(&[]).unwrap(), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse(&["--reconnect-give-up-ms", "2500"]).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(parse(&["--no-reconnect"]).unwrap(), None);
+        assert!(parse(&["--no-reconnect", "--reconnect-give-up-ms", "5"]).is_err());
+        assert!(parse(&["--reconnect-give-up-ms", "-1"]).is_err());
+    }
+
+    #[test]
     fn transport_is_required_except_for_trace() {
         assert!(Cli::try_parse_from(["rtlab-client"]).is_err());
         let t = Cli::try_parse_from(["rtlab-client", "trace", "ws"]).unwrap();

@@ -41,6 +41,16 @@ pub fn streaming_transports(#[case] transport: Transport) {}
 #[case::sse(Transport::Sse)]
 pub fn http_streams(#[case] transport: Transport) {}
 
+/// The transports that resume by seq after a drop (`?after=N`, `Last-Event-ID`); the raw-TCP
+/// floor cannot.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+pub fn resuming_transports(#[case] transport: Transport) {}
+
 /// Events per second of the test server's ticker.
 pub const RATE: f64 = 100.0;
 
