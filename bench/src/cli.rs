@@ -174,6 +174,7 @@ front is the proxy (or the first node without --proxy), nats the broker (`none` 
 With --json, the same as one JSON object. Progress goes to stderr.
 
 Needs Debian's `nats-server` (and `nginx-light` for --proxy): `bash scripts/setup-test-deps`.
+RTLAB_NATS_SERVER and RTLAB_NGINX may point at other builds of either.
 
 Examples:
   rtlab cluster --nodes 3 --proxy lab

@@ -46,18 +46,25 @@ pub use nodes::{Node, NodeInfo, NodeSpec};
 
 use crate::server_process::{ServerOptions, ServerProcessError, find_program};
 
+/// The environment variable that points at the nats-server to run (default: found on `PATH`).
+pub const NATS_SERVER_VAR: &str = "RTLAB_NATS_SERVER";
+/// The environment variable that points at the nginx to run (default: found on `PATH`).
+pub const NGINX_VAR: &str = "RTLAB_NGINX";
+
 /// What can go wrong starting or running a cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// A program the cluster needs is not installed.
     #[error(
-        "{program} not found on PATH: install Debian's `{package}` package (`bash scripts/setup-test-deps` does)"
+        "{program} not found {looked}: install Debian's `{package}` package (`bash scripts/setup-test-deps` does)"
     )]
     MissingProgram {
         /// The program (`nats-server`, `nginx`).
         program: &'static str,
         /// The Debian package that provides it.
         package: &'static str,
+        /// Where it was looked for (`on PATH or in /usr/sbin`, or `at PATH` from the variable).
+        looked: String,
     },
     /// A program could not be spawned.
     #[error("cannot start {program}: {cause}")]
@@ -144,15 +151,8 @@ impl Cluster {
     /// Starts the broker (if asked), the nodes, and the proxy (if asked), each once the one
     /// before it answers. On any failure, whatever was started is stopped before returning.
     pub async fn start(opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
-        let nats_bin = opts
-            .broker
-            .then(|| program(nats::NATS_SERVER, nats::NATS_PACKAGE));
-        let nginx_bin = opts
-            .proxy
-            .map(|_| program(nginx::NGINX, nginx::NGINX_PACKAGE));
-        // Both checked before anything starts: a missing program costs nothing to report.
-        let nats_bin = nats_bin.transpose()?;
-        let nginx_bin = nginx_bin.transpose()?;
+        // Both found before anything starts: a missing program costs nothing to report.
+        let (nats_bin, nginx_bin) = find_programs(opts)?;
         let temp = TempDir::new()?;
         let nats = match &nats_bin {
             Some(bin) => {
@@ -316,18 +316,53 @@ impl Cluster {
     }
 }
 
-/// Finds `name` on `PATH`, or says which Debian package provides it.
-fn program(name: &'static str, package: &'static str) -> Result<PathBuf, ClusterError> {
+/// Finds the helper programs `opts` needs (nats-server with a broker, nginx with a proxy), or
+/// says which Debian package is missing.
+pub fn find_programs(
+    opts: &ClusterOptions,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), ClusterError> {
+    let nats = match opts.broker {
+        true => Some(program(
+            nats::NATS_SERVER,
+            nats::NATS_PACKAGE,
+            NATS_SERVER_VAR,
+        )?),
+        false => None,
+    };
+    let nginx = match opts.proxy {
+        Some(_) => Some(program(nginx::NGINX, nginx::NGINX_PACKAGE, NGINX_VAR)?),
+        None => None,
+    };
+    Ok((nats, nginx))
+}
+
+/// Finds a helper program: at the path in `variable` if it is set (`RTLAB_NATS_SERVER`,
+/// `RTLAB_NGINX`), else on `PATH`, else in `/usr/sbin` (where Debian installs both, and which an
+/// unprivileged user's `PATH` may lack); or says which Debian package provides it.
+fn program(
+    name: &'static str,
+    package: &'static str,
+    variable: &str,
+) -> Result<PathBuf, ClusterError> {
+    let missing = |looked: String| ClusterError::MissingProgram {
+        program: name,
+        package,
+        looked,
+    };
+    if let Some(path) = std::env::var_os(variable) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(missing(format!("at {} ({variable})", path.display())))
+        };
+    }
     find_program(name)
         .or_else(|| {
-            // Debian installs both in /usr/sbin, which an unprivileged user's PATH may lack.
             let sbin = Path::new("/usr/sbin").join(name);
             sbin.is_file().then_some(sbin)
         })
-        .ok_or(ClusterError::MissingProgram {
-            program: name,
-            package,
-        })
+        .ok_or_else(|| missing("on PATH or in /usr/sbin".into()))
 }
 
 /// A fresh folder under the system's temp dir, removed (with everything in it) on drop.

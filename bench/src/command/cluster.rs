@@ -161,6 +161,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Exit> {
         proxy_listen: args.proxy_listen,
         proxy_read_timeout: None,
     };
+    // Before any output: a missing program is the one line the user sees.
+    crate::cluster::find_programs(&opts)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
