@@ -183,7 +183,7 @@ Examples:
 pub struct ClusterArgs {
     /// Server nodes to start.
     #[arg(long, value_name = "N", default_value = "2",
-          value_parser = clap::value_parser!(u32).range(1..=crate::command::cluster::MAX_NODES))]
+          value_parser = clap::value_parser!(u32).range(1..=crate::cluster::MAX_NODES))]
     pub nodes: u32,
     /// nginx in front, with the shipped `naive` or `lab` configuration (scripts/nginx/).
     #[arg(long, value_enum)]

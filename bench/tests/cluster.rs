@@ -115,15 +115,20 @@ fn start(args: &[&str]) -> (Child, String) {
     (child, line)
 }
 
-/// SIGTERM, then the exit status and stderr.
-fn terminate(mut child: Child) -> (std::process::ExitStatus, String) {
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+/// `signal`, then the exit status and stderr.
+fn stop_with(child: Child, signal: Signal) -> (std::process::ExitStatus, String) {
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+    finish(child)
+}
+
+/// Waits (at most 20 s) for `child` to exit; its status and stderr.
+fn finish(mut child: Child) -> (std::process::ExitStatus, String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "rtlab cluster ignored SIGTERM");
+        assert!(Instant::now() < deadline, "rtlab cluster did not exit");
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
@@ -152,13 +157,17 @@ fn left_behind(pids: &[u32]) -> Vec<String> {
     }
 }
 
-/// The whole life of a cluster: up, announced, answering through the front, and gone on SIGTERM.
-/// `broker`: with nats-server (needs `rtlab-server --broker`), or independent nodes.
+/// The whole life of a cluster: up, announced, answering through the front, and gone on SIGTERM
+/// or Ctrl-C (SIGINT). `broker`: with nats-server (needs `rtlab-server --broker`), or
+/// independent nodes.
 #[rstest]
 #[case::without_broker(false)]
 #[ignore = "needs rtlab-server --broker (branch h-broker): un-ignore once merged"]
 #[case::with_broker(true)]
-fn cluster_comes_up_answers_and_leaves_nothing_behind(#[case] broker: bool) {
+fn cluster_comes_up_answers_and_leaves_nothing_behind(
+    #[case] broker: bool,
+    #[values(Signal::SIGTERM, Signal::SIGINT)] signal: Signal,
+) {
     let mut args = vec!["--nodes", "2", "--proxy", "lab", "--rate", "20"];
     if !broker {
         args.push("--no-broker");
@@ -212,7 +221,7 @@ fn cluster_comes_up_answers_and_leaves_nothing_behind(#[case] broker: bool) {
         );
     }
 
-    let (status, stderr) = terminate(child);
+    let (status, stderr) = stop_with(child, signal);
     assert!(status.success(), "exit {status}; stderr:\n{stderr}");
     assert!(stderr.contains("cluster stopped"), "{stderr}");
     let left = left_behind(&started[1..]);
@@ -235,9 +244,31 @@ fn json_names_every_process() {
     );
     assert_eq!(announced.nodes.len(), 1);
     let started = tree(child.id());
-    let (status, _) = terminate(child);
+    let (status, _) = stop_with(child, Signal::SIGTERM);
     assert!(status.success());
     assert!(left_behind(&started[1..]).is_empty());
+}
+
+/// A node that dies on its own (here `kill -9`) ends the announced cluster: `rtlab` stops the
+/// rest, names the node, and exits non-zero, leaving nothing behind.
+#[test]
+fn a_node_dying_stops_the_rest_and_says_which() {
+    let (child, line) = start(&["--nodes", "2", "--proxy", "lab", "--no-broker"]);
+    let announced = Announcement::parse_line(&line).unwrap();
+    let started = tree(child.id());
+    kill(
+        Pid::from_raw(announced.nodes[1].pid as i32),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+    let (status, stderr) = finish(child);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("node-2 exited on its own"),
+        "the message names the node: {stderr}"
+    );
+    let left = left_behind(&started[1..]);
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// A missing nats-server or nginx is one line naming the Debian package, exit 2, and nothing

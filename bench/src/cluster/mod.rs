@@ -29,8 +29,10 @@
 //! | [`nodes`] | the `rtlab-server` nodes, killed and restarted on their own ports |
 //! | [`nginx`] | the proxy: the shipped `naive` and `lab` templates, rendered and run |
 //! | [`child`] | the broker's and the proxy's process supervision |
+//! | [`error`] | what can go wrong, each naming the program and what to do |
 
 pub mod child;
+pub mod error;
 pub mod nats;
 pub mod nginx;
 pub mod nodes;
@@ -40,78 +42,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use error::{ClusterError, NATS_SERVER_VAR, NGINX_VAR};
 pub use nats::Nats;
 pub use nginx::{Nginx, Proxy};
 pub use nodes::{Node, NodeInfo, NodeSpec};
 
-use crate::server_process::{ServerOptions, ServerProcessError, find_program};
+use crate::server_process::{ServerOptions, find_program};
 
-/// The environment variable that points at the nats-server to run (default: found on `PATH`).
-pub const NATS_SERVER_VAR: &str = "RTLAB_NATS_SERVER";
-/// The environment variable that points at the nginx to run (default: found on `PATH`).
-pub const NGINX_VAR: &str = "RTLAB_NGINX";
-
-/// What can go wrong starting or running a cluster.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    /// A program the cluster needs is not installed.
-    #[error(
-        "{program} not found {looked}: install Debian's `{package}` package (`bash scripts/setup-test-deps` does)"
-    )]
-    MissingProgram {
-        /// The program (`nats-server`, `nginx`).
-        program: &'static str,
-        /// The Debian package that provides it.
-        package: &'static str,
-        /// Where it was looked for (`on PATH or in /usr/sbin`, or `at PATH` from the variable).
-        looked: String,
-    },
-    /// A program could not be spawned.
-    #[error("cannot start {program}: {cause}")]
-    Spawn {
-        /// The program.
-        program: &'static str,
-        /// The OS error (in the message, so not also a `source()`).
-        cause: std::io::Error,
-    },
-    /// A program started but did not become ready.
-    #[error("{program} did not start: {reason}\n--- {program} output (last lines) ---\n{tail}")]
-    Startup {
-        /// The program.
-        program: &'static str,
-        /// What happened.
-        reason: String,
-        /// The last lines it wrote.
-        tail: String,
-    },
-    /// A node did not start.
-    #[error("{node}: {cause}")]
-    Node {
-        /// The node's name.
-        node: String,
-        /// Why (in the message, so not also a `source()`: printed once).
-        cause: ServerProcessError,
-    },
-    /// An nginx template names a field the renderer does not fill.
-    #[error("the {proxy} nginx template has an unknown field: {field}")]
-    Template {
-        /// `naive` or `lab`.
-        proxy: &'static str,
-        /// The line from the field on.
-        field: String,
-    },
-    /// The temporary folder (or a file in it) could not be made.
-    #[error("cannot prepare the cluster's temporary folder: {0}")]
-    TempDir(std::io::Error),
-    /// No node has that index.
-    #[error("no node {index}: the cluster has {nodes}")]
-    NoSuchNode {
-        /// The index asked for (0-based).
-        index: usize,
-        /// How many nodes there are.
-        nodes: usize,
-    },
-}
+/// Most nodes a cluster may have (`rtlab cluster --nodes`): far beyond what 2 cores run usefully,
+/// below where start-up would take minutes.
+pub const MAX_NODES: i64 = 64;
 
 /// What to start.
 #[derive(Debug, Clone)]
