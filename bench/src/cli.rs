@@ -176,6 +176,9 @@ With --json, the same as one JSON object. Progress goes to stderr.
 Needs Debian's `nats-server` (and `nginx-light` for --proxy): `bash scripts/setup-test-deps`.
 RTLAB_NATS_SERVER and RTLAB_NGINX may point at other builds of either.
 
+Exit: 0 when Ctrl-C or SIGTERM stopped a cluster that was up; 130 when they came before it was
+up; 2 on an error (a missing program, a process that did not start or died on its own).
+
 Examples:
   rtlab cluster --nodes 3 --proxy lab
   rtlab cluster --nodes 1 --proxy naive --no-broker --rate 50
