@@ -27,7 +27,8 @@ use rtlab_wire::Transport;
     rtlab run --dry-run                     list the cases and the estimated time\n  \
     rtlab plot results/latest               redraw charts and report from stored JSON\n  \
     rtlab compare results/reference results/latest\n  \
-    rtlab shape --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080 --network slow-mobile"
+    rtlab shape --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080 --network slow-mobile\n  \
+    rtlab cluster --nodes 3 --proxy lab     a broker, three nodes and nginx in front, until Ctrl-C"
 )]
 pub struct Cli {
     /// What to do (default: `run` with the default suite).
@@ -48,6 +49,10 @@ pub enum Command {
     /// Put a shaped link in front of a server, for a browser or any TCP client: listen on one
     /// loopback address, relay to another, adding the link's delay, jitter and rate limit.
     Shape(ShapeArgs),
+    /// Start a cluster on this machine: nats-server (JetStream), N `rtlab-server` nodes sharing one
+    /// feed through it, and optionally nginx in front; print one line saying where, and run until
+    /// Ctrl-C or SIGTERM, which stop every process started.
+    Cluster(ClusterArgs),
     /// Run one client shard of a case (internal: started by `rtlab run --client-shards N`): a
     /// spec on stdin, the measurement on stdout.
     #[command(hide = true)]
@@ -156,6 +161,61 @@ pub struct ShapeArgs {
     /// Stop after this long (e.g. `10m`) [default: until Ctrl-C].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
+}
+
+/// Options of `rtlab cluster`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Output: once every process answers, one line on stdout
+
+  cluster front=http://ADDR nats=nats://ADDR nodes=ADDR/PID,ADDR/PID,...
+
+front is the proxy (or the first node without --proxy), nats the broker (`none` with
+--no-broker), nodes each node's HTTP address and process id, in order (node-1, node-2, ...).
+With --json, the same as one JSON object. Progress goes to stderr.
+
+Needs Debian's `nats-server` (and `nginx-light` for --proxy): `bash scripts/setup-test-deps`.
+RTLAB_NATS_SERVER and RTLAB_NGINX may point at other builds of either.
+
+Exit: 0 when Ctrl-C or SIGTERM stopped a cluster that was up; 130 when they came before it was
+up; 2 on an error (a missing program, a process that did not start or died on its own).
+
+Examples:
+  rtlab cluster --nodes 3 --proxy lab
+  rtlab cluster --nodes 1 --proxy naive --no-broker --rate 50
+  rtlab cluster --nodes 2 -- --history 100000     (arguments after -- go to every node)")]
+pub struct ClusterArgs {
+    /// Server nodes to start.
+    #[arg(long, value_name = "N", default_value = "2",
+          value_parser = clap::value_parser!(u32).range(1..=crate::cluster::MAX_NODES))]
+    pub nodes: u32,
+    /// nginx in front, with the shipped `naive` or `lab` configuration (scripts/nginx/).
+    #[arg(long, value_enum)]
+    pub proxy: Option<crate::cluster::Proxy>,
+    /// Where the proxy listens, on loopback [default: a free port].
+    #[arg(long, value_name = "ADDR", requires = "proxy")]
+    pub proxy_listen: Option<SocketAddr>,
+    /// No broker: the nodes are independent embedded servers, each its own feed (for measuring
+    /// a proxy alone; behind round-robin their seqs do not agree).
+    #[arg(long)]
+    pub no_broker: bool,
+    /// Ticker events per second on every node (0 = none; only published events).
+    #[arg(long, value_name = "EVENTS_PER_S", default_value = "10")]
+    pub rate: u64,
+    /// Filler bytes per ticker event.
+    #[arg(long, value_name = "BYTES", default_value = "64")]
+    pub payload_bytes: u64,
+    /// Open streaming connections each node accepts.
+    #[arg(long, value_name = "N", default_value = "10000")]
+    pub max_connections: u64,
+    /// The `rtlab-server` binary (default: next to this executable).
+    #[arg(long, env = "RTLAB_SERVER_BIN")]
+    pub server_bin: Option<PathBuf>,
+    /// Print the start-up line as one JSON object instead.
+    #[arg(long)]
+    pub json: bool,
+    /// Further arguments for every node's `rtlab-server`, after `--`.
+    #[arg(last = true, value_name = "SERVER_ARGS")]
+    pub server_args: Vec<String>,
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 //! - [`machine`]: machine facts for `run.json`, and pinning to cores.
 //! - [`server_process`]: the server as a supervised child process.
 //! - [`certificate`]: the run's self-signed TLS certificate, for the cases over TLS.
+//! - [`cluster`]: a broker, N server nodes and an nginx proxy in front (`rtlab cluster`).
 //! - [`reliability`]: the `reliability` suite: the contract's reliability promises under load.
 //! - [`connection_memory`]: memory per idle connection, as the slope of RSS against connections.
 //! - [`client_run`]: a case's settings become the client library's config; its report comes back.
@@ -72,6 +73,7 @@ pub mod case_result;
 pub mod certificate;
 pub mod cli;
 pub mod client_run;
+pub mod cluster;
 pub mod command;
 pub mod compare;
 pub mod connection_memory;

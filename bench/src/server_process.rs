@@ -94,6 +94,30 @@ pub struct ServerOptions {
     pub tls: Option<TlsFiles>,
 }
 
+/// Where a server listens and what it is told beyond [`ServerOptions`]: the default is
+/// ephemeral loopback ports and nothing more. A cluster node adds `--broker`/`--node` and any
+/// arguments the user passed; a restarted node asks for the ports it had, so a proxy in front of
+/// it (which names its nodes by address) finds it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// `--addr` (port 0: the OS picks one).
+    pub http: SocketAddr,
+    /// `--tcp-addr` (port 0: the OS picks one).
+    pub tcp: SocketAddr,
+    /// Further arguments, appended after those [`ServerOptions`] gives.
+    pub extra_args: Vec<std::ffi::OsString>,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            http: ([127, 0, 0, 1], 0).into(),
+            tcp: ([127, 0, 0, 1], 0).into(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
 /// Finds the server binary: `explicit` if given, else `rtlab-server` beside the running
 /// executable (or beside its parent folder when running from `target/*/deps`, as tests do).
 pub fn locate_server(explicit: Option<&Path>) -> Result<PathBuf, ServerProcessError> {
@@ -176,8 +200,18 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server and waits until it listens.
+    /// Starts the server on ephemeral loopback ports and waits until it listens.
     pub async fn start(bin: &Path, opts: &ServerOptions) -> Result<Self, ServerProcessError> {
+        Self::start_with(bin, opts, &Launch::default()).await
+    }
+
+    /// Starts the server where `launch` says, with its extra arguments, and waits until it
+    /// listens.
+    pub async fn start_with(
+        bin: &Path,
+        opts: &ServerOptions,
+        launch: &Launch,
+    ) -> Result<Self, ServerProcessError> {
         // The command line is built as a chain of small exec wrappers, each replacing itself with
         // the next, so the server keeps the pid the runner spawned:
         // `taskset -c 0 setpriv --pdeathsig KILL -- rtlab-server …`.
@@ -210,7 +244,10 @@ impl ServerProcess {
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         let use_taskset = taskset.is_some();
-        cmd.args(["--addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0"])
+        cmd.arg("--addr")
+            .arg(launch.http.to_string())
+            .arg("--tcp-addr")
+            .arg(launch.tcp.to_string())
             .args(["--rate", &opts.rate.to_string()])
             .args(["--payload-bytes", &opts.payload_bytes.to_string()])
             .args(["--max-connections", &opts.max_connections.to_string()]);
@@ -231,6 +268,7 @@ impl ServerProcess {
                 .arg(&tls.key)
                 .args(["--tcp-tls-addr", "127.0.0.1:0"]);
         }
+        cmd.args(&launch.extra_args);
         // Plain text in the failure tails: no colour escapes from the server's logger.
         cmd.env("NO_COLOR", "1");
         cmd.stdin(Stdio::null())
@@ -360,6 +398,13 @@ impl ServerProcess {
         self.wait_exit_for(Duration::from_secs(2)).await
     }
 
+    /// Kills it at once (`SIGKILL`: no goodbye to its clients, as a crash would) and waits until
+    /// it is reaped. Returns the exit status.
+    pub async fn kill(&mut self) -> Option<ExitStatus> {
+        self.signal(Signal::SIGKILL);
+        self.wait_exit_for(Duration::from_secs(2)).await
+    }
+
     async fn wait_exit_for(&self, limit: Duration) -> Option<ExitStatus> {
         tokio::time::timeout(limit, self.exited()).await.ok()
     }
@@ -393,7 +438,7 @@ async fn keep_tail(pipe: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeque<String
     }
 }
 
-fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
+pub(crate) fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
     let line = strip_ansi(&line);
     if let Ok(mut t) = tail.lock() {
         if t.len() == TAIL_LINES {
@@ -424,7 +469,7 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn exit_status_unknown() -> ExitStatus {
+pub(crate) fn exit_status_unknown() -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     ExitStatus::from_raw(255 << 8)
 }

@@ -11,6 +11,7 @@
 //! | [`reliability`] | `rtlab run --suite reliability`: the reliability suite and its report |
 //! | [`plan`] | the suite as `--duration`/`--transports`/… narrow it, and the `--dry-run` plan |
 //! | [`signals`] | Ctrl-C, SIGTERM and SIGHUP stop the run in order |
+//! | [`cluster`] | `rtlab cluster`: a broker, N nodes and a proxy, in the foreground until stopped |
 //! | [`shape`] | `rtlab shape`: the client's network shaper on its own, in front of a server |
 //! | [`exit`] | the exit policy: 0 all ok, 1 a case failed, 2 an error, 130 interrupted |
 //!
@@ -18,6 +19,7 @@
 //! hidden `rtlab client-shard`: one shard of a case's client, started by the runner itself when
 //! `--client-shards` is above 1 (see `client_run.rs`).
 
+pub mod cluster;
 pub mod exit;
 pub mod measure;
 pub mod plan;
@@ -43,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plot(args) => plot(args),
         Command::Compare(args) => compare(args),
         Command::Shape(args) => shape::run(args),
+        Command::Cluster(args) => cluster::run(args),
         Command::ClientShard => client_shard(),
     }
 }
