@@ -174,6 +174,10 @@ front is the proxy (or the first node without --proxy), nats the broker (`none` 
 With --json, the same as one JSON object. Progress goes to stderr.
 
 Needs Debian's `nats-server` (and `nginx-light` for --proxy): `bash scripts/setup-test-deps`.
+RTLAB_NATS_SERVER and RTLAB_NGINX may point at other builds of either.
+
+Exit: 0 when Ctrl-C or SIGTERM stopped a cluster that was up; 130 when they came before it was
+up; 2 on an error (a missing program, a process that did not start or died on its own).
 
 Examples:
   rtlab cluster --nodes 3 --proxy lab
@@ -182,7 +186,7 @@ Examples:
 pub struct ClusterArgs {
     /// Server nodes to start.
     #[arg(long, value_name = "N", default_value = "2",
-          value_parser = clap::value_parser!(u32).range(1..=crate::command::cluster::MAX_NODES))]
+          value_parser = clap::value_parser!(u32).range(1..=crate::cluster::MAX_NODES))]
     pub nodes: u32,
     /// nginx in front, with the shipped `naive` or `lab` configuration (scripts/nginx/).
     #[arg(long, value_enum)]

@@ -106,6 +106,22 @@ pub struct Cli {
     #[arg(long, value_name = "CYCLES")]
     pub churn: Option<u64>,
 
+    /// Do not reconnect: a subscriber whose connection drops (the server closes or resets it,
+    /// or dies) is lost at once, as before reconnecting existed
+    #[arg(long)]
+    pub no_reconnect: bool,
+
+    /// A subscriber whose connection drops reconnects with backoff (50 ms doubling to 2 s, full
+    /// jitter) and resumes after the last seq it saw (?after=N, Last-Event-ID; tcp cannot
+    /// resume); it gives up, and is lost, after this many milliseconds without success
+    #[arg(
+        long,
+        default_value = "10000",
+        value_name = "MS",
+        conflicts_with = "no_reconnect"
+    )]
+    pub reconnect_give_up_ms: u64,
+
     /// TLS: trust the root certificate(s) in this PEM file (e.g. the lab's self-signed cert)
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     pub ca: Option<PathBuf>,
@@ -186,6 +202,8 @@ impl Cli {
             },
             http: self.http,
             streams_per_connection: self.streams_per_connection,
+            reconnect_give_up: (!self.no_reconnect)
+                .then(|| Duration::from_millis(self.reconnect_give_up_ms)),
             ..RunConfig::new(transport, url)
         })
     }
@@ -378,6 +396,22 @@ mod tests {
         assert!(parse(&["--jitter", "10ms"]).is_err(), "jitter needs an rtt");
         assert!(parse(&["--network", "dial-up"]).is_err());
         assert!(parse(&["--bandwidth", "fast"]).is_err());
+    }
+
+    #[test]
+    fn reconnecting_is_the_default_and_can_be_bounded_or_turned_off() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["rtlab-client", "-t", "sse"].iter().chain(args))
+                .map(|c| c.run_config().unwrap().reconnect_give_up)
+        };
+        assert_eq!(parse(&[]).unwrap(), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse(&["--reconnect-give-up-ms", "2500"]).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(parse(&["--no-reconnect"]).unwrap(), None);
+        assert!(parse(&["--no-reconnect", "--reconnect-give-up-ms", "5"]).is_err());
+        assert!(parse(&["--reconnect-give-up-ms", "-1"]).is_err());
     }
 
     #[test]

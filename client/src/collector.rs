@@ -32,7 +32,7 @@ use crate::ending::tail;
 use crate::error::RunError;
 use crate::histograms::{LatencyHistograms, summarize, to_base64};
 use crate::report::{
-    ChurnReport, EndedEarly, NetworkReport, PublishReport, RunReport, SCHEMA_VERSION,
+    ChurnReport, EndedEarly, NetworkReport, PublishReport, ResumeReport, RunReport, SCHEMA_VERSION,
     StalledReport, WindowMode, WireReport,
 };
 use crate::subscriber::{End, Outcome};
@@ -117,7 +117,11 @@ pub struct Collected {
 impl Collector {
     /// Adds one subscriber's outcome.
     pub fn push(&mut self, outcome: Outcome) {
-        let Outcome { tally, end } = outcome;
+        let Outcome {
+            tally,
+            end,
+            lost_at_unix_ns,
+        } = outcome;
         self.total.merge(&tally);
         let now = now_unix_nanos();
         self.last_end_unix_ns = self.last_end_unix_ns.max(now);
@@ -128,7 +132,8 @@ impl Collector {
             }
             End::Stalled(stalled) => self.stalled.push(stalled),
             End::Lost(e) => {
-                self.last_loss_unix_ns = self.last_loss_unix_ns.max(now);
+                let lost_at = lost_at_unix_ns.unwrap_or(now);
+                self.last_loss_unix_ns = self.last_loss_unix_ns.max(lost_at);
                 self.connected += 1;
                 if matches!(e, SubError::Lagging) {
                     self.lagging += 1;
@@ -538,6 +543,19 @@ fn build_report(
         empty_polls: t.empty_polls,
         empty_poll_share: is_poll.then(|| ratio(t.empty_polls, t.requests)),
         reconnects: t.reconnects,
+        resume: config
+            .reconnect_give_up
+            .filter(|_| config.churn.is_none())
+            .map(|give_up| ResumeReport {
+                give_up_ms: u64::try_from(give_up.as_millis()).unwrap_or(u64::MAX),
+                drops: t.resume.drops,
+                count: t.resume.reconnects,
+                gave_up: t.resume.gave_up,
+                time_to_reconnect_us: summarize(&h.reconnect),
+                lost_across_reconnects: t.resume.lost_across,
+                duplicates_across_reconnects: t.resume.duplicates_across,
+                feed_restarts: t.resume.feed_restarts,
+            }),
         tls: tls_on,
         http_version: (config.transport != Transport::Tcp).then(|| {
             match config.transport {
@@ -571,7 +589,11 @@ mod tests {
         if let End::Lost(e) | End::ConnectFailed(e) = &end {
             tally.error(e.kind());
         }
-        Outcome { tally, end }
+        Outcome {
+            tally,
+            end,
+            lost_at_unix_ns: None,
+        }
     }
 
     fn collect(ends: Vec<End>) -> Result<Collected, RunError> {

@@ -111,16 +111,30 @@ pub struct RunConfig {
     /// HTTP/2: subscribers sharing one connection, each its own stream (1: a connection each).
     #[serde(default = "one")]
     pub streams_per_connection: u32,
+    /// A subscriber whose connection drops reconnects, with backoff, and resumes after the last
+    /// seq it saw (see `subscriber/reconnect.rs`), giving up after this long without success;
+    /// `None` (`--no-reconnect`): a dropped subscriber is lost at once. Churn cycles and
+    /// stalled subscribers never reconnect.
+    #[serde(default = "default_reconnect_give_up")]
+    pub reconnect_give_up: Option<Duration>,
 }
 
 fn one() -> u32 {
     1
 }
 
+/// How long a dropped subscriber keeps trying to reconnect by default.
+pub const RECONNECT_GIVE_UP: Duration = Duration::from_secs(10);
+
+fn default_reconnect_give_up() -> Option<Duration> {
+    Some(RECONNECT_GIVE_UP)
+}
+
 impl RunConfig {
     /// A configuration with the command line's defaults: 1 client, 10 s measured after 2 s of
     /// warm-up, 100 ms short-poll interval, 25 s long-poll timeout, no publishing, 500
-    /// connections/s, 5 s connect timeout, no progress bar, a fresh seed, no shaped network.
+    /// connections/s, 5 s connect timeout, no progress bar, a fresh seed, no shaped network,
+    /// reconnecting after a drop for up to 10 s.
     pub fn new(transport: Transport, url: impl Into<String>) -> Self {
         Self {
             transport,
@@ -142,6 +156,7 @@ impl RunConfig {
             tls: TlsTrust::default(),
             http: HttpVersion::Http1,
             streams_per_connection: 1,
+            reconnect_give_up: default_reconnect_give_up(),
         }
     }
 

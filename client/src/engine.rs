@@ -211,6 +211,8 @@ pub async fn measure(config: &RunConfig, part: Part) -> Result<Measured, RunErro
         control_tls,
         http: config.http,
         h2_pool: H2Pool::new(config.streams_per_connection),
+        // A churn cycle that drops has failed: that is what a churn counts.
+        reconnect_give_up: config.reconnect_give_up.filter(|_| config.churn.is_none()),
     });
 
     let shard_count = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);

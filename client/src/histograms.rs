@@ -7,9 +7,9 @@
 //! histograms *add*: shards of one run, runs of several processes, runs of several machines merge
 //! exactly. That is why the report also carries the histogram itself (V2 serialization, base64).
 //!
-//! [`LatencyHistograms`] is five histograms with `push`/`merge`; [`HistogramShard`] is one
+//! [`LatencyHistograms`] is the run's histograms with `push`/`merge`; [`HistogramShard`] is one
 //! behind a lock that many subscribers' sample buffers (`recorder.rs`) flush into;
-//! [`EncodedHistograms`] is the five in V2 base64, as a shard process hands them to its parent. (The name says
+//! [`EncodedHistograms`] is the same in V2 base64, as a shard process hands them to its parent. (The name says
 //! what they hold: the server's `/stats` document and its atomic counters are other things.)
 
 use std::sync::Mutex;
@@ -35,7 +35,7 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGFIG).expect("valid histogram bounds")
 }
 
-/// The five distributions of one run (or one shard of it).
+/// The distributions of one run (or one shard of it).
 #[derive(Debug, Clone)]
 pub struct LatencyHistograms {
     /// Event latency, µs.
@@ -50,6 +50,8 @@ pub struct LatencyHistograms {
     pub first_event: Histogram<u64>,
     /// Publish → receive, from the scheduled send time, µs.
     pub round_trip: Histogram<u64>,
+    /// Time to reconnect after a dropped connection, µs (`subscriber/resume.rs`).
+    pub reconnect: Histogram<u64>,
 }
 
 impl Default for LatencyHistograms {
@@ -68,6 +70,7 @@ impl LatencyHistograms {
             connect: new_histogram(),
             first_event: new_histogram(),
             round_trip: new_histogram(),
+            reconnect: new_histogram(),
         }
     }
 
@@ -80,6 +83,7 @@ impl LatencyHistograms {
             Sample::Connect(v) => (&mut self.connect, v),
             Sample::FirstEvent(v) => (&mut self.first_event, v),
             Sample::RoundTrip(v) => (&mut self.round_trip, v),
+            Sample::Reconnect(v) => (&mut self.reconnect, v),
         };
         h.saturating_record(v.clamp(LOWEST_US, HIGHEST_US));
     }
@@ -93,6 +97,7 @@ impl LatencyHistograms {
         let _ = self.connect.add(&other.connect);
         let _ = self.first_event.add(&other.first_event);
         let _ = self.round_trip.add(&other.round_trip);
+        let _ = self.reconnect.add(&other.reconnect);
     }
 }
 
@@ -164,7 +169,7 @@ pub fn from_base64(b64: &str) -> Result<Histogram<u64>, HistogramDecodeError> {
         .map_err(HistogramDecodeError::Hdr)
 }
 
-/// The four distributions of [`LatencyHistograms`], each as [`to_base64`] writes it: how they
+/// The distributions of [`LatencyHistograms`], each as [`to_base64`] writes it: how they
 /// cross a process boundary without losing a count (a shard's answer, see [`crate::shards`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncodedHistograms {
@@ -181,6 +186,9 @@ pub struct EncodedHistograms {
     pub first_event: String,
     /// Publish round trip.
     pub round_trip: String,
+    /// Time to reconnect (empty string in answers that predate it).
+    #[serde(default)]
+    pub reconnect: String,
 }
 
 impl EncodedHistograms {
@@ -193,6 +201,7 @@ impl EncodedHistograms {
             connect: to_base64(&h.connect),
             first_event: to_base64(&h.first_event),
             round_trip: to_base64(&h.round_trip),
+            reconnect: to_base64(&h.reconnect),
         }
     }
 
@@ -200,17 +209,21 @@ impl EncodedHistograms {
     /// histogram whose range the serialization shrank).
     pub fn decode(&self) -> Result<LatencyHistograms, HistogramDecodeError> {
         let mut h = LatencyHistograms::new();
+        let optional = |b64: &str| {
+            if b64.is_empty() {
+                Ok(new_histogram())
+            } else {
+                from_base64(b64)
+            }
+        };
         let decoded = LatencyHistograms {
             latency: from_base64(&self.latency)?,
             tcp_connect: from_base64(&self.tcp_connect)?,
-            tls_handshake: if self.tls_handshake.is_empty() {
-                new_histogram()
-            } else {
-                from_base64(&self.tls_handshake)?
-            },
+            tls_handshake: optional(&self.tls_handshake)?,
             connect: from_base64(&self.connect)?,
             first_event: from_base64(&self.first_event)?,
             round_trip: from_base64(&self.round_trip)?,
+            reconnect: optional(&self.reconnect)?,
         };
         h.merge(&decoded);
         Ok(h)
@@ -277,8 +290,17 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.max(), s.latency.max());
         assert!(from_base64("!!").is_err());
+        s.push(Sample::Reconnect(120_000));
         let all = EncodedHistograms::encode(&s).decode().unwrap();
         assert_eq!(all.latency, s.latency);
+        assert_eq!(all.reconnect.len(), 1);
+        let mut old = EncodedHistograms::encode(&s);
+        old.reconnect.clear();
+        assert_eq!(
+            old.decode().unwrap().reconnect.len(),
+            0,
+            "older shards had none"
+        );
         assert_eq!((all.connect.len(), all.round_trip.len()), (0, 0));
     }
 }

@@ -43,7 +43,8 @@
 //!   several client processes (`--shards`) and merged exactly into one report.
 //! - **One subscriber per connection.** [`subscriber`]: the `Subscriber` trait, what all
 //!   subscribers share (`ctx`), the `Meter` that measures (phases, the drain after the window),
-//!   and the `drive` loop that runs one from connect to the hand-over of its results.
+//!   and the `drive` loop that runs one from connect to the hand-over of its results, through
+//!   dropped connections (`reconnect`, `backoff`, `resume`: back after a drop, resumed by seq).
 //!   [`dispatch`]: which protocol half a subscriber task runs (the engine's and churn's one
 //!   `match` on the transport).
 //!   [`transport`]: the protocol halves, one file per transport (`ws`, `sse`, `long_poll`,
@@ -55,7 +56,8 @@
 //! - **What they measure with.** [`wire_counter`]: the byte-counting socket wrapper all of them
 //!   run on (an `IoTap`, the same one the tracer's recorder uses); [`tls`]: TLS (`https://`,
 //!   `wss://`, `tls://` with `--ca` or `--insecure`), with a counter below TLS and one above it. [`event_stream`]: the
-//!   `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder tracking; [`window_seq`]:
+//!   `text/event-stream` parser; [`sequence`]: loss/duplicate/reorder tracking; [`feed_epoch`]:
+//!   the feed's identity (`Rtlab-Epoch`), which tells a restarted feed from loss; [`window_seq`]:
 //!   which events were published in the window (by seq), the basis of `delivery_ratio`.
 //! - **What they produce.** [`sample`]: plain samples; [`recorder`]: a subscriber's sample
 //!   buffer; [`histograms`]: the only code touching HdrHistogram; [`tally`]: the plain counters
@@ -83,6 +85,7 @@ pub mod ends_printer;
 pub mod engine;
 pub mod error;
 pub mod event_stream;
+pub mod feed_epoch;
 pub mod histograms;
 pub mod network;
 pub mod poll_phase;

@@ -167,6 +167,34 @@ fn network_line(n: &NetworkReport) -> String {
     line
 }
 
+/// The reconnects line: shown when a connection dropped (or with feed restarts).
+fn resume_line(r: &RunReport) -> Option<String> {
+    let m = r
+        .resume
+        .as_ref()
+        .filter(|m| m.drops > 0 || m.feed_restarts > 0)?;
+    let t = &m.time_to_reconnect_us;
+    let time = if t.count > 0 {
+        format!(
+            "; time to reconnect p50 {}  p99 {}  max {}",
+            dur(t.p50),
+            dur(t.p99),
+            dur(t.max)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} drops, {} reconnected, {} gave up{time}; across them lost {}, duplicated {}; feed restarts {}",
+        m.drops,
+        m.count,
+        m.gave_up,
+        m.lost_across_reconnects,
+        m.duplicates_across_reconnects,
+        m.feed_restarts
+    ))
+}
+
 /// The compact human-readable table.
 pub fn human(r: &RunReport) -> String {
     let mut o = String::new();
@@ -252,6 +280,9 @@ pub fn human(r: &RunReport) -> String {
         "  correctness  lost {}  duplicates {}  out of order {}  lagging {}{server_lagging}  disconnects {}",
         r.lost, r.duplicates, r.out_of_order, r.lagging_disconnects, r.disconnects
     );
+    if let Some(line) = resume_line(r) {
+        let _ = writeln!(o, "  reconnects   {line}");
+    }
     let w = &r.wire;
     let _ = writeln!(
         o,
@@ -382,6 +413,37 @@ mod tests {
         assert!(human(&r).starts_with("!!! LOSS: 3 lost"));
         r.lost = 0;
         assert!(!human(&r).contains("LOSS"));
+    }
+
+    #[test]
+    fn human_output_has_a_reconnects_line_once_something_dropped() {
+        let mut r = RunReport {
+            resume: Some(crate::report::ResumeReport::default()),
+            ..RunReport::default()
+        };
+        assert!(!human(&r).contains("reconnects "), "nothing dropped");
+        r.resume = Some(crate::report::ResumeReport {
+            drops: 4,
+            count: 3,
+            gave_up: 1,
+            time_to_reconnect_us: LatencySummary {
+                count: 3,
+                p50: 120_000.0,
+                p99: 400_000.0,
+                max: 410_000.0,
+                ..LatencySummary::default()
+            },
+            lost_across_reconnects: 2,
+            feed_restarts: 1,
+            ..crate::report::ResumeReport::default()
+        });
+        let text = human(&r);
+        let line = text.lines().find(|l| l.contains("reconnects ")).unwrap();
+        assert_eq!(
+            line,
+            "  reconnects   4 drops, 3 reconnected, 1 gave up; time to reconnect p50 120.00ms  \
+             p99 400.00ms  max 410.00ms; across them lost 2, duplicated 0; feed restarts 1"
+        );
     }
 
     #[test]

@@ -283,9 +283,14 @@ pub struct RunReport {
     pub empty_polls: u64,
     /// `empty_polls / poll requests`.
     pub empty_poll_share: Option<f64>,
-    /// Poll connections re-opened because the server closed a keep-alive connection.
+    /// Poll connections re-opened because the server closed a keep-alive connection (not a
+    /// drop: see [`resume`](Self::resume) for those).
     #[serde(default)]
     pub reconnects: u64,
+    /// Reconnects after dropped connections, and what they cost (see [`ResumeReport`]); null
+    /// when the run did not reconnect (`--no-reconnect`, churn) and in reports that predate it.
+    #[serde(default)]
+    pub resume: Option<ResumeReport>,
     /// Whether the subscribers' connections spoke TLS (`https://`, `wss://`, `tls://`).
     #[serde(default)]
     pub tls: bool,
@@ -325,6 +330,35 @@ pub struct RunReport {
     /// A churn run (`--churn CYCLES`): null for an ordinary run.
     #[serde(default)]
     pub churn: Option<ChurnReport>,
+}
+
+/// What subscribers did when their connection dropped (the server closed or reset it, answered
+/// an error status, or died): reconnected with backoff and resumed after the last seq they saw
+/// (`rtlab_client::subscriber::reconnect`). The run's `lost`, `duplicates` and `out_of_order`
+/// keep their meaning and include what happened across reconnects; the `_across_reconnects`
+/// figures are that part of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResumeReport {
+    /// The give-up time, in ms (`--reconnect-give-up-ms`).
+    pub give_up_ms: u64,
+    /// Connections dropped under the subscribers (not by their own choice).
+    pub drops: u64,
+    /// Reconnects that succeeded.
+    pub count: u64,
+    /// Outages given up on: no reconnect before the give-up time or the run's end (those
+    /// subscribers are then lost, as without reconnecting).
+    pub gave_up: u64,
+    /// From the drop to the new connection's answer (the WebSocket `101`, the SSE or poll
+    /// response head; tcp: its first event), µs, one sample per successful reconnect.
+    pub time_to_reconnect_us: LatencySummary,
+    /// Seqs missing between the last event before a drop and the first after it (also in
+    /// `lost`): what resuming did not recover (tcp cannot resume; history is bounded).
+    pub lost_across_reconnects: u64,
+    /// Events received again after a reconnect (also in `duplicates`).
+    pub duplicates_across_reconnects: u64,
+    /// Reconnects that found the feed restarted (another `Rtlab-Epoch`): the seq tracking of
+    /// those subscribers started over instead of counting loss or reordering.
+    pub feed_restarts: u64,
 }
 
 /// How a run that ended early ended (`rtlab_client::ending`). Its window is cut at `at_s`:

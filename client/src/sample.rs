@@ -23,6 +23,8 @@ pub enum Sample {
     FirstEvent(u64),
     /// Publish → receive of one's own event, from the *scheduled* send time.
     RoundTrip(u64),
+    /// A dropped connection's outage: from the drop to the new connection's answer.
+    Reconnect(u64),
 }
 
 /// Microseconds in a duration, saturating.

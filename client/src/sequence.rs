@@ -76,6 +76,14 @@ impl SeqTracker {
         self.out_of_order
     }
 
+    /// The feed started over (another epoch, `feed_epoch.rs`): forgets where it was and its
+    /// holes, so that the new feed's first event is a fresh start, neither a jump back nor a
+    /// gap; the counts so far are kept (they were real, in the old feed).
+    pub fn restart(&mut self) {
+        self.highest = 0;
+        self.holes.clear();
+    }
+
     /// Records one received seq.
     pub fn observe(&mut self, seq: Seq) -> SeqVerdict {
         if self.highest == 0 {
@@ -173,6 +181,20 @@ mod tests {
         let mut t = SeqTracker::starting_after(10);
         assert_eq!(t.observe(12), SeqVerdict::Gap(1));
         assert_eq!(t.lost(), 1);
+    }
+
+    #[test]
+    fn a_restarted_feed_starts_over_and_keeps_the_old_counts() {
+        let mut t = feed(&[1, 2, 4, 4]);
+        t.restart();
+        assert_eq!(t.highest(), 0);
+        // The new feed's numbers are neither duplicates of the old ones nor a gap.
+        assert_eq!(t.observe(1), SeqVerdict::InOrder);
+        assert_eq!(t.observe(2), SeqVerdict::InOrder);
+        assert_eq!(t.observe(3), SeqVerdict::InOrder);
+        assert_eq!((t.lost(), t.duplicates(), t.out_of_order()), (1, 1, 0));
+        // The old hole (3) is gone with the old feed: the new 3 did not fill it.
+        assert!(t.holes.is_empty());
     }
 
     #[test]

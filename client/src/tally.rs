@@ -24,6 +24,37 @@ pub struct PublishTally {
     pub errors: BTreeMap<String, u64>,
 }
 
+/// What reconnecting after dropped connections did (`subscriber/reconnect.rs`), one
+/// subscriber's or summed. All zero without drops, or with `--no-reconnect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeTally {
+    /// Connections dropped (after set-up, not by the subscriber itself) that it tried to
+    /// reconnect after.
+    pub drops: u64,
+    /// Outages that ended: a new connection answered (`subscriber/resume.rs`).
+    pub reconnects: u64,
+    /// Outages it gave up on (the give-up time, or the run's end, came first).
+    pub gave_up: u64,
+    /// Seqs missing between the last event before a drop and the first one after it.
+    pub lost_across: u64,
+    /// Events received again after a reconnect (a resume that replayed too much).
+    pub duplicates_across: u64,
+    /// Answers with another feed epoch than the subscriber's (`feed_epoch.rs`).
+    pub feed_restarts: u64,
+}
+
+impl ResumeTally {
+    /// Adds another's counts.
+    pub fn merge(&mut self, o: &ResumeTally) {
+        self.drops += o.drops;
+        self.reconnects += o.reconnects;
+        self.gave_up += o.gave_up;
+        self.lost_across += o.lost_across;
+        self.duplicates_across += o.duplicates_across;
+        self.feed_restarts += o.feed_restarts;
+    }
+}
+
 /// The plain counters of one subscriber (or, summed, of a run).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
@@ -91,6 +122,9 @@ pub struct Tally {
     /// Subscribers whose seq sequence had a gap (at least one event missing).
     #[serde(default)]
     pub subscribers_with_gaps: u64,
+    /// Reconnects after dropped connections, and what they cost in seqs.
+    #[serde(default)]
+    pub resume: ResumeTally,
 }
 
 impl Tally {
@@ -139,6 +173,7 @@ impl Tally {
             *self.last_seqs.entry(*k).or_default() += v;
         }
         self.subscribers_with_gaps += o.subscribers_with_gaps;
+        self.resume.merge(&o.resume);
     }
 
     /// Counts one failure.

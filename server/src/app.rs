@@ -13,7 +13,7 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use rtlab_wire::paths;
+use rtlab_wire::{BrokerStatus, FeedMode, paths};
 
 use crate::error::{method_not_allowed, not_found, query_error};
 use crate::state::AppState;
@@ -50,7 +50,21 @@ where
         .default_service(web::to(method_not_allowed("GET")))
 }
 
-/// `GET /stats`: the counters as JSON.
+/// `GET /stats`: the counters as JSON, with the feed's identity (epoch, mode, node, broker).
+/// Answers while the broker is away too: that is when an operator looks.
 async fn stats(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.hub.counters().snapshot(state.hub.head()))
+    let mut snapshot = state.hub.counters().snapshot(state.hub.head());
+    let feed = &state.feed;
+    snapshot.epoch = feed.epoch.to_string();
+    snapshot.node.clone_from(&feed.node);
+    snapshot.mode = if feed.broker.is_some() {
+        FeedMode::Cluster
+    } else {
+        FeedMode::Embedded
+    };
+    snapshot.broker = feed.broker.as_ref().map(|broker| BrokerStatus {
+        url: broker.url().to_owned(),
+        connected: broker.is_connected(),
+    });
+    HttpResponse::Ok().json(snapshot)
 }

@@ -29,6 +29,8 @@ pub const DEFAULT_BATCH_MAX: usize = 1_000;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(10);
 /// Default idle time after which an SSE stream gets a `:` comment heartbeat.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// Default JetStream stream of the feed in cluster mode (`--broker-stream`).
+pub const DEFAULT_BROKER_STREAM: &str = "rtlab";
 /// Default per-subscriber queue, in events.
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1_024;
 /// Default cap on open streaming connections (WebSocket, SSE, TCP, echo).
@@ -42,7 +44,12 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 /// On start it prints one line to stdout, `listening http=ADDR tcp=ADDR`, once both listeners are
 /// bound (use port 0 to let the OS pick); with `--tls-cert`/`--tls-key` it serves HTTPS and WSS
 /// instead and the line ends with `scheme=https` (and `tcp-tls=ADDR` with `--tcp-tls-addr`). Logs go to stderr; set `RUST_LOG` (e.g. `debug`) to see
-/// more. SIGINT or SIGTERM shut it down gracefully.
+/// more. SIGINT or SIGTERM shut it down gracefully. The line always ends with `mode=embedded` or
+/// `mode=cluster` and `node=NAME`.
+///
+/// Every HTTP response of the feed carries `Rtlab-Epoch: N`, the feed's identity (ns since the
+/// Unix epoch of its birth): the server's start without `--broker`, the broker stream's creation
+/// with it, so it changes on a restart only when the history was lost.
 #[derive(Debug, Clone, PartialEq, Parser)]
 #[command(name = "rtlab-server", version, about, long_about)]
 pub struct Config {
@@ -64,7 +71,8 @@ pub struct Config {
     #[arg(long, default_value_t = DEFAULT_PAYLOAD_BYTES)]
     pub payload_bytes: usize,
 
-    /// Events kept in the history ring for resumption (`?after=`, `Last-Event-ID`) and polling.
+    /// Events kept in the history ring for resumption (`?after=`, `Last-Event-ID`) and polling; in
+    /// cluster mode also the message limit of the broker stream this node creates.
     #[arg(long, default_value_t = defaults::HISTORY, value_parser = parse_at_least_one)]
     pub history: usize,
 
@@ -118,6 +126,27 @@ pub struct Config {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Cluster mode: the NATS server (JetStream enabled) whose stream carries the feed, e.g.
+    /// `nats://127.0.0.1:4222`. Every event (ticker, `/publish`, WebSocket text frames) goes
+    /// through the stream, whose sequence is the event's seq, and every node serves the whole
+    /// feed: any node answers `?after=N` and `Last-Event-ID`. The broker must answer at start;
+    /// while it is away later, feed requests get 503 `{"error":"broker unavailable"}`. Without
+    /// this flag the feed lives in this process alone (embedded mode).
+    #[arg(long, value_name = "URL", value_parser = parse_broker_url)]
+    pub broker: Option<String>,
+
+    /// The JetStream stream that carries the feed in cluster mode (created if missing, with
+    /// `--history` as its message limit, on the subject `NAME.feed`). Nodes of one cluster give
+    /// the same name.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_BROKER_STREAM,
+          value_parser = parse_stream_name)]
+    pub broker_stream: String,
+
+    /// This server's name in `/stats` and on its `listening` line; defaults to the bound HTTP
+    /// address (e.g. `127.0.0.1:8080`, or the port the OS picked for port 0).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
     /// Also serve the raw-TCP baseline over TLS on this address (same certificate, no ALPN), so the
     /// floor pays the TLS cost too. Needs `--tls-cert` and `--tls-key`. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", requires = "tls_cert")]
@@ -144,6 +173,9 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tcp_tls_addr: None,
+            broker: None,
+            broker_stream: DEFAULT_BROKER_STREAM.to_owned(),
+            node: None,
         }
     }
 }
@@ -194,6 +226,12 @@ impl Config {
         Ok(())
     }
 
+    /// This node's name: `--node`, or the HTTP listen address `addr` (the bound one, so that
+    /// port 0 gives a name that tells nodes apart).
+    pub fn node_name(&self, addr: SocketAddr) -> String {
+        self.node.clone().unwrap_or_else(|| addr.to_string())
+    }
+
     /// Whether `--addr` serves HTTPS and WSS (a certificate pair was given).
     pub fn tls(&self) -> bool {
         self.tls_cert.is_some()
@@ -204,6 +242,34 @@ fn parse_default_addr(text: &str, port: u16) -> SocketAddr {
     // The defaults are literals that always parse; the fallback only keeps this panic-free.
     text.parse()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Parses `--broker`: a `nats://HOST:PORT` URL (the scheme is required, so a typo such as
+/// `http://` is caught here rather than as a connection failure).
+fn parse_broker_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("nats://")
+        .ok_or_else(|| format!("{text:?} is not a nats://HOST:PORT URL"))?;
+    if rest.is_empty() || rest.contains('/') {
+        return Err(format!("{text:?} is not a nats://HOST:PORT URL"));
+    }
+    Ok(text.to_owned())
+}
+
+/// Parses `--broker-stream`: a JetStream stream name (letters, digits, `-` and `_`; it is also
+/// the first token of the subject).
+fn parse_stream_name(text: &str) -> Result<String, String> {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?}: a stream name is letters, digits, '-' and '_'"
+        ))
+    }
 }
 
 /// Parses a count that must be at least 1 (a zero-sized queue or history cannot work).
@@ -303,6 +369,36 @@ mod tests {
             ["--heartbeat-interval", "1000years"],
             ["--subscriber-queue", "0"],
             ["--history", "0"],
+        ] {
+            let argv = ["rtlab-server", args[0], args[1]];
+            assert!(Config::try_parse_from(argv).is_err(), "{args:?} accepted");
+        }
+    }
+
+    #[test]
+    fn broker_flags_parse_and_refuse_non_nats_urls() {
+        let c = Config::try_parse_from([
+            "rtlab-server",
+            "--broker",
+            "nats://127.0.0.1:4222",
+            "--broker-stream",
+            "feed_2",
+            "--node",
+            "a",
+        ])
+        .unwrap();
+        assert_eq!(c.broker.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(c.broker_stream, "feed_2");
+        assert_eq!(c.node_name(c.addr), "a");
+        let d = Config::default();
+        assert_eq!(d.broker_stream, "rtlab");
+        assert_eq!(d.node_name(d.addr), "127.0.0.1:8080");
+        for args in [
+            ["--broker", "http://127.0.0.1:4222"],
+            ["--broker", "nats://"],
+            ["--broker", "127.0.0.1:4222"],
+            ["--broker-stream", "a.b"],
+            ["--broker-stream", ""],
         ] {
             let argv = ["rtlab-server", args[0], args[1]];
             assert!(Config::try_parse_from(argv).is_err(), "{args:?} accepted");

@@ -187,6 +187,8 @@ impl Counters {
             ticker_lag_us: self.ticker_lag_us.load(Relaxed),
             ticker_lag_max_us: self.ticker_lag_max_us.load(Relaxed),
             transports,
+            // The feed's identity is the server's to fill in (see `app::stats`).
+            ..StatsSnapshot::default()
         }
     }
 }

@@ -118,6 +118,9 @@ pub enum ServerError {
     /// The `--tls-cert`/`--tls-key` pair cannot be read or used.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// Cluster mode: the broker did not answer at start, or its stream cannot be used.
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
     /// Any other I/O error while starting or stopping.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -35,10 +35,13 @@
 //! - [`tls`]: `--tls-cert`/`--tls-key` loaded into rustls: HTTPS and WSS on `--addr` (HTTP/2 by
 //!   ALPN), and the raw-TCP baseline over TLS on `--tcp-tls-addr`.
 //! - [`page`]: `GET /`, the live side-by-side page.
+//! - [`broker`]: cluster mode (`--broker nats://…`): the feed in a NATS JetStream stream whose
+//!   sequence is the seq, followed into every node's hub; the cluster's ticker; the epoch.
 //!
 //! The wire format itself lives in `rtlab-wire` and is described in `docs/protocol.md`.
 
 pub mod app;
+pub mod broker;
 pub mod config;
 pub mod counters;
 pub mod error;

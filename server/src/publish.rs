@@ -16,6 +16,10 @@
 //! allowed cross origins, `OPTIONS /publish` answers the preflight a JSON body triggers
 //! ([`preflight`]).
 //!
+//! In cluster mode the event goes to the broker's stream instead of this node's hub, and the
+//! answer waits for the broker's ack, which holds the seq ([`crate::broker`]); a broker that does
+//! not store it in time gives 503 `{"error":"broker unavailable"}`.
+//!
 //! Production APIs authenticate publishers and rate-limit them (429); the lab trusts localhost.
 
 use actix_web::http::header;
@@ -27,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::hub::Origin;
-use crate::state::AppState;
+use crate::state::{AppState, BROKER_UNAVAILABLE};
 
 /// The answer to a publish: the seq the event got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +46,7 @@ pub async fn handler(
     mut payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cors = state.check_origin(&req)?;
+    let cors = state.admit_request(&req)?;
     let limit = state.config.max_publish_bytes;
     let too_large = || ApiError::PayloadTooLarge { limit };
     if content_length(&req).is_some_and(|announced| announced > limit as u64) {
@@ -58,10 +62,17 @@ pub async fn handler(
     }
     let data = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::BadRequest("the body must be UTF-8 text".into()))?;
-    let event = state.hub.publish(data, Origin::Client);
+    let seq = match &state.feed.broker {
+        // Cluster mode: the seq is the stream's, known once the broker has stored the event.
+        Some(broker) => broker.publish(data).await.map_err(|e| {
+            tracing::warn!(error = %e, "publish not stored");
+            ApiError::Unavailable(BROKER_UNAVAILABLE.into())
+        })?,
+        None => state.hub.publish(data, Origin::Client).seq(),
+    };
     let mut response = HttpResponse::Ok();
     cors.apply(&mut response);
-    Ok(response.json(Published { seq: event.seq() }))
+    Ok(response.json(Published { seq }))
 }
 
 /// `OPTIONS /publish`: the CORS preflight. 204 with the allowed method and header for an allowed

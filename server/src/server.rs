@@ -19,6 +19,11 @@
 //! sends no `GOAWAY`), so an idle HTTP/2 connection a client keeps open is only dropped when
 //! [`SHUTDOWN_GRACE`] runs out, where an idle HTTP/1.1 one is closed at once.
 //!
+//! With `--broker` ([`crate::broker`]) the node connects to the broker before it binds anything,
+//! follows the stream into its hub, and opens its listeners once it has caught up with the
+//! stream's head; its ticker publishes to the broker instead of the hub. Every response carries
+//! the feed's epoch as `Rtlab-Epoch` (actix's `DefaultHeaders`, so no handler can forget it).
+//!
 //! Three actix defaults are changed, all measured facts rather than taste:
 //! - `keep_alive` and `client_request_timeout` default to 5 s. In actix-http they apply only
 //!   between requests and to reading a request head, never to a response in progress, so they
@@ -42,17 +47,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpServer, web};
+use rtlab_wire::{headers, now_unix_nanos};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app;
+use crate::broker::{Broker, follower, tick_publisher};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::ServerError;
 use crate::hub::{Hub, HubConfig, ticker};
 use crate::shutdown::{SHUTDOWN_GRACE, ShutdownSignals};
-use crate::state::AppState;
+use crate::state::{AppState, FeedIdentity};
 use crate::tls::TlsIdentity;
 use crate::transport::tcp;
 
@@ -74,8 +82,9 @@ pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(750);
 /// The one stdout line, `listening http=ADDR tcp=ADDR`, is the machine-readable contract with the
 /// lab runner (it starts the server on port 0 and reads the ports from it); everything else goes
 /// to stderr through `tracing`. With TLS the line goes on with `scheme=https` (`http=` is still the
-/// HTTP listener, now speaking HTTPS) and, with `--tcp-tls-addr`, `tcp-tls=ADDR`. Signals are caught *before* that line is printed, so a SIGTERM
-/// that follows it at once is still graceful.
+/// HTTP listener, now speaking HTTPS) and, with `--tcp-tls-addr`, `tcp-tls=ADDR`; it always ends
+/// with `mode=embedded|cluster node=NAME`. Signals are caught *before* that line is printed, so a
+/// SIGTERM that follows it at once is still graceful.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut signals = ShutdownSignals::new()?;
     let server = spawn(config).await?;
@@ -94,6 +103,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         if let Some(addr) = server.tcp_tls_addr() {
             write!(out, " tcp-tls={addr}")?;
         }
+        let mode = if server.is_cluster() {
+            "cluster"
+        } else {
+            "embedded"
+        };
+        write!(out, " mode={mode} node={}", server.node())?;
         writeln!(out)?;
         out.flush()?;
     }
@@ -125,6 +140,12 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    // Cluster mode: the broker must answer before anything is served, since the epoch and every
+    // seq come from its stream.
+    let broker = match &config.broker {
+        Some(url) => Some(Broker::connect(url, &config.broker_stream, config.history).await?),
+        None => None,
+    };
     let http_addr = http_listener.local_addr()?;
     let tcp_addr = tcp_listener.local_addr()?;
     let tcp_tls_addr = tcp_tls_listener
@@ -140,7 +161,28 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         Arc::new(Counters::new()),
     );
     let shutdown = CancellationToken::new();
-    let state = web::Data::new(AppState::new(hub.clone(), config.clone(), shutdown.clone()));
+    let follower_task = match &broker {
+        Some(broker) => {
+            let task = tokio::spawn(follower::run(broker.clone(), hub.clone(), shutdown.clone()));
+            caught_up(&hub, broker).await;
+            Some(task)
+        }
+        None => None,
+    };
+    let feed = FeedIdentity {
+        // Embedded: the feed is born with this process (its history dies with it).
+        epoch: broker.as_ref().map_or_else(now_unix_nanos, Broker::epoch),
+        node: config.node_name(http_addr),
+        broker: broker.clone(),
+    };
+    let epoch_header = (headers::EPOCH, feed.epoch.to_string());
+    let node = feed.node.clone();
+    let state = web::Data::new(AppState::new(
+        hub.clone(),
+        config.clone(),
+        shutdown.clone(),
+        feed,
+    ));
     if state.origins.allows_any() {
         tracing::warn!(
             "--allow-origin '*': every web page the user visits may read the feed and publish \
@@ -148,18 +190,23 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         );
     }
 
-    let mut server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(app::routes))
-            .disable_signals()
-            // Real-time pushes are small writes: with Nagle's algorithm on (actix's default leaves
-            // the OS default), a frame written while an earlier one is unacknowledged waits for
-            // the peer's delayed ACK, up to 40 ms on Linux. Measured here before this line: ws and
-            // sse p50 ≈ 20 ms at 5 000 events/s against 0.1 ms for the raw-TCP baseline.
-            .tcp_nodelay(true)
-            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-            .keep_alive(KEEP_ALIVE)
-            .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
-            .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            // On every response, the WebSocket handshake's 101 included.
+            .wrap(DefaultHeaders::new().add(epoch_header.clone()))
+            .app_data(state.clone())
+            .configure(app::routes)
+    })
+    .disable_signals()
+    // Real-time pushes are small writes: with Nagle's algorithm on (actix's default leaves
+    // the OS default), a frame written while an earlier one is unacknowledged waits for
+    // the peer's delayed ACK, up to 40 ms on Linux. Measured here before this line: ws and
+    // sse p50 ≈ 20 ms at 5 000 events/s against 0.1 ms for the raw-TCP baseline.
+    .tcp_nodelay(true)
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    .keep_alive(KEEP_ALIVE)
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
@@ -193,12 +240,21 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         }
         _ => None,
     };
-    let ticker_task = tokio::spawn(ticker::run(
-        hub.clone(),
-        config.rate,
-        config.payload_bytes,
-        shutdown.clone(),
-    ));
+    let ticker_task = match &broker {
+        Some(broker) => tokio::spawn(tick_publisher::run(
+            broker.clone(),
+            Arc::clone(hub.counters()),
+            config.rate,
+            config.payload_bytes,
+            shutdown.clone(),
+        )),
+        None => tokio::spawn(ticker::run(
+            hub.clone(),
+            config.rate,
+            config.payload_bytes,
+            shutdown.clone(),
+        )),
+    };
     let tls = identity.is_some();
     if tls {
         tracing::info!(
@@ -214,8 +270,10 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
             "serving http://{http_addr} (HTTP/1.1; WebSocket ws://), raw TCP on {tcp_addr}"
         );
     }
-    tracing::info!(%http_addr, %tcp_addr, rate = config.rate, "rtlab-server running");
+    tracing::info!(%http_addr, %tcp_addr, rate = config.rate, %node, "rtlab-server running");
     Ok(RunningServer {
+        node,
+        cluster: broker.is_some(),
         http_addr,
         tcp_addr,
         tcp_tls_addr,
@@ -228,13 +286,40 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
             tcp: tcp_task,
             tcp_tls: tcp_tls_task,
             ticker: ticker_task,
+            follower: follower_task,
         }),
     })
+}
+
+/// How long a cluster node waits at start to read the stream up to its head of the moment.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Waits until the follower reads the stream and `hub` holds its events up to the head of the
+/// moment (at most [`CATCH_UP_TIMEOUT`]), so that a new node answers `?after=N` for what the
+/// stream keeps from its first request on.
+async fn caught_up(hub: &Hub, broker: &Broker) {
+    let last_seq = broker.last_seq_at_start();
+    let mut head = hub.watch_head();
+    let reached = async {
+        broker.wait_following(CATCH_UP_TIMEOUT).await
+            && tokio::time::timeout(CATCH_UP_TIMEOUT, head.wait_for(|&seq| seq >= last_seq))
+                .await
+                .is_ok()
+    };
+    if !reached.await {
+        tracing::warn!(
+            last_seq,
+            head = hub.head(),
+            "not caught up with the broker's stream in time; serving anyway"
+        );
+    }
 }
 
 /// A server started by [`spawn`]: its addresses, its hub, and the way to stop it.
 #[derive(Debug)]
 pub struct RunningServer {
+    node: String,
+    cluster: bool,
     http_addr: SocketAddr,
     tcp_addr: SocketAddr,
     tcp_tls_addr: Option<SocketAddr>,
@@ -251,9 +336,20 @@ struct Tasks {
     tcp: JoinHandle<()>,
     tcp_tls: Option<JoinHandle<()>>,
     ticker: JoinHandle<()>,
+    follower: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
+    /// This node's name (`--node`, or the bound HTTP address).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether the feed lives in a broker (`--broker`) rather than in this process.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
     /// The bound HTTP address (WebSocket, SSE, polls, publish, stats, page).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
@@ -301,6 +397,9 @@ impl RunningServer {
             let _ = tcp_tls.await;
         }
         let _ = tasks.ticker.await;
+        if let Some(follower) = tasks.follower {
+            let _ = follower.await;
+        }
         match http {
             Ok(result) => result.map_err(ServerError::Io),
             Err(join) => Err(ServerError::Io(io::Error::other(join))),
@@ -319,6 +418,9 @@ impl Drop for RunningServer {
                 tcp_tls.abort();
             }
             tasks.ticker.abort();
+            if let Some(follower) = tasks.follower {
+                follower.abort();
+            }
         }
     }
 }

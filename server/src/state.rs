@@ -10,13 +10,16 @@
 //! through [`AppState::admit`], which refuses in this order:
 //!
 //! 1. the server is shutting down → 503 (new long-lived work would only be cut off again);
-//! 2. the `Origin` is not allowed → 403 ([`crate::origin_policy`]);
-//! 3. every connection slot is taken → 503 (counted in `rejected_connections`).
+//! 2. in cluster mode, the broker is away → 503 `broker unavailable` (this node's feed stands
+//!    still and could not take a publish; [`crate::broker`]);
+//! 3. the `Origin` is not allowed → 403 ([`crate::origin_policy`]);
+//! 4. every connection slot is taken → 503 (counted in `rejected_connections`).
 //!
 //! Cheap refusals come first, and the slot is taken last, so a refused connection never shows up
 //! in `/stats` as opened. The handler validates what is specific to it (a WebSocket handshake, a
 //! `Last-Event-ID`) *before* admission for the same reason, and subscribes to the hub only after.
-//! Polls and `/publish` hold no slot: they pass only the origin step ([`AppState::check_origin`]).
+//! Polls and `/publish` hold no slot: they pass only the broker and origin steps
+//! ([`AppState::admit_request`]).
 //!
 //! A production server would put a rate limit per client address in this same gate.
 
@@ -26,6 +29,7 @@ use actix_web::HttpRequest;
 use rtlab_wire::Transport;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::counters::ConnectionGuard;
 use crate::error::ApiError;
@@ -43,7 +47,24 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Which browser origins may connect (from `config.allow_origins`).
     pub origins: Arc<OriginPolicy>,
+    /// Which feed this is and where it lives.
+    pub feed: Arc<FeedIdentity>,
 }
+
+/// The feed's identity and home, as `/stats` and the `Rtlab-Epoch` header tell them.
+#[derive(Debug, Clone)]
+pub struct FeedIdentity {
+    /// ns since the Unix epoch of the feed's birth: this server's start (embedded), or the broker
+    /// stream's creation (cluster).
+    pub epoch: u64,
+    /// This node's name (`--node`).
+    pub node: String,
+    /// The broker, in cluster mode: events are published to it, not into the hub.
+    pub broker: Option<Broker>,
+}
+
+/// The message of the 503 a feed request gets while the broker is away.
+pub const BROKER_UNAVAILABLE: &str = "broker unavailable";
 
 /// A streaming connection that was let in.
 #[derive(Debug)]
@@ -57,13 +78,14 @@ pub struct Admission {
 
 impl AppState {
     /// The state for `config`, its origin policy built from `--allow-origin`.
-    pub fn new(hub: Hub, config: Config, shutdown: CancellationToken) -> Self {
+    pub fn new(hub: Hub, config: Config, shutdown: CancellationToken, feed: FeedIdentity) -> Self {
         let origins = OriginPolicy::new(&config.allow_origins);
         AppState {
             hub,
             config: Arc::new(config),
             shutdown,
             origins: Arc::new(origins),
+            feed: Arc::new(feed),
         }
     }
 
@@ -77,7 +99,7 @@ impl AppState {
         if self.shutdown.is_cancelled() {
             return Err(ApiError::Unavailable("server is shutting down".into()));
         }
-        let cors = self.check_origin(req)?;
+        let cors = self.admit_request(req)?;
         let guard = self
             .hub
             .counters()
@@ -90,8 +112,19 @@ impl AppState {
         Ok(Admission { guard, cors })
     }
 
-    /// The origin step alone, for requests that hold no slot (polls, `/publish`): the CORS
-    /// headers to answer with, or the JSON 403.
+    /// The steps for requests that hold no slot (polls, `/publish`): the broker (503) and the
+    /// origin (403); the CORS headers to answer with.
+    pub fn admit_request(&self, req: &HttpRequest) -> Result<Cors, ApiError> {
+        if let Some(broker) = &self.feed.broker
+            && !broker.is_available()
+        {
+            return Err(ApiError::Unavailable(BROKER_UNAVAILABLE.into()));
+        }
+        self.check_origin(req)
+    }
+
+    /// The origin step alone (a CORS preflight): the CORS headers to answer with, or the JSON
+    /// 403.
     pub fn check_origin(&self, req: &HttpRequest) -> Result<Cors, ApiError> {
         self.origins.check(req)
     }

@@ -34,7 +34,7 @@ pub mod usage;
 
 pub use error::{ErrorBody, WireError};
 pub use event::{Event, EventView, Seq, now_unix_nanos};
-pub use stats::{StatsSnapshot, TransportStats};
+pub use stats::{BrokerStatus, FeedMode, StatsSnapshot, TransportStats};
 pub use transport::Transport;
 
 /// HTTP paths of the contract, so that server routes and client requests cannot drift apart.
@@ -53,6 +53,15 @@ pub mod paths {
     pub const PUBLISH: &str = "/publish";
     /// Server counters.
     pub const STATS: &str = "/stats";
+}
+
+/// HTTP headers of the contract beyond the standard ones.
+pub mod headers {
+    /// The feed's identity on every HTTP response of the feed (WebSocket handshake, SSE, polls,
+    /// publish, stats): a decimal u64, ns since the Unix epoch of the feed's birth. It changes
+    /// when a server without a broker restarts (its history, and so its seqs, start again), and
+    /// stays across node restarts in cluster mode (it is the broker stream's creation time).
+    pub const EPOCH: &str = "rtlab-epoch";
 }
 
 /// Defaults the contract names, shared by the server's flags and the client's expectations.

@@ -54,6 +54,40 @@ pub struct StatsSnapshot {
     pub ticker_lag_max_us: u64,
     /// Per-transport counters, keyed by the transport's text form.
     pub transports: BTreeMap<Transport, TransportStats>,
+    /// The feed's identity (the `Rtlab-Epoch` header's value): ns since the Unix epoch of the
+    /// feed's birth, as a decimal string because JSON numbers lose precision above 2^53 in
+    /// JavaScript. Empty from servers that do not report it.
+    #[serde(default)]
+    pub epoch: String,
+    /// Whether the feed lives in this process or in a broker.
+    #[serde(default)]
+    pub mode: FeedMode,
+    /// This server's name among the nodes of a cluster (`--node`).
+    #[serde(default)]
+    pub node: String,
+    /// The broker, in cluster mode (`null` in embedded mode).
+    #[serde(default)]
+    pub broker: Option<BrokerStatus>,
+}
+
+/// Where the feed lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedMode {
+    /// In the server process itself (the default, no broker).
+    #[default]
+    Embedded,
+    /// In a NATS JetStream stream that every node of the cluster serves (`--broker`).
+    Cluster,
+}
+
+/// The broker a cluster node publishes to and follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerStatus {
+    /// The broker's URL (`nats://HOST:PORT`).
+    pub url: String,
+    /// Whether the node's connection to it is up right now.
+    pub connected: bool,
 }
 
 #[cfg(test)]
@@ -69,5 +103,35 @@ mod tests {
         assert!(json["transports"]["long-poll"].is_object());
         let back: StatsSnapshot = serde_json::from_value(json).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn feed_identity_fields_have_the_contract_shape() {
+        let s = StatsSnapshot {
+            epoch: "1764300000123456789".into(),
+            mode: FeedMode::Cluster,
+            node: "a".into(),
+            broker: Some(BrokerStatus {
+                url: "nats://127.0.0.1:4222".into(),
+                connected: true,
+            }),
+            ..StatsSnapshot::default()
+        };
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["epoch"], "1764300000123456789");
+        assert_eq!(json["mode"], "cluster");
+        assert_eq!(json["broker"]["connected"], true);
+        let embedded = serde_json::to_value(StatsSnapshot::default()).unwrap();
+        assert_eq!(embedded["mode"], "embedded");
+        assert!(embedded["broker"].is_null());
+        // A server from before the epoch still parses.
+        let mut old = embedded;
+        for field in ["epoch", "mode", "node", "broker"] {
+            old.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(
+            serde_json::from_value::<StatsSnapshot>(old).unwrap(),
+            StatsSnapshot::default()
+        );
     }
 }

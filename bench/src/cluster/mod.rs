@@ -29,8 +29,10 @@
 //! | [`nodes`] | the `rtlab-server` nodes, killed and restarted on their own ports |
 //! | [`nginx`] | the proxy: the shipped `naive` and `lab` templates, rendered and run |
 //! | [`child`] | the broker's and the proxy's process supervision |
+//! | [`error`] | what can go wrong, each naming the program and what to do |
 
 pub mod child;
+pub mod error;
 pub mod nats;
 pub mod nginx;
 pub mod nodes;
@@ -40,71 +42,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use error::{ClusterError, NATS_SERVER_VAR, NGINX_VAR};
 pub use nats::Nats;
 pub use nginx::{Nginx, Proxy};
 pub use nodes::{Node, NodeInfo, NodeSpec};
 
-use crate::server_process::{ServerOptions, ServerProcessError, find_program};
+use crate::server_process::{ServerOptions, find_program};
 
-/// What can go wrong starting or running a cluster.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    /// A program the cluster needs is not installed.
-    #[error(
-        "{program} not found on PATH: install Debian's `{package}` package (`bash scripts/setup-test-deps` does)"
-    )]
-    MissingProgram {
-        /// The program (`nats-server`, `nginx`).
-        program: &'static str,
-        /// The Debian package that provides it.
-        package: &'static str,
-    },
-    /// A program could not be spawned.
-    #[error("cannot start {program}: {cause}")]
-    Spawn {
-        /// The program.
-        program: &'static str,
-        /// The OS error (in the message, so not also a `source()`).
-        cause: std::io::Error,
-    },
-    /// A program started but did not become ready.
-    #[error("{program} did not start: {reason}\n--- {program} output (last lines) ---\n{tail}")]
-    Startup {
-        /// The program.
-        program: &'static str,
-        /// What happened.
-        reason: String,
-        /// The last lines it wrote.
-        tail: String,
-    },
-    /// A node did not start.
-    #[error("{node}: {cause}")]
-    Node {
-        /// The node's name.
-        node: String,
-        /// Why (in the message, so not also a `source()`: printed once).
-        cause: ServerProcessError,
-    },
-    /// An nginx template names a field the renderer does not fill.
-    #[error("the {proxy} nginx template has an unknown field: {field}")]
-    Template {
-        /// `naive` or `lab`.
-        proxy: &'static str,
-        /// The line from the field on.
-        field: String,
-    },
-    /// The temporary folder (or a file in it) could not be made.
-    #[error("cannot prepare the cluster's temporary folder: {0}")]
-    TempDir(std::io::Error),
-    /// No node has that index.
-    #[error("no node {index}: the cluster has {nodes}")]
-    NoSuchNode {
-        /// The index asked for (0-based).
-        index: usize,
-        /// How many nodes there are.
-        nodes: usize,
-    },
-}
+/// Most nodes a cluster may have (`rtlab cluster --nodes`): far beyond what 2 cores run usefully,
+/// below where start-up would take minutes.
+pub const MAX_NODES: i64 = 64;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -144,15 +91,8 @@ impl Cluster {
     /// Starts the broker (if asked), the nodes, and the proxy (if asked), each once the one
     /// before it answers. On any failure, whatever was started is stopped before returning.
     pub async fn start(opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
-        let nats_bin = opts
-            .broker
-            .then(|| program(nats::NATS_SERVER, nats::NATS_PACKAGE));
-        let nginx_bin = opts
-            .proxy
-            .map(|_| program(nginx::NGINX, nginx::NGINX_PACKAGE));
-        // Both checked before anything starts: a missing program costs nothing to report.
-        let nats_bin = nats_bin.transpose()?;
-        let nginx_bin = nginx_bin.transpose()?;
+        // Both found before anything starts: a missing program costs nothing to report.
+        let (nats_bin, nginx_bin) = find_programs(opts)?;
         let temp = TempDir::new()?;
         let nats = match &nats_bin {
             Some(bin) => {
@@ -316,18 +256,53 @@ impl Cluster {
     }
 }
 
-/// Finds `name` on `PATH`, or says which Debian package provides it.
-fn program(name: &'static str, package: &'static str) -> Result<PathBuf, ClusterError> {
+/// Finds the helper programs `opts` needs (nats-server with a broker, nginx with a proxy), or
+/// says which Debian package is missing.
+pub fn find_programs(
+    opts: &ClusterOptions,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), ClusterError> {
+    let nats = match opts.broker {
+        true => Some(program(
+            nats::NATS_SERVER,
+            nats::NATS_PACKAGE,
+            NATS_SERVER_VAR,
+        )?),
+        false => None,
+    };
+    let nginx = match opts.proxy {
+        Some(_) => Some(program(nginx::NGINX, nginx::NGINX_PACKAGE, NGINX_VAR)?),
+        None => None,
+    };
+    Ok((nats, nginx))
+}
+
+/// Finds a helper program: at the path in `variable` if it is set (`RTLAB_NATS_SERVER`,
+/// `RTLAB_NGINX`), else on `PATH`, else in `/usr/sbin` (where Debian installs both, and which an
+/// unprivileged user's `PATH` may lack); or says which Debian package provides it.
+fn program(
+    name: &'static str,
+    package: &'static str,
+    variable: &str,
+) -> Result<PathBuf, ClusterError> {
+    let missing = |looked: String| ClusterError::MissingProgram {
+        program: name,
+        package,
+        looked,
+    };
+    if let Some(path) = std::env::var_os(variable) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(missing(format!("at {} ({variable})", path.display())))
+        };
+    }
     find_program(name)
         .or_else(|| {
-            // Debian installs both in /usr/sbin, which an unprivileged user's PATH may lack.
             let sbin = Path::new("/usr/sbin").join(name);
             sbin.is_file().then_some(sbin)
         })
-        .ok_or(ClusterError::MissingProgram {
-            program: name,
-            package,
-        })
+        .ok_or_else(|| missing("on PATH or in /usr/sbin".into()))
 }
 
 /// A fresh folder under the system's temp dir, removed (with everything in it) on drop.

@@ -28,8 +28,8 @@ use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::ClusterError;
 use super::child::{Child, StartupLines};
+use super::error::ClusterError;
 
 /// The program, and the Debian package that provides it.
 pub const NATS_SERVER: &str = "nats-server";

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use nix::sys::signal::Signal;
 
-use super::ClusterError;
 use super::child::Child;
+use super::error::ClusterError;
 
 /// The program.
 pub const NGINX: &str = "nginx";

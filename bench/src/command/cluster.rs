@@ -27,10 +27,6 @@ use crate::cli::ClusterArgs;
 use crate::cluster::{Cluster, ClusterOptions, NodeInfo, Proxy};
 use crate::server_process::{ServerOptions, locate_server};
 
-/// Most nodes `--nodes` accepts: far beyond what 2 cores can run usefully, below where start-up
-/// would take minutes.
-pub const MAX_NODES: i64 = 64;
-
 /// What the start-up line says: where to connect, and every process started.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Announcement {
@@ -161,6 +157,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Exit> {
         proxy_listen: args.proxy_listen,
         proxy_read_timeout: None,
     };
+    // Before any output: a missing program is the one line the user sees.
+    crate::cluster::find_programs(&opts)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -81,7 +81,7 @@ mod tests {
     use crate::sample::Sample;
     use crate::shards::protocol::ShardOutcome;
     use crate::subscriber::{End, Outcome};
-    use crate::tally::Tally;
+    use crate::tally::{ResumeTally, Tally};
     use crate::transport::SubError;
 
     fn config() -> RunConfig {
@@ -100,7 +100,11 @@ mod tests {
                 tally = Tally::default();
                 tally.error(e.kind());
             }
-            c.push(Outcome { tally, end });
+            c.push(Outcome {
+                tally,
+                end,
+                lost_at_unix_ns: None,
+            });
         }
         c
     }
@@ -192,6 +196,81 @@ mod tests {
         );
         assert_eq!(report.server_events_published, 53);
         assert_eq!(report.latency_us.count, 1000);
+    }
+
+    /// A shard of one completed subscriber that reconnected `times` (µs each) with `resume`,
+    /// through the process boundary's encoding and back.
+    fn reconnecting_shard(times: &[u64], resume: ResumeTally) -> Measured {
+        let mut histograms = LatencyHistograms::new();
+        for &t in times {
+            histograms.push(Sample::Reconnect(t));
+        }
+        let mut collector = Collector::default();
+        collector.push(Outcome {
+            tally: Tally {
+                resume,
+                ..Tally::default()
+            },
+            end: End::Completed,
+            lost_at_unix_ns: None,
+        });
+        let facts = RunFacts {
+            server: ServerWindow::default(),
+            window_seqs: None,
+            expected_in_range: None,
+            seed: 7,
+            network: None,
+        };
+        let json = serde_json::to_string(&ShardOutcome::from(Measured {
+            collector,
+            histograms,
+            facts,
+        }))
+        .unwrap();
+        serde_json::from_str::<ShardOutcome>(&json)
+            .unwrap()
+            .decode()
+            .unwrap()
+    }
+
+    #[test]
+    fn reconnects_merge_exactly_across_shards() {
+        let a: Vec<u64> = (1..=30).map(|v| v * 1_000).collect();
+        let b: Vec<u64> = (1..=70).map(|v| v * 53_000).collect();
+        let resume = |n: u64| ResumeTally {
+            drops: n + 1,
+            reconnects: n,
+            gave_up: 1,
+            lost_across: 2 * n,
+            duplicates_across: 3 * n,
+            feed_restarts: n / 10,
+        };
+        let merged = merge(vec![
+            reconnecting_shard(&a, resume(30)),
+            reconnecting_shard(&b, resume(70)),
+        ])
+        .unwrap();
+        let mut all = LatencyHistograms::new();
+        for &v in a.iter().chain(&b) {
+            all.push(Sample::Reconnect(v));
+        }
+        let report = merged
+            .collector
+            .finish(&config())
+            .unwrap()
+            .report(&config(), &merged.histograms, merged.facts)
+            .unwrap();
+        let r = report.resume.unwrap();
+        assert_eq!(r.time_to_reconnect_us, summarize(&all.reconnect));
+        assert_eq!(r.time_to_reconnect_us.count, 100);
+        assert_eq!(
+            (r.drops, r.count, r.gave_up, r.feed_restarts),
+            (102, 100, 2, 10)
+        );
+        assert_eq!(
+            (r.lost_across_reconnects, r.duplicates_across_reconnects),
+            (200, 300)
+        );
     }
 
     #[test]

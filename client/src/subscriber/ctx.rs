@@ -66,6 +66,9 @@ pub struct Ctx {
     pub http: HttpVersion,
     /// The HTTP/2 connections subscribers share, `streams_per_connection` to each.
     pub h2_pool: H2Pool,
+    /// How long a dropped subscriber tries to reconnect; `None`: it does not (`--no-reconnect`,
+    /// churn).
+    pub reconnect_give_up: Option<Duration>,
 }
 
 impl Ctx {

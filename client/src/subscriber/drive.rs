@@ -6,8 +6,9 @@
 //! window's bytes, the undecided seqs, the seq verdicts) whether it ended well or not, wait for
 //! its publisher and add what it sent, and turn the way it ended into an [`Outcome`]. [`drive`]
 //! does all of that once, generically; the protocol halves under `transport/` only connect and
-//! receive. This is the `tokio::select!` loop's other half in actix's chat examples: the
-//! per-connection task, with the protocol factored out.
+//! receive. A connection that drops is, by default, not the end: the loop hands it to
+//! `reconnect.rs` and carries on receiving on the new one. This is the `tokio::select!` loop's
+//! other half in actix's chat examples: the per-connection task, with the protocol factored out.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,6 +20,7 @@ use crate::ending::end_kind;
 use crate::publish::PostPublisher;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::{Meter, Phase};
+use crate::subscriber::reconnect::{reconnect, worth_reconnecting};
 use crate::subscriber::{End, Outcome, Subscriber};
 use crate::tally::PublishTally;
 use crate::transport::SubError;
@@ -37,7 +39,8 @@ pub(crate) async fn connect_in_time<S: Subscriber>(
     }
 }
 
-/// Runs subscriber `meter.id` of type `S` from connect to the end of its drain.
+/// Runs subscriber `meter.id` of type `S` from connect to the end of its drain, reconnecting
+/// after drops (`reconnect.rs`) unless the run says not to.
 pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
     let (mut sub, mut meter) = match connect_in_time::<S>(&ctx, meter).await {
         Ok(connected) => connected,
@@ -53,11 +56,34 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
         spawn_post_publisher(&ctx, &meter)
     };
 
-    // Set-up may have ended past the whole drain (a subscriber connecting very late).
-    let result = if meter.phase() == Phase::Done {
-        Ok(())
-    } else {
-        sub.receive(&ctx, &mut meter).await
+    let mut lost_at = None;
+    let result = loop {
+        // Set-up may have ended past the whole drain (a subscriber connecting very late).
+        let received = if meter.phase() == Phase::Done {
+            Ok(())
+        } else {
+            sub.receive(&ctx, &mut meter).await
+        };
+        let Err(e) = received else { break Ok(()) };
+        // Every drop is counted by kind, whether the subscriber comes back from it or not.
+        meter.tally.error(e.kind());
+        if ctx.reconnect_give_up.is_none() || !worth_reconnecting(&e) {
+            break Err(e);
+        }
+        let dropped_at = Instant::now();
+        live.connected.fetch_sub(1, Ordering::Relaxed);
+        match reconnect::<S>(&ctx, &mut meter, e).await {
+            Ok(new) => {
+                live.connected.fetch_add(1, Ordering::Relaxed);
+                sub = new;
+            }
+            Err(e) => {
+                // It is lost since the drop, not since it gave up.
+                lost_at = Some(meter.clock().unix_nanos(dropped_at));
+                live.connected.fetch_add(1, Ordering::Relaxed);
+                break Err(e);
+            }
+        }
     };
     meter.finish(sub.unconsumed());
     if result.is_ok() {
@@ -81,7 +107,6 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
     let end = match result {
         Ok(()) => End::Completed,
         Err(e) => {
-            meter.tally.error(e.kind());
             let kind = end_kind(ctx.transport, &e, meter.close_code());
             *meter.tally.close_codes.entry(kind).or_default() += 1;
             End::Lost(e)
@@ -90,6 +115,7 @@ pub async fn drive<S: Subscriber>(ctx: Arc<Ctx>, meter: Meter) -> Outcome {
     Outcome {
         tally: std::mem::take(&mut meter.tally),
         end,
+        lost_at_unix_ns: lost_at,
     }
 }
 
@@ -140,5 +166,6 @@ pub(crate) fn failed(mut meter: Meter, e: SubError) -> Outcome {
     Outcome {
         tally: std::mem::take(&mut meter.tally),
         end: End::ConnectFailed(e),
+        lost_at_unix_ns: None,
     }
 }

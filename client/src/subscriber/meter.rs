@@ -24,13 +24,16 @@ use std::time::{Duration, Instant};
 use rtlab_wire::{EventView, Seq, now_unix_nanos};
 
 use crate::clock::{DRAIN_MAX, DRAIN_MIN, RunClock};
+use crate::feed_epoch::EpochVerdict;
 use crate::publish::EchoCounter;
 use crate::recorder::{LiveCounters, Recorder};
 use crate::sample::{Sample, micros};
 use crate::sequence::{SeqTracker, SeqVerdict};
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::population::LatencyPopulation;
+use crate::subscriber::resume::Resumption;
 use crate::tally::Tally;
+use crate::transport::SubError;
 use crate::window_seq::{SeqBound, WindowSeqs};
 use crate::wire_counter::{ByteTally, Bytes2};
 
@@ -97,6 +100,8 @@ pub struct Meter {
     /// The receive buffer its connection asks for (`SO_RCVBUF`), if not the kernel's default:
     /// a stalled subscriber's small one (`stalled.rs`).
     recv_buffer_bytes: Option<u32>,
+    /// What it remembers across dropped connections: the feed's epoch, the outage, the seam.
+    resumption: Resumption,
 }
 
 impl Meter {
@@ -136,6 +141,7 @@ impl Meter {
             events_seen: 0,
             first_event_only: false,
             recv_buffer_bytes: None,
+            resumption: Resumption::default(),
         }
     }
 
@@ -225,6 +231,48 @@ impl Meter {
     /// Highest seq seen so far.
     pub fn last_seq(&self) -> Seq {
         self.seq.highest()
+    }
+
+    /// Where a (re)connection should resume: after the last seq seen, if any was (the first
+    /// connection, and the first after a feed restart, subscribe live).
+    pub fn resume_after(&self) -> Option<Seq> {
+        Some(self.seq.highest()).filter(|&n| n > 0)
+    }
+
+    /// The server answered this connection (a `101`, a response head) with the feed `epoch`
+    /// (`None`: no `Rtlab-Epoch` header). Ends an outage, timing it. When the epoch is not the
+    /// one remembered, the feed restarted: the restart is counted and the seq tracking starts
+    /// over; and if the connection asked to resume after a seq of the old feed, it fails with
+    /// [`SubError::FeedRestarted`] so that the subscriber subscribes again, live.
+    pub fn answered(&mut self, epoch: Option<u64>) -> Result<(), SubError> {
+        if self.resumption.answered(epoch, &mut self.tally.resume) == EpochVerdict::Restarted {
+            let resumed_old_feed = self.seq.highest() > 0;
+            self.seq.restart();
+            if resumed_old_feed {
+                return Err(SubError::FeedRestarted);
+            }
+        }
+        self.end_outage();
+        Ok(())
+    }
+
+    /// Times the outage that just ended, if one was going on.
+    fn end_outage(&mut self) {
+        if let Some(outage) = self.resumption.take_outage(&mut self.tally.resume) {
+            self.recorder.push(Sample::Reconnect(micros(outage)));
+        }
+    }
+
+    /// The connection dropped (not by the subscriber's choice): the subscriber will reconnect
+    /// (the next answer ends the outage, see [`answered`](Self::answered)).
+    pub fn dropped(&mut self) {
+        self.resumption
+            .dropped(Instant::now(), &mut self.tally.resume);
+    }
+
+    /// A reconnect succeeded: the close frame of the dropped connection is history.
+    pub fn reconnected(&mut self) {
+        self.close = None;
     }
 
     /// The TCP dial of the subscriber's own connection is complete (through a shaper, after its
@@ -388,7 +436,13 @@ impl Meter {
     /// `analytic` bytes (streaming transports).
     pub fn event(&mut self, ev: &EventView<'_>, json_len: usize, analytic: Option<usize>) {
         let now_ns = now_unix_nanos();
-        let fresh = self.seq.observe(ev.seq) != SeqVerdict::Duplicate;
+        let verdict = self.seq.observe(ev.seq);
+        let fresh = verdict != SeqVerdict::Duplicate;
+        self.resumption.observe(verdict, &mut self.tally.resume);
+        // The raw-TCP floor has no answer but its events.
+        if self.resumption.in_outage() {
+            self.end_outage();
+        }
         self.events_seen += 1;
         self.recorder.note_event();
         if !self.seen_first_event {
@@ -509,6 +563,7 @@ mod tests {
             control_tls: None,
             http: crate::config::HttpVersion::Http1,
             h2_pool: Default::default(),
+            reconnect_give_up: None,
         }
     }
 
@@ -816,6 +871,68 @@ mod tests {
         let mut stats = LatencyHistograms::new();
         shard.merge_into(&mut stats);
         assert_eq!(stats.round_trip.len(), m.tally.echoed);
+    }
+
+    #[test]
+    fn a_restarted_feed_starts_the_seq_tracking_over_instead_of_counting_loss() {
+        let (mut m, shard) = meter(&ctx_with_open_window());
+        m.answered(Some(1)).unwrap();
+        m.set_up_idle(0);
+        assert_eq!(
+            m.resume_after(),
+            None,
+            "the first connection subscribes live"
+        );
+        for seq in 1..=50 {
+            m.event(&event(seq), 10, None);
+        }
+        assert_eq!(m.resume_after(), Some(50));
+        m.dropped();
+        // The restarted server answers the resume after 50 with another epoch.
+        assert!(matches!(m.answered(Some(2)), Err(SubError::FeedRestarted)));
+        assert_eq!(m.resume_after(), None, "subscribe again, live");
+        m.answered(Some(2)).unwrap();
+        for seq in 1..=5 {
+            m.event(&event(seq), 10, None);
+        }
+        m.finish(0);
+        let t = &m.tally;
+        assert_eq!((t.lost, t.duplicates, t.out_of_order), (0, 0, 0));
+        assert_eq!((t.resume.feed_restarts, t.resume.lost_across), (1, 0));
+        let mut stats = LatencyHistograms::new();
+        shard.merge_into(&mut stats);
+        assert_eq!(stats.reconnect.len(), 1, "one outage, timed once");
+    }
+
+    #[test]
+    fn a_resume_on_the_same_feed_judges_the_seam_by_seq() {
+        let (mut m, _) = meter(&ctx_with_open_window());
+        m.answered(Some(9)).unwrap();
+        m.set_up_idle(0);
+        for seq in 1..=10 {
+            m.event(&event(seq), 10, None);
+        }
+        m.dropped();
+        m.answered(Some(9)).unwrap();
+        // Resumed after 10, but the server's history had dropped 11 and 12.
+        for seq in 13..=15 {
+            m.event(&event(seq), 10, None);
+        }
+        m.dropped();
+        // A server without the header: unknown epoch, never a restart.
+        m.answered(None).unwrap();
+        for seq in [14, 15, 16] {
+            m.event(&event(seq), 10, None);
+        }
+        m.finish(0);
+        let t = &m.tally;
+        assert_eq!((t.resume.lost_across, t.resume.duplicates_across), (2, 2));
+        assert_eq!(
+            (t.lost, t.duplicates),
+            (2, 2),
+            "and in the run's counts, as before"
+        );
+        assert_eq!((t.resume.drops, t.resume.feed_restarts), (2, 0));
     }
 
     #[test]

@@ -38,11 +38,14 @@
 //! may then be off by the bytes tungstenite had read of the next frame (at most one event:
 //! visible with 64 KiB events at saturation, never at the lab's usual sizes and rates).
 
+pub mod backoff;
 pub mod ctx;
 pub mod drive;
 pub mod meter;
 pub mod open;
 pub mod population;
+pub mod reconnect;
+pub mod resume;
 pub mod stalled;
 
 use std::future::Future;
@@ -105,4 +108,7 @@ pub struct Outcome {
     pub tally: Tally,
     /// How it ended.
     pub end: End,
+    /// When a subscriber that ended `Lost` lost its connection, ns since the Unix epoch, if not
+    /// when its outcome is handed over (it tried to reconnect in between); `None` otherwise.
+    pub lost_at_unix_ns: Option<u64>,
 }

@@ -63,6 +63,7 @@ pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Ou
             events,
             not_stalled,
         }),
+        lost_at_unix_ns: None,
     };
     // Read until the first event (the meter stops there), but not past the window.
     if !meter.seen_first_event() {

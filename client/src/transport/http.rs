@@ -29,6 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::task::JoinHandle;
 
 use crate::config::{HttpVersion, Target};
+use crate::feed_epoch::epoch_of;
 use crate::tls::{NetStream, TlsConnector};
 use crate::transport::SubError;
 use crate::wire_counter::{ByteTally, WireCounter};
@@ -197,8 +198,23 @@ impl HttpClient {
         payload: Bytes,
         body: &mut Vec<u8>,
     ) -> Result<StatusCode, SubError> {
+        let answer = self.answer(method, path_and_query, payload, body).await?;
+        Ok(answer.status)
+    }
+
+    /// [`request`](Self::request), with the feed's epoch the answer carried (a poll's).
+    pub async fn answer(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        payload: Bytes,
+        body: &mut Vec<u8>,
+    ) -> Result<Answer, SubError> {
         let resp = self.send(method, path_and_query, payload, None).await?;
-        let status = resp.status();
+        let answer = Answer {
+            status: resp.status(),
+            epoch: epoch_of(resp.headers()),
+        };
         body.clear();
         let mut incoming = resp.into_body();
         while let Some(frame) = incoming.frame().await {
@@ -207,8 +223,17 @@ impl HttpClient {
                 body.extend_from_slice(data);
             }
         }
-        Ok(status)
+        Ok(answer)
     }
+}
+
+/// A response's status and the feed epoch in its `Rtlab-Epoch` header (`feed_epoch.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The feed's epoch, if the server sent one.
+    pub epoch: Option<u64>,
 }
 
 /// A hyper error as a subscriber error: bytes that are not HTTP are the server's protocol

@@ -45,6 +45,10 @@ pub struct LongPollSubscriber {
     /// Newest seq received; `None` until the first event (then polls ask for "the next new
     /// event", as the contract's `after`-less request does).
     after: Option<Seq>,
+    /// The next poll is the first after a reconnect: it asks with `timeout_ms=0`, so that its
+    /// answer (and the feed epoch in it) comes at once, even from a restarted server whose feed
+    /// has not reached `after` and would park the poll for the whole timeout.
+    probe: bool,
 }
 
 impl Subscriber for LongPollSubscriber {
@@ -53,10 +57,13 @@ impl Subscriber for LongPollSubscriber {
         // No handshake: the first poll (without `after`) may wait for an event that only the
         // subscribers' own publishes will create, so it is part of the steady state.
         meter.set_up_idle(0);
+        // After a drop, resume after the last seq seen.
+        let after = meter.resume_after();
         Ok(Self {
             client,
             body: Vec::new(),
-            after: None,
+            after,
+            probe: after.is_some(),
         })
     }
 
@@ -64,8 +71,12 @@ impl Subscriber for LongPollSubscriber {
         let boundary = tokio::time::sleep_until(meter.boundary().into());
         tokio::pin!(boundary);
         let base = ctx.target.path(paths::LONG_POLL);
-        let timeout_ms = ctx.long_poll_timeout.as_millis();
         loop {
+            let timeout_ms = if std::mem::take(&mut self.probe) {
+                0
+            } else {
+                ctx.long_poll_timeout.as_millis()
+            };
             if self.client.is_closed() {
                 self.client = open(ctx, meter).await?;
                 meter.tally.reconnects += 1;
@@ -79,7 +90,7 @@ impl Subscriber for LongPollSubscriber {
                 let mut request =
                     pin!(
                         self.client
-                            .request(Method::GET, &path, Bytes::new(), &mut self.body)
+                            .answer(Method::GET, &path, Bytes::new(), &mut self.body)
                     );
                 loop {
                     tokio::select! {
@@ -106,8 +117,9 @@ impl Subscriber for LongPollSubscriber {
                     }
                 }
             };
-            match result {
-                Ok(StatusCode::OK) => {
+            match result.map(|a| (a.status, a.epoch)) {
+                Ok((StatusCode::OK, epoch)) => {
+                    meter.answered(epoch)?;
                     let spent = meter.bytes.snapshot().since(before);
                     // An answer read after the boundary belongs to the next phase: cross
                     // first, leaving its bytes on the far side.
@@ -121,19 +133,20 @@ impl Subscriber for LongPollSubscriber {
                         return Ok(());
                     }
                 }
-                Ok(status)
+                Ok((status, _))
                     if status == StatusCode::TOO_MANY_REQUESTS
                         || status == StatusCode::SERVICE_UNAVAILABLE =>
                 {
                     meter.tally.error(format!("http {}", status.as_u16()));
                     tokio::time::sleep(BACKOFF).await;
                 }
-                Ok(status) => return Err(SubError::Status(status.as_u16())),
+                Ok((status, _)) => return Err(SubError::Status(status.as_u16())),
                 Err(SubError::Closed(_)) if !self.client.is_closed() => {
                     return Err(SubError::Closed("poll connection failed".into()));
                 }
-                // The server closed the keep-alive connection: open another next time round.
-                Err(SubError::Closed(_)) => {}
+                // The connection closed under the poll: open another next time round, and ask
+                // for what was missed (`after`). That is a drop, timed to the next answer.
+                Err(SubError::Closed(_)) => meter.dropped(),
                 Err(e) => return Err(e),
             }
             if meter.overdue() && meter.cross(0) {

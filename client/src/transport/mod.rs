@@ -106,6 +106,10 @@ pub enum SubError {
     /// The connection ended or broke.
     #[error("{0}")]
     Closed(String),
+    /// The server answered with another feed epoch than before (`feed_epoch.rs`): the feed
+    /// restarted, and a connection that resumed after a seq of the old feed must start again.
+    #[error("the feed restarted (another Rtlab-Epoch)")]
+    FeedRestarted,
 }
 
 impl SubError {
@@ -126,6 +130,7 @@ impl SubError {
             SubError::Protocol(_) => "protocol".into(),
             SubError::Lagging => "lagging".into(),
             SubError::Closed(_) => "disconnected".into(),
+            SubError::FeedRestarted => "feed restarted".into(),
         }
     }
 }

@@ -46,16 +46,23 @@ impl Subscriber for ShortPollSubscriber {
             body: Vec::new(),
             after: 0,
         };
-        let path = ctx.target.path(paths::SHORT_POLL);
-        let status = s
+        // The first poll of a run asks for the latest event, which says where the feed is;
+        // after a drop, the events after the last seq seen.
+        let resume = meter.resume_after();
+        let path = match resume {
+            Some(n) => format!("{}?after={n}", ctx.target.path(paths::SHORT_POLL)),
+            None => ctx.target.path(paths::SHORT_POLL),
+        };
+        let first = s
             .client
-            .request(Method::GET, &path, Bytes::new(), &mut s.body)
+            .answer(Method::GET, &path, Bytes::new(), &mut s.body)
             .await?;
-        if status != StatusCode::OK {
-            return Err(SubError::Status(status.as_u16()));
+        if first.status != StatusCode::OK {
+            return Err(SubError::Status(first.status.as_u16()));
         }
-        s.after = answer(&s.body, meter, Default::default())?;
-        if s.after > 0 {
+        meter.answered(first.epoch)?;
+        s.after = answer(&s.body, meter, Default::default())?.max(resume.unwrap_or(0));
+        if resume.is_none() && s.after > 0 {
             meter.expect_after(s.after);
         }
         meter.set_up_idle(0);
@@ -109,10 +116,12 @@ impl ShortPollSubscriber {
         let before = meter.bytes.snapshot();
         match self
             .client
-            .request(Method::GET, &path, Bytes::new(), &mut self.body)
+            .answer(Method::GET, &path, Bytes::new(), &mut self.body)
             .await
+            .map(|a| (a.status, a.epoch))
         {
-            Ok(StatusCode::OK) => {
+            Ok((StatusCode::OK, epoch)) => {
+                meter.answered(epoch)?;
                 let spent = meter.bytes.snapshot().since(before);
                 // An answer read after the boundary belongs to the next phase.
                 let done = Instant::now() >= meter.boundary()
@@ -121,16 +130,20 @@ impl ShortPollSubscriber {
                 // Draining: stop as soon as the window's last event is in.
                 Ok(done || (meter.overdue() && meter.cross(0)))
             }
-            Ok(status)
+            Ok((status, _))
                 if status == StatusCode::TOO_MANY_REQUESTS
                     || status == StatusCode::SERVICE_UNAVAILABLE =>
             {
                 meter.tally.error(format!("http {}", status.as_u16()));
                 Ok(false)
             }
-            Ok(status) => Err(SubError::Status(status.as_u16())),
-            // The server closed the keep-alive connection; the next tick opens another.
-            Err(SubError::Closed(_)) if self.client.is_closed() => Ok(false),
+            Ok((status, _)) => Err(SubError::Status(status.as_u16())),
+            // The connection closed under the poll; the next tick opens another and asks for
+            // what was missed (`after`). That is a drop, timed to the next answer.
+            Err(SubError::Closed(_)) if self.client.is_closed() => {
+                meter.dropped();
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

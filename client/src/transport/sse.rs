@@ -35,6 +35,7 @@ use rtlab_wire::{Transport, paths};
 use tokio::io::AsyncWriteExt;
 
 use crate::event_stream::{Block, EventStreamParser};
+use crate::feed_epoch::{EPOCH_HEADER, parse_epoch};
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
@@ -62,8 +63,12 @@ pub struct SseSubscriber {
 impl Subscriber for SseSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let mut stream = open_stream(ctx, meter).await?;
+        // After a drop, resume as a browser's EventSource does: with the last id seen.
+        let resume = meter
+            .resume_after()
+            .map_or_else(String::new, |n| format!("Last-Event-ID: {n}\r\n"));
         let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
             ctx.target.path(paths::SSE),
             ctx.target.authority
         );
@@ -106,6 +111,10 @@ impl Subscriber for SseSubscriber {
                 )));
             }
         };
+        meter.answered(
+            head.header(EPOCH_HEADER)
+                .and_then(|v| parse_epoch(v.as_bytes())),
+        )?;
         s.buf.consume(head.len);
         // Set-up is the request and the response head; whatever came with the head is the
         // stream's and moves to the next phase with its events.

@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 use rtlab_wire::paths;
 
 use crate::event_stream::EventStreamParser;
+use crate::feed_epoch::epoch_of;
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
 use crate::subscriber::meter::Meter;
@@ -42,7 +43,11 @@ pub struct SseH2Subscriber {
 impl Subscriber for SseH2Subscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let mut client = open_first(ctx, meter).await?;
-        let path = ctx.target.path(paths::SSE);
+        // After a drop, resume after the last seq seen (`?after=N`, as `Last-Event-ID` would).
+        let resume = meter
+            .resume_after()
+            .map_or_else(String::new, |n| format!("?after={n}"));
+        let path = format!("{}{resume}", ctx.target.path(paths::SSE));
         let resp = client
             .send(Method::GET, &path, Bytes::new(), Some("text/event-stream"))
             .await?;
@@ -59,6 +64,7 @@ impl Subscriber for SseH2Subscriber {
                 "GET /sse did not answer with text/event-stream".into(),
             ));
         }
+        meter.answered(epoch_of(resp.headers()))?;
         // Set-up is the connection's (TLS, preface, SETTINGS), the request and the response
         // head; its bytes are taken at the first idle moment.
         meter.set_up();

@@ -25,6 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::feed_epoch::epoch_of;
 use crate::publish::publish_text;
 use crate::subscriber::Subscriber;
 use crate::subscriber::ctx::Ctx;
@@ -53,18 +54,22 @@ impl Subscriber for WsSubscriber {
     async fn connect(ctx: &Ctx, meter: &mut Meter) -> Result<Self, SubError> {
         let stream = open_stream(ctx, meter).await?.with_frames();
         let scheme = if ctx.target.tls { "wss" } else { "ws" };
+        // After a drop, resume after the last seq seen (`?after=N`: history first, then live).
+        let resume = meter
+            .resume_after()
+            .map_or_else(String::new, |n| format!("?after={n}"));
         let url = format!(
-            "{scheme}://{}{}",
+            "{scheme}://{}{}{resume}",
             ctx.target.authority,
             ctx.target.path(paths::WS)
         );
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             .write_buffer_size(0);
-        let (ws, _response) =
-            tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-                .await
-                .map_err(handshake_error)?;
+        let (ws, response) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+            .await
+            .map_err(handshake_error)?;
+        meter.answered(epoch_of(response.headers()))?;
         meter.set_up();
         Ok(Self {
             ws,

@@ -41,6 +41,16 @@ pub fn streaming_transports(#[case] transport: Transport) {}
 #[case::sse(Transport::Sse)]
 pub fn http_streams(#[case] transport: Transport) {}
 
+/// The transports that resume by seq after a drop (`?after=N`, `Last-Event-ID`); the raw-TCP
+/// floor cannot.
+#[template]
+#[rstest]
+#[case::ws(Transport::Ws)]
+#[case::sse(Transport::Sse)]
+#[case::long_poll(Transport::LongPoll)]
+#[case::short_poll(Transport::ShortPoll)]
+pub fn resuming_transports(#[case] transport: Transport) {}
+
 /// Events per second of the test server's ticker.
 pub const RATE: f64 = 100.0;
 
@@ -72,6 +82,15 @@ pub fn short_run(server: &RunningServer, transport: Transport) -> RunConfig {
         warmup: Duration::from_millis(300),
         connect_rate: 2_000.0,
         ..RunConfig::new(transport, url(server, transport))
+    }
+}
+
+/// `config` as before reconnecting existed (`--no-reconnect`): a dropped subscriber is lost at
+/// once. For the tests of how drops and early ends are reported as such.
+pub fn without_reconnecting(config: RunConfig) -> RunConfig {
+    RunConfig {
+        reconnect_give_up: None,
+        ..config
     }
 }
 

@@ -13,7 +13,7 @@ use rtlab_wire::{Event, Transport, now_unix_nanos};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::common::{assert_framing_exact, every_transport, http_streams};
+use crate::common::{assert_framing_exact, every_transport, http_streams, without_reconnecting};
 
 /// What a fake server writes on connection number `n`, given the event seqs to send.
 #[derive(Clone, Copy)]
@@ -288,7 +288,9 @@ async fn a_server_that_speaks_no_json_is_a_protocol_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_hanging_up_on_everybody_fails_the_run() {
     let addr = fake_server(Script::HangUp { only_first: false }).await;
-    let err = rtlab_client::run(tcp_run(&addr, 3)).await.unwrap_err();
+    let err = rtlab_client::run(without_reconnecting(tcp_run(&addr, 3)))
+        .await
+        .unwrap_err();
     let RunError::AllDisconnected {
         partial: Some(report),
         ..
@@ -303,7 +305,9 @@ async fn a_server_hanging_up_on_everybody_fails_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_disconnect_is_counted_not_fatal() {
     let addr = fake_server(Script::HangUp { only_first: true }).await;
-    let report = rtlab_client::run(tcp_run(&addr, 3)).await.unwrap();
+    let report = rtlab_client::run(without_reconnecting(tcp_run(&addr, 3)))
+        .await
+        .unwrap();
     assert_eq!(
         (report.connected, report.completed, report.disconnects),
         (3, 2, 1)
@@ -342,7 +346,7 @@ async fn the_real_server_stopping_mid_run_fails_the_run(transport: Transport) {
     let server = crate::common::server(crate::common::RATE).await;
     let config = RunConfig {
         clients: 5,
-        ..crate::common::short_run(&server, transport)
+        ..without_reconnecting(crate::common::short_run(&server, transport))
     };
     let run = tokio::spawn(rtlab_client::run(config));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -365,9 +369,10 @@ async fn lagging_websocket_subscribers_are_reported_as_lagging() {
     })
     .await
     .unwrap();
+    // Without reconnecting: a subscriber closed as lagging is lost, and counted so.
     let config = RunConfig {
         clients: 5,
-        ..crate::common::short_run(&server, Transport::Ws)
+        ..without_reconnecting(crate::common::short_run(&server, Transport::Ws))
     };
     let report = match rtlab_client::run(config).await {
         Ok(report) => report,

@@ -14,6 +14,8 @@ mod network;
 mod peers;
 mod publish;
 mod reliability;
+mod restart;
+mod resume;
 mod schema;
 mod shards;
 mod tls;

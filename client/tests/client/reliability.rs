@@ -12,13 +12,23 @@ use rtlab_wire::Transport;
 use crate::common::{RATE, client, every_transport, http_streams, server, short_run};
 use crate::schema::check_json;
 
-/// Runs `config` and shuts the server down gracefully (as on SIGTERM) `after` into the run;
-/// the run must end early, with its partial report.
+/// Runs `config` without reconnecting and shuts the server down gracefully (as on SIGTERM)
+/// `after` into the run; the run must end early, with its partial report.
 async fn shut_down_mid_run(transport: Transport, after: Duration) -> (RunReport, String) {
+    shut_down_mid_run_with(transport, after, None).await
+}
+
+/// [`shut_down_mid_run`], reconnecting for up to `reconnect_give_up`.
+async fn shut_down_mid_run_with(
+    transport: Transport,
+    after: Duration,
+    reconnect_give_up: Option<Duration>,
+) -> (RunReport, String) {
     let server = server(RATE).await;
     let config = RunConfig {
         clients: 10,
         duration: Duration::from_secs(5),
+        reconnect_give_up,
         ..short_run(&server, transport)
     };
     let run = tokio::spawn(rtlab_client::run(config));
@@ -86,6 +96,40 @@ async fn a_shutdown_ends_streams_cleanly_and_nobody_misses_the_last_events(trans
     assert_eq!(report.lost, 0, "{transport}");
 }
 
+#[apply(every_transport)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_that_give_up_reconnecting_end_the_run_early_as_before(transport: Transport) {
+    let give_up = Duration::from_millis(700);
+    let (report, reason) =
+        shut_down_mid_run_with(transport, Duration::from_millis(1_300), Some(give_up)).await;
+    let ended = report.ended_early.as_ref().expect("marked ended early");
+    // The same verdict as without reconnecting: the reason and the ends are the drops'.
+    assert_eq!(
+        ended.close_codes.values().sum::<u64>(),
+        10,
+        "{transport}: {ended:?} ({reason})"
+    );
+    if transport == Transport::Ws {
+        assert_eq!(ended.close_codes.get("1001"), Some(&10), "{ended:?}");
+    }
+    // Lost when the connection dropped, not when they gave up 0.7 s later.
+    assert!((1.2..1.9).contains(&ended.at_s), "{transport}: {ended:?}");
+    let resume = report.resume.as_ref().expect("reconnecting runs report it");
+    assert_eq!(
+        (resume.gave_up, resume.count, resume.give_up_ms),
+        (10, 0, 700),
+        "{transport}: {resume:?}"
+    );
+    assert!(resume.drops >= 10, "{transport}: {resume:?}");
+    // The attempts found nobody listening.
+    assert!(
+        report.errors.get("connect refused").copied().unwrap_or(0) >= 10,
+        "{transport}: {:?}",
+        report.errors
+    );
+    check_json(&serde_json::to_value(&report).unwrap()).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_writes_the_report_of_a_run_ended_early_and_exits_3() {
     let server = server(RATE).await;
@@ -95,8 +139,21 @@ async fn the_binary_writes_the_report_of_a_run_ended_early_and_exits_3() {
     let (json, hgrm) = (dir.join("out.json"), dir.join("out.hgrm"));
     let (json_arg, hgrm_arg) = (json.to_str().unwrap(), hgrm.to_str().unwrap());
     let args = [
-        "-t", "ws", "--url", &url, "-c", "5", "-d", "10s", "--warmup", "200ms", "--json", json_arg,
-        "--hgrm", hgrm_arg,
+        "-t",
+        "ws",
+        "--url",
+        &url,
+        "-c",
+        "5",
+        "-d",
+        "10s",
+        "--warmup",
+        "200ms",
+        "--json",
+        json_arg,
+        "--hgrm",
+        hgrm_arg,
+        "--no-reconnect",
     ];
     let stop = async {
         tokio::time::sleep(Duration::from_millis(1_200)).await;

@@ -15,6 +15,10 @@
 //! So publishing costs one encoding, one ring slot and one atomic load per subscriber, whatever
 //! the transports, and a delivery costs the subscriber one locked read of the ring.
 //!
+//! In cluster mode (`--broker`) the seq and ts are assigned by the broker's stream, not here:
+//! every node appends the stream's events with [`Hub::append`], which does steps 2 to 4 with the
+//! given seq and ts, so every node's hub holds the same events under the same seqs.
+//!
 //! Resumption is seamless because subscribing and reading the history happen under the same lock
 //! ([`Hub::subscribe_after`]): the backlog ends exactly where the subscription's cursor begins.
 //! Transports still skip seqs they have already sent, the classic "subscribe first, then read
@@ -127,7 +131,7 @@ impl Hub {
     /// cuts off subscribers too far behind, wakes every waiter. Never waits on a subscriber.
     pub fn publish_at(&self, data: String, origin: Origin, scheduled: Option<u64>) -> EventRef {
         let inner = &*self.inner;
-        let mut state = inner.shared.lock();
+        let state = inner.shared.lock();
         let seq = state.last_seq + 1;
         let event = Event {
             seq,
@@ -137,8 +141,50 @@ impl Hub {
             data,
         };
         let event: EventRef = Arc::new(EncodedEvent::new(&event));
+        self.append_locked(state, Arc::clone(&event), origin);
+        event
+    }
+
+    /// Appends an event whose seq and ts were assigned elsewhere: cluster mode, where the broker's
+    /// stream sequence is the seq ([`crate::broker`]). Everything else is [`Hub::publish_at`]'s:
+    /// encoded once, appended to the ring, laggards cut off, waiters woken. `None`, and nothing
+    /// changes, for a seq at or below the head (a redelivery).
+    ///
+    /// A seq *beyond* head + 1 (the node's first event, taken from a stream whose oldest events
+    /// have already been discarded; or a gap the stream made while this node was away) cannot sit
+    /// in the ring after the events before it, which must stay consecutive: the ring starts again
+    /// at this seq, and every subscriber's cursor moves to just before it. A subscriber that had
+    /// read everything loses nothing; one that had not sees the gap in the seqs, which is the
+    /// truth: those events are gone from the feed.
+    pub fn append(&self, seq: Seq, ts: u64, data: String, origin: Origin) -> Option<EventRef> {
+        let inner = &*self.inner;
+        let mut state = inner.shared.lock();
+        if seq <= state.last_seq {
+            return None;
+        }
+        if seq > state.last_seq + 1 {
+            let window = (inner.config.subscriber_queue, inner.config.history);
+            state.log = EventLog::with_window(window.0, window.1);
+            for slot in &state.subscribers {
+                slot.cursor.fetch_max(seq - 1, Ordering::Relaxed);
+            }
+        }
+        let event: EventRef = Arc::new(EncodedEvent::new(&Event { seq, ts, data }));
+        self.append_locked(state, Arc::clone(&event), origin);
+        Some(event)
+    }
+
+    /// The part of a publish after the event exists: ring, cut-off, wake-up, counters.
+    fn append_locked(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        event: EventRef,
+        origin: Origin,
+    ) {
+        let inner = &*self.inner;
+        let seq = event.seq();
         state.last_seq = seq;
-        state.log.push(Arc::clone(&event));
+        state.log.push(event);
         let bound = inner.config.subscriber_queue as u64;
         state.subscribers.retain(|slot| {
             let behind = seq - slot.cursor.load(Ordering::Relaxed);
@@ -152,7 +198,6 @@ impl Hub {
         drop(state);
         inner.head.send_replace(seq);
         inner.counters.published(origin == Origin::Client);
-        event
     }
 
     /// Subscribes a streaming connection of `transport` to live events (those published from now on).
@@ -313,6 +358,36 @@ mod tests {
         hub.publish(String::new(), Origin::Ticker);
         hub.publish(String::new(), Origin::Ticker);
         assert_eq!(hub.counters().snapshot(0).lagging_disconnects, 0);
+    }
+
+    #[tokio::test]
+    async fn append_keeps_given_seqs_drops_redeliveries_and_restarts_the_ring_at_a_gap() {
+        let hub = hub(10);
+        let mut live = hub.subscribe(Transport::Sse);
+        // A node joining a stream whose first kept event is 41.
+        assert_eq!(
+            hub.append(41, 7, "a".into(), Origin::Ticker).unwrap().seq(),
+            41
+        );
+        assert!(hub.append(41, 7, "a".into(), Origin::Ticker).is_none());
+        assert!(hub.append(12, 7, "old".into(), Origin::Ticker).is_none());
+        hub.append(42, 8, "b".into(), Origin::Client);
+        assert_eq!(live.recv().await.unwrap().seq(), 41);
+        assert_eq!(live.recv().await.unwrap().seq(), 42);
+        assert_eq!(hub.head(), 42);
+        let seqs: Vec<_> = hub.events_after(0, 10).iter().map(|e| e.seq()).collect();
+        assert_eq!(seqs, [41, 42]);
+        assert_eq!(hub.latest().unwrap().ts(), 8);
+        // A gap: the ring starts again, the subscriber continues after it.
+        hub.append(50, 9, "c".into(), Origin::Ticker);
+        assert_eq!(live.recv().await.unwrap().seq(), 50);
+        let seqs: Vec<_> = hub.events_after(41, 10).iter().map(|e| e.seq()).collect();
+        assert_eq!(seqs, [50]);
+        let snap = hub.counters().snapshot(hub.head());
+        assert_eq!(
+            (snap.events_published, snap.events_published_by_clients),
+            (3, 1)
+        );
     }
 
     #[tokio::test]

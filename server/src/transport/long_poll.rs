@@ -60,7 +60,7 @@ pub async fn handler(
     query: web::Query<LongPollQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cors = state.check_origin(&req)?;
+    let cors = state.admit_request(&req)?;
     let deadline = Instant::now() + query.timeout()?;
     let guard = state.hub.counters().open_request(Transport::LongPoll);
     let mut head = state.hub.watch_head();

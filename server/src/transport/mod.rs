@@ -13,7 +13,7 @@
 //! [`ws_message`] holds the RFC 6455 handshake and message rules (reassembly, UTF-8, close codes)
 //! that `ws` and `echo` share, and [`poll_answer`] the JSON answer both polls give, so that no
 //! transport imports another. Every endpoint here is let in by [`crate::state::AppState`]:
-//! `admit` for the streams, `check_origin` for the polls.
+//! `admit` for the streams, `admit_request` for the polls.
 //!
 //! Every streaming transport takes its events from a [`crate::hub::Subscription`] and races each
 //! socket write against the hub's lagging kick and the server's shutdown, so no client can hold a

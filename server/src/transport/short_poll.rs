@@ -25,7 +25,7 @@ pub async fn handler(
     query: web::Query<AfterQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cors = state.check_origin(&req)?;
+    let cors = state.admit_request(&req)?;
     let guard = state.hub.counters().open_request(Transport::ShortPoll);
     let events = match query.after {
         Some(after) => state.hub.events_after(after, state.config.batch_max),

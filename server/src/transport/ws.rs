@@ -158,7 +158,12 @@ impl ChunkSource for WsFeed {
                     self.last_heard = Instant::now();
                     match msg {
                         Some(Ok(Incoming::Text(text))) => {
-                            self.state.hub.publish(String::from(text), Origin::Client);
+                            match &self.state.feed.broker {
+                                Some(broker) => broker.publish_in_background(String::from(text)).await,
+                                None => {
+                                    self.state.hub.publish(String::from(text), Origin::Client);
+                                }
+                            }
                         }
                         Some(Ok(Incoming::Ping(payload))) => {
                             return Some(self.control_frame(ws_opcode::PONG, &payload));

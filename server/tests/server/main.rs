@@ -6,9 +6,11 @@
 //!
 //! One test binary with modules keeps link time low.
 
+mod cluster;
 mod common;
 mod conformance;
 mod errors;
+mod nats;
 mod origins;
 mod query_properties;
 mod shutdown;
