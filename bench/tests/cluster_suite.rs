@@ -13,13 +13,17 @@ use rtlab_bench::cluster_suite::{
 use rtlab_wire::Transport;
 
 fn lab() -> Lab {
-    let server_bin = PathBuf::from(env!("CARGO_BIN_EXE_rtlab")).with_file_name("rtlab-server");
+    let rtlab_bin = PathBuf::from(env!("CARGO_BIN_EXE_rtlab"));
+    let server_bin = rtlab_bin.with_file_name("rtlab-server");
     assert!(
         server_bin.is_file(),
         "{} is missing: build it first with `cargo build -p rtlab-server`",
         server_bin.display()
     );
-    Lab { server_bin }
+    Lab {
+        server_bin,
+        rtlab_bin,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,6 +160,11 @@ pub struct Cli {
     #[arg(long, default_value = "1", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::shards::MAX_SHARDS)))]
     pub shards: u32,
+
+    /// A further server of the same feed (a cluster node), repeatable: with --shards N, shard k
+    /// dials the k-th of --url and these, round robin, so no one server holds every connection
+    #[arg(long = "spread-url", value_name = "URL", requires = "shards")]
+    pub spread_urls: Vec<String>,
 }
 
 /// Subcommands.
@@ -204,6 +209,7 @@ impl Cli {
             streams_per_connection: self.streams_per_connection,
             reconnect_give_up: (!self.no_reconnect)
                 .then(|| Duration::from_millis(self.reconnect_give_up_ms)),
+            spread_urls: self.spread_urls.clone(),
             ..RunConfig::new(transport, url)
         })
     }

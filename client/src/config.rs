@@ -117,6 +117,11 @@ pub struct RunConfig {
     /// stalled subscribers never reconnect.
     #[serde(default = "default_reconnect_give_up")]
     pub reconnect_give_up: Option<Duration>,
+    /// Further servers of the same feed (the nodes of a cluster), beside `url`: a sharded run's
+    /// shard *k* dials the *k*-th of `url` and these, round robin (`--spread-url`), so no one
+    /// server holds every connection. Unused by an unsharded run.
+    #[serde(default)]
+    pub spread_urls: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -157,6 +162,7 @@ impl RunConfig {
             http: HttpVersion::Http1,
             streams_per_connection: 1,
             reconnect_give_up: default_reconnect_give_up(),
+            spread_urls: Vec::new(),
         }
     }
 

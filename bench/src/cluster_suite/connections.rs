@@ -123,15 +123,9 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ConnectionsR
             scale.connections_connect_rate,
         )
     };
-    let run = match ShardProgram::current_exe(&[SHARD_SUBCOMMAND]) {
-        Ok(program) => {
-            let shards = u32::try_from(nodes).unwrap_or(u32::MAX);
-            rtlab_client::run_sharded(config, shards, program).await
-        }
-        Err(e) => Err(RunError::Internal(format!(
-            "cannot find this executable to start client shards: {e}"
-        ))),
-    };
+    let program = ShardProgram::new(&lab.rtlab_bin, &[SHARD_SUBCOMMAND]);
+    let shards = u32::try_from(nodes).unwrap_or(u32::MAX);
+    let run = rtlab_client::run_sharded(config, shards, program).await;
     for s in samplers {
         result.rss_peak_bytes += s.finish().await.rss_peak();
     }

@@ -24,6 +24,9 @@ use crate::server_process::ServerOptions;
 pub struct Lab {
     /// The `rtlab-server` binary.
     pub server_bin: PathBuf,
+    /// The `rtlab` binary, whose hidden `client-shard` subcommand runs one client process of a
+    /// sharded run (the running `rtlab` itself in the suite; the tests name it).
+    pub rtlab_bin: PathBuf,
 }
 
 impl Lab {

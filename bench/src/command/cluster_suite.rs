@@ -103,7 +103,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let report = rt.block_on(cluster_suite::run(&Lab { server_bin }, &scale));
+    let rtlab_bin = std::env::current_exe().context("cannot find this executable")?;
+    let lab = Lab {
+        server_bin,
+        rtlab_bin,
+    };
+    let report = rt.block_on(cluster_suite::run(&lab, &scale));
     drop(rt);
     let dir = RunDir::create(&args.out, SUITE_NAME, args.name.as_deref())?;
     dir.write_json(&dir.path.join(CLUSTER_JSON), &report)?;

@@ -124,10 +124,14 @@ pub fn check_shards(shards: u32, clients: u64) -> Result<(), RunError> {
 }
 
 /// The shards' specs: `clients` split into `shards` contiguous ranges whose sizes differ by at
-/// most one, all starting at `start_unix_ns`.
+/// most one, all starting at `start_unix_ns`; shard *k* dials the *k*-th of `url` and
+/// `spread_urls`, round robin.
 pub fn split(config: &RunConfig, shards: u32, start_unix_ns: u64) -> Vec<ShardSpec> {
     let n = u64::from(shards);
     let (base, extra) = (config.clients / n, config.clients % n);
+    let urls: Vec<&String> = std::iter::once(&config.url)
+        .chain(&config.spread_urls)
+        .collect();
     let mut first = 0;
     (0..shards)
         .map(|index| {
@@ -138,8 +142,13 @@ pub fn split(config: &RunConfig, shards: u32, start_unix_ns: u64) -> Vec<ShardSp
                 start_unix_ns: Some(start_unix_ns),
             };
             first += count;
+            let config = RunConfig {
+                url: urls[index as usize % urls.len()].clone(),
+                spread_urls: Vec::new(),
+                ..config.clone()
+            };
             ShardSpec {
-                config: config.clone(),
+                config,
                 part,
                 index,
                 shards,
@@ -190,6 +199,31 @@ mod tests {
         assert_eq!(parts, [(0, 4), (4, 3), (7, 3)]);
         assert!(specs.iter().all(|s| s.part.start_unix_ns == Some(42)));
         assert_eq!(specs[2].index, 2);
+        assert!(specs.iter().all(|s| s.config.url == "http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn shards_dial_the_spread_urls_round_robin() {
+        let config = RunConfig {
+            clients: 10,
+            spread_urls: vec!["http://127.0.0.1:2".into()],
+            ..RunConfig::new(Transport::Sse, "http://127.0.0.1:1")
+        };
+        let urls: Vec<String> = split(&config, 3, 0)
+            .into_iter()
+            .map(|s| {
+                assert!(s.config.spread_urls.is_empty());
+                s.config.url
+            })
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:2",
+                "http://127.0.0.1:1"
+            ]
+        );
     }
 
     #[test]
