@@ -301,8 +301,15 @@ impl Broker {
     }
 
     /// Publishes a client's event without waiting for its ack (a WebSocket text frame: the
-    /// connection must not stall on the broker's round trip). A failure is logged.
+    /// connection must not stall on the broker's round trip). A failure is logged. While the
+    /// broker is away the event is dropped with a warning rather than queued: async-nats would
+    /// hold it in its bounded client channel, and once that is full this call would block the
+    /// connection (its pings and close included) until the broker came back.
     pub async fn publish_in_background(&self, data: String) {
+        if !self.is_available() {
+            tracing::warn!("broker unavailable: a WebSocket client's event was dropped");
+            return;
+        }
         match self
             .send(data, now_unix_nanos(), Origin::Client, None)
             .await
@@ -310,7 +317,10 @@ impl Broker {
             Ok(ack) => {
                 tokio::spawn(async move {
                     if let Err(e) = ack.await {
-                        tracing::warn!(error = %e, "a WebSocket client's event was not stored");
+                        tracing::warn!(
+                            error = %e,
+                            "a WebSocket client's event was not acknowledged in time"
+                        );
                     }
                 });
             }

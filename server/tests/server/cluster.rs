@@ -8,11 +8,13 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures_util::SinkExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rtlab_server::RunningServer;
 use rtlab_wire::{Event, FeedMode, Seq, headers};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
 use crate::nats::Nats;
@@ -129,6 +131,25 @@ async fn two_nodes_serve_one_feed_with_the_same_seqs() {
     assert_eq!(status, 200);
     assert_eq!(json[0]["seq"], seq);
     assert_eq!(json[0]["data"], "cross");
+
+    // A WebSocket text frame sent to b reaches a WebSocket subscriber of a, through the stream.
+    let mut on_a = ws_connect(a_addr, &format!("/ws?after={seq}")).await;
+    let mut to_b = ws_connect(b_addr, "/ws").await;
+    to_b.send(Message::text("via ws")).await.unwrap();
+    let event = within("the ws event on a", async {
+        loop {
+            let (event, _) = ws_event(&mut on_a).await;
+            if event.data == "via ws" {
+                return event;
+            }
+        }
+    })
+    .await;
+    assert!(event.seq > seq);
+    assert_eq!(
+        b.hub().events_after(event.seq - 1, 1)[0].json(),
+        a.hub().events_after(event.seq - 1, 1)[0].json()
+    );
 
     let stats = stats(b_addr).await;
     assert_eq!((stats.mode, stats.node.as_str()), (FeedMode::Cluster, "b"));
