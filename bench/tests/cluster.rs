@@ -162,7 +162,6 @@ fn left_behind(pids: &[u32]) -> Vec<String> {
 /// independent nodes.
 #[rstest]
 #[case::without_broker(false)]
-#[ignore = "needs rtlab-server --broker (branch h-broker): un-ignore once merged"]
 #[case::with_broker(true)]
 fn cluster_comes_up_answers_and_leaves_nothing_behind(
     #[case] broker: bool,

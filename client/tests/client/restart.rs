@@ -84,7 +84,6 @@ async fn start_server(addr: SocketAddr) -> Child {
 
 #[apply(resuming_transports)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Rtlab-Epoch header (contract v2, the broker branch); run with --run-ignored"]
 async fn a_killed_and_restarted_server_is_a_feed_restart_not_loss(transport: Transport) {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut first = start_server(addr).await;
