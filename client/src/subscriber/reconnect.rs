@@ -101,3 +101,29 @@ async fn attempt<S: Subscriber>(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_retry_can_mend_is_retried_and_nothing_else() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for e in [
+            SubError::Closed("connection reset by peer".into()),
+            SubError::Connect(refused),
+            SubError::ConnectTimeout,
+            SubError::Status(502),
+            SubError::Lagging,
+            SubError::FeedRestarted,
+        ] {
+            assert!(worth_reconnecting(&e), "{e}");
+        }
+        for e in [
+            SubError::Protocol("binary frame".into()),
+            SubError::Tls("unknown issuer".into()),
+        ] {
+            assert!(!worth_reconnecting(&e), "{e}");
+        }
+    }
+}
