@@ -531,12 +531,15 @@ fn build_report(
                 t.window_wire.down.saturating_sub(t.window.down),
                 t.events,
             ),
-            setup_wire_bytes_per_connection: (t.connections > t.reconnects).then(|| {
-                ratio(
-                    t.setup_wire.down + t.setup_wire.up,
-                    t.connections - t.reconnects,
-                )
-            }),
+            // Per first connection: re-opened ones (after a keep-alive close or a drop) set
+            // up in the window, not in set-up.
+            setup_wire_bytes_per_connection: {
+                let first = t
+                    .connections
+                    .saturating_sub(t.reconnects)
+                    .saturating_sub(t.resume.connections);
+                (first > 0).then(|| ratio(t.setup_wire.down + t.setup_wire.up, first))
+            },
         },
         requests: t.requests + post_publishes,
         requests_per_event: is_poll.then(|| ratio(t.requests, t.events)),

@@ -10,6 +10,11 @@
 //! subscriber received was certainly published, so a subscriber that ended below it missed
 //! events at the end. That is counted, not guessed: `events_behind` is the sum of the
 //! differences, and gaps inside a stream are counted apart (`subscribers_with_gaps`).
+//!
+//! Subscribers reconnect after a drop by default (`subscriber/reconnect.rs`), so a subscriber is
+//! lost only once it gave up; it is then counted as it would have been without reconnecting:
+//! under the close code or kind of the drop that began its last outage, lost at that drop's
+//! time (`Outcome::lost_at_unix_ns`), not when it gave up.
 
 use std::collections::BTreeMap;
 

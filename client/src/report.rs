@@ -129,7 +129,8 @@ pub struct WireReport {
     #[serde(default)]
     pub tls_overhead_bytes_per_event: f64,
     /// Below TLS, set-up bytes both ways per connection of the subscribers' own
-    /// (`(setup_wire_bytes_down + setup_wire_bytes_up) / (connections − reconnects)`).
+    /// (`(setup_wire_bytes_down + setup_wire_bytes_up) / (connections − reconnects − the
+    /// connections opened reconnecting after drops)`).
     #[serde(default)]
     pub setup_wire_bytes_per_connection: Option<f64>,
 }
@@ -300,9 +301,9 @@ pub struct RunReport {
     /// Subscribers per HTTP/2 connection asked for (`--streams-per-connection`; 1 otherwise).
     #[serde(default = "one")]
     pub streams_per_connection: u64,
-    /// Connections the subscribers opened (re-opened poll connections included, POST
-    /// publishers' not): `connected` with a connection each, fewer when HTTP/2 streams share
-    /// one. A shared connection's bytes are counted once (see `transport::h2_pool`).
+    /// Connections the subscribers opened (re-opened poll connections and reconnects after
+    /// drops included, POST publishers' not): `connected` with a connection each, fewer when
+    /// HTTP/2 streams share one. A shared connection's bytes are counted once (see `transport::h2_pool`).
     #[serde(default)]
     pub connections: u64,
     /// Upstream results when `--publish-rate` was set.

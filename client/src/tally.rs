@@ -41,6 +41,10 @@ pub struct ResumeTally {
     pub duplicates_across: u64,
     /// Answers with another feed epoch than the subscriber's (`feed_epoch.rs`).
     pub feed_restarts: u64,
+    /// Connections opened while reconnecting (their set-up bytes fall in the window, not in
+    /// set-up: reconnecting is part of what the window costs).
+    #[serde(default)]
+    pub connections: u64,
 }
 
 impl ResumeTally {
@@ -52,6 +56,7 @@ impl ResumeTally {
         self.lost_across += o.lost_across;
         self.duplicates_across += o.duplicates_across;
         self.feed_restarts += o.feed_restarts;
+        self.connections += o.connections;
     }
 }
 

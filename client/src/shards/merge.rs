@@ -244,6 +244,7 @@ mod tests {
             lost_across: 2 * n,
             duplicates_across: 3 * n,
             feed_restarts: n / 10,
+            connections: n,
         };
         let merged = merge(vec![
             reconnecting_shard(&a, resume(30)),

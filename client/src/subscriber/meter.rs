@@ -270,6 +270,11 @@ impl Meter {
             .dropped(Instant::now(), &mut self.tally.resume);
     }
 
+    /// Whether the subscriber is between a drop and the new connection's answer.
+    pub fn in_outage(&self) -> bool {
+        self.resumption.in_outage()
+    }
+
     /// A reconnect succeeded: the close frame of the dropped connection is history.
     pub fn reconnected(&mut self) {
         self.close = None;

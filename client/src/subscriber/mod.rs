@@ -12,7 +12,9 @@
 //!   the dial, then TLS, each timed), and [`drive`], the loop that runs one
 //!   subscriber from connect to its end and owns what every subscriber repeats there: the
 //!   connect deadline, its POST publisher, closing the meter's books after the drain, and
-//!   handing its [`Outcome`] over.
+//!   handing its [`Outcome`] over; and, when a connection drops, [`reconnect`] (with the waits
+//!   of [`backoff`]) brings it back, resuming after the last seq seen, which [`resume`] judges
+//!   at the seam (and by the feed's epoch).
 //!
 //! What is measured:
 //!

@@ -46,6 +46,25 @@ pub async fn reconnect<S: Subscriber>(
         return Err(dropped);
     };
     meter.dropped();
+    let connections_before = meter.tally.connections;
+    let result = attempt::<S>(ctx, meter, give_up, &dropped).await;
+    meter.tally.resume.connections += meter.tally.connections - connections_before;
+    match result {
+        Some(sub) => Ok(sub),
+        None => {
+            meter.tally.resume.gave_up += 1;
+            Err(dropped)
+        }
+    }
+}
+
+/// Waits and connects until a connection is back (`Some`) or it is time to give up (`None`).
+async fn attempt<S: Subscriber>(
+    ctx: &Ctx,
+    meter: &mut Meter,
+    give_up: std::time::Duration,
+    dropped: &SubError,
+) -> Option<S> {
     // Not past the give-up time, nor past the run: the window's last events may still be
     // worth a reconnect during the drain, but not after its longest possible end.
     let deadline = (Instant::now() + give_up).min(ctx.clock.window_end + DRAIN_MAX);
@@ -65,7 +84,7 @@ pub async fn reconnect<S: Subscriber>(
         match tokio::time::timeout_at(connect_by.into(), S::connect(ctx, meter)).await {
             Ok(Ok(sub)) => {
                 meter.reconnected();
-                return Ok(sub);
+                return Some(sub);
             }
             // The feed restarted: subscribe again now, live (the meter has started over).
             Ok(Err(SubError::FeedRestarted)) => wait_first = false,
@@ -80,6 +99,31 @@ pub async fn reconnect<S: Subscriber>(
             break;
         }
     }
-    meter.tally.resume.gave_up += 1;
-    Err(dropped)
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_retry_can_mend_is_retried_and_nothing_else() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for e in [
+            SubError::Closed("connection reset by peer".into()),
+            SubError::Connect(refused),
+            SubError::ConnectTimeout,
+            SubError::Status(502),
+            SubError::Lagging,
+            SubError::FeedRestarted,
+        ] {
+            assert!(worth_reconnecting(&e), "{e}");
+        }
+        for e in [
+            SubError::Protocol("binary frame".into()),
+            SubError::Tls("unknown issuer".into()),
+        ] {
+            assert!(!worth_reconnecting(&e), "{e}");
+        }
+    }
 }

@@ -156,10 +156,12 @@ impl Subscriber for LongPollSubscriber {
     }
 }
 
-/// Opens this subscriber's first poll connection: its own, or with
+/// Opens this subscriber's first poll connection (or its first after a drop): its own, or with
 /// `--streams-per-connection` above 1 a stream on its group's HTTP/2 connection (`h2_pool.rs`).
 pub(crate) async fn open_first(ctx: &Ctx, meter: &mut Meter) -> Result<HttpClient, SubError> {
-    if !ctx.h2_pool.is_shared() {
+    // Reconnecting after a drop, it opens its own: the group's connection is likely the one
+    // that dropped (as for any connection re-opened after the server closed it).
+    if !ctx.h2_pool.is_shared() || meter.in_outage() {
         return open(ctx, meter).await;
     }
     let id = meter.id;
