@@ -15,8 +15,8 @@
 //! A server without the header (another implementation, an older rtlab) is simply of unknown
 //! epoch: never an error, and never a restart.
 
-/// The response header that carries the feed's epoch (HTTP header names are case-insensitive).
-pub const EPOCH_HEADER: &str = "rtlab-epoch";
+/// The response header that carries the feed's epoch (the wire crate's one name for it).
+pub use rtlab_wire::headers::EPOCH as EPOCH_HEADER;
 
 /// The epoch in a header value: a decimal u64, surrounding spaces allowed. Anything else is an
 /// unknown epoch (a foreign server's header of the same name must not end a run).

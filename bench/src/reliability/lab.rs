@@ -65,6 +65,9 @@ pub fn client_config(
         warmup,
         duration: window,
         connect_rate,
+        // Each promise is about what the server does to a connection (cut it, close it, end
+        // it); a client that reconnected would measure its own retries instead.
+        reconnect_give_up: None,
         ..RunConfig::new(transport, url)
     }
 }
