@@ -21,7 +21,8 @@ use rtlab_wire::Transport;
     after_help = "Examples:\n  \
     rtlab                                   run the default suite (same as `rtlab run`)\n  \
     rtlab run --suite quick                 a smoke run in seconds\n  \
-    rtlab run --suite reliability           the reliability promises, measured (~8 min)\n  \
+    rtlab run --suite reliability           the reliability promises, measured (~18 min)\n  \
+    rtlab run --suite cluster               proxies, scale-out, failover, 100 000 connections (~10 min)\n  \
     rtlab run --transports ws,sse --duration 5s\n  \
     rtlab run --suite quick --repeat 3      every case three times: median (min–max)\n  \
     rtlab run --dry-run                     list the cases and the estimated time\n  \
@@ -42,7 +43,8 @@ pub enum Command {
     /// Run a suite: start a fresh server per case, measure every transport, write results,
     /// charts and a report to `<out>/<UTC timestamp>-<suite>/` and point `<out>/latest` at it.
     Run(RunArgs),
-    /// Redraw the charts, summary and report of an existing results folder, without re-running.
+    /// Redraw the charts, summary and report of an existing results folder, without re-running
+    /// (a reliability or cluster run: its report, from its JSON).
     Plot(PlotArgs),
     /// Print the differences between two results folders (p50, p99, events/s, bytes/event).
     Compare(CompareArgs),
@@ -64,7 +66,9 @@ pub enum Command {
 pub struct RunArgs {
     /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds),
     /// `network` (shaped links), `reliability` (slow subscribers, churn, shutdown under load,
-    /// hostile clients; about 15 minutes), or a path to a suite TOML file.
+    /// hostile clients; about 18 minutes), `cluster` (nginx and nats-server: through a proxy,
+    /// scale-out, failover, 100 000 connections; about 10 minutes), or a path to a suite TOML
+    /// file.
     #[arg(long, short, default_value = "default")]
     pub suite: String,
     /// Folder that receives the run's folder and the `latest` link.

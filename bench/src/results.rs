@@ -154,12 +154,15 @@ impl RunDir {
             path: root.join(folder),
         };
         if dir.path.exists() {
-            if !dir.run_json().is_file() {
+            // A results folder holds the figures of a run: run.json for the comparison suites,
+            // the reliability and cluster suites' own JSON for theirs.
+            let figures = ["run.json", "reliability.json", "cluster.json"];
+            if !figures.iter().any(|f| dir.path.join(f).is_file()) {
                 return Err(ResultsError::Io {
                     path: dir.path.clone(),
                     cause: std::io::Error::new(
                         std::io::ErrorKind::AlreadyExists,
-                        "exists and is not a results folder (no run.json); not replacing it",
+                        "exists and is not a results folder (no run.json, reliability.json or cluster.json); not replacing it",
                     ),
                 });
             }

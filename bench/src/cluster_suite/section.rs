@@ -286,11 +286,15 @@ fn failover_section(o: &mut String, r: &ClusterReport) {
                 x.drops.to_string(),
                 x.reconnects.to_string(),
                 x.gave_up.to_string(),
-                format!(
-                    "{} / {}",
-                    ms(x.time_to_reconnect_us.p50),
-                    ms(x.time_to_reconnect_us.p99)
-                ),
+                if x.time_to_reconnect_us.count == 0 {
+                    "–".into()
+                } else {
+                    format!(
+                        "{} / {}",
+                        ms(x.time_to_reconnect_us.p50),
+                        ms(x.time_to_reconnect_us.p99)
+                    )
+                },
                 x.lost.to_string(),
                 x.duplicates.to_string(),
                 if x.held() {

@@ -75,9 +75,24 @@ pub fn init_logging() {
         .init();
 }
 
-/// `rtlab plot DIR`: redraws the charts and rewrites the report of a results folder.
+/// `rtlab plot DIR`: redraws the charts and rewrites the report of a results folder (for the
+/// reliability and cluster suites, the report from their JSON).
 fn plot(args: PlotArgs) -> anyhow::Result<Exit> {
     let dir = RunDir { path: args.dir };
+    let reliability_json = dir.path.join(reliability::RELIABILITY_JSON);
+    let cluster_json = dir.path.join(cluster_suite::CLUSTER_JSON);
+    let md = if reliability_json.is_file() {
+        Some(reliability::report_md(&read_json(&reliability_json)?))
+    } else if cluster_json.is_file() {
+        Some(cluster_suite::report_md(&read_json(&cluster_json)?))
+    } else {
+        None
+    };
+    if let Some(md) = md {
+        crate::results::write_file(&dir.report_md(), md.as_bytes())?;
+        println!("{}", dir.report_md().display());
+        return Ok(Exit::Success);
+    }
     let drawn =
         report::render(&dir).with_context(|| format!("redrawing {}", dir.path.display()))?;
     for d in &drawn {
@@ -86,6 +101,13 @@ fn plot(args: PlotArgs) -> anyhow::Result<Exit> {
     }
     println!("{}", dir.report_md().display());
     Ok(Exit::Success)
+}
+
+/// A suite's figures, read back from its JSON.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// `rtlab compare A B`: prints the differences between two runs.

@@ -181,6 +181,20 @@ mod tests {
             ..down.clone()
         };
         assert!(!behind.verdict().held);
+        // A poller behind the last seq did not ask for the rest: reported, not failed.
+        let poller_behind = shutdown::ShutdownResult {
+            transport: Some(Transport::ShortPoll),
+            close_codes: BTreeMap::new(),
+            ..behind.clone()
+        };
+        let v = poller_behind.verdict();
+        assert!(v.held && v.why.contains("not promised"), "{}", v.why);
+        // But a gap is loss, for a poller too.
+        let poller_gap = shutdown::ShutdownResult {
+            subscribers_with_gaps: 1,
+            ..poller_behind
+        };
+        assert!(!poller_gap.verdict().held);
         let reset = shutdown::ShutdownResult {
             close_codes: BTreeMap::from([("1001".into(), 2), ("disconnected".into(), 1)]),
             ..down
