@@ -13,6 +13,9 @@ use crate::cli::RunArgs;
 use crate::cluster_suite::lab::Lab;
 use crate::cluster_suite::{self, ClusterReport, Scale, section};
 use crate::machine;
+use crate::plot;
+use crate::plot::chart::Drawn;
+use crate::plot::panel::PanelRow;
 use crate::results::{RunDir, write_file};
 use crate::server_process::locate_server;
 
@@ -70,13 +73,43 @@ pub fn plan(scale: &Scale) -> String {
     )
 }
 
-/// The whole `report.md` of a cluster run.
+/// The whole `report.md` of a cluster run, with the charts [`draw`] makes.
 pub fn report_md(r: &ClusterReport) -> String {
+    let charts: String = charts(r)
+        .iter()
+        .map(|c| format!("![{}](charts/{}.png)\n\n", c.title, c.name))
+        .collect();
     format!(
         "# rtlab cluster\n\nThe `cluster` suite (`rtlab run --suite cluster`); the figures are in \
-         `{CLUSTER_JSON}`.\n\n{}",
+         `{CLUSTER_JSON}`.\n\n{charts}{}",
         section::markdown(r)
     )
+}
+
+/// The charts the report has data for.
+fn charts(r: &ClusterReport) -> Vec<PanelRow> {
+    [
+        plot::cluster::proxy_chart(r),
+        plot::cluster::scale_out_chart(r),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Draws the charts into `dir`'s `charts/` (PNG and SVG).
+pub fn draw(dir: &RunDir, r: &ClusterReport) -> anyhow::Result<Vec<Drawn>> {
+    anyhow::ensure!(
+        plot::font::ensure_registered(),
+        "{}",
+        plot::chart::PlotError::Font
+    );
+    let out = dir.path.join("charts");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    charts(r)
+        .iter()
+        .map(|c| plot::chart::save(&out, c).map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// Runs the suite and writes its folder.
@@ -112,6 +145,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     drop(rt);
     let dir = RunDir::create(&args.out, SUITE_NAME, args.name.as_deref())?;
     dir.write_json(&dir.path.join(CLUSTER_JSON), &report)?;
+    draw(&dir, &report)?;
     write_file(&dir.report_md(), report_md(&report).as_bytes())?;
     if let Err(e) = dir.mark_latest() {
         eprintln!("rtlab: could not update the `latest` link: {e}");

@@ -84,7 +84,12 @@ fn plot(args: PlotArgs) -> anyhow::Result<Exit> {
     let md = if reliability_json.is_file() {
         Some(reliability::report_md(&read_json(&reliability_json)?))
     } else if cluster_json.is_file() {
-        Some(cluster_suite::report_md(&read_json(&cluster_json)?))
+        let report = read_json(&cluster_json)?;
+        for d in cluster_suite::draw(&dir, &report)? {
+            println!("{}", d.png.display());
+            println!("{}", d.svg.display());
+        }
+        Some(cluster_suite::report_md(&report))
     } else {
         None
     };

@@ -24,6 +24,7 @@
 //! | [`network`] | latency vs the link's round trip; time to first event stacked by round trip |
 //! | [`bandwidth`] | delivered vs offered on a slow link, each transport's ceiling dashed |
 //! | [`security`] | bytes per event above TLS and what TLS adds, in the clear, TLS, TLS with HTTP/2 |
+//! | [`cluster`] | the cluster suite: latency per proxy route; latency and CPU against nodes |
 //!
 //! What they are built from:
 //!
@@ -45,6 +46,7 @@ pub mod bars;
 pub mod bytes;
 pub mod capacity;
 pub mod chart;
+pub mod cluster;
 pub mod fanout;
 pub mod font;
 pub mod latency;
