@@ -13,13 +13,13 @@
 
 use std::time::Duration;
 
+use rtlab_client::ShardProgram;
 use rtlab_client::report::LatencySummary;
-use rtlab_client::{RunError, RunReport, ShardProgram};
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::Scale;
-use super::lab::{Lab, client_config, node_options};
+use super::lab::{Lab, client_config, node_options, report_of};
 use crate::client_run::SHARD_SUBCOMMAND;
 use crate::proc_sampler::{Sampler, read_sample};
 
@@ -130,13 +130,10 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ConnectionsR
         result.rss_peak_bytes += s.finish().await.rss_peak();
     }
     cluster.stop().await;
-    let report: RunReport = match run {
+    let report = match report_of(run) {
         Ok(r) => r,
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
         Err(e) => {
-            result.error = Some(e.to_string());
+            result.error = Some(e);
             return result;
         }
     };

@@ -20,14 +20,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rtlab_client::report::LatencySummary;
-use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Scale;
-use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options};
+use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options, report_of};
 use crate::cluster::Proxy;
 
 /// How a client reaches the node.
@@ -120,13 +119,10 @@ async fn one_route(
     let run = rtlab_client::run(config).await;
     let cpu_after = nginx.and_then(cpu_with_children);
     cluster.stop().await;
-    let report: RunReport = match run {
+    let report = match report_of(run) {
         Ok(r) => r,
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
         Err(e) => {
-            result.run_error = Some(e.to_string());
+            result.run_error = Some(e);
             return result;
         }
     };

@@ -21,12 +21,11 @@
 use std::time::Duration;
 
 use rtlab_client::report::LatencySummary;
-use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::Scale;
-use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options};
+use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options, report_of};
 use crate::cluster::Proxy;
 use crate::proc_sampler::read_sample;
 
@@ -151,13 +150,10 @@ async fn one_run(
     let proxy_after = cluster.nginx_pid().and_then(cpu_with_children);
     let broker_after = cluster.nats_pid().and_then(cpu);
     cluster.stop().await;
-    let report: RunReport = match run {
+    let report = match report_of(run) {
         Ok(r) => r,
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
         Err(e) => {
-            result.error = Some(e.to_string());
+            result.error = Some(e);
             return result;
         }
     };
