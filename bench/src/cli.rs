@@ -59,6 +59,34 @@ pub enum Command {
     /// spec on stdin, the measurement on stdout.
     #[command(hide = true)]
     ClientShard,
+    /// Hold the reliability suite's hostile connections (internal: started by its hostile case):
+    /// idle ones and a slow-headers client, two JSON lines on stdout.
+    #[command(hide = true)]
+    HostileClients(HostileClientsArgs),
+}
+
+/// Options of the hidden `rtlab hostile-clients`.
+#[derive(Debug, Clone, Args)]
+pub struct HostileClientsArgs {
+    /// The server's HTTP address (loopback only).
+    #[arg(long, value_name = "ADDR", value_parser = loopback_addr)]
+    pub http: SocketAddr,
+    /// Idle connections that never send a byte.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=19_000))]
+    pub idle: u64,
+    /// Give up on connections still open after this long, milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub within_ms: u64,
+}
+
+/// A socket address on loopback: load only ever targets this machine.
+fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s.parse().map_err(|e| format!("{e}"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!("{addr} is not a loopback address"))
+    }
 }
 
 /// Options of `rtlab run`.
@@ -276,5 +304,27 @@ mod tests {
             Cli::parse_from(["rtlab", "client-shard"]).command,
             Some(Command::ClientShard)
         ));
+    }
+
+    #[test]
+    fn hostile_clients_only_target_loopback() {
+        let parse = |http: &str| {
+            Cli::try_parse_from([
+                "rtlab",
+                "hostile-clients",
+                "--http",
+                http,
+                "--idle",
+                "10",
+                "--within-ms",
+                "1000",
+            ])
+        };
+        assert!(matches!(
+            parse("127.0.0.5:8080").unwrap().command,
+            Some(Command::HostileClients(HostileClientsArgs { idle: 10, .. }))
+        ));
+        let err = parse("10.0.0.1:80").unwrap_err().to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
     }
 }

@@ -21,6 +21,7 @@ fn lab() -> Lab {
     );
     Lab {
         server_bin,
+        rtlab_bin: PathBuf::from(env!("CARGO_BIN_EXE_rtlab")),
         pin: false,
     }
 }
@@ -39,7 +40,12 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
     for t in [Transport::Ws, Transport::Sse] {
         let r = slow::run(&lab, &scale, t).await;
         assert_eq!(r.error, None, "{t}");
-        let stalled = r.stalled.as_ref().expect("the stalled subscriber's report");
+        assert_eq!(
+            r.stalled.len(),
+            1,
+            "{t}: one run with the stalled subscriber"
+        );
+        let stalled = &r.stalled[0];
         assert_eq!((stalled.stalled, stalled.cut), (1, 1), "{t}: {stalled:?}");
         let how = match t {
             Transport::Ws => "1008 lagging",
@@ -50,7 +56,8 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
         // queue (default buffers would hold some 4 MiB, about the whole queue's worth).
         let got = stalled.events_before_cut[0];
         assert!(got > 0 && got <= scale.subscriber_queue / 4, "{t}: {got}");
-        let p99 = r.p99.expect("three healthy p99s");
+        let p99 = r.p99.as_ref().expect("three healthy p99s");
+        assert_eq!((p99.baselines_us.len(), p99.with_fault_us.len()), (2, 1));
         assert!(p99.ratio().is_some_and(|x| x > 0.0), "{t}: {r:?}");
         assert!(p99.noise().is_some_and(|x| x >= 1.0), "{t}: {r:?}");
         assert!(r.baseline_rss_peak_bytes > 0 && r.stalled_run_rss_peak_bytes > 0);
@@ -153,7 +160,9 @@ async fn idle_and_slow_headers_connections_are_dropped_by_the_request_timeout() 
         (9.0..12.0).contains(&slow) && r.slow_headers_bytes_sent >= 8,
         "{r:?}"
     );
-    assert!(r.p99.and_then(|p| p.ratio()).is_some(), "{r:?}");
+    assert!(r.p99.as_ref().and_then(|p| p.ratio()).is_some(), "{r:?}");
+    // The hostile connections lived in a process of their own, which reports its CPU time.
+    assert!(r.hostile_process_cpu_s.is_some_and(|s| s > 0.0), "{r:?}");
     let md = section::markdown(&ReliabilityReport {
         scale,
         hostile: vec![r],

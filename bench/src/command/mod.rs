@@ -16,9 +16,10 @@
 //! | [`shape`] | `rtlab shape`: the client's network shaper on its own, in front of a server |
 //! | [`exit`] | the exit policy: 0 all ok, 1 a case failed, 2 an error, 130 interrupted |
 //!
-//! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here, as does the
-//! hidden `rtlab client-shard`: one shard of a case's client, started by the runner itself when
-//! `--client-shards` is above 1 (see `client_run.rs`).
+//! `rtlab plot DIR` and `rtlab compare A B` are a few lines each and live here, as do two hidden
+//! ones: `rtlab client-shard`, one shard of a case's client, started by the runner itself when
+//! `--client-shards` is above 1 (see `client_run.rs`), and `rtlab hostile-clients`, the
+//! reliability suite's hostile connections in a process of their own.
 
 pub mod cluster;
 pub mod cluster_suite;
@@ -33,7 +34,8 @@ use anyhow::Context;
 
 pub use exit::Exit;
 
-use crate::cli::{Cli, Command, CompareArgs, PlotArgs, RunArgs};
+use crate::cli::{Cli, Command, CompareArgs, HostileClientsArgs, PlotArgs, RunArgs};
+use crate::reliability::hostile_clients;
 use crate::report;
 use crate::results::RunDir;
 
@@ -49,7 +51,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Shape(args) => shape::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::ClientShard => client_shard(),
+        Command::HostileClients(args) => hostile_clients(args),
     }
+}
+
+/// `rtlab hostile-clients`: the reliability suite's hostile connections, in their own process
+/// (see `reliability::hostile_clients`).
+fn hostile_clients(args: HostileClientsArgs) -> anyhow::Result<Exit> {
+    crate::machine::raise_fd_limit();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?
+        .block_on(hostile_clients::serve(
+            args.http,
+            args.idle,
+            std::time::Duration::from_millis(args.within_ms),
+        ))
+        .context("cannot answer the hostile case")?;
+    Ok(Exit::Success)
 }
 
 /// `rtlab client-shard`: reads a shard spec on stdin, runs that part of a case's client, and

@@ -53,15 +53,18 @@ pub fn plan(scale: &Scale) -> String {
         |ts: &[rtlab_wire::Transport]| ts.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
     let est = scale.estimated().as_secs_f64();
     format!(
-        "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, baseline, with, baseline)\n\
+        "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, {} runs with the fault \
+         between {} without)\n\
          churn: {} ({} cycles each)\n\
          shutdown under load: {} ({} clients, at {} events/s)\n\
-         hostile clients: {} ({} idle connections and a slow-headers client)\n\
+         hostile clients: {} ({} idle connections and a slow-headers client, the same runs)\n\
          estimated {est:.0} s ({:.1} min)\n",
         list(&scale.slow_transports),
         scale.clients,
         scale.slow_rate,
         scale.slow_window.as_secs_f64(),
+        scale.p99_faulted_runs,
+        scale.p99_faulted_runs + 1,
         list(&scale.churn_transports),
         scale.churn_cycles,
         list(&scale.shutdown_transports),
@@ -112,7 +115,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let lab = Lab { server_bin, pin };
+    let rtlab_bin = std::env::current_exe().context("cannot find this executable")?;
+    let lab = Lab {
+        server_bin,
+        rtlab_bin,
+        pin,
+    };
     let report = rt.block_on(reliability::run(&lab, &scale));
     drop(rt);
     let dir = RunDir::create(&args.out, SUITE_NAME, args.name.as_deref())?;

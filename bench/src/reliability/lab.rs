@@ -14,11 +14,15 @@ use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
 /// that the cap is never what is measured.
 const MAX_CONNECTIONS: u64 = 50_000;
 
-/// Where the cases run: the server binary, and whether it is pinned to its core.
+/// Where the cases run: the server binary, the lab's own, and whether the server is pinned to
+/// its core.
 #[derive(Debug, Clone)]
 pub struct Lab {
     /// The `rtlab-server` binary.
     pub server_bin: PathBuf,
+    /// The `rtlab` binary, whose hidden `hostile-clients` subcommand holds the hostile case's
+    /// connections in a process of their own.
+    pub rtlab_bin: PathBuf,
     /// Pin the server to its core (and one worker), as the comparison suites do.
     pub pin: bool,
 }

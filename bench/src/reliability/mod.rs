@@ -20,6 +20,7 @@
 
 pub mod churn;
 pub mod hostile;
+pub mod hostile_clients;
 pub mod lab;
 pub mod p99_effect;
 pub mod scale;
@@ -126,17 +127,20 @@ mod tests {
         slow::SlowResult {
             transport: Some(Transport::Ws),
             p99: Some(p99_effect::P99Effect {
-                baseline_before_us: 1_000.0,
-                with_fault_us: 1_000.0 * p99_ratio,
-                baseline_after_us: 1_000.0,
+                baselines_us: vec![1_000.0; 3],
+                with_fault_us: vec![1_000.0 * p99_ratio; 2],
             }),
-            stalled: Some(StalledReport {
-                asked: 1,
-                stalled: 1,
-                cut,
-                close_codes: BTreeMap::from([("1008 lagging".into(), cut)]),
-                ..StalledReport::default()
-            }),
+            // Two runs with the stalled subscriber: cut in the first, `cut` in the second.
+            stalled: [1, cut]
+                .into_iter()
+                .map(|cut| StalledReport {
+                    asked: 1,
+                    stalled: 1,
+                    cut,
+                    close_codes: BTreeMap::from([("1008 lagging".into(), cut)]),
+                    ..StalledReport::default()
+                })
+                .collect(),
             ..slow::SlowResult::default()
         }
     }
@@ -146,8 +150,11 @@ mod tests {
         assert!(slow_at(1.1, 1).verdict().held);
         let over = slow_at(1.11, 1).verdict();
         assert!(!over.held && over.why.contains("×1.11"), "{}", over.why);
+        let once = slow_at(1.0, 0).verdict();
         assert!(
-            !slow_at(1.0, 0).verdict().why.contains("cut (") && !slow_at(1.0, 0).verdict().held
+            !once.held && once.why.contains("NOT cut in 1 of 2 runs"),
+            "{}",
+            once.why
         );
 
         let churn = |fds: f64, rss: f64| churn::ChurnResult {
@@ -206,9 +213,8 @@ mod tests {
             idle_dropped: 5,
             slow_headers_dropped_after_s: Some(10.0),
             p99: Some(p99_effect::P99Effect {
-                baseline_before_us: 1_000.0,
-                with_fault_us: 1_050.0,
-                baseline_after_us: 1_000.0,
+                baselines_us: vec![1_000.0; 3],
+                with_fault_us: vec![1_050.0; 2],
             }),
             ..hostile::HostileResult::default()
         };

@@ -3,49 +3,73 @@
 //! "The healthy p99 stays within 1.1× of the same run without the fault" compares two runs, and
 //! two runs of the *same* thing on a noisy 2-core machine already differ: a p99 is the tail of
 //! one window, and one scheduler hiccup moves it. A single baseline cannot tell a fault's effect
-//! from that noise. So each case runs the baseline twice, before and after the run with the
-//! fault (A–B–A, which also shows a drift between them):
+//! from that noise, and neither can a single faulted run. So each case interleaves them,
+//! baseline first and last: B F B F B for two faulted runs ([`interleaved`]; the order also
+//! spreads a slow drift of the machine over both kinds alike):
 //!
-//! - the **effect** is the faulted run's p99 over the mean of the two baselines;
-//! - the **noise** is the larger baseline over the smaller: how much the same run moved.
+//! - the **effect** is the faulted runs' median p99 over the baselines' median;
+//! - the **noise** is the largest baseline over the smallest: how much the same run moved;
+//! - the effect is **beyond** the noise when it is larger than that spread (or smaller than its
+//!   inverse), and the verdict's sentence says which, because an effect within the noise could
+//!   not have shown a 1.1× promise either way.
 //!
-//! The goal is judged on the effect alone (the contract says 1.1×); the noise is printed beside
-//! it, and when the effect is within the noise the sentence says so, because then the run could
-//! not have shown a 1.1× promise either way.
+//! The goal is judged on the effect alone (the contract says 1.1×); every run's p99 is kept, so
+//! the report can show them all.
+
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-/// Healthy p99s, µs: two baselines around one run with the fault.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Healthy p99s, µs, of interleaved runs without and with the fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct P99Effect {
-    /// The baseline run before the faulted one.
-    pub baseline_before_us: f64,
-    /// The run with the fault.
-    pub with_fault_us: f64,
-    /// The baseline run after the faulted one.
-    pub baseline_after_us: f64,
+    /// The runs without the fault, in run order (one more than the faulted ones).
+    pub baselines_us: Vec<f64>,
+    /// The runs with the fault, in run order.
+    pub with_fault_us: Vec<f64>,
+}
+
+/// The median of `v` (the mean of the middle two for an even count), `None` if empty.
+fn median(v: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(s[n / 2]),
+        _ => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
+/// The largest of `v` over its smallest (`None` if empty or the smallest is not positive).
+fn spread(v: &[f64]) -> Option<f64> {
+    let lo = v.iter().copied().reduce(f64::min)?;
+    let hi = v.iter().copied().reduce(f64::max)?;
+    (lo > 0.0).then(|| hi / lo)
 }
 
 impl P99Effect {
-    /// The baselines' mean, µs.
-    pub fn baseline_us(&self) -> f64 {
-        (self.baseline_before_us + self.baseline_after_us) / 2.0
+    /// The baselines' median, µs.
+    pub fn baseline_us(&self) -> Option<f64> {
+        median(&self.baselines_us)
     }
 
-    /// The fault's effect: its p99 over the baselines' mean (`None` without a baseline).
+    /// The faulted runs' median, µs.
+    pub fn with_fault_median_us(&self) -> Option<f64> {
+        median(&self.with_fault_us)
+    }
+
+    /// The fault's effect: the faulted median over the baselines' (`None` without both).
     pub fn ratio(&self) -> Option<f64> {
-        let base = self.baseline_us();
-        (base > 0.0).then(|| self.with_fault_us / base)
+        let base = self.baseline_us().filter(|b| *b > 0.0)?;
+        Some(self.with_fault_median_us()? / base)
     }
 
-    /// The run-to-run noise: the larger baseline over the smaller (`None` without both).
+    /// The run-to-run noise: the largest baseline over the smallest (`None` without two).
     pub fn noise(&self) -> Option<f64> {
-        let (lo, hi) = if self.baseline_before_us <= self.baseline_after_us {
-            (self.baseline_before_us, self.baseline_after_us)
-        } else {
-            (self.baseline_after_us, self.baseline_before_us)
-        };
-        (lo > 0.0).then(|| hi / lo)
+        (self.baselines_us.len() >= 2)
+            .then(|| spread(&self.baselines_us))
+            .flatten()
     }
 
     /// Whether the effect is within `goal`.
@@ -66,38 +90,82 @@ impl P99Effect {
             "within"
         };
         format!(
-            "healthy p99 ×{ratio:.2} (goal ≤ {goal}), {beyond} the baselines' own spread ×{noise:.2}"
+            "healthy p99 ×{ratio:.2} (goal ≤ {goal}; median of {} runs over {} without), {beyond} \
+             the baselines' own spread ×{noise:.2}",
+            self.with_fault_us.len(),
+            self.baselines_us.len()
         )
     }
+}
+
+/// Runs `faulted_runs` runs with the fault between `faulted_runs + 1` without it (B F B … F B),
+/// each `run(fault)` giving the healthy p99 (µs) and what else the case keeps of it. The
+/// effect, and the extras of the baselines and of the faulted runs, each in run order; the first
+/// run that fails ends it, named ("baseline 2: …", "with the fault 1: …").
+pub async fn interleaved<T, F, Fut>(
+    faulted_runs: u32,
+    mut run: F,
+) -> Result<(P99Effect, Vec<T>, Vec<T>), String>
+where
+    F: FnMut(bool) -> Fut,
+    Fut: Future<Output = Result<(f64, T), String>>,
+{
+    let faulted_runs = faulted_runs.max(1);
+    let mut effect = P99Effect::default();
+    let (mut baselines, mut faulted) = (Vec::new(), Vec::new());
+    for i in 0..=2 * faulted_runs {
+        let fault = i % 2 == 1;
+        let n = i / 2 + 1;
+        let (p99, extra) = run(fault).await.map_err(|e| {
+            if fault {
+                format!("with the fault {n}: {e}")
+            } else {
+                format!("baseline {n}: {e}")
+            }
+        })?;
+        if fault {
+            effect.with_fault_us.push(p99);
+            faulted.push(extra);
+        } else {
+            effect.baselines_us.push(p99);
+            baselines.push(extra);
+        }
+    }
+    Ok((effect, baselines, faulted))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn effect(before: f64, with: f64, after: f64) -> P99Effect {
+    fn effect(baselines: &[f64], with: &[f64]) -> P99Effect {
         P99Effect {
-            baseline_before_us: before,
-            with_fault_us: with,
-            baseline_after_us: after,
+            baselines_us: baselines.to_vec(),
+            with_fault_us: with.to_vec(),
         }
     }
 
     #[test]
-    fn the_effect_is_over_the_mean_and_the_noise_is_the_baselines_spread() {
-        let e = effect(100.0, 150.0, 200.0);
+    fn the_effect_is_median_over_median_and_the_noise_is_the_baselines_spread() {
+        let e = effect(&[100.0, 200.0, 150.0], &[140.0, 160.0]);
+        assert_eq!(e.baseline_us(), Some(150.0));
         assert_eq!(e.ratio(), Some(1.0));
         assert_eq!(e.noise(), Some(2.0));
         assert!(e.held(1.1));
+        let clause = e.clause(1.1);
         assert!(
-            e.clause(1.1)
-                .contains("within the baselines' own spread ×2.00")
+            clause.contains("median of 2 runs over 3 without"),
+            "{clause}"
+        );
+        assert!(
+            clause.contains("within the baselines' own spread ×2.00"),
+            "{clause}"
         );
     }
 
     #[test]
     fn an_effect_larger_than_the_noise_says_beyond_and_fails_the_goal() {
-        let e = effect(100.0, 130.0, 102.0);
+        let e = effect(&[100.0, 102.0, 101.0], &[130.0, 131.0]);
         assert!(!e.held(1.1));
         let clause = e.clause(1.1);
         assert!(clause.starts_with("healthy p99 ×1.29"), "{clause}");
@@ -106,9 +174,42 @@ mod tests {
 
     #[test]
     fn no_baseline_means_no_verdict_on_the_p99() {
-        let e = effect(0.0, 130.0, 0.0);
+        let e = effect(&[0.0, 0.0], &[130.0]);
         assert_eq!(e.ratio(), None);
         assert!(!e.held(1.1));
         assert_eq!(e.clause(1.1), "no healthy p99 to compare");
+        assert_eq!(effect(&[100.0], &[100.0]).noise(), None);
+    }
+
+    #[tokio::test]
+    async fn runs_interleave_baseline_first_and_last_and_a_failure_is_named() {
+        let mut order = Vec::new();
+        let (e, base, with) = interleaved(2, |fault| {
+            order.push(fault);
+            let n = order.len();
+            async move { Ok::<_, String>((n as f64, n)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(order, [false, true, false, true, false]);
+        assert_eq!(e.baselines_us, [1.0, 3.0, 5.0]);
+        assert_eq!(e.with_fault_us, [2.0, 4.0]);
+        assert_eq!((base, with), (vec![1, 3, 5], vec![2, 4]));
+
+        let mut calls = 0;
+        let err = interleaved(2, |_| {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n == 3 {
+                    Err("server gone".to_string())
+                } else {
+                    Ok((1.0, ()))
+                }
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err, "baseline 2: server gone");
     }
 }

@@ -14,11 +14,18 @@ use std::time::Duration;
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
+/// Churn cycles a second on this machine, every transport alike (2026-11-28: 6 000–7 500 for
+/// the streams, 6 500 for the polls), for [`Scale::estimated`].
+const CHURN_CYCLES_PER_S: f64 = 6_000.0;
+
 /// How big each case is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scale {
     /// Healthy subscribers in the slow-subscriber, shutdown and hostile cases.
     pub clients: u64,
+    /// Slow-subscriber and hostile cases: runs with the fault, each between two without it
+    /// (`p99_effect`: 2 makes B F B F B).
+    pub p99_faulted_runs: u32,
     /// Subscribers' connect rate, per second.
     pub connect_rate: f64,
     /// Warm-up after the ramp, before a window.
@@ -92,6 +99,10 @@ impl Scale {
     pub fn full() -> Self {
         Self {
             clients: 1_000,
+            // One faulted run between two baselines could not tell a 1.3× effect from the
+            // baselines' own 1.3× spread (2026-11-28); two, with three baselines, give a median
+            // of each.
+            p99_faulted_runs: 2,
             connect_rate: 500.0,
             warmup: Duration::from_secs(2),
             // 200 000 deliveries/s: well inside what this server sustains for 1 000 subscribers
@@ -130,6 +141,7 @@ impl Scale {
     pub fn small() -> Self {
         Self {
             clients: 10,
+            p99_faulted_runs: 1,
             connect_rate: 2_000.0,
             warmup: Duration::from_millis(500),
             slow_rate: 500,
@@ -152,22 +164,15 @@ impl Scale {
     pub fn estimated(&self) -> Duration {
         let ramp = self.clients as f64 / self.connect_rate;
         let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
-        // Three runs per transport (baseline, fault, baseline); churn plus a warm-up of 1 % and a
-        // second churn of 10 %, at
-        // the rates measured on 2 cores (2026-11-28: 6 000–7 500 cycles/s for the streams, about
-        // 400 for the polls, whose cycles wait for a poll); shutdown up to its 5 s exit.
-        let slow = self.slow_transports.len() as f64 * 3.0 * run(self.slow_window);
-        let churn: f64 = self
-            .churn_transports
-            .iter()
-            .map(|t| {
-                let per_s = if t.is_streaming() { 6_000.0 } else { 400.0 };
-                self.churn_cycles as f64 * 1.11 / per_s + 6.0
-            })
-            .sum();
+        // 2k + 1 runs per transport (baselines around k faulted runs); churn plus a warm-up of
+        // 1 % and a second churn of 10 %; shutdown up to its 5 s exit.
+        let runs = f64::from(2 * self.p99_faulted_runs.max(1) + 1);
+        let slow = self.slow_transports.len() as f64 * runs * run(self.slow_window);
+        let churn = self.churn_transports.len() as f64
+            * (self.churn_cycles as f64 * 1.11 / CHURN_CYCLES_PER_S + 6.0);
         let shutdown = (self.shutdown_rates.len() * self.shutdown_transports.len()) as f64
             * (run(self.shutdown_after) + 5.0);
-        let hostile = self.hostile_transports.len() as f64 * 3.0 * run(self.hostile_window);
+        let hostile = self.hostile_transports.len() as f64 * runs * run(self.hostile_window);
         Duration::from_secs_f64(slow + churn + shutdown + hostile)
     }
 }

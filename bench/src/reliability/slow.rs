@@ -1,10 +1,10 @@
 //! Slow subscriber: one client that stops reading, among many healthy ones.
 //!
-//! Three runs per transport, each on a fresh server at the same steady rate: the healthy
-//! subscribers alone (the baseline), the same subscribers plus one stalled
+//! Interleaved runs per transport, each on a fresh server at the same steady rate: the healthy
+//! subscribers alone (the baseline), then the same subscribers plus one stalled
 //! (`rtlab_client`'s `--stalled 1`: it takes its first event, then holds its socket open and
-//! reads nothing until the window is over, then reads what the kernel kept for it), and the
-//! baseline again, so the p99's own run-to-run spread is known ([`P99Effect`]). The
+//! reads nothing until the window is over, then reads what the kernel kept for it), and so on,
+//! a baseline first and last, so the p99's own run-to-run spread is known ([`P99Effect`]). The
 //! promise: the healthy subscribers' p99 stays within 1.1× of the baselines', the stalled one
 //! is cut (WebSocket close `1008 lagging`, an SSE stream's end) once it is the queue bound
 //! behind, and the server's memory stays bounded (its peak RSS, sampled every 100 ms, beside the
@@ -26,7 +26,7 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, client_config};
-use super::p99_effect::P99Effect;
+use super::p99_effect::{P99Effect, interleaved};
 use super::{Scale, Verdict};
 use crate::proc_sampler::Sampler;
 
@@ -46,22 +46,23 @@ pub struct SlowResult {
     pub subscriber_queue: u64,
     /// Healthy p99s: the baselines without the stalled subscriber, and the run with it.
     pub p99: Option<P99Effect>,
-    /// Healthy subscribers cut as lagging in the run with the stalled one.
+    /// Healthy subscribers cut as lagging in the runs with the stalled one (summed).
     pub healthy_lagging: u64,
-    /// Healthy subscribers' loss (events missing from their streams) in that run.
+    /// Healthy subscribers' loss (events missing from their streams) in those runs (summed).
     pub healthy_lost: u64,
-    /// How the stalled subscriber ended.
-    pub stalled: Option<StalledReport>,
-    /// The server's peak RSS in the baseline runs (the larger), bytes.
+    /// How the stalled subscriber ended, one report per run with it, in run order.
+    pub stalled: Vec<StalledReport>,
+    /// The server's peak RSS in the baseline runs (the largest), bytes.
     pub baseline_rss_peak_bytes: u64,
-    /// The server's peak RSS in the run with the stalled subscriber, bytes.
+    /// The server's peak RSS in the runs with the stalled subscriber (the largest), bytes.
     pub stalled_run_rss_peak_bytes: u64,
     /// What went wrong, if a run could not be measured.
     pub error: Option<String>,
 }
 
 impl SlowResult {
-    /// Held: the stalled one was cut, the healthy p99 within [`P99_GOAL`], no healthy one lost.
+    /// Held: the stalled one was cut in every run with it, the healthy p99 within
+    /// [`P99_GOAL`], no healthy one cut.
     pub fn verdict(&self) -> Verdict {
         if let Some(e) = &self.error {
             return Verdict {
@@ -69,26 +70,33 @@ impl SlowResult {
                 why: format!("not measured: {e}"),
             };
         }
-        let cut = self.stalled.as_ref().map_or(0, |s| s.cut);
-        let how = self
+        let runs = self.stalled.len();
+        let cut_runs = self.stalled.iter().filter(|s| s.cut == 1).count();
+        let how: std::collections::BTreeSet<&str> = self
             .stalled
-            .as_ref()
-            .map(|s| s.close_codes.keys().cloned().collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
-        let held =
-            cut == 1 && self.p99.is_some_and(|p| p.held(P99_GOAL)) && self.healthy_lagging == 0;
+            .iter()
+            .flat_map(|s| s.close_codes.keys().map(String::as_str))
+            .collect();
+        let every_cut = runs > 0 && cut_runs == runs;
+        let held = every_cut
+            && self.p99.as_ref().is_some_and(|p| p.held(P99_GOAL))
+            && self.healthy_lagging == 0;
         let p99 = self
             .p99
+            .as_ref()
             .map_or_else(|| "no healthy p99".into(), |p| p.clause(P99_GOAL));
+        let cut = if every_cut {
+            format!(
+                "cut in {cut_runs} of {runs} runs ({})",
+                how.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            format!("NOT cut in {} of {runs} runs", runs - cut_runs)
+        };
         Verdict {
             held,
             why: format!(
-                "{p99}; stalled subscriber {}, {} healthy cut",
-                if cut == 1 {
-                    format!("cut ({how})")
-                } else {
-                    "NOT cut".into()
-                },
+                "{p99}; stalled subscriber {cut}, {} healthy cut",
                 self.healthy_lagging
             ),
         }
@@ -104,38 +112,27 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
         subscriber_queue: scale.subscriber_queue,
         ..SlowResult::default()
     };
-    // Baseline, fault, baseline: the two baselines bracket the faulted run (see P99Effect).
-    let baseline = match one_run(lab, scale, transport, 0).await {
-        Ok(b) => b,
+    // Baselines around the faulted runs (see `p99_effect`).
+    let runs = interleaved(scale.p99_faulted_runs, |fault| async move {
+        let (report, rss_peak) = one_run(lab, scale, transport, u64::from(fault)).await?;
+        Ok((report.latency_us.p99, (report, rss_peak)))
+    })
+    .await;
+    let (p99, baselines, stalled) = match runs {
+        Ok(r) => r,
         Err(e) => {
-            result.error = Some(format!("baseline: {e}"));
+            result.error = Some(e);
             return result;
         }
     };
-    let stalled = match one_run(lab, scale, transport, 1).await {
-        Ok(s) => s,
-        Err(e) => {
-            result.error = Some(format!("with the stalled subscriber: {e}"));
-            return result;
-        }
-    };
-    let baseline_after = match one_run(lab, scale, transport, 0).await {
-        Ok(b) => b,
-        Err(e) => {
-            result.error = Some(format!("second baseline: {e}"));
-            return result;
-        }
-    };
-    result.p99 = Some(P99Effect {
-        baseline_before_us: baseline.0.latency_us.p99,
-        with_fault_us: stalled.0.latency_us.p99,
-        baseline_after_us: baseline_after.0.latency_us.p99,
-    });
-    result.healthy_lagging = stalled.0.lagging_disconnects;
-    result.healthy_lost = stalled.0.lost;
-    result.stalled = stalled.0.stalled.clone();
-    result.baseline_rss_peak_bytes = baseline.1.max(baseline_after.1);
-    result.stalled_run_rss_peak_bytes = stalled.1;
+    result.p99 = Some(p99);
+    for (report, rss_peak) in &stalled {
+        result.healthy_lagging += report.lagging_disconnects;
+        result.healthy_lost += report.lost;
+        result.stalled.extend(report.stalled.clone());
+        result.stalled_run_rss_peak_bytes = result.stalled_run_rss_peak_bytes.max(*rss_peak);
+    }
+    result.baseline_rss_peak_bytes = baselines.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
     result
 }
 
