@@ -31,10 +31,12 @@ pub enum Point {
     Network(LinkParams),
     /// How connections are carried.
     Security(Security),
+    /// Subscribers per HTTP/2 connection.
+    StreamsPerConnection(u32),
 }
 
 impl Point {
-    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`, `mobile`.
+    /// Short label for file names: `c100`, `r1000`, `p16`, `i10ms`, `mobile`, `tls-h2`, `s10`.
     pub fn label(&self) -> String {
         match self {
             Point::Clients(n) => format!("c{n}"),
@@ -43,6 +45,7 @@ impl Point {
             Point::PollIntervalMs(ms) => format!("i{ms}ms"),
             Point::Network(link) => link.label(),
             Point::Security(s) => s.as_str().to_owned(),
+            Point::StreamsPerConnection(n) => format!("s{n}"),
         }
     }
 
@@ -54,6 +57,7 @@ impl Point {
             Point::PollIntervalMs(ms) => ms,
             Point::Network(link) => link.rtt_ms,
             Point::Security(s) => Security::ALL.iter().position(|&x| x == s).unwrap_or(0) as f64,
+            Point::StreamsPerConnection(n) => f64::from(n),
         }
     }
 }
@@ -87,6 +91,9 @@ pub struct CaseParams {
     /// How connections are carried (see [`crate::security`]); absent: in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<Security>,
+    /// Subscribers per HTTP/2 connection; absent: one each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams_per_connection: Option<u32>,
 }
 
 /// One run: one scenario, one swept value, one transport, one fresh server.
@@ -173,6 +180,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
         keepalive_interval_ms: own.keepalive_interval.or(def.keepalive_interval).map(ms),
         network: own.network.or(def.network).map(|l| l.0),
         security: own.security.or(def.security),
+        streams_per_connection: own.streams_per_connection.or(def.streams_per_connection),
     };
     check(&base)?;
     let points: Vec<Option<Point>> = match &s.sweep {
@@ -197,6 +205,9 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             if let Some(v) = &sw.security {
                 found.push(v.iter().map(|&s| Point::Security(s)).collect());
             }
+            if let Some(v) = &sw.streams_per_connection {
+                found.push(v.iter().map(|&n| Point::StreamsPerConnection(n)).collect());
+            }
             match found.len() {
                 1 if !found[0].is_empty() => found.remove(0).into_iter().map(Some).collect(),
                 1 => return Err("the sweep has no values".into()),
@@ -215,6 +226,7 @@ pub(crate) fn expand(s: &ScenarioSpec, defaults: &Settings) -> Result<Vec<Case>,
             Some(Point::PollIntervalMs(v)) => params.poll_interval_ms = v,
             Some(Point::Network(l)) => params.network = Some(l),
             Some(Point::Security(s)) => params.security = Some(s),
+            Some(Point::StreamsPerConnection(n)) => params.streams_per_connection = Some(n),
             None => {}
         }
         check(&params)?;
@@ -269,6 +281,18 @@ fn check(p: &CaseParams) -> Result<(), String> {
     }
     if p.publish_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err("`publish_rate` must be a positive number".into());
+    }
+    match p.streams_per_connection {
+        Some(0) => return Err("`streams_per_connection` must be at least 1".into()),
+        // Only HTTP/2 puts several requests on one connection at once.
+        Some(n) if n > 1 && p.security != Some(Security::TlsH2) => {
+            return Err(
+                "`streams_per_connection` above 1 needs `security = \"tls-h2\"` (only HTTP/2 \
+                 multiplexes)"
+                    .into(),
+            );
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -89,6 +89,7 @@ pub fn config(case: &Case, at: &Endpoints) -> RunConfig {
     if p.security == Some(Security::TlsH2) {
         c.http = HttpVersion::Http2;
     }
+    c.streams_per_connection = p.streams_per_connection.unwrap_or(1);
     c.clients = p.clients;
     c.duration = Duration::from_secs_f64(p.duration_s);
     c.warmup = Duration::from_secs_f64(p.warmup_s);

@@ -124,7 +124,7 @@ pub fn report_markdown(
             );
         }
     };
-    let sections: [Section; 12] = [
+    let sections: [Section; 13] = [
         (
             Kind::Latency,
             "Latency, and what set-up costs",
@@ -204,6 +204,11 @@ pub fn report_markdown(
                 "security",
                 "bytes per event above and below TLS, per transport and way of carrying it",
             )],
+        ),
+        (
+            Kind::Multiplex,
+            "HTTP/2 multiplexing: many streams on one connection",
+            &[],
         ),
     ];
     for (kind, heading, charts) in sections {

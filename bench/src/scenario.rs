@@ -63,6 +63,9 @@ pub enum Kind {
     /// Each transport in the clear, over TLS, and over TLS as HTTP/2 where that applies: what
     /// the handshake and the record framing cost, and what HPACK saves.
     Security,
+    /// HTTP/2 subscribers sharing connections, N streams on each: what multiplexing saves in
+    /// connections, set-up bytes and server cost, and what it does to latency.
+    Multiplex,
 }
 
 impl Kind {
@@ -81,6 +84,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Bandwidth => "bandwidth",
             Kind::Security => "security",
+            Kind::Multiplex => "multiplex",
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct Settings {
     pub network: Option<LinkSpec>,
     /// How connections are carried (see [`crate::security`]); plain if absent.
     pub security: Option<Security>,
+    /// Subscribers per HTTP/2 connection, each on its own stream (`security = "tls-h2"` only);
+    /// one each if absent.
+    pub streams_per_connection: Option<u32>,
 }
 
 /// The one setting a scenario varies, and its values.
@@ -136,6 +143,8 @@ pub struct Sweep {
     /// Sweep how connections are carried: `plain`, `tls`, `tls-h2` (a transport a value cannot
     /// carry is left out of that point, e.g. WebSocket from `tls-h2`).
     pub security: Option<Vec<Security>>,
+    /// Sweep the subscribers per HTTP/2 connection (`security = "tls-h2"`).
+    pub streams_per_connection: Option<Vec<u32>>,
 }
 
 /// One `[[scenario]]` as written: its own keys, and the same settings as `[defaults]`, side by
@@ -158,7 +167,7 @@ pub struct ScenarioSpec {
 const OWN_KEYS: [&str; 4] = ["name", "kind", "about", "sweep"];
 
 /// Every key a `[[scenario]]` may hold: the own keys around the fields of [`Settings`].
-const SCENARIO_KEYS: [&str; 17] = [
+const SCENARIO_KEYS: [&str; 18] = [
     "name",
     "kind",
     "about",
@@ -175,6 +184,7 @@ const SCENARIO_KEYS: [&str; 17] = [
     "keepalive_interval",
     "network",
     "security",
+    "streams_per_connection",
     "sweep",
 ];
 

@@ -26,6 +26,7 @@
 //! | [`network`] | latency in transits over real links, RFC 6202's check, round trips to the first event |
 //! | [`bandwidth`] | each transport's ceiling on a slow link beside link rate ÷ bytes per event |
 //! | [`security`] | what TLS costs per connection, per event and in CPU; what HTTP/2 changes |
+//! | [`multiplex`] | what HTTP/2 streams sharing a connection save, and what they cost in latency |
 //! | [`rank`] | rankings that say `<` only beyond noise (shared by the above) |
 
 pub mod bandwidth;
@@ -35,6 +36,7 @@ pub mod fanout;
 pub mod glance;
 pub mod keepalive;
 pub mod latency;
+pub mod multiplex;
 pub mod network;
 pub mod poll;
 pub mod rank;
@@ -85,11 +87,13 @@ pub fn for_kind(kind: Kind, cases: &[CaseResult]) -> Vec<String> {
             bandwidth::sentences(&cases.iter().filter(|c| c.kind == kind).collect::<Vec<_>>())
         }
         Kind::Security => security::sentences(&cs),
+        Kind::Multiplex => multiplex::sentences(&cs, cases),
     }
 }
 
 /// A table that goes with a kind's findings, if it has one (the network scenario's, per link and
-/// transport; the security scenario's, per transport and way of carrying it).
+/// transport; the security scenario's, per transport and way of carrying it; the multiplex
+/// scenario's, per transport and streams per connection).
 pub fn table_for(kind: Kind, cases: &[CaseResult]) -> Option<String> {
     let cs = ok_of(cases, kind);
     if cs.is_empty() {
@@ -98,6 +102,7 @@ pub fn table_for(kind: Kind, cases: &[CaseResult]) -> Option<String> {
     match kind {
         Kind::Network => Some(network::table(&cs)),
         Kind::Security => Some(security::table(&cs)),
+        Kind::Multiplex => Some(multiplex::table(&cs, cases)),
         _ => None,
     }
 }

@@ -72,7 +72,7 @@ fn first_event_p50(c: &CaseResult) -> Option<f64> {
 
 /// Server CPU per 1 000 events from `a` to `b`, over their repetitions: `median (min–max)` each,
 /// the change of the medians, and whether the ranges say it is a change at all.
-fn cpu_change(a: &CaseResult, b: &CaseResult) -> Option<String> {
+pub(super) fn cpu_change(a: &CaseResult, b: &CaseResult) -> Option<String> {
     let (sa, sb) = (
         headline(a, Figure::CpuPer1000)?,
         headline(b, Figure::CpuPer1000)?,

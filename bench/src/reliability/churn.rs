@@ -6,9 +6,13 @@
 //! the scale's cycles per transport, and reads the server's open files (`/proc/PID/fd`) and RSS
 //! *before* and *after*. "Before" is taken after a warm-up churn of 1 % of the cycles (at least
 //! 100), so that what any server allocates once (thread-local caches, the allocator's first
-//! arenas, the history ring filling) is not mistaken for a leak; "after" is taken once the last
-//! cycle has ended and a settling second has passed (connections closing). The promise: both
-//! within 1.1× of before, and no error but those the client counted by kind.
+//! arenas) is not mistaken for a leak, and not before the server's history ring is full: the
+//! ring keeps the last `--history` events (10 000 by default) for resumption and polling, and
+//! until it is full RSS grows with every event published, clients or none (at 1 000 events/s
+//! from 8.0 to 12.5 MB over its first 10 s, then flat; measured 2026-11-28 with no client). A
+//! first version read "before" 0.2 s in and blamed those 5 MB on the churn. "After" is taken
+//! once the last cycle has ended and a settling second has passed (connections closing). The
+//! promise: both within 1.1× of before, and no error but those the client counted by kind.
 //!
 //! **Leak or high-water mark?** An allocator keeps memory it once needed (100 workers' worth of
 //! connection buffers at the churn's peak), so RSS after a churn can sit above RSS before with
@@ -17,11 +21,12 @@
 //! of both churns, and a second churn that adds next to nothing per cycle shows the first one's
 //! growth was the mark, not a leak.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtlab_client::report::LatencySummary;
 use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
+use rtlab_wire::defaults::HISTORY;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -141,6 +146,10 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
         }
     };
     let pid = server.pid();
+    // When the lab's server (default `--history`) has published a full ring.
+    let ring_full = Instant::now()
+        + Duration::from_secs_f64(HISTORY as f64 / scale.churn_rate.max(1) as f64)
+        + SETTLE;
     let churn = |cycles: u64| {
         let config = rtlab_client::RunConfig {
             churn: Some(cycles),
@@ -160,6 +169,7 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
     let warm_up = (scale.churn_cycles / 100).max(100);
     let warmed = churn(warm_up).await;
     tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep_until(ring_full.into()).await;
     result.fds_before = open_fds(pid);
     result.rss_before_bytes = rss_bytes(pid);
     let measured = churn(scale.churn_cycles).await;

@@ -150,6 +150,8 @@ impl Scale {
             slow_window: Duration::from_secs(5),
             churn_cycles: 1_000,
             churn_workers: 10,
+            // The churn waits for the server's history ring to fill (10 000 events): 2 s here.
+            churn_rate: 5_000,
             shutdown_rates: vec![1_000],
             shutdown_after: Duration::from_secs(1),
             parked_polls: 5,
@@ -168,8 +170,10 @@ impl Scale {
         // 1 % and a second churn of 10 %; shutdown up to its 5 s exit.
         let runs = f64::from(2 * self.p99_faulted_runs.max(1) + 1);
         let slow = self.slow_transports.len() as f64 * runs * run(self.slow_window);
+        // The churn's "before" waits for the server's history ring to fill (`churn.rs`).
+        let ring = rtlab_wire::defaults::HISTORY as f64 / self.churn_rate.max(1) as f64;
         let churn = self.churn_transports.len() as f64
-            * (self.churn_cycles as f64 * 1.11 / CHURN_CYCLES_PER_S + 6.0);
+            * (self.churn_cycles as f64 * 1.11 / CHURN_CYCLES_PER_S + ring + 6.0);
         let shutdown = (self.shutdown_rates.len() * self.shutdown_transports.len()) as f64
             * (run(self.shutdown_after) + 5.0);
         let hostile = self.hostile_transports.len() as f64 * runs * run(self.hostile_window);

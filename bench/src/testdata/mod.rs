@@ -182,6 +182,7 @@ pub fn cases() -> Vec<CaseResult> {
         warmup_s: 1.0,
         subscriber_queue: None,
         security: None,
+        streams_per_connection: None,
     };
     let mut out = Vec::new();
     for t in Transport::ALL {
@@ -322,6 +323,7 @@ pub fn cases() -> Vec<CaseResult> {
     out.extend(links::network_cases(&base));
     out.extend(links::bandwidth_cases(&base));
     out.extend(security::security_cases(&base));
+    out.extend(security::multiplex_cases(&base));
     out
 }
 

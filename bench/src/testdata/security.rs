@@ -1,7 +1,8 @@
 //! Synthetic cases of the security scenario: every transport in the clear and over TLS, SSE and
 //! the polls over HTTP/2 too. TLS adds a 1 800-byte handshake per connection, one 22-byte record
 //! per event (streams) or per answer and per request (polls), 1.3× the server's CPU; HTTP/2 shrinks
-//! a poll request from 90 to 30 bytes.
+//! a poll request from 90 to 30 bytes. And the multiplex scenario's: SSE and the polls over
+//! HTTP/2 with 1, 10 and 100 subscribers per connection, the handshake paid per connection.
 
 use rtlab_wire::Transport;
 
@@ -44,7 +45,35 @@ pub(super) fn security_cases(base: &CaseParams) -> Vec<CaseResult> {
     out
 }
 
-/// Fills the report's bytes above and below TLS as `how` would make them.
+/// The multiplex scenario's cases over `base`: 100 subscribers, 1, 10 or 100 per connection.
+pub(super) fn multiplex_cases(base: &CaseParams) -> Vec<CaseResult> {
+    let mut out = Vec::new();
+    for t in [Transport::Sse, Transport::LongPoll, Transport::ShortPoll] {
+        for n in [1u32, 10, 100] {
+            let mut c = case(
+                Kind::Multiplex,
+                "multiplex",
+                Some(Point::StreamsPerConnection(n)),
+                t,
+                CaseParams {
+                    clients: 100,
+                    security: Some(Security::TlsH2),
+                    streams_per_connection: Some(n),
+                    ..base.clone()
+                },
+            );
+            let r = c.client.as_mut().expect("a report");
+            r.streams_per_connection = u64::from(n);
+            r.connections = r.clients.div_ceil(u64::from(n));
+            carry(r, Security::TlsH2, !t.is_streaming());
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Fills the report's bytes above and below TLS as `how` would make them (a handshake per
+/// connection: `connections` if set, else one per subscriber, which it sets).
 fn carry(r: &mut RunReport, how: Security, poll: bool) {
     let events = r.events_received;
     let per_event = r.wire.payload_bytes_per_event + r.wire.overhead_bytes_per_event;
@@ -57,7 +86,10 @@ fn carry(r: &mut RunReport, how: Security, poll: bool) {
         r.wire.bytes_up = r.requests * 30;
     }
     let setup = r.wire.setup_bytes_down + r.wire.setup_bytes_up;
-    let connections = r.clients.max(1);
+    if r.connections == 0 {
+        r.connections = r.clients;
+    }
+    let connections = r.connections.max(1);
     let (handshake, records) = if how.is_tls() {
         // A stream writes one record per event; a poll one per answer and one per request.
         let records = if poll { 2 * r.requests } else { events };
