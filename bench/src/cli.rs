@@ -21,7 +21,7 @@ use rtlab_wire::Transport;
     after_help = "Examples:\n  \
     rtlab                                   run the default suite (same as `rtlab run`)\n  \
     rtlab run --suite quick                 a smoke run in seconds\n  \
-    rtlab run --suite reliability           the reliability promises, measured (~18 min)\n  \
+    rtlab run --suite reliability           the reliability promises, measured (~13 min)\n  \
     rtlab run --suite cluster               proxies, scale-out, failover, 100 000 connections (~10 min)\n  \
     rtlab run --transports ws,sse --duration 5s\n  \
     rtlab run --suite quick --repeat 3      every case three times: median (min–max)\n  \
@@ -94,7 +94,7 @@ fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
 pub struct RunArgs {
     /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds),
     /// `network` (shaped links), `reliability` (slow subscribers, churn, shutdown under load,
-    /// hostile clients; about 18 minutes), `cluster` (nginx and nats-server: through a proxy,
+    /// hostile clients; about 13 minutes), `cluster` (nginx and nats-server: through a proxy,
     /// scale-out, failover, 100 000 connections; about 10 minutes), or a path to a suite TOML
     /// file.
     #[arg(long, short, default_value = "default")]

@@ -71,6 +71,15 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 /// How long a client has to send a complete request head once it started one.
 pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections each listener lets the kernel queue, handshake done, before the server accepts
+/// them (`listen(2)`'s backlog; the kernel caps it at `net.core.somaxconn`, 4 096 by default).
+/// tokio's `TcpListener::bind` asks for 1 024, and a burst larger than that (5 000 connections
+/// opened at once by the reliability suite's hostile case, or thousands of reconnects after a
+/// node dies) overflows it: the kernel then drops the client's last handshake packet or answers
+/// with a SYN cookie, the client believes it is connected, and the server never hears of the
+/// connection (`nstat`'s `TcpExtListenOverflows`; 3 110 of 10 000 such in one run, 2026-11-28).
+pub const LISTEN_BACKLOG: u32 = 4_096;
+
 /// How long, after a response on a connection that still has unread request bytes (a refused
 /// upload, a closed WebSocket), the server reads and discards them before closing the socket
 /// (actix's default is 1 s; see the module docs for why neither shorter nor the default).
@@ -129,15 +138,24 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         (Some(cert), Some(key)) => Some(TlsIdentity::load(cert, key).await?),
         _ => None,
     };
-    let bind = |addr: SocketAddr| async move {
-        tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })
+    let bind = |addr: SocketAddr| {
+        // As `TcpListener::bind` does (address reuse, so a restart can bind the port its
+        // predecessor's closed connections still hold in TIME_WAIT), with our backlog.
+        let listen = || {
+            let socket = match addr {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(LISTEN_BACKLOG)
+        };
+        listen().map_err(|source| ServerError::Bind { addr, source })
     };
-    let http_listener = bind(config.addr).await?;
-    let tcp_listener = bind(config.tcp_addr).await?;
+    let http_listener = bind(config.addr)?;
+    let tcp_listener = bind(config.tcp_addr)?;
     let tcp_tls_listener = match config.tcp_tls_addr {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr)?),
         None => None,
     };
     // Cluster mode: the broker must answer before anything is served, since the epoch and every

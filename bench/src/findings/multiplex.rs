@@ -17,8 +17,8 @@
 //! - **latency**: the streams of one connection share one TCP byte stream and one writer on the
 //!   server, so one subscriber's event waits behind the others' (HTTP/2's head-of-line
 //!   blocking at the TCP layer); p50 and p99 show what that cost at this load;
-//! - **server CPU per 1 000 events** and its **peak RSS**, `median (min–max)` over repetitions
-//!   where there are several (`crate::spread`).
+//! - **server CPU per 1 000 events**, `median (min–max)` over repetitions where there are
+//!   several (`crate::spread`), and the server's **peak RSS**.
 //!
 //! A figure a case lacks leaves its clause out.
 

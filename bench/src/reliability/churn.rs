@@ -109,11 +109,14 @@ impl ChurnResult {
         }
     }
 
-    /// RSS growth per cycle, bytes (negative when it shrank): over the churn, and over the
-    /// second churn.
+    /// RSS growth per cycle in whole bytes (negative when it shrank): over the churn, and over
+    /// the second churn.
     pub fn rss_growth_per_cycle(&self) -> (Option<f64>, Option<f64>) {
         let per = |from: Option<u64>, to: Option<u64>, cycles: u64| match (from, to) {
-            (Some(a), Some(b)) if cycles > 0 => Some((b as f64 - a as f64) / cycles as f64),
+            // `+ 0.0` turns a rounded -0 into 0, which prints without a sign.
+            (Some(a), Some(b)) if cycles > 0 => {
+                Some(((b as f64 - a as f64) / cycles as f64).round() + 0.0)
+            }
             _ => None,
         };
         (
@@ -217,4 +220,28 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
         _ => None,
     };
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_per_cycle_is_in_whole_bytes_and_a_tiny_shrink_is_zero() {
+        let r = ChurnResult {
+            cycles_asked: 1_000,
+            cycles_done: 1_000,
+            rss_before_bytes: Some(10_000_000),
+            rss_after_bytes: Some(10_019_400),
+            second_cycles: 100,
+            rss_after_second_bytes: Some(10_019_370),
+            ..ChurnResult::default()
+        };
+        assert_eq!(r.rss_growth_per_cycle(), (Some(19.0), Some(0.0)));
+        let why = r.verdict().why;
+        assert!(
+            why.ends_with("RSS grew 19 B per cycle in the churn, 0 B per cycle in 100 more"),
+            "{why}"
+        );
+    }
 }
