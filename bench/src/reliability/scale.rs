@@ -95,7 +95,7 @@ impl Default for Scale {
 }
 
 impl Scale {
-    /// The suite's sizes (about 15 minutes in all; [`Scale::estimated`]).
+    /// The suite's sizes (about 13 minutes in all; [`Scale::estimated`]).
     pub fn full() -> Self {
         Self {
             clients: 1_000,
