@@ -79,14 +79,22 @@ pub struct HostileClientsArgs {
     pub within_ms: u64,
 }
 
-/// A socket address on loopback: load only ever targets this machine.
-fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = s.parse().map_err(|e| format!("{e}"))?;
+/// `addr` if it is on loopback (127.0.0.0/8 or ::1; an IPv4-mapped address is refused too: it
+/// is not what the lab means by loopback, and nothing needs it), else why not: the lab only ever
+/// listens on and loads this machine.
+pub fn on_loopback(addr: SocketAddr) -> Result<SocketAddr, String> {
     if addr.ip().is_loopback() {
         Ok(addr)
     } else {
-        Err(format!("{addr} is not a loopback address"))
+        Err(format!(
+            "{addr} is not a loopback address: the lab only listens on and loads 127.0.0.0/8 or ::1"
+        ))
     }
+}
+
+/// A flag's value that must be a socket address on loopback ([`on_loopback`]).
+fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
+    on_loopback(s.parse().map_err(|e| format!("{e}"))?)
 }
 
 /// Options of `rtlab run`.

@@ -151,6 +151,19 @@ pub async fn run_client(
     run.map_err(|e| e.to_string())
 }
 
+/// The client's report of a run, also of one every subscriber left early (its partial report
+/// is still a measurement: a fault case's healthy p99, a failover's losses); otherwise why the
+/// run failed, in one line.
+pub fn report_of(run: Result<RunReport, rtlab_client::RunError>) -> Result<RunReport, String> {
+    match run {
+        Ok(r) => Ok(r),
+        Err(rtlab_client::RunError::AllDisconnected {
+            partial: Some(r), ..
+        }) => Ok(*r),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,9 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::Scale;
-use super::lab::{Lab, client_config, node_options, report_of};
+use super::lab::{Lab, client_config, node_options};
 use crate::client_run::SHARD_SUBCOMMAND;
+use crate::client_run::report_of;
 use crate::proc_sampler::{Sampler, read_sample};
 
 /// Connections per node in the full suite, at most: under the 20 000 open files, with room for

@@ -9,13 +9,14 @@
 //! matters: events lost across the reconnects (goal 0), duplicates, how long each reconnect took
 //! (p50/p99, from the drop to the new connection's answer), and whether anyone gave up.
 
+use rtlab_client::RunReport;
 use rtlab_client::report::LatencySummary;
-use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::Scale;
 use super::lab::{Lab, client_config, node_options};
+use crate::client_run::report_of;
 use crate::cluster::Proxy;
 
 /// One transport's failover.
@@ -108,17 +109,13 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> FailoverResu
         result.error = Some(format!("kill node-1: {e}"));
         return result;
     }
+    let run = run
+        .map_err(|e| format!("the client task failed: {e}"))
+        .and_then(report_of);
     let report: RunReport = match run {
-        Ok(Ok(r)) => r,
-        Ok(Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        })) => *r,
-        Ok(Err(e)) => {
-            result.error = Some(e.to_string());
-            return result;
-        }
+        Ok(r) => r,
         Err(e) => {
-            result.error = Some(format!("the client task failed: {e}"));
+            result.error = Some(e);
             return result;
         }
     };

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rtlab_client::{RunConfig, RunError, RunReport};
+use rtlab_client::RunConfig;
 use rtlab_wire::Transport;
 
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, Proxy};
@@ -84,18 +84,6 @@ pub fn client_config(
         duration: window,
         connect_rate,
         ..RunConfig::new(transport, url)
-    }
-}
-
-/// The client's report of a run, also of one every subscriber left early (its partial report
-/// is still a measurement); otherwise why the run failed.
-pub fn report_of(run: Result<RunReport, RunError>) -> Result<RunReport, String> {
-    match run {
-        Ok(r) => Ok(r),
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => Ok(*r),
-        Err(e) => Err(e.to_string()),
     }
 }
 

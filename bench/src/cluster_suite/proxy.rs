@@ -26,7 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Scale;
-use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options, report_of};
+use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options};
+use crate::client_run::report_of;
 use crate::cluster::Proxy;
 
 /// How a client reaches the node.

@@ -25,7 +25,8 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::Scale;
-use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options, report_of};
+use super::lab::{Lab, client_config, cpu_ms_per_1000, cpu_with_children, node_options};
+use crate::client_run::report_of;
 use crate::cluster::Proxy;
 use crate::proc_sampler::read_sample;
 

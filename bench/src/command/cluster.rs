@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 
 use super::Exit;
 use super::signals::StopSignals;
-use crate::cli::ClusterArgs;
+use crate::cli::{ClusterArgs, on_loopback};
 use crate::cluster::{Cluster, ClusterOptions, NodeInfo, Proxy};
 use crate::server_process::{ServerOptions, locate_server};
 
@@ -131,12 +131,8 @@ impl Announcement {
 
 /// `rtlab cluster`: start, announce, wait for a stop signal (or a process dying), stop.
 pub fn run(args: ClusterArgs) -> anyhow::Result<Exit> {
-    if let Some(listen) = args.proxy_listen
-        && !listen.ip().is_loopback()
-    {
-        bail!(
-            "--proxy-listen {listen} is not a loopback address: the lab only listens on 127.0.0.0/8 or ::1"
-        );
+    if let Some(listen) = args.proxy_listen {
+        on_loopback(listen).map_err(|why| anyhow::anyhow!("--proxy-listen {why}"))?;
     }
     let server_bin = locate_server(args.server_bin.as_deref())?;
     let opts = ClusterOptions {

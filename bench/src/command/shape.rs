@@ -31,7 +31,7 @@ use rtlab_client::poll_phase::fresh_seed;
 
 use super::Exit;
 use super::signals::StopSignals;
-use crate::cli::ShapeArgs;
+use crate::cli::{ShapeArgs, on_loopback};
 
 /// Connections the shaper expects: a browser's handful, so its dials to the server never spread
 /// over extra loopback source addresses (that starts beyond 20 000; see
@@ -81,11 +81,7 @@ async fn sleep_at_most(d: Duration) {
 /// The usage checks: both addresses on loopback, and a link to imitate.
 fn check(args: &ShapeArgs) -> anyhow::Result<(Network, Link)> {
     for (flag, addr) in [("--listen", args.listen), ("--upstream", args.upstream)] {
-        if !on_loopback(addr) {
-            bail!(
-                "{flag} {addr} is not a loopback address: the lab only listens on and loads 127.0.0.0/8 or ::1"
-            );
-        }
+        on_loopback(addr).map_err(|why| anyhow::anyhow!("{flag} {why}"))?;
     }
     let network = args.shaping.network();
     match network.and_then(|n| n.link.map(|l| (n, l))) {
@@ -94,12 +90,6 @@ fn check(args: &ShapeArgs) -> anyhow::Result<(Network, Link)> {
             "nothing to shape: give --network PROFILE (not loopback), or --rtt and/or --bandwidth"
         ),
     }
-}
-
-/// 127.0.0.0/8 or ::1 (an IPv4-mapped address is refused too: it is not what the lab means by
-/// loopback, and nothing needs it).
-fn on_loopback(addr: SocketAddr) -> bool {
-    addr.ip().is_loopback()
 }
 
 /// `shaping 127.0.0.1:9000 → 127.0.0.1:8080 over mobile (RTT 80 ms ± 15 ms, 10 Mbit/s);

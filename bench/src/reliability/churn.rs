@@ -23,8 +23,8 @@
 
 use std::time::{Duration, Instant};
 
+use rtlab_client::RunReport;
 use rtlab_client::report::LatencySummary;
-use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
 use rtlab_wire::defaults::HISTORY;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 
 use super::lab::{Lab, client_config, open_fds, rss_bytes};
 use super::{Scale, Verdict, ratio};
+use crate::client_run::report_of;
 
 /// Most the server's open files and RSS may grow over the churn.
 pub const GROWTH_GOAL: f64 = 1.1;
@@ -193,13 +194,10 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
         result.error = Some(format!("warm-up churn: {e}"));
         return result;
     }
-    let report: RunReport = match measured {
+    let report: RunReport = match report_of(measured) {
         Ok(r) => r,
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
         Err(e) => {
-            result.error = Some(e.to_string());
+            result.error = Some(e);
             return result;
         }
     };

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use rtlab_client::RunError;
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -25,6 +24,7 @@ use super::hostile_clients::{Opened, SUBCOMMAND, Seen};
 use super::lab::{Lab, client_config};
 use super::p99_effect::{P99Effect, interleaved};
 use super::{Scale, Verdict};
+use crate::client_run::report_of;
 
 /// Most the healthy p99 may grow with the hostile connections open.
 pub const P99_GOAL: f64 = 1.1;
@@ -185,13 +185,7 @@ async fn healthy_run(
         None => None,
     };
     server.stop().await;
-    let report = match run {
-        Ok(r) => r,
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
-        Err(e) => return Err(e.to_string()),
-    };
+    let report = report_of(run)?;
     Ok((report.latency_us.p99, seen.transpose()?))
 }
 

@@ -20,14 +20,15 @@
 
 use std::time::Duration;
 
+use rtlab_client::RunReport;
 use rtlab_client::report::StalledReport;
-use rtlab_client::{RunError, RunReport};
 use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, client_config};
 use super::p99_effect::{P99Effect, interleaved};
 use super::{Scale, Verdict};
+use crate::client_run::report_of;
 use crate::proc_sampler::Sampler;
 
 /// Most the healthy p99 may grow with a stalled subscriber beside them.
@@ -167,14 +168,8 @@ async fn one_run(
     let run = rtlab_client::run(config).await;
     let rss_peak = sampler.finish().await.rss_peak();
     server.stop().await;
-    let report = match run {
-        Ok(r) => r,
-        // Every healthy subscriber lost: still a measurement (its p99 is the partial one).
-        Err(RunError::AllDisconnected {
-            partial: Some(r), ..
-        }) => *r,
-        Err(e) => return Err(e.to_string()),
-    };
+    // Every healthy subscriber lost is still a measurement (its p99 is the partial one).
+    let report = report_of(run)?;
     // Give the kernel a moment to release the server's sockets before the next server.
     tokio::time::sleep(Duration::from_millis(200)).await;
     Ok((report, rss_peak))
