@@ -144,13 +144,13 @@ async fn sigterm_under_load_closes_every_transport_cleanly_and_exits_0_in_time()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_and_slow_headers_connections_are_dropped_by_the_request_timeout() {
+async fn idle_and_slow_headers_connections_are_dropped_by_the_server_deadlines() {
     let (lab, scale) = (lab(), Scale::small());
     let r = hostile::run(&lab, &scale, Transport::Ws).await;
     assert_eq!(r.error, None);
     assert_eq!(r.idle_opened, scale.idle_connections);
     assert_eq!(r.idle_dropped, r.idle_opened, "{r:?}");
-    // The server's client_request_timeout is 10 s.
+    // The server's first-byte deadline and client_request_timeout are 10 s each.
     let dropped = r.idle_dropped_after_s_min.unwrap();
     assert!((9.0..12.0).contains(&dropped), "{r:?}");
     let slow = r

@@ -45,6 +45,7 @@ pub mod broker;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod http_listener;
 pub mod hub;
 pub mod origin_policy;
 pub mod page;

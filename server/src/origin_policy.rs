@@ -203,16 +203,23 @@ pub enum Verdict {
 }
 
 /// The origins allowed besides the server's own.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OriginPolicy {
     any: bool,
     listed: Vec<WebOrigin>,
+    /// The listener the server's own pages come from.
+    bound: BoundListener,
 }
 
 impl OriginPolicy {
-    /// The policy for these `--allow-origin` values (none: only the server's own origin).
-    pub fn new(allowed: &[AllowOrigin]) -> Self {
-        let mut policy = OriginPolicy::default();
+    /// The policy for these `--allow-origin` values (none: only the server's own origin) on the
+    /// listener `bound`.
+    pub fn new(allowed: &[AllowOrigin], bound: BoundListener) -> Self {
+        let mut policy = OriginPolicy {
+            any: false,
+            listed: Vec::new(),
+            bound,
+        };
         for entry in allowed {
             match entry {
                 AllowOrigin::Any => policy.any = true,
@@ -275,11 +282,7 @@ impl OriginPolicy {
                 .map(HeaderValue::as_bytes)
                 // HTTP/2 and absolute-form requests carry the authority in the URI instead.
                 .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
-            let bound = BoundListener {
-                addr: req.app_config().local_addr(),
-                tls: req.app_config().secure(),
-            };
-            self.judge(origin.map(HeaderValue::as_bytes), host, bound)
+            self.judge(origin.map(HeaderValue::as_bytes), host, self.bound)
         };
         match verdict {
             Verdict::NoOrigin | Verdict::SameOrigin => Ok(Cors::default()),

@@ -5,41 +5,27 @@
 //! HTTP server, the raw-TCP baseline and the ticker in the background of the *caller's* tokio
 //! runtime, and returns at once with the bound addresses.
 //!
-//! actix-web runs fine under a plain tokio runtime (no actix `System` needed): `HttpServer::run`
-//! returns a future that, when polled inside tokio, starts its acceptor thread and one worker
-//! thread per `--workers`, each with its own single-threaded runtime where handlers run. That
-//! future is simply `tokio::spawn`ed. The hub only uses thread-safe primitives (`Mutex`, tokio
-//! channels, `CancellationToken`), so handlers on worker threads and the TCP baseline and ticker
-//! on the caller's runtime share it freely.
+//! actix runs fine under a plain tokio runtime (no actix `System` needed): the HTTP listener's
+//! actix-server ([`crate::http_listener`]) is a future that, when polled inside tokio, starts its
+//! acceptor thread and one worker thread per `--workers`, each with its own single-threaded
+//! runtime where handlers run. That future is simply `tokio::spawn`ed. The hub only uses
+//! thread-safe primitives (`Mutex`, tokio channels, `CancellationToken`), so handlers on worker
+//! threads and the TCP baseline and ticker on the caller's runtime share it freely.
 //!
-//! With `--tls-cert`/`--tls-key` the HTTP listener is handed to actix-web as a rustls listener
+//! With `--tls-cert`/`--tls-key` the HTTP listener speaks rustls
 //! (HTTPS and WSS, `h2` and `http/1.1` offered by ALPN; see [`crate::tls`]), and `--tcp-tls-addr`
 //! adds a third listener: the raw-TCP baseline over TLS. Everything else is the same server. One
 //! difference shows at shutdown: actix-http's HTTP/2 dispatcher has no graceful-shutdown hook (it
 //! sends no `GOAWAY`), so an idle HTTP/2 connection a client keeps open is only dropped when
-//! [`SHUTDOWN_GRACE`] runs out, where an idle HTTP/1.1 one is closed at once.
+//! [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) runs out, where an idle HTTP/1.1 one is closed at once.
 //!
 //! With `--broker` ([`crate::broker`]) the node connects to the broker before it binds anything,
 //! follows the stream into its hub, and opens its listeners once it has caught up with the
 //! stream's head; its ticker publishes to the broker instead of the hub. Every response carries
 //! the feed's epoch as `Rtlab-Epoch` (actix's `DefaultHeaders`, so no handler can forget it).
 //!
-//! Three actix defaults are changed, all measured facts rather than taste:
-//! - `keep_alive` and `client_request_timeout` default to 5 s. In actix-http they apply only
-//!   between requests and to reading a request head, never to a response in progress, so they
-//!   cannot cut a parked long poll or an idle stream; they are raised anyway ([`KEEP_ALIVE`],
-//!   [`CLIENT_REQUEST_TIMEOUT`]) so a client pausing between polls keeps its connection.
-//! - actix's signal handling is disabled; [`crate::shutdown`] owns the shutdown order.
-//! - `client_disconnect_timeout` (1 s by default) is how long actix keeps reading, and discarding,
-//!   a request body that was not read before closing the connection. A WebSocket's "request
-//!   body" is the rest of the connection, so after the close handshake actix waited a full second
-//!   for the *client* to close, although RFC 6455 §7.1.1 says the server closes the TCP
-//!   connection first (Autobahn waits exactly 1 s for that, then reports the close as unclean).
-//!   [`CLIENT_DISCONNECT_TIMEOUT`] is short enough for that and still long enough for a client on
-//!   the same machine to finish writing a refused 10 MB upload and read its 413. It must stay
-//!   well above 500 ms: actix-http (3.20) computes the deadline from its cached clock, refreshed
-//!   every 500 ms, and a deadline already in the past is never woken up, so the connection then
-//!   stays open until the client closes it (measured: 100 ms never closes, 600 ms does).
+//! The HTTP listener itself (the `App` on actix-http behind a first-byte deadline, the timeouts
+//! and why each is what it is) is [`crate::http_listener`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -47,29 +33,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use rtlab_wire::{headers, now_unix_nanos};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::app;
 use crate::broker::{Broker, follower, tick_publisher};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::ServerError;
+use crate::http_listener::{self, Site};
 use crate::hub::{Hub, HubConfig, ticker};
-use crate::shutdown::{SHUTDOWN_GRACE, ShutdownSignals};
+use crate::origin_policy::BoundListener;
+use crate::shutdown::ShutdownSignals;
 use crate::state::{AppState, FeedIdentity};
 use crate::tls::TlsIdentity;
 use crate::transport::tcp;
-
-/// How long an idle keep-alive connection is kept between requests (longer than the longest long
-/// poll, so a poller's connection survives a pause between polls).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
-
-/// How long a client has to send a complete request head once it started one.
-pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections each listener lets the kernel queue, handshake done, before the server accepts
 /// them (`listen(2)`'s backlog; the kernel caps it at `net.core.somaxconn`, 4 096 by default).
@@ -79,11 +58,6 @@ pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// with a SYN cookie, the client believes it is connected, and the server never hears of the
 /// connection (`nstat`'s `TcpExtListenOverflows`; 3 110 of 10 000 such in one run, 2026-11-28).
 pub const LISTEN_BACKLOG: u32 = 4_096;
-
-/// How long, after a response on a connection that still has unread request bytes (a refused
-/// upload, a closed WebSocket), the server reads and discards them before closing the socket
-/// (actix's default is 1 s; see the module docs for why neither shorter nor the default).
-pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_millis(750);
 
 /// What the `rtlab-server` binary does: start, announce the bound addresses on stdout, and stop
 /// gracefully on the first SIGINT or SIGTERM.
@@ -200,6 +174,10 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         config.clone(),
         shutdown.clone(),
         feed,
+        BoundListener {
+            addr: http_addr,
+            tls: identity.is_some(),
+        },
     ));
     if state.origins.allows_any() {
         tracing::warn!(
@@ -208,34 +186,18 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         );
     }
 
-    let mut server = HttpServer::new(move || {
-        App::new()
-            // On every response, the WebSocket handshake's 101 included.
-            .wrap(DefaultHeaders::new().add(epoch_header.clone()))
-            .app_data(state.clone())
-            .configure(app::routes)
-    })
-    .disable_signals()
-    // Real-time pushes are small writes: with Nagle's algorithm on (actix's default leaves
-    // the OS default), a frame written while an earlier one is unacknowledged waits for
-    // the peer's delayed ACK, up to 40 ms on Linux. Measured here before this line: ws and
-    // sse p50 ≈ 20 ms at 5 000 events/s against 0.1 ms for the raw-TCP baseline.
-    .tcp_nodelay(true)
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-    .keep_alive(KEEP_ALIVE)
-    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
-    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT);
-    if config.workers > 0 {
-        server = server.workers(config.workers);
-    }
-    let server = match &identity {
-        // actix adds the ALPN protocols (`h2`, `http/1.1`) to the configuration itself.
-        Some(identity) => {
-            server.listen_rustls_0_23(http_listener.into_std()?, identity.server_config()?)?
-        }
-        None => server.listen(http_listener.into_std()?)?,
-    }
-    .run();
+    let server = http_listener::server(
+        http_listener.into_std()?,
+        identity
+            .as_ref()
+            .map(TlsIdentity::server_config)
+            .transpose()?,
+        config.workers,
+        Site {
+            state,
+            epoch_header,
+        },
+    )?;
     let handle = server.handle();
     let http_task = tokio::spawn(server);
     let tcp_task = tokio::spawn(tcp::serve(
@@ -400,7 +362,7 @@ impl RunningServer {
 
     /// Stops gracefully, as on SIGTERM (see [`crate::shutdown`]): stop accepting, close
     /// WebSockets with 1001, end SSE streams, answer parked long polls, close TCP subscribers,
-    /// stop the ticker, and wait (at most [`SHUTDOWN_GRACE`] plus a little) for all of it.
+    /// stop the ticker, and wait (at most [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) plus a little) for all of it.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         let Some(tasks) = self.tasks.take() else {
             return Ok(());

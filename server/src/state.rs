@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::counters::ConnectionGuard;
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::origin_policy::{Cors, OriginPolicy};
+use crate::origin_policy::{BoundListener, Cors, OriginPolicy};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -78,8 +78,14 @@ pub struct Admission {
 
 impl AppState {
     /// The state for `config`, its origin policy built from `--allow-origin`.
-    pub fn new(hub: Hub, config: Config, shutdown: CancellationToken, feed: FeedIdentity) -> Self {
-        let origins = OriginPolicy::new(&config.allow_origins);
+    pub fn new(
+        hub: Hub,
+        config: Config,
+        shutdown: CancellationToken,
+        feed: FeedIdentity,
+        bound: BoundListener,
+    ) -> Self {
+        let origins = OriginPolicy::new(&config.allow_origins, bound);
         AppState {
             hub,
             config: Arc::new(config),

@@ -3,9 +3,11 @@
 //! A slow-headers client and a crowd of TCP connections that never send a byte
 //! ([`hostile_clients`](super::hostile_clients), which opens them): each holds a socket, a file
 //! descriptor and the server's per-connection state, and a server that waits for them forever
-//! runs out of all three. `rtlab-server` drops them by its `client_request_timeout`
-//! (`rtlab_server::server::CLIENT_REQUEST_TIMEOUT`, 10 s: the time a connection has to deliver its
-//! request head). The case starts them in a process of their own (`rtlab hostile-clients`, on the
+//! runs out of all three. `rtlab-server` resets a connection that has sent nothing 10 s after
+//! accepting it (`rtlab_server::http_listener::FIRST_BYTE_TIMEOUT`, timed per connection from the
+//! real clock, so a crowd opened together is dropped at the pace it arrived) and answers a head
+//! still unfinished after 10 s with a 408 (actix-http's `client_request_timeout`,
+//! `CLIENT_REQUEST_TIMEOUT`). The case starts them in a process of their own (`rtlab hostile-clients`, on the
 //! client's core when the lab pins), waits until they are all open, then connects the healthy
 //! subscribers. Runs on fresh servers interleave the healthy subscribers alone and with the
 //! hostile ones, a baseline first and last; the promise is that the healthy p99 stays within 1.1×

@@ -29,7 +29,7 @@ fn policy(allowed: &[&str]) -> OriginPolicy {
         .iter()
         .map(|a| parse_allow_origin(a).expect("a valid --allow-origin"))
         .collect();
-    OriginPolicy::new(&allowed)
+    OriginPolicy::new(&allowed, bound())
 }
 
 /// The verdict for `Origin: origin` on a request with `Host: host`, bound to [`BOUND`].

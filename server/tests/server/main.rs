@@ -10,6 +10,7 @@ mod cluster;
 mod common;
 mod conformance;
 mod errors;
+mod first_byte;
 mod listen_backlog;
 mod nats;
 mod origins;
