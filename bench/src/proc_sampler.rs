@@ -143,6 +143,14 @@ impl ProcSeries {
         self.samples.last().map(|s| s.cpu_s)
     }
 
+    /// The share of one core the process kept busy from the first sample to the last (1.0: a
+    /// whole core), `None` without two samples apart.
+    pub fn core_share(&self) -> Option<f64> {
+        let (first, last) = (self.samples.first()?, self.samples.last()?);
+        let wall = last.at.duration_since(first.at).as_secs_f64();
+        (wall > 0.0).then(|| (last.cpu_s - first.cpu_s).max(0.0) / wall)
+    }
+
     /// Largest RSS seen, in bytes.
     pub fn rss_peak(&self) -> u64 {
         self.samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0)
@@ -278,5 +286,11 @@ mod tests {
         assert!((series.cpu_at(at(999)).unwrap() - 4.0).abs() < 1e-9);
         assert_eq!(series.rss_peak(), 30);
         assert_eq!(ProcSeries::default().cpu_at(t0), None);
+        // 3 CPU seconds over 0.2 s of wall time: fifteen cores' worth, first sample to last.
+        assert!((series.core_share().unwrap() - 15.0).abs() < 1e-9);
+        let one = ProcSeries {
+            samples: series.samples[..1].to_vec(),
+        };
+        assert_eq!(one.core_share(), None);
     }
 }

@@ -24,9 +24,10 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use super::hostile_clients::{Opened, SUBCOMMAND, Seen};
 use super::lab::{Lab, client_config};
-use super::p99_effect::{P99Effect, interleaved};
+use super::p99_effect::{HealthyRun, P99Effect, interleaved};
 use super::{Scale, Verdict};
 use crate::client_run::report_of;
+use crate::proc_sampler::Sampler;
 
 /// Most the healthy p99 may grow with the hostile connections open.
 pub const P99_GOAL: f64 = 1.1;
@@ -147,13 +148,14 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> HostileResul
 }
 
 /// One run of the healthy subscribers on a fresh server, the hostile connections opened first
-/// (by their own process) if `hostile`: the healthy p99, µs, and what the hostile ones saw.
+/// (by their own process) if `hostile`: the healthy p99 and the server's load while they ran,
+/// and what the hostile ones saw.
 async fn healthy_run(
     lab: &Lab,
     scale: &Scale,
     transport: Transport,
     hostile: bool,
-) -> Result<(f64, Option<Seen>), String> {
+) -> Result<(HealthyRun, Option<Seen>), String> {
     let mut server = lab
         .server(scale.hostile_rate, 64, None)
         .await
@@ -181,14 +183,20 @@ async fn healthy_run(
         scale.hostile_window,
         scale.connect_rate,
     );
+    let sampler = Sampler::start(server.pid());
     let run = rtlab_client::run(config).await;
+    let server_busy = sampler.finish().await.core_share();
     let seen = match crowd {
         Some(c) => Some(c.finish(within).await),
         None => None,
     };
     server.stop().await;
     let report = report_of(run)?;
-    Ok((report.latency_us.p99, seen.transpose()?))
+    let healthy = HealthyRun {
+        p99_us: report.latency_us.p99,
+        server_busy,
+    };
+    Ok((healthy, seen.transpose()?))
 }
 
 /// The `rtlab hostile-clients` child holding the hostile connections.

@@ -129,6 +129,7 @@ mod tests {
             p99: Some(p99_effect::P99Effect {
                 baselines_us: vec![1_000.0; 3],
                 with_fault_us: vec![1_000.0 * p99_ratio; 2],
+                ..p99_effect::P99Effect::default()
             }),
             // Two runs with the stalled subscriber: cut in the first, `cut` in the second.
             stalled: [1, cut]
@@ -215,6 +216,8 @@ mod tests {
             p99: Some(p99_effect::P99Effect {
                 baselines_us: vec![1_000.0; 3],
                 with_fault_us: vec![1_050.0; 2],
+                baselines_server_busy: vec![0.41, 0.44, 0.43],
+                with_fault_server_busy: vec![0.451, 0.449],
             }),
             ..hostile::HostileResult::default()
         };
@@ -237,5 +240,8 @@ mod tests {
             md.contains("FAILED: 4 of 5 idle connections dropped"),
             "{md}"
         );
+        // How busy the server was, lowest to highest, without and then with the fault.
+        assert!(md.contains("| 41–44 % / 45 % |"), "{md}");
+        assert!(md.contains("| ? / ? |"), "the slow case measured none: {md}");
     }
 }

@@ -14,7 +14,9 @@
 //!   not have shown a 1.1× promise either way.
 //!
 //! The goal is judged on the effect alone (the contract says 1.1×); every run's p99 is kept, so
-//! the report can show them all.
+//! the report can show them all, with how busy the server's core was in each run: a server
+//! already near a full core in the baselines turns any extra work into queueing, and its
+//! baselines spread widely (×1.3–2 at 95 % busy, 2026-11-28).
 
 use std::future::Future;
 
@@ -27,6 +29,22 @@ pub struct P99Effect {
     pub baselines_us: Vec<f64>,
     /// The runs with the fault, in run order.
     pub with_fault_us: Vec<f64>,
+    /// The share of one core the server kept busy in each run without the fault, where
+    /// measured.
+    #[serde(default)]
+    pub baselines_server_busy: Vec<f64>,
+    /// And in each run with it.
+    #[serde(default)]
+    pub with_fault_server_busy: Vec<f64>,
+}
+
+/// What one run of the healthy subscribers gives the comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthyRun {
+    /// Their p99, µs.
+    pub p99_us: f64,
+    /// The share of one core the server kept busy meanwhile (`ProcSeries::core_share`).
+    pub server_busy: Option<f64>,
 }
 
 /// The median of `v` (the mean of the middle two for an even count), `None` if empty.
@@ -99,7 +117,7 @@ impl P99Effect {
 }
 
 /// Runs `faulted_runs` runs with the fault between `faulted_runs + 1` without it (B F B … F B),
-/// each `run(fault)` giving the healthy p99 (µs) and what else the case keeps of it. The
+/// each `run(fault)` giving the healthy p99 and the server's load ([`HealthyRun`]) and what else the case keeps of it. The
 /// effect, and the extras of the baselines and of the faulted runs, each in run order; the first
 /// run that fails ends it, named ("baseline 2: …", "with the fault 1: …").
 pub async fn interleaved<T, F, Fut>(
@@ -108,7 +126,7 @@ pub async fn interleaved<T, F, Fut>(
 ) -> Result<(P99Effect, Vec<T>, Vec<T>), String>
 where
     F: FnMut(bool) -> Fut,
-    Fut: Future<Output = Result<(f64, T), String>>,
+    Fut: Future<Output = Result<(HealthyRun, T), String>>,
 {
     let faulted_runs = faulted_runs.max(1);
     let mut effect = P99Effect::default();
@@ -116,7 +134,7 @@ where
     for i in 0..=2 * faulted_runs {
         let fault = i % 2 == 1;
         let n = i / 2 + 1;
-        let (p99, extra) = run(fault).await.map_err(|e| {
+        let (healthy, extra) = run(fault).await.map_err(|e| {
             if fault {
                 format!("with the fault {n}: {e}")
             } else {
@@ -124,10 +142,12 @@ where
             }
         })?;
         if fault {
-            effect.with_fault_us.push(p99);
+            effect.with_fault_us.push(healthy.p99_us);
+            effect.with_fault_server_busy.extend(healthy.server_busy);
             faulted.push(extra);
         } else {
-            effect.baselines_us.push(p99);
+            effect.baselines_us.push(healthy.p99_us);
+            effect.baselines_server_busy.extend(healthy.server_busy);
             baselines.push(extra);
         }
     }
@@ -142,6 +162,7 @@ mod tests {
         P99Effect {
             baselines_us: baselines.to_vec(),
             with_fault_us: with.to_vec(),
+            ..P99Effect::default()
         }
     }
 
@@ -187,13 +208,20 @@ mod tests {
         let (e, base, with) = interleaved(2, |fault| {
             order.push(fault);
             let n = order.len();
-            async move { Ok::<_, String>((n as f64, n)) }
+            let healthy = HealthyRun {
+                p99_us: n as f64,
+                server_busy: (n != 3).then_some(n as f64 / 10.0),
+            };
+            async move { Ok::<_, String>((healthy, n)) }
         })
         .await
         .unwrap();
         assert_eq!(order, [false, true, false, true, false]);
         assert_eq!(e.baselines_us, [1.0, 3.0, 5.0]);
         assert_eq!(e.with_fault_us, [2.0, 4.0]);
+        // The loads go with their runs; a run without one leaves it out.
+        assert_eq!(e.baselines_server_busy, [0.1, 0.5]);
+        assert_eq!(e.with_fault_server_busy, [0.2, 0.4]);
         assert_eq!((base, with), (vec![1, 3, 5], vec![2, 4]));
 
         let mut calls = 0;
@@ -204,7 +232,11 @@ mod tests {
                 if n == 3 {
                     Err("server gone".to_string())
                 } else {
-                    Ok((1.0, ()))
+                    let healthy = HealthyRun {
+                        p99_us: 1.0,
+                        server_busy: None,
+                    };
+                    Ok((healthy, ()))
                 }
             }
         })

@@ -1,9 +1,9 @@
 //! The reliability suite's sizes: the full suite's, and the small ones its tests run.
 //!
 //! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per
-//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber and hostile
-//! cases run at 200 events/s, a rate the server sustains for 1 000 subscribers, so that their p99
-//! ratios measure the fault rather than saturation. The slow-subscriber window is 15 s: the
+//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber case runs
+//! at 200 events/s, a rate the server keeps up with for 1 000 subscribers but with its core
+//! nearly full (the report shows how full); the hostile case at 20 events/s, with room to spare. The slow-subscriber window is 15 s: the
 //! stalled client dials with a small receive window (`rtlab_client`'s `stalled.rs`), so the
 //! kernel's buffers hold only about 1 500 events of 64 B before the server's queue (1 024) fills,
 //! and at 200 events/s it is cut about 8 s in. The hostile window outlasts the server's deadlines
@@ -107,14 +107,14 @@ impl Scale {
             p99_faulted_runs: 2,
             connect_rate: 500.0,
             warmup: Duration::from_secs(2),
-            // 200 000 deliveries/s: well inside what this server sustains for 1 000 subscribers
-            // (the default suite's `saturation` scenario), so the healthy p99 measures the
-            // stalled subscriber's effect and not saturation (at 1 000 events/s the baselines'
-            // p99 were 0.3–2 s, 2026-11-28).
+            // 200 000 deliveries/s: what this server keeps up with for 1 000 subscribers, though
+            // with its core 95–98 % busy (at 1 000 events/s the baselines' p99 were 0.3–2 s,
+            // 2026-11-28). Lower rates leave room, but then the stalled subscriber does not fill
+            // its queue within the window: at 20 events/s it was cut by the ping timeout, the
+            // kernel's send buffer still absorbing its events.
             slow_rate: 200,
             // Large enough that the server's send buffer on the stalled socket holds few events
-            // (see `slow.rs`), small enough that 1 000 healthy subscribers stay far from
-            // saturation.
+            // (see `slow.rs`), small enough not to add to the load.
             slow_payload_bytes: 512,
             subscriber_queue: 1_024,
             slow_window: Duration::from_secs(15),
@@ -132,7 +132,12 @@ impl Scale {
             parked_polls: 50,
             shutdown_transports: Transport::ALL.to_vec(),
             idle_connections: 5_000,
-            hostile_rate: 200,
+            // 20 000 deliveries/s keep the server's core about 40 % busy (200 events/s kept it
+            // at 95–98 %, where the baselines alone spread ×1.2–2 and every extra microsecond
+            // is queueing): the promise is about a server with room for its healthy clients.
+            // The slow-subscriber case cannot go this low: its stalled subscriber must fill the
+            // queue bound within the window.
+            hostile_rate: 20,
             hostile_window: Duration::from_secs(15),
             hostile_transports: vec![Transport::Ws, Transport::Sse],
         }

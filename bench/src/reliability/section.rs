@@ -44,16 +44,35 @@ fn ms_list(us: &[f64]) -> String {
     format!("{} ms", each.join(" / "))
 }
 
-/// A faulted case's healthy p99s: every baseline, every faulted run, the effect, the noise.
-fn p99_cells(p: Option<&P99Effect>) -> [String; 4] {
+/// `41–44 %`: the lowest and highest share of a core in `shares` (`?` if none).
+fn busy_range(shares: &[f64]) -> String {
+    let lo = shares.iter().copied().reduce(f64::min);
+    let hi = shares.iter().copied().reduce(f64::max);
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if (lo * 100.0).round() == (hi * 100.0).round() => {
+            format!("{:.0} %", lo * 100.0)
+        }
+        (Some(lo), Some(hi)) => format!("{:.0}–{:.0} %", lo * 100.0, hi * 100.0),
+        _ => "?".into(),
+    }
+}
+
+/// A faulted case's healthy p99s: every baseline, every faulted run, the effect, the noise, and
+/// how busy the server's core was without and with the fault.
+fn p99_cells(p: Option<&P99Effect>) -> [String; 5] {
     match p {
         Some(p) => [
             ms_list(&p.baselines_us),
             ms_list(&p.with_fault_us),
             times(p.ratio()),
             times(p.noise()),
+            format!(
+                "{} / {}",
+                busy_range(&p.baselines_server_busy),
+                busy_range(&p.with_fault_server_busy)
+            ),
         ],
-        None => ["?".into(), "?".into(), "?".into(), "?".into()],
+        None => ["?".into(), "?".into(), "?".into(), "?".into(), "?".into()],
     }
 }
 
@@ -77,7 +96,9 @@ pub fn markdown(r: &ReliabilityReport) -> String {
          without it and with it alternate on fresh servers, a baseline first and last ({} with \
          the fault, {} without): the ratio is the faulted runs' median p99 over the baselines' \
          median, and the baselines' own spread (largest over smallest) is how much the same \
-         run moved by itself on this machine. Each run's p99 is listed in run order.\n",
+         run moved by itself on this machine. Each run's p99 is listed in run order, and beside \
+         them the share of its one core the server kept busy (CPU time over wall time, lowest to \
+         highest): near 100 % any extra work is queueing, and the baselines spread wide.\n",
         r.scale.p99_faulted_runs,
         r.scale.p99_faulted_runs + 1
     );
@@ -124,13 +145,14 @@ fn slow_section(o: &mut String, r: &ReliabilityReport) {
                 (cut.join("; "), before.join(" "))
             };
             let v = x.verdict();
-            let [base, with, ratio, spread] = p99_cells(x.p99.as_ref());
+            let [base, with, ratio, spread, busy] = p99_cells(x.p99.as_ref());
             vec![
                 transport(x.transport).into(),
                 base,
                 with,
                 ratio,
                 spread,
+                busy,
                 cut,
                 format!("{before} (bound {})", x.subscriber_queue),
                 format!(
@@ -149,6 +171,7 @@ fn slow_section(o: &mut String, r: &ReliabilityReport) {
             "with (each run)",
             "ratio",
             "baselines' spread",
+            "server core busy without / with",
             "stalled cut",
             "events before the cut",
             "server peak RSS without → with",
@@ -335,7 +358,7 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
         .iter()
         .map(|x| {
             let v = x.verdict();
-            let [base, with, ratio, spread] = p99_cells(x.p99.as_ref());
+            let [base, with, ratio, spread, busy] = p99_cells(x.p99.as_ref());
             vec![
                 transport(x.transport).into(),
                 format!("{} of {}", x.idle_dropped, x.idle_opened),
@@ -355,6 +378,7 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
                 with,
                 ratio,
                 spread,
+                busy,
                 format!("{}: {}", v.word(), v.why),
             ]
         })
@@ -370,6 +394,7 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
             "with (each run)",
             "ratio",
             "baselines' spread",
+            "server core busy without / with",
             "verdict",
         ],
         &rows,

@@ -26,10 +26,10 @@ use rtlab_wire::Transport;
 use serde::{Deserialize, Serialize};
 
 use super::lab::{Lab, client_config};
-use super::p99_effect::{P99Effect, interleaved};
+use super::p99_effect::{HealthyRun, P99Effect, interleaved};
 use super::{Scale, Verdict};
 use crate::client_run::report_of;
-use crate::proc_sampler::Sampler;
+use crate::proc_sampler::{ProcSeries, Sampler};
 
 /// Most the healthy p99 may grow with a stalled subscriber beside them.
 pub const P99_GOAL: f64 = 1.1;
@@ -115,8 +115,12 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
     };
     // Baselines around the faulted runs (see `p99_effect`).
     let runs = interleaved(scale.p99_faulted_runs, |fault| async move {
-        let (report, rss_peak) = one_run(lab, scale, transport, u64::from(fault)).await?;
-        Ok((report.latency_us.p99, (report, rss_peak)))
+        let (report, server) = one_run(lab, scale, transport, u64::from(fault)).await?;
+        let healthy = HealthyRun {
+            p99_us: report.latency_us.p99,
+            server_busy: server.core_share(),
+        };
+        Ok((healthy, (report, server.rss_peak())))
     })
     .await;
     let (p99, baselines, stalled) = match runs {
@@ -138,13 +142,13 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> SlowResult {
 }
 
 /// One run with `stalled` stalled subscribers beside the healthy ones: the client's report and
-/// the server's peak RSS.
+/// the server's memory and CPU over the run.
 async fn one_run(
     lab: &Lab,
     scale: &Scale,
     transport: Transport,
     stalled: u64,
-) -> Result<(RunReport, u64), String> {
+) -> Result<(RunReport, ProcSeries), String> {
     let mut server = lab
         .server(
             scale.slow_rate,
@@ -166,11 +170,11 @@ async fn one_run(
         )
     };
     let run = rtlab_client::run(config).await;
-    let rss_peak = sampler.finish().await.rss_peak();
+    let server_samples = sampler.finish().await;
     server.stop().await;
     // Every healthy subscriber lost is still a measurement (its p99 is the partial one).
     let report = report_of(run)?;
     // Give the kernel a moment to release the server's sockets before the next server.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    Ok((report, rss_peak))
+    Ok((report, server_samples))
 }
