@@ -14,10 +14,10 @@
 //! about 200 ms (their p99 went from 28 ms to 90–124 ms at 20 events/s; 2026-11-28, the
 //! reliability suite's hostile case). A connection that has not said anything yet never reaches
 //! actix-http here: [`first_byte`] waits until it is readable, with a deadline of its own taken
-//! from the real clock when it was accepted, so idle connections are closed in the order and at
-//! the pace they arrived, and silently (nginx closes a connection that never sent a request the
-//! same way; a 408 answers a request that was started, RFC 9110 §15.5.9). What happens after the
-//! first byte is actix-http's as before, `client_request_timeout` included: a slow-headers client
+//! from the real clock when it was accepted and pushed back at random by up to a second
+//! ([`FIRST_BYTE_JITTER`]), so a crowd of idle connections is closed a few at a time, and with
+//! a reset rather than a 408 (nginx closes a connection that never sent a request the same way; a
+//! 408 answers a request that was started, RFC 9110 §15.5.9). What happens after the first byte is actix-http's as before, `client_request_timeout` included: a slow-headers client
 //! has [`CLIENT_REQUEST_TIMEOUT`] to finish its head.
 //!
 //! Everything else is what `HttpServer` would set up: `TCP_NODELAY`, HTTP/2 and HTTP/1.1 offered
@@ -69,8 +69,16 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a new connection may stay silent before the server closes it ([`first_byte`]): as
-/// long as a started request head may take.
+/// long as a started request head may take, plus up to [`FIRST_BYTE_JITTER`].
 pub const FIRST_BYTE_TIMEOUT: Duration = CLIENT_REQUEST_TIMEOUT;
+
+/// The most a silent connection's deadline is pushed back, at random, beyond
+/// [`FIRST_BYTE_TIMEOUT`]. A crowd that connected together (an attack, or every client of a node
+/// that just restarted) would otherwise expire together, and the resets would come in bursts as
+/// dense as the arrivals: 5 000 connections opened in batches of 256 expired in bursts of 256,
+/// each holding the worker for a few milliseconds (healthy SSE p99 ×1.20 at 20 events/s,
+/// 2026-11-28). Spread over a second, they come a few per millisecond.
+pub const FIRST_BYTE_JITTER: Duration = Duration::from_secs(1);
 
 /// How long, after a response on a connection that still has unread request bytes (a refused
 /// upload, a closed WebSocket), the server reads and discards them before closing the socket
@@ -180,8 +188,8 @@ where
         .finish(app)
 }
 
-/// `inner` for connections that say something within [`FIRST_BYTE_TIMEOUT`] of being accepted;
-/// the others are closed.
+/// `inner` for connections that say something within [`FIRST_BYTE_TIMEOUT`] (and their share of
+/// [`FIRST_BYTE_JITTER`]) of being accepted; the others are closed.
 fn behind_first_byte<SF>(
     inner: SF,
 ) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = (), InitError = ()>
@@ -189,7 +197,8 @@ where
     SF: ServiceFactory<TcpStream, Config = (), Response = (), Error = (), InitError = ()>,
 {
     fn_service(|io: TcpStream| async move {
-        if first_byte(&io, FIRST_BYTE_TIMEOUT).await {
+        let deadline = FIRST_BYTE_TIMEOUT + FIRST_BYTE_JITTER.mul_f64(rand::random::<f64>());
+        if first_byte(&io, deadline).await {
             Ok(io)
         } else {
             // Closed with a reset rather than a FIN: no close handshake to wait for and no

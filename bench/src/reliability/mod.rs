@@ -242,6 +242,9 @@ mod tests {
         );
         // How busy the server was, lowest to highest, without and then with the fault.
         assert!(md.contains("| 41–44 % / 45 % |"), "{md}");
-        assert!(md.contains("| ? / ? |"), "the slow case measured none: {md}");
+        assert!(
+            md.contains("| ? / ? |"),
+            "the slow case measured none: {md}"
+        );
     }
 }

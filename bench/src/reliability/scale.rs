@@ -7,7 +7,7 @@
 //! stalled client dials with a small receive window (`rtlab_client`'s `stalled.rs`), so the
 //! kernel's buffers hold only about 1 500 events of 64 B before the server's queue (1 024) fills,
 //! and at 200 events/s it is cut about 8 s in. The hostile window outlasts the server's deadlines
-//! for a first byte and for a whole request head (10 s each,
+//! for a first byte and for a whole request head (10–11 s and 10 s,
 //! `rtlab_server::http_listener::{FIRST_BYTE_TIMEOUT, CLIENT_REQUEST_TIMEOUT}`), so the drops fall
 //! inside it.
 

@@ -347,7 +347,7 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
          process of their own (`rtlab hostile-clients`), so that their wake-ups are not on the \
          measuring client's runtime; its CPU time is shown, since it shares the machine. The \
          server resets a connection that has sent nothing at its first-byte deadline (timed per \
-         connection from its accept) and answers an unfinished head with a 408 at actix-http's \
+         connection from its accept, and spread at random over a second) and answers an unfinished head with a 408 at actix-http's \
          `client_request_timeout`; the table shows when each came. Counts are summed over the \
          {} runs with them. Goal: all dropped, healthy p99 ≤ ×1.1.\n",
         s.idle_connections, s.clients, s.hostile_rate, s.p99_faulted_runs

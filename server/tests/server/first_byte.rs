@@ -1,5 +1,5 @@
 //! Connections that say nothing (`rtlab_server::http_listener::first_byte`): reset at their
-//! first-byte deadline, plain or TLS, with no 408; a request that comes after a pause is served
+//! first-byte deadline (never before `FIRST_BYTE_TIMEOUT`), plain or TLS, with no 408; a request that comes after a pause is served
 //! whole (the wait takes nothing from the socket); a request head that was started is still
 //! actix-http's, answered 408 at its `client_request_timeout`.
 
