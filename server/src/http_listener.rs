@@ -1,4 +1,4 @@
-//! The HTTP listener: the [`app`](crate::app) served by actix-http on an actix-server, each
+//! The HTTP listener: the [`app`] served by actix-http on an actix-server, each
 //! connection behind a first-byte deadline.
 //!
 //! actix-web's `HttpServer` is this same stack (an actix-server whose service per connection is
@@ -17,8 +17,9 @@
 //! from the real clock when it was accepted and pushed back at random by up to a second
 //! ([`FIRST_BYTE_JITTER`]), so a crowd of idle connections is closed a few at a time, and with
 //! a reset rather than a 408 (nginx closes a connection that never sent a request the same way; a
-//! 408 answers a request that was started, RFC 9110 §15.5.9). What happens after the first byte is actix-http's as before, `client_request_timeout` included: a slow-headers client
-//! has [`CLIENT_REQUEST_TIMEOUT`] to finish its head.
+//! 408 answers a request that was started, RFC 9110 §15.5.9). What happens after the first byte
+//! is actix-http's as before, `client_request_timeout` included: a slow-headers client has
+//! [`CLIENT_REQUEST_TIMEOUT`] to finish its head.
 //!
 //! Everything else is what `HttpServer` would set up: `TCP_NODELAY`, HTTP/2 and HTTP/1.1 offered
 //! by ALPN under TLS, and actix-server's graceful-shutdown signal handed to the dispatchers (an

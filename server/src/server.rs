@@ -12,12 +12,13 @@
 //! thread-safe primitives (`Mutex`, tokio channels, `CancellationToken`), so handlers on worker
 //! threads and the TCP baseline and ticker on the caller's runtime share it freely.
 //!
-//! With `--tls-cert`/`--tls-key` the HTTP listener speaks rustls
-//! (HTTPS and WSS, `h2` and `http/1.1` offered by ALPN; see [`crate::tls`]), and `--tcp-tls-addr`
-//! adds a third listener: the raw-TCP baseline over TLS. Everything else is the same server. One
-//! difference shows at shutdown: actix-http's HTTP/2 dispatcher has no graceful-shutdown hook (it
-//! sends no `GOAWAY`), so an idle HTTP/2 connection a client keeps open is only dropped when
-//! [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) runs out, where an idle HTTP/1.1 one is closed at once.
+//! With `--tls-cert`/`--tls-key` the HTTP listener speaks rustls (HTTPS and WSS, `h2` and
+//! `http/1.1` offered by ALPN; see [`crate::tls`]), and `--tcp-tls-addr` adds a third listener: the
+//! raw-TCP baseline over TLS. Everything else is the same server. One difference shows at shutdown:
+//! actix-http's HTTP/2 dispatcher has no graceful-shutdown hook (it sends no `GOAWAY`), so an idle
+//! HTTP/2 connection a client keeps open is only dropped when
+//! [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) runs out, where an idle HTTP/1.1 one is
+//! closed at once.
 //!
 //! With `--broker` ([`crate::broker`]) the node connects to the broker before it binds anything,
 //! follows the stream into its hub, and opens its listeners once it has caught up with the
@@ -360,9 +361,10 @@ impl RunningServer {
         &self.hub
     }
 
-    /// Stops gracefully, as on SIGTERM (see [`crate::shutdown`]): stop accepting, close
-    /// WebSockets with 1001, end SSE streams, answer parked long polls, close TCP subscribers,
-    /// stop the ticker, and wait (at most [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) plus a little) for all of it.
+    /// Stops gracefully, as on SIGTERM (see [`crate::shutdown`]): stop accepting, close WebSockets
+    /// with 1001, end SSE streams, answer parked long polls, close TCP subscribers, stop the
+    /// ticker, and wait (at most [`SHUTDOWN_GRACE`](crate::shutdown::SHUTDOWN_GRACE) plus a little)
+    /// for all of it.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         let Some(tasks) = self.tasks.take() else {
             return Ok(());

@@ -2,17 +2,17 @@
 //!
 //! A slow-headers client and a crowd of TCP connections that never send a byte
 //! ([`hostile_clients`](super::hostile_clients), which opens them): each holds a socket, a file
-//! descriptor and the server's per-connection state, and a server that waits for them forever
-//! runs out of all three. `rtlab-server` resets a connection that has sent nothing 10–11 s after
+//! descriptor and the server's per-connection state, and a server that waits for them forever runs
+//! out of all three. `rtlab-server` resets a connection that has sent nothing 10–11 s after
 //! accepting it (`rtlab_server::http_listener::FIRST_BYTE_TIMEOUT` plus up to a second of
 //! `FIRST_BYTE_JITTER`, timed per connection, so a crowd opened together is dropped a few at a
-//! time) and answers a head
-//! still unfinished after 10 s with a 408 (actix-http's `client_request_timeout`,
-//! `CLIENT_REQUEST_TIMEOUT`). The case starts them in a process of their own (`rtlab hostile-clients`, on the
-//! client's core when the lab pins), waits until they are all open, then connects the healthy
-//! subscribers. Runs on fresh servers interleave the healthy subscribers alone and with the
-//! hostile ones, a baseline first and last; the promise is that the healthy p99 stays within 1.1×
-//! of the runs without them, judged beside their own spread ([`P99Effect`]).
+//! time) and answers a head still unfinished after 10 s with a 408 (actix-http's
+//! `client_request_timeout`, `CLIENT_REQUEST_TIMEOUT`). The case starts them in a process of their
+//! own (`rtlab hostile-clients`, on the client's core when the lab pins), waits until they are all
+//! open, then connects the healthy subscribers. Runs on fresh servers interleave the healthy
+//! subscribers alone and with the hostile ones, a baseline first and last; the promise is that the
+//! healthy p99 stays within 1.1× of the runs without them, judged beside their own spread
+//! ([`P99Effect`]).
 
 use std::net::SocketAddr;
 use std::process::Stdio;

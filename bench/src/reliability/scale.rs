@@ -1,15 +1,15 @@
 //! The reliability suite's sizes: the full suite's, and the small ones its tests run.
 //!
-//! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per
-//! transport, SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber case runs
-//! at 200 events/s, a rate the server keeps up with for 1 000 subscribers but with its core
-//! nearly full (the report shows how full); the hostile case at 20 events/s, with room to spare. The slow-subscriber window is 15 s: the
-//! stalled client dials with a small receive window (`rtlab_client`'s `stalled.rs`), so the
-//! kernel's buffers hold only about 1 500 events of 64 B before the server's queue (1 024) fills,
-//! and at 200 events/s it is cut about 8 s in. The hostile window outlasts the server's deadlines
-//! for a first byte and for a whole request head (10–11 s and 10 s,
-//! `rtlab_server::http_listener::{FIRST_BYTE_TIMEOUT, CLIENT_REQUEST_TIMEOUT}`), so the drops fall
-//! inside it.
+//! The full sizes are the issue's: 1 000 healthy subscribers, 100 000 churn cycles per transport,
+//! SIGTERM at 10 000 events/s, 5 000 idle connections. The slow-subscriber case runs at 200
+//! events/s, a rate the server keeps up with for 1 000 subscribers but with its core nearly full
+//! (the report shows how full); the hostile case at 20 events/s, with room to spare. The
+//! slow-subscriber window is 15 s: the stalled client dials with a small receive window
+//! (`rtlab_client`'s `stalled.rs`), so the kernel's buffers hold only about 1 500 events of 64 B
+//! before the server's queue (1 024) fills, and at 200 events/s it is cut about 8 s in. The hostile
+//! window outlasts the server's deadlines for a first byte and for a whole request head (10–11 s
+//! and 10 s, `rtlab_server::http_listener::{FIRST_BYTE_TIMEOUT, CLIENT_REQUEST_TIMEOUT}`), so the
+//! drops fall inside it.
 
 use std::time::Duration;
 
