@@ -170,6 +170,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
     };
     let epoch_header = (headers::EPOCH, feed.epoch.to_string());
     let node = feed.node.clone();
+    let tls = identity.is_some();
     let state = web::Data::new(AppState::new(
         hub.clone(),
         config.clone(),
@@ -177,7 +178,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
         feed,
         BoundListener {
             addr: http_addr,
-            tls: identity.is_some(),
+            tls,
         },
     ));
     if state.origins.allows_any() {
@@ -236,7 +237,6 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
             shutdown.clone(),
         )),
     };
-    let tls = identity.is_some();
     if tls {
         tracing::info!(
             "serving https://{http_addr} (HTTP/2 and HTTP/1.1 by ALPN; WebSocket wss:// over \

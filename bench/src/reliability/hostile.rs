@@ -28,7 +28,7 @@ use super::lab::{Lab, client_config};
 use super::p99_effect::{HealthyRun, P99Effect, interleaved};
 use super::{Scale, Verdict};
 use crate::client_run::report_of;
-use crate::proc_sampler::Sampler;
+use crate::proc_sampler::{ProcSeries, read_sample};
 
 /// Most the healthy p99 may grow with the hostile connections open.
 pub const P99_GOAL: f64 = 1.1;
@@ -184,9 +184,14 @@ async fn healthy_run(
         scale.hostile_window,
         scale.connect_rate,
     );
-    let sampler = Sampler::start(server.pid());
+    // Two readings are all a share needs (no sampler task on the measuring client's runtime).
+    let before = read_sample(server.pid()).ok();
     let run = rtlab_client::run(config).await;
-    let server_busy = sampler.finish().await.core_share();
+    let after = read_sample(server.pid()).ok();
+    let server_busy = ProcSeries {
+        samples: before.into_iter().chain(after).collect(),
+    }
+    .core_share();
     let seen = match crowd {
         Some(c) => Some(c.finish(within).await),
         None => None,
