@@ -123,7 +123,8 @@ pub struct RunArgs {
     /// Run only these transports (comma separated: ws,sse,long-poll,short-poll,tcp).
     #[arg(long, short, value_delimiter = ',')]
     pub transports: Vec<Transport>,
-    /// Run only these scenarios, by name (comma separated).
+    /// Run only these scenarios, by name (comma separated); in the `reliability` suite, these
+    /// cases: slow-subscriber, churn, shutdown, hostile.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Run every case N times, each with a fresh server (overrides the suite's `repeat`): the

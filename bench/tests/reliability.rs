@@ -34,6 +34,9 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
         clients: 3,
         slow_rate: 1_000,
         slow_window: std::time::Duration::from_secs(6),
+        // The cut comes ~0.55 s after the stall (35 events in the kernel, 512 queued): the
+        // window must open before it.
+        warmup: std::time::Duration::from_millis(100),
         ..Scale::small()
     };
     let lab = lab();
@@ -56,6 +59,12 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
         // queue (default buffers would hold some 4 MiB, about the whole queue's worth).
         let got = stalled.events_before_cut[0];
         assert!(got > 0 && got <= scale.subscriber_queue / 4, "{t}: {got}");
+        // Placed inside the window, from the last seq it received.
+        assert!(
+            matches!(r.cut_into_window_s[..], [s] if (0.0..=6.0).contains(&s)),
+            "{t}: {:?}",
+            r.cut_into_window_s
+        );
         let p99 = r.p99.as_ref().expect("three healthy p99s");
         assert_eq!((p99.baselines_us.len(), p99.with_fault_us.len()), (2, 1));
         assert!(p99.ratio().is_some_and(|x| x > 0.0), "{t}: {r:?}");
@@ -68,6 +77,8 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
             ..ReliabilityReport::default()
         });
         assert!(md.contains(&format!("| {t} |")) && md.contains(how), "{md}");
+        // The cases not run are named, not shown as empty tables.
+        assert!(md.contains("Not run here") && !md.contains("### Churn"), "{md}");
     }
 }
 
@@ -93,6 +104,12 @@ async fn churn_leaves_no_open_file_behind_on_any_transport() {
             r.fds_after
         );
         assert!(r.rss_ratio.is_some(), "{t}");
+        // The heap, as the server's allocator reports it, at the same three moments.
+        assert!(
+            r.heap_before.is_some() && r.heap_after_second.is_some(),
+            "{t}"
+        );
+        assert!(r.live_heap_ratio().is_some_and(|x| x > 0.0), "{t}");
         // And the second churn: its files and its per-cycle growth are read too.
         assert_eq!(r.second_cycles, 100, "{t}");
         assert!(

@@ -378,11 +378,13 @@ fn stalled_report(config: &RunConfig, ends: &[StalledEnd]) -> Option<StalledRepo
                 r.cut += 1;
                 *r.close_codes.entry(kind.clone()).or_default() += 1;
                 r.events_before_cut.push(e.events);
+                r.last_seq_before_cut.push(e.last_seq);
             }
             None => r.events_not_cut.push(e.events),
         }
     }
     r.events_before_cut.sort_unstable();
+    r.last_seq_before_cut.sort_unstable();
     r.events_not_cut.sort_unstable();
     Some(r)
 }

@@ -55,6 +55,8 @@ pub struct StalledEnd {
     pub cut: Option<String>,
     /// Events it received in all, from its first to the cut (or to the end of its reading).
     pub events: u64,
+    /// The highest seq among them: the server's queue held the events after it when it cut.
+    pub last_seq: Seq,
     /// It never got its first event, so it never stalled (the reason).
     pub not_stalled: Option<String>,
 }

@@ -405,6 +405,11 @@ pub struct StalledReport {
     /// Events each cut subscriber received in all before its cut, smallest first: compare with
     /// the server's `--subscriber-queue` (the kernel's socket buffers hold the rest).
     pub events_before_cut: Vec<u64>,
+    /// The highest seq each cut subscriber received before its cut, smallest first: the server
+    /// cut it when its queue, holding the events after that one, overflowed, so this places
+    /// the cut in the feed (compare with `window_seq_start`).
+    #[serde(default)]
+    pub last_seq_before_cut: Vec<u64>,
     /// Events each stalled subscriber that was not cut had received when it stopped reading.
     pub events_not_cut: Vec<u64>,
     /// Stalled subscribers that failed to connect or got no first event, by reason.

@@ -16,6 +16,7 @@ use actix_web::{HttpResponse, web};
 use rtlab_wire::{BrokerStatus, FeedMode, paths};
 
 use crate::error::{method_not_allowed, not_found, query_error};
+use crate::heap::heap_stats;
 use crate::state::AppState;
 use crate::transport::{echo, long_poll, short_poll, sse, ws};
 use crate::{page, publish};
@@ -66,5 +67,6 @@ async fn stats(state: web::Data<AppState>) -> HttpResponse {
         url: broker.url().to_owned(),
         connected: broker.is_connected(),
     });
+    snapshot.heap = heap_stats();
     HttpResponse::Ok().json(snapshot)
 }

@@ -22,6 +22,7 @@
 //!   the same file names, so both halves of a protocol can be read side by side.
 //! - [`publish`]: `POST /publish`, the HTTP way in.
 //! - [`counters`]: the atomic counters behind `GET /stats`, and the connection cap.
+//! - [`heap`]: the allocator's account of the heap in `GET /stats` (live bytes against held).
 //! - [`error`]: [`error::ApiError`], every client mistake as a JSON `{"error": …}` with a 4xx.
 //! - [`state`]: [`state::AppState`], what every handler sees, and admission: the one gate
 //!   (shutdown, origin, connection slot) every streaming connection passes.
@@ -45,6 +46,7 @@ pub mod broker;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod heap;
 pub mod http_listener;
 pub mod hub;
 pub mod origin_policy;

@@ -34,7 +34,7 @@ pub mod usage;
 
 pub use error::{ErrorBody, WireError};
 pub use event::{Event, EventView, Seq, now_unix_nanos};
-pub use stats::{BrokerStatus, FeedMode, StatsSnapshot, TransportStats};
+pub use stats::{BrokerStatus, FeedMode, HeapStats, StatsSnapshot, TransportStats};
 pub use transport::Transport;
 
 /// HTTP paths of the contract, so that server routes and client requests cannot drift apart.

@@ -68,6 +68,24 @@ pub struct StatsSnapshot {
     /// The broker, in cluster mode (`null` in embedded mode).
     #[serde(default)]
     pub broker: Option<BrokerStatus>,
+    /// The memory allocator's own account of the heap (`null` where the server cannot read it).
+    #[serde(default)]
+    pub heap: Option<HeapStats>,
+}
+
+/// The heap as the memory allocator sees it: what the program has allocated and not yet freed,
+/// and what the allocator holds from the operating system to serve it.
+///
+/// The difference is free memory the allocator keeps for later: after a burst of connections it
+/// can be megabytes, and it counts in the process's RSS though nothing uses it. A leak grows
+/// `allocated_bytes`; fragmentation and high-water marks grow only `held_bytes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeapStats {
+    /// Bytes in live allocations (allocated and not yet freed), mmapped blocks included.
+    pub allocated_bytes: u64,
+    /// Bytes the allocator holds from the operating system (its arenas and mmapped blocks):
+    /// `allocated_bytes` plus the free memory it keeps.
+    pub held_bytes: u64,
 }
 
 /// Where the feed lives.
@@ -126,12 +144,27 @@ mod tests {
         assert!(embedded["broker"].is_null());
         // A server from before the epoch still parses.
         let mut old = embedded;
-        for field in ["epoch", "mode", "node", "broker"] {
+        for field in ["epoch", "mode", "node", "broker", "heap"] {
             old.as_object_mut().unwrap().remove(field);
         }
         assert_eq!(
             serde_json::from_value::<StatsSnapshot>(old).unwrap(),
             StatsSnapshot::default()
         );
+    }
+
+    #[test]
+    fn the_heap_is_two_byte_counts_or_null() {
+        let s = StatsSnapshot {
+            heap: Some(HeapStats {
+                allocated_bytes: 5_179_072,
+                held_bytes: 7_639_040,
+            }),
+            ..StatsSnapshot::default()
+        };
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["heap"]["allocated_bytes"], 5_179_072);
+        assert_eq!(json["heap"]["held_bytes"], 7_639_040);
+        assert!(serde_json::to_value(StatsSnapshot::default()).unwrap()["heap"].is_null());
     }
 }

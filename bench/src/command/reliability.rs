@@ -3,7 +3,8 @@
 //!
 //! Not a TOML suite: its cases are not scenario × transport × swept value with one client run
 //! each, but runs with a fault beside them (a stalled subscriber, churn, a SIGTERM, hostile
-//! connections) and a baseline without. `--transports` narrows every case's transports and
+//! connections) and a baseline without. `--scenarios` keeps some of its cases ([`CASES`]:
+//! `slow-subscriber`, `churn`, `shutdown`, `hostile`), `--transports` narrows every case's and
 //! `--dry-run` prints the plan and its estimated time; the window flags of the comparison
 //! suites do not apply. Exit 0 when every promise held, 1 when one failed (the report says
 //! which), 2 on an error.
@@ -23,9 +24,31 @@ pub const SUITE_NAME: &str = "reliability";
 /// The figures, as JSON, in the run's folder.
 pub const RELIABILITY_JSON: &str = "reliability.json";
 
-/// The full scale, narrowed to `--transports` if given.
+/// The suite's cases, as `--scenarios` names them.
+pub const CASES: [&str; 4] = ["slow-subscriber", "churn", "shutdown", "hostile"];
+
+/// The full scale, narrowed to `--scenarios` (the [`CASES`]) and `--transports` if given.
 pub fn narrowed_scale(args: &RunArgs) -> anyhow::Result<Scale> {
     let mut scale = Scale::full();
+    if let Some(unknown) = args.scenarios.iter().find(|s| !CASES.contains(&s.as_str())) {
+        anyhow::bail!(
+            "unknown reliability case {unknown:?} (the cases: {})",
+            CASES.join(", ")
+        );
+    }
+    if !args.scenarios.is_empty() {
+        let [slow, churn, shutdown, hostile] = CASES.map(|c| args.scenarios.iter().any(|s| s == c));
+        for (list, kept) in [
+            (&mut scale.slow_transports, slow),
+            (&mut scale.churn_transports, churn),
+            (&mut scale.shutdown_transports, shutdown),
+            (&mut scale.hostile_transports, hostile),
+        ] {
+            if !kept {
+                list.clear();
+            }
+        }
+    }
     if !args.transports.is_empty() {
         for list in [
             &mut scale.slow_transports,
@@ -42,43 +65,69 @@ pub fn narrowed_scale(args: &RunArgs) -> anyhow::Result<Scale> {
             + scale.shutdown_transports.len()
             + scale.hostile_transports.len()
             > 0,
-        "no case left to run after --transports"
+        "no case left to run after --scenarios and --transports"
     );
     Ok(scale)
 }
 
-/// The `--dry-run` plan: each case's transports, then the estimated time.
+/// The `--dry-run` plan: each case to run with its transports, then the estimated time.
 pub fn plan(scale: &Scale) -> String {
     let list =
         |ts: &[rtlab_wire::Transport]| ts.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+    let rates = scale
+        .shutdown_rates
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let cases = [
+        (
+            &scale.slow_transports,
+            format!(
+                "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, {} runs with the \
+                 fault between {} without)",
+                list(&scale.slow_transports),
+                scale.clients,
+                scale.slow_rate,
+                scale.slow_window.as_secs_f64(),
+                scale.p99_faulted_runs,
+                scale.p99_faulted_runs + 1,
+            ),
+        ),
+        (
+            &scale.churn_transports,
+            format!(
+                "churn: {} ({} cycles each)",
+                list(&scale.churn_transports),
+                scale.churn_cycles
+            ),
+        ),
+        (
+            &scale.shutdown_transports,
+            format!(
+                "shutdown under load: {} ({} clients, at {rates} events/s)",
+                list(&scale.shutdown_transports),
+                scale.clients
+            ),
+        ),
+        (
+            &scale.hostile_transports,
+            format!(
+                "hostile clients: {} ({} idle connections and a slow-headers client, the same \
+                 runs)",
+                list(&scale.hostile_transports),
+                scale.idle_connections
+            ),
+        ),
+    ];
+    let mut plan: String = cases
+        .into_iter()
+        .filter(|(transports, _)| !transports.is_empty())
+        .map(|(_, line)| line + "\n")
+        .collect();
     let est = scale.estimated().as_secs_f64();
-    format!(
-        "slow subscriber: {} ({} healthy, {} events/s, {:.0} s windows, {} runs with the fault \
-         between {} without)\n\
-         churn: {} ({} cycles each)\n\
-         shutdown under load: {} ({} clients, at {} events/s)\n\
-         hostile clients: {} ({} idle connections and a slow-headers client, the same runs)\n\
-         estimated {est:.0} s ({:.1} min)\n",
-        list(&scale.slow_transports),
-        scale.clients,
-        scale.slow_rate,
-        scale.slow_window.as_secs_f64(),
-        scale.p99_faulted_runs,
-        scale.p99_faulted_runs + 1,
-        list(&scale.churn_transports),
-        scale.churn_cycles,
-        list(&scale.shutdown_transports),
-        scale.clients,
-        scale
-            .shutdown_rates
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" and "),
-        list(&scale.hostile_transports),
-        scale.idle_connections,
-        est / 60.0
-    )
+    plan.push_str(&format!("estimated {est:.0} s ({:.1} min)\n", est / 60.0));
+    plan
 }
 
 /// The whole `report.md` of a reliability run.
@@ -167,5 +216,34 @@ mod tests {
         };
         // Long polls are only in churn and shutdown: still something to run.
         assert!(narrowed_scale(&none).is_ok());
+    }
+
+    #[test]
+    fn scenarios_keep_the_named_cases_and_an_unknown_one_is_an_error() {
+        let args = RunArgs {
+            suite: SUITE_NAME.into(),
+            scenarios: vec!["slow-subscriber".into()],
+            ..RunArgs::default()
+        };
+        let scale = narrowed_scale(&args).unwrap();
+        assert_eq!(scale.slow_transports, Scale::full().slow_transports);
+        assert!(scale.churn_transports.is_empty() && scale.hostile_transports.is_empty());
+        assert!(scale.shutdown_transports.is_empty());
+        let plan = plan(&scale);
+        assert!(plan.starts_with("slow subscriber: ws, sse"), "{plan}");
+        assert!(!plan.contains("churn"), "{plan}");
+        let wrong = RunArgs {
+            scenarios: vec!["slow".into()],
+            ..args.clone()
+        };
+        let e = narrowed_scale(&wrong).unwrap_err().to_string();
+        assert!(e.contains("unknown reliability case \"slow\""), "{e}");
+        // Hostile clients are healthy ws and sse subscribers: nothing left with tcp alone.
+        let nothing = RunArgs {
+            scenarios: vec!["hostile".into()],
+            transports: vec![rtlab_wire::Transport::Tcp],
+            ..args
+        };
+        assert!(narrowed_scale(&nothing).is_err());
     }
 }

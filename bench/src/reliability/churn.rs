@@ -20,22 +20,32 @@
 //! of a tenth of the cycles follows, and RSS is read again: the report gives the growth per cycle
 //! of both churns, and a second churn that adds next to nothing per cycle shows the first one's
 //! growth was the mark, not a leak.
+//!
+//! **Live heap beside RSS.** The server's `/stats` also reports the heap as glibc's allocator
+//! sees it (`rtlab_server::heap`): bytes in live allocations, and bytes the allocator holds from
+//! the OS. They are read at the same three moments. A leak grows the live bytes; what the
+//! allocator keeps free after a crowd of connections has closed grows only the held ones, and
+//! that free memory is most of what RSS gained in a churn here (50 000 WebSocket cycles: RSS
+//! +1.6 MB, live +0.15 MB, 2026-11-28). The goal stays on RSS, as the issue states it; the heap
+//! says what the excess is.
 
 use std::time::{Duration, Instant};
 
 use rtlab_client::RunReport;
 use rtlab_client::report::LatencySummary;
-use rtlab_wire::Transport;
 use rtlab_wire::defaults::HISTORY;
+use rtlab_wire::{HeapStats, Transport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::lab::{Lab, client_config, open_fds, rss_bytes};
+use super::lab::{Lab, client_config, heap, open_fds, rss_bytes};
 use super::{Scale, Verdict, ratio};
 use crate::client_run::report_of;
 
 /// Most the server's open files and RSS may grow over the churn.
 pub const GROWTH_GOAL: f64 = 1.1;
+/// Bytes in a MiB.
+const MIB: f64 = 1024.0 * 1024.0;
 /// How long connections are given to close before "after" is read.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -74,6 +84,16 @@ pub struct ChurnResult {
     pub fds_after_second: Option<u64>,
     /// The server's RSS after the second churn, bytes.
     pub rss_after_second_bytes: Option<u64>,
+    /// The server's heap (`/stats`) before, after, and after the second churn: `None` where the
+    /// server does not report it.
+    #[serde(default)]
+    pub heap_before: Option<HeapStats>,
+    /// And after.
+    #[serde(default)]
+    pub heap_after: Option<HeapStats>,
+    /// And after the second churn.
+    #[serde(default)]
+    pub heap_after_second: Option<HeapStats>,
     /// What went wrong, if the churn could not be measured.
     pub error: Option<String>,
 }
@@ -97,16 +117,32 @@ impl ChurnResult {
             ),
             _ => String::new(),
         };
+        let heap = match (self.heap_before, self.heap_after) {
+            (Some(before), Some(after)) => format!(
+                "; live heap {}, the allocator's free memory {:+.1} MiB",
+                fmt(self.live_heap_ratio()),
+                (free_bytes(after) as f64 - free_bytes(before) as f64) / MIB
+            ),
+            _ => String::new(),
+        };
         Verdict {
             held: fds_ok && rss_ok && self.cycles_done == self.cycles_asked,
             why: format!(
-                "{} of {} cycles ({:.0}/s), open fds {} and RSS {} after vs before (goal ≤ {GROWTH_GOAL}){second}",
+                "{} of {} cycles ({:.0}/s), open fds {} and RSS {} after vs before (goal ≤ {GROWTH_GOAL}){heap}{second}",
                 self.cycles_done,
                 self.cycles_asked,
                 self.cycles_per_s,
                 fmt(self.fds_ratio),
                 fmt(self.rss_ratio)
             ),
+        }
+    }
+
+    /// Live heap (bytes in live allocations) after the churn over before.
+    pub fn live_heap_ratio(&self) -> Option<f64> {
+        match (self.heap_before, self.heap_after) {
+            (Some(b), Some(a)) => ratio(a.allocated_bytes as f64, b.allocated_bytes as f64),
+            _ => None,
         }
     }
 
@@ -174,17 +210,21 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
     let warmed = churn(warm_up).await;
     tokio::time::sleep(SETTLE).await;
     tokio::time::sleep_until(ring_full.into()).await;
+    // Files and RSS first: the `/stats` read for the heap opens a connection of its own.
     result.fds_before = open_fds(pid);
     result.rss_before_bytes = rss_bytes(pid);
+    result.heap_before = heap(&server).await;
     let measured = churn(scale.churn_cycles).await;
     tokio::time::sleep(SETTLE).await;
     result.fds_after = open_fds(pid);
     result.rss_after_bytes = rss_bytes(pid);
+    result.heap_after = heap(&server).await;
     result.second_cycles = (scale.churn_cycles / 10).max(100);
     let second = churn(result.second_cycles).await;
     tokio::time::sleep(SETTLE).await;
     result.fds_after_second = open_fds(pid);
     result.rss_after_second_bytes = rss_bytes(pid);
+    result.heap_after_second = heap(&server).await;
     server.stop().await;
     if let Err(e) = second {
         result.error = Some(format!("second churn: {e}"));
@@ -220,6 +260,11 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
     result
 }
 
+/// Bytes the allocator holds but nothing uses.
+pub fn free_bytes(heap: HeapStats) -> u64 {
+    heap.held_bytes.saturating_sub(heap.allocated_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,10 +281,41 @@ mod tests {
             ..ChurnResult::default()
         };
         assert_eq!(r.rss_growth_per_cycle(), (Some(19.0), Some(0.0)));
+        assert!(
+            !r.verdict().why.contains("live heap"),
+            "not reported, not guessed"
+        );
         let why = r.verdict().why;
         assert!(
             why.ends_with("RSS grew 19 B per cycle in the churn, 0 B per cycle in 100 more"),
             "{why}"
+        );
+    }
+
+    #[test]
+    fn the_verdict_tells_live_heap_from_the_allocators_free_memory() {
+        let heap = |allocated_bytes: u64, free: u64| {
+            Some(HeapStats {
+                allocated_bytes,
+                held_bytes: allocated_bytes + free,
+            })
+        };
+        let r = ChurnResult {
+            cycles_asked: 1_000,
+            cycles_done: 1_000,
+            fds_ratio: Some(1.0),
+            rss_ratio: Some(1.14),
+            heap_before: heap(5_000_000, 2_000_000),
+            heap_after: heap(5_150_000, 3_258_576),
+            ..ChurnResult::default()
+        };
+        let v = r.verdict();
+        assert!(!v.held, "the goal is on RSS");
+        assert!(
+            v.why
+                .contains("live heap ×1.03, the allocator's free memory +1.2 MiB"),
+            "{}",
+            v.why
         );
     }
 }

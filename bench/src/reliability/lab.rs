@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rtlab_client::RunConfig;
-use rtlab_wire::Transport;
+use rtlab_wire::{HeapStats, StatsSnapshot, Transport, paths};
 
 use crate::proc_sampler::read_sample;
 use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
@@ -74,6 +74,21 @@ pub fn client_config(
         reconnect_give_up: None,
         ..RunConfig::new(transport, url)
     }
+}
+
+/// The server's heap as its allocator sees it (`/stats` `heap`), or `None` if it does not say
+/// (or does not answer). Its connection is not kept for later.
+pub async fn heap(server: &ServerProcess) -> Option<HeapStats> {
+    let url = format!("http://{}{}", server.http, paths::STATS);
+    let response = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .ok()?
+        .get(url)
+        .send()
+        .await
+        .ok()?;
+    response.json::<StatsSnapshot>().await.ok()?.heap
 }
 
 /// The process's open file descriptors (`/proc/PID/fd`), or `None` once it is gone.

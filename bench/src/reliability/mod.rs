@@ -142,6 +142,8 @@ mod tests {
                     ..StalledReport::default()
                 })
                 .collect(),
+            window_s: 15.0,
+            cut_into_window_s: vec![4.0; usize::from(cut == 1) + 1],
             ..slow::SlowResult::default()
         }
     }
@@ -156,6 +158,23 @@ mod tests {
             !once.held && once.why.contains("NOT cut in 1 of 2 runs"),
             "{}",
             once.why
+        );
+        // A cut before the window opened: the runs with the fault measured no stall.
+        let early = slow::SlowResult {
+            cut_into_window_s: vec![4.0, -0.5],
+            ..slow_at(1.0, 1)
+        };
+        let v = early.verdict();
+        assert!(
+            !v.held && v.why.contains("NOT all inside the 15 s window"),
+            "{}",
+            v.why
+        );
+        let v = slow_at(1.0, 1).verdict();
+        assert!(
+            v.why.contains("4.0, 4.0 s into the 15 s window"),
+            "{}",
+            v.why
         );
 
         let churn = |fds: f64, rss: f64| churn::ChurnResult {

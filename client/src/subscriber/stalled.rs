@@ -56,11 +56,12 @@ pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Ou
     let live = meter.live().clone();
     live.ever_connected
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let end = |cut, events, not_stalled| Outcome {
+    let end = |cut, meter: &Meter, not_stalled| Outcome {
         tally: Tally::default(),
         end: End::Stalled(StalledEnd {
             cut,
-            events,
+            events: meter.events_seen(),
+            last_seq: meter.last_seq(),
             not_stalled,
         }),
         lost_at_unix_ns: None,
@@ -76,7 +77,7 @@ pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Ou
             Err(_) => Some("no event before the window's end".into()),
         };
         if let Some(why) = why {
-            return end(None, meter.events_seen(), Some(why));
+            return end(None, &meter, Some(why));
         }
     }
     // Stall: the socket stays open and unread for the rest of the window.
@@ -98,5 +99,5 @@ pub async fn drive_stalled<S: Subscriber>(ctx: Arc<Ctx>, mut meter: Meter) -> Ou
         ),
         Ok(Ok(())) | Err(_) => None,
     };
-    end(cut, meter.events_seen(), None)
+    end(cut, &meter, None)
 }

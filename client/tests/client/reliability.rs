@@ -228,6 +228,12 @@ async fn a_stalled_subscriber_is_cut_and_left_out_of_the_healthy_figures(transpo
         got > 0 && got <= queue as u64 / 4,
         "{got} events before the cut"
     );
+    // And the last seq among them, which places the cut in the feed: at least as many seqs as
+    // events received (the feed was already running when it connected).
+    assert!(
+        matches!(stalled.last_seq_before_cut[..], [last] if last >= got),
+        "{stalled:?}"
+    );
     // The healthy two are the run: all completed, none lagging, no loss.
     assert_eq!((report.connected, report.completed), (2, 2), "{report:?}");
     assert_eq!((report.lagging_disconnects, report.lost), (0, 0));

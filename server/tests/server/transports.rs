@@ -89,7 +89,7 @@ fn message(transport: Transport, seq: Seq, json: &[u8]) -> String {
     }
 }
 
-/// What the server counts in `bytes_sent` for `message` (see `server/src/stats.rs`): a
+/// What the server counts in `bytes_sent` for `message` (see `server/src/counters.rs`): a
 /// WebSocket frame adds its header, 2 bytes below 126 bytes of payload; SSE is counted without
 /// the chunk framing and TCP is the line itself.
 fn bytes_sent(transport: Transport, message: &str) -> u64 {
@@ -371,5 +371,17 @@ async fn an_event_published_anywhere_reaches_every_transport() {
     let snap = stats(addr).await;
     assert_eq!(snap.events_published_by_clients, 2);
     assert_eq!(snap.head_seq, 2);
+    server.shutdown().await.unwrap();
+}
+
+/// `/stats` carries the allocator's account of the heap (glibc): live bytes, and at least as
+/// many held, so that the lab can tell a leak from memory the allocator keeps.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn stats_report_the_heap_live_and_held() {
+    let server = start(|_| {}).await;
+    let heap = stats(server.http_addr()).await.heap.expect("heap figures");
+    assert!(heap.allocated_bytes > 0, "{heap:?}");
+    assert!(heap.held_bytes >= heap.allocated_bytes, "{heap:?}");
     server.shutdown().await.unwrap();
 }
