@@ -78,7 +78,10 @@ async fn a_stalled_subscriber_is_cut_beside_healthy_ones_and_the_figures_are_rep
         });
         assert!(md.contains(&format!("| {t} |")) && md.contains(how), "{md}");
         // The cases not run are named, not shown as empty tables.
-        assert!(md.contains("Not run here") && !md.contains("### Churn"), "{md}");
+        assert!(
+            md.contains("Not run here") && !md.contains("### Churn"),
+            "{md}"
+        );
     }
 }
 
