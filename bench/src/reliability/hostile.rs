@@ -8,8 +8,9 @@
 //! `FIRST_BYTE_JITTER`, timed per connection, so a crowd opened together is dropped a few at a
 //! time) and answers a head still unfinished after 10 s with a 408 (actix-http's
 //! `client_request_timeout`, `CLIENT_REQUEST_TIMEOUT`). The case starts them in a process of their
-//! own (`rtlab hostile-clients`, on the client's core when the lab pins), waits until they are all
-//! open, then connects the healthy subscribers. Runs on fresh servers interleave the healthy
+//! own (`rtlab hostile-clients`, on the client's core when the lab pins, at idle priority so that
+//! its own work never preempts the measuring client), waits until they are all open, then
+//! connects the healthy subscribers. Runs on fresh servers interleave the healthy
 //! subscribers alone and with the hostile ones, a baseline first and last; the promise is that the
 //! healthy p99 stays within 1.1× of the runs without them, judged beside their own spread
 //! ([`P99Effect`]).
@@ -29,6 +30,7 @@ use super::p99_effect::{HealthyRun, P99Effect, interleaved};
 use super::{Scale, Verdict};
 use crate::client_run::report_of;
 use crate::proc_sampler::{ProcSeries, read_sample};
+use crate::server_process::find_program;
 
 /// Most the healthy p99 may grow with the hostile connections open.
 pub const P99_GOAL: f64 = 1.1;
@@ -36,6 +38,8 @@ pub const P99_GOAL: f64 = 1.1;
 const DROP_GRACE: Duration = Duration::from_secs(15);
 /// How long the hostile process may take to open its connections.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The wrapper that starts the hostile process under `SCHED_IDLE`.
+const CHRT: &str = "chrt";
 
 /// One transport's hostile-client figures, over every run with the hostile connections.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -220,7 +224,18 @@ impl HostileProcess {
         idle: u64,
         within: Duration,
     ) -> Result<Self, String> {
-        let mut child = Command::new(&lab.rtlab_bin)
+        // On the measuring client's core the hostile process's own bookkeeping (a wake-up and a
+        // read for each connection the server resets, 5 000 within a second) would delay the
+        // healthy subscribers' reads, and the lab would blame the server for it. Under
+        // `SCHED_IDLE` it runs only when that core has nothing else to do; the server's resets
+        // are what they are, and the times it records are late by at most what the client had
+        // queued. `chrt` is util-linux's, on every Linux.
+        let chrt = find_program(CHRT).ok_or_else(|| {
+            format!("cannot find {CHRT} (util-linux) to start the hostile process at idle priority")
+        })?;
+        let mut child = Command::new(chrt)
+            .args(["--idle", "0"])
+            .arg(&lab.rtlab_bin)
             .args([SUBCOMMAND, "--http", &http.to_string(), "--idle"])
             .arg(idle.to_string())
             .arg("--within-ms")

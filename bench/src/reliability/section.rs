@@ -407,10 +407,11 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
         "A slow-headers client (one byte of a request head a second) and {} TCP connections that \
          never send a byte, opened before {} healthy subscribers connect at {} events/s, by a \
          process of their own (`rtlab hostile-clients`), so that their wake-ups are not on the \
-         measuring client's runtime; its CPU time is shown, since it shares the machine. The \
-         server resets a connection that has sent nothing at its first-byte deadline (timed per \
-         connection from its accept, and spread at random over a second) and answers an unfinished head with a 408 at actix-http's \
-         `client_request_timeout`; the table shows when each came. Counts are summed over the \
+         measuring client's runtime, and at idle priority (`SCHED_IDLE`), so that its work on \
+         the core they share waits for the client's; its CPU time is shown. The server resets a \
+         connection that has sent nothing at its first-byte deadline (timed per connection from \
+         its accept, and spread at random over a second) and answers an unfinished head with a \
+         408 at actix-http's `client_request_timeout`; the table shows when each came. Counts are summed over the \
          {} runs with them. Goal: all dropped, healthy p99 ≤ ×1.1.\n",
         s.idle_connections, s.clients, s.hostile_rate, s.p99_faulted_runs
     );
