@@ -102,7 +102,7 @@ fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
 pub struct RunArgs {
     /// Suite to run: `default` (the full comparison, a few minutes), `quick` (seconds),
     /// `network` (shaped links), `reliability` (slow subscribers, churn, shutdown under load,
-    /// hostile clients; about 17 minutes), `cluster` (nginx and nats-server: through a proxy,
+    /// hostile clients; about 14 minutes), `cluster` (nginx and nats-server: through a proxy,
     /// scale-out, failover, 100 000 connections; about 10 minutes), or a path to a suite TOML
     /// file.
     #[arg(long, short, default_value = "default")]
