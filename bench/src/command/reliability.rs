@@ -37,14 +37,15 @@ pub fn narrowed_scale(args: &RunArgs) -> anyhow::Result<Scale> {
         );
     }
     if !args.scenarios.is_empty() {
-        let [slow, churn, shutdown, hostile] = CASES.map(|c| args.scenarios.iter().any(|s| s == c));
-        for (list, kept) in [
-            (&mut scale.slow_transports, slow),
-            (&mut scale.churn_transports, churn),
-            (&mut scale.shutdown_transports, shutdown),
-            (&mut scale.hostile_transports, hostile),
-        ] {
-            if !kept {
+        // In the order of `CASES`.
+        let lists = [
+            &mut scale.slow_transports,
+            &mut scale.churn_transports,
+            &mut scale.shutdown_transports,
+            &mut scale.hostile_transports,
+        ];
+        for (case, list) in CASES.into_iter().zip(lists) {
+            if !args.scenarios.iter().any(|s| s == case) {
                 list.clear();
             }
         }

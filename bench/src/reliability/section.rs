@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
+use rtlab_wire::HeapStats;
+
 use super::ReliabilityReport;
-use super::churn::free_bytes;
+use super::churn::{ChurnResult, free_bytes};
 use super::p99_effect::P99Effect;
 use crate::table::md_table;
 
@@ -103,15 +105,21 @@ pub fn markdown(r: &ReliabilityReport) -> String {
         r.scale.p99_faulted_runs,
         r.scale.p99_faulted_runs + 1
     );
-    let not_run: Vec<&str> = [
-        ("slow subscriber", r.slow.is_empty()),
-        ("churn", r.churn.is_empty()),
-        ("shutdown under load", r.shutdown.is_empty()),
-        ("hostile clients", r.hostile.is_empty()),
-    ]
-    .into_iter()
-    .filter_map(|(case, empty)| empty.then_some(case))
-    .collect();
+    type Section = fn(&mut String, &ReliabilityReport);
+    let cases: [(&str, bool, Section); 4] = [
+        ("slow subscriber", r.slow.is_empty(), slow_section),
+        ("churn", r.churn.is_empty(), churn_section),
+        (
+            "shutdown under load",
+            r.shutdown.is_empty(),
+            shutdown_section,
+        ),
+        ("hostile clients", r.hostile.is_empty(), hostile_section),
+    ];
+    let not_run: Vec<&str> = cases
+        .iter()
+        .filter_map(|&(case, empty, _)| empty.then_some(case))
+        .collect();
     if !not_run.is_empty() {
         let _ = writeln!(
             o,
@@ -119,17 +127,10 @@ pub fn markdown(r: &ReliabilityReport) -> String {
             not_run.join(", ")
         );
     }
-    if !r.slow.is_empty() {
-        slow_section(&mut o, r);
-    }
-    if !r.churn.is_empty() {
-        churn_section(&mut o, r);
-    }
-    if !r.shutdown.is_empty() {
-        shutdown_section(&mut o, r);
-    }
-    if !r.hostile.is_empty() {
-        hostile_section(&mut o, r);
+    for (_, empty, section) in cases {
+        if !empty {
+            section(&mut o, r);
+        }
     }
     o
 }
@@ -293,25 +294,12 @@ fn churn_section(o: &mut String, r: &ReliabilityReport) {
                     x.rss_after_second_bytes.map_or_else(|| "?".into(), mib)
                 ),
                 format!("{} / {}", per_cycle(first), per_cycle(second)),
-                match (x.heap_before, x.heap_after, x.heap_after_second) {
-                    (Some(b), Some(a), second) => format!(
-                        "{} → {} ({}) → {}",
-                        mib(b.allocated_bytes),
-                        mib(a.allocated_bytes),
-                        times(x.live_heap_ratio()),
-                        second.map_or_else(|| "?".into(), |h| mib(h.allocated_bytes))
-                    ),
-                    _ => "not reported".into(),
-                },
-                match (x.heap_before, x.heap_after, x.heap_after_second) {
-                    (Some(b), Some(a), second) => format!(
-                        "{} → {} → {}",
-                        mib(free_bytes(b)),
-                        mib(free_bytes(a)),
-                        second.map_or_else(|| "?".into(), |h| mib(free_bytes(h)))
-                    ),
-                    _ => "not reported".into(),
-                },
+                heap_cell(
+                    x,
+                    |h| h.allocated_bytes,
+                    &format!(" ({})", times(x.live_heap_ratio())),
+                ),
+                heap_cell(x, free_bytes, ""),
                 counts(&x.errors),
                 format!("{}: {}", v.word(), v.why),
             ]
@@ -334,6 +322,21 @@ fn churn_section(o: &mut String, r: &ReliabilityReport) {
         &rows,
     ));
     o.push('\n');
+}
+
+/// A churn row's heap figure `of` before → after`after_note` → after the second churn, or "not
+/// reported" when the server gave no heap.
+fn heap_cell(x: &ChurnResult, of: impl Fn(HeapStats) -> u64, after_note: &str) -> String {
+    let at = |h: Option<HeapStats>| h.map_or_else(|| "?".into(), |h| mib(of(h)));
+    match (x.heap_before, x.heap_after) {
+        (Some(_), Some(_)) => format!(
+            "{} → {}{after_note} → {}",
+            at(x.heap_before),
+            at(x.heap_after),
+            at(x.heap_after_second)
+        ),
+        _ => "not reported".into(),
+    }
 }
 
 fn shutdown_section(o: &mut String, r: &ReliabilityReport) {
@@ -411,8 +414,8 @@ fn hostile_section(o: &mut String, r: &ReliabilityReport) {
          the core they share waits for the client's; its CPU time is shown. The server resets a \
          connection that has sent nothing at its first-byte deadline (timed per connection from \
          its accept, and spread at random over a second) and answers an unfinished head with a \
-         408 at actix-http's `client_request_timeout`; the table shows when each came. Counts are summed over the \
-         {} runs with them. Goal: all dropped, healthy p99 ≤ ×1.1.\n",
+         408 at actix-http's `client_request_timeout`; the table shows when each came. Counts \
+         are summed over the {} runs with them. Goal: all dropped, healthy p99 ≤ ×1.1.\n",
         s.idle_connections, s.clients, s.hostile_rate, s.p99_faulted_runs
     );
     let s1 = |v: Option<f64>| v.map_or_else(|| "never".into(), |s| format!("{s:.1}"));
