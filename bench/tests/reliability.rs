@@ -113,6 +113,13 @@ async fn churn_leaves_no_open_file_behind_on_any_transport() {
             "{t}"
         );
         assert!(r.live_heap_ratio().is_some_and(|x| x > 0.0), "{t}");
+        // Each reading came after a release of the allocator's free pages to the OS.
+        let releases =
+            [r.heap_before, r.heap_after, r.heap_after_second].map(|h| h.unwrap().releases);
+        assert!(
+            releases[0] >= 1 && releases[0] < releases[1] && releases[1] < releases[2],
+            "{t}: {releases:?}"
+        );
         // And the second churn: its files and its per-cycle growth are read too.
         assert_eq!(r.second_cycles, 100, "{t}");
         assert!(

@@ -35,6 +35,8 @@ pub const DEFAULT_BROKER_STREAM: &str = "rtlab";
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 1_024;
 /// Default cap on open streaming connections (WebSocket, SSE, TCP, echo).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default interval between two hand-backs of the allocator's free memory to the OS.
+pub const DEFAULT_HEAP_RELEASE_INTERVAL: Duration = Duration::from_secs(10);
 /// Longest ping or heartbeat interval accepted: beyond a day the keep-alive is pointless, and
 /// absurd values (`1000years`) would overflow timer arithmetic.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -105,6 +107,13 @@ pub struct Config {
     #[arg(long, default_value_t = defaults::MAX_PUBLISH_BYTES)]
     pub max_publish_bytes: usize,
 
+    /// Interval between two hand-backs of the allocator's free memory to the OS (humantime;
+    /// `0s`: never). glibc keeps the pages a burst of connections freed, so RSS stays up after
+    /// they are gone; each release (`malloc_trim`) returns them, as jemalloc's decay would. Its
+    /// count and cost are in `/stats` `heap`.
+    #[arg(long, default_value = "10s", value_parser = parse_interval_or_zero)]
+    pub heap_release_interval: Duration,
+
     /// HTTP worker threads; 0 = one per CPU core.
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -165,6 +174,7 @@ impl Default for Config {
             batch_max: DEFAULT_BATCH_MAX,
             ping_interval: DEFAULT_PING_INTERVAL,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            heap_release_interval: DEFAULT_HEAP_RELEASE_INTERVAL,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_publish_bytes: defaults::MAX_PUBLISH_BYTES,
@@ -305,6 +315,16 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a humantime duration of at most a day, where zero means "never".
+fn parse_interval_or_zero(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if d > MAX_INTERVAL {
+        Err("must be at most 24h".into())
+    } else {
+        Ok(d)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,9 +352,12 @@ mod tests {
             "1m",
             "--subscriber-queue",
             "4",
+            "--heap-release-interval",
+            "0s",
         ])
         .unwrap();
         assert_eq!(c.addr.port(), 0);
+        assert_eq!(c.heap_release_interval, Duration::ZERO);
         assert_eq!(c.rate, 0.5);
         assert_eq!(c.ping_interval, Duration::from_millis(250));
         assert_eq!(c.heartbeat_interval, Duration::from_secs(60));

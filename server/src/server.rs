@@ -43,6 +43,7 @@ use crate::broker::{Broker, follower, tick_publisher};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::ServerError;
+use crate::heap;
 use crate::http_listener::{self, Site};
 use crate::hub::{Hub, HubConfig, ticker};
 use crate::origin_policy::BoundListener;
@@ -237,6 +238,10 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
             shutdown.clone(),
         )),
     };
+    let heap_release_task = tokio::spawn(heap::release_every(
+        config.heap_release_interval,
+        shutdown.clone(),
+    ));
     if tls {
         tracing::info!(
             "serving https://{http_addr} (HTTP/2 and HTTP/1.1 by ALPN; WebSocket wss:// over \
@@ -268,6 +273,7 @@ pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
             tcp_tls: tcp_tls_task,
             ticker: ticker_task,
             follower: follower_task,
+            heap_release: heap_release_task,
         }),
     })
 }
@@ -318,6 +324,7 @@ struct Tasks {
     tcp_tls: Option<JoinHandle<()>>,
     ticker: JoinHandle<()>,
     follower: Option<JoinHandle<()>>,
+    heap_release: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -382,6 +389,7 @@ impl RunningServer {
         if let Some(follower) = tasks.follower {
             let _ = follower.await;
         }
+        let _ = tasks.heap_release.await;
         match http {
             Ok(result) => result.map_err(ServerError::Io),
             Err(join) => Err(ServerError::Io(io::Error::other(join))),
@@ -403,6 +411,7 @@ impl Drop for RunningServer {
             if let Some(follower) = tasks.follower {
                 follower.abort();
             }
+            tasks.heap_release.abort();
         }
     }
 }

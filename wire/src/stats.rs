@@ -86,6 +86,13 @@ pub struct HeapStats {
     /// Bytes the allocator holds from the operating system (its arenas and mmapped blocks):
     /// `allocated_bytes` plus the free memory it keeps.
     pub held_bytes: u64,
+    /// Times the server has handed the allocator's free pages back to the OS since it started
+    /// (`--heap-release-interval`); RSS drops then, `held_bytes` does not (the chunks stay).
+    #[serde(default)]
+    pub releases: u64,
+    /// What the last of those releases took, µs (it holds each arena's lock meanwhile).
+    #[serde(default)]
+    pub last_release_us: u64,
 }
 
 /// Where the feed lives.
@@ -154,17 +161,27 @@ mod tests {
     }
 
     #[test]
-    fn the_heap_is_two_byte_counts_or_null() {
+    fn the_heap_is_byte_counts_and_releases_or_null() {
         let s = StatsSnapshot {
             heap: Some(HeapStats {
                 allocated_bytes: 5_179_072,
                 held_bytes: 7_639_040,
+                releases: 3,
+                last_release_us: 412,
             }),
             ..StatsSnapshot::default()
         };
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["heap"]["allocated_bytes"], 5_179_072);
         assert_eq!(json["heap"]["held_bytes"], 7_639_040);
+        assert_eq!(json["heap"]["releases"], 3);
+        assert_eq!(json["heap"]["last_release_us"], 412);
+        // A server from before releases still parses.
+        let old = serde_json::json!({"allocated_bytes": 1, "held_bytes": 2});
+        assert_eq!(
+            serde_json::from_value::<HeapStats>(old).unwrap().releases,
+            0
+        );
         assert!(serde_json::to_value(StatsSnapshot::default()).unwrap()["heap"].is_null());
     }
 }

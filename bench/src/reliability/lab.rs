@@ -2,13 +2,13 @@
 //! client's configuration against it, and the server's memory and open files from `/proc`.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtlab_client::RunConfig;
 use rtlab_wire::{HeapStats, StatsSnapshot, Transport, paths};
 
 use crate::proc_sampler::read_sample;
-use crate::server_process::{ServerOptions, ServerProcess, ServerProcessError};
+use crate::server_process::{Launch, ServerOptions, ServerProcess, ServerProcessError};
 
 /// Most streaming connections the servers of this suite accept: above every case's count, so
 /// that the cap is never what is measured.
@@ -36,6 +36,18 @@ impl Lab {
         payload_bytes: u64,
         subscriber_queue: Option<u64>,
     ) -> Result<ServerProcess, ServerProcessError> {
+        self.server_with_args(rate, payload_bytes, subscriber_queue, Vec::new())
+            .await
+    }
+
+    /// [`Lab::server`], told `extra_args` besides.
+    pub async fn server_with_args(
+        &self,
+        rate: u64,
+        payload_bytes: u64,
+        subscriber_queue: Option<u64>,
+        extra_args: Vec<std::ffi::OsString>,
+    ) -> Result<ServerProcess, ServerProcessError> {
         let opts = ServerOptions {
             rate,
             payload_bytes,
@@ -45,7 +57,11 @@ impl Lab {
             pin: self.pin,
             tls: None,
         };
-        ServerProcess::start(&self.server_bin, &opts).await
+        let launch = Launch {
+            extra_args,
+            ..Launch::default()
+        };
+        ServerProcess::start_with(&self.server_bin, &opts, &launch).await
     }
 }
 
@@ -89,6 +105,29 @@ pub async fn heap(server: &ServerProcess) -> Option<HeapStats> {
         .await
         .ok()?;
     response.json::<StatsSnapshot>().await.ok()?.heap
+}
+
+/// Waits until the server has handed its allocator's free memory back to the OS once more (its
+/// `/stats` `heap.releases` grows), then a moment for the `/stats` connections to close, so that
+/// RSS read next counts what the server uses. `true` at once for a server that reports no heap
+/// (it has nothing to release); `false` if the release did not come within its `interval` and 5 s
+/// more.
+pub async fn after_a_heap_release(server: &ServerProcess, interval: Duration) -> bool {
+    let Some(start) = heap(server).await else {
+        return true;
+    };
+    let deadline = Instant::now() + interval + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if heap(server)
+            .await
+            .is_some_and(|h| h.releases > start.releases)
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return true;
+        }
+    }
+    false
 }
 
 /// The process's open file descriptors (`/proc/PID/fd`), or `None` once it is gone.

@@ -51,6 +51,14 @@ pub struct Scale {
     pub churn_rate: u64,
     /// Churn: the transports.
     pub churn_transports: Vec<Transport>,
+    /// Churn: the warm-up churn before "before" is read, in % of the cycles (reports from before
+    /// this field warmed up with 1 %).
+    #[serde(default = "one_percent")]
+    pub churn_warm_up_percent: u64,
+    /// Churn: the server's `--heap-release-interval`; each reading waits for a release (zero in
+    /// reports from before it, which read RSS without).
+    #[serde(with = "seconds", default)]
+    pub heap_release_interval: Duration,
     /// Shutdown: the ticker's rates, one run per rate and transport.
     pub shutdown_rates: Vec<u64>,
     /// Shutdown: how long into the window the server gets SIGTERM.
@@ -87,6 +95,11 @@ pub mod seconds {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
     }
+}
+
+/// The churn warm-up of reports written before it was recorded.
+fn one_percent() -> u64 {
+    1
 }
 
 impl Default for Scale {
@@ -126,6 +139,10 @@ impl Scale {
             churn_workers: 100,
             churn_rate: 1_000,
             churn_transports: Transport::ALL.to_vec(),
+            // Enough for actix-http's pools to reach what 100 workers need (`churn.rs`).
+            churn_warm_up_percent: 10,
+            // The server's default: the lab measures the server as it ships.
+            heap_release_interval: Duration::from_secs(10),
             // The contract's 10 000 events/s for 1 000 subscribers is 10 million deliveries/s,
             // past what two cores carry (the subscribers fall behind and are cut as lagging);
             // 1 000 events/s is a load this server sustains, so the promise is also seen apart
@@ -160,6 +177,8 @@ impl Scale {
             churn_workers: 10,
             // The churn waits for the server's history ring to fill (10 000 events): 2 s here.
             churn_rate: 5_000,
+            // Three readings wait for a release each: a second at most here.
+            heap_release_interval: Duration::from_secs(1),
             shutdown_rates: vec![1_000],
             shutdown_after: Duration::from_secs(1),
             parked_polls: 5,
@@ -175,13 +194,18 @@ impl Scale {
         let ramp = self.clients as f64 / self.connect_rate;
         let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
         // 2k + 1 runs per transport (baselines around k faulted runs); churn plus a warm-up of
-        // 1 % and a second churn of 10 %; shutdown up to its 5 s exit.
+        // 10 % and a second churn of 10 %, each of its three readings half a heap release
+        // interval late on average; shutdown up to its 5 s exit.
         let runs = f64::from(2 * self.p99_faulted_runs.max(1) + 1);
         let slow = self.slow_transports.len() as f64 * runs * run(self.slow_window);
         // The churn's "before" waits for the server's history ring to fill (`churn.rs`).
         let ring = rtlab_wire::defaults::HISTORY as f64 / self.churn_rate.max(1) as f64;
         let churn = self.churn_transports.len() as f64
-            * (self.churn_cycles as f64 * 1.11 / CHURN_CYCLES_PER_S + ring + 6.0);
+            * (self.churn_cycles as f64 * (1.1 + self.churn_warm_up_percent as f64 / 100.0)
+                / CHURN_CYCLES_PER_S
+                + ring
+                + 6.0
+                + 3.0 * (self.heap_release_interval.as_secs_f64() / 2.0 + 0.75));
         let shutdown = (self.shutdown_rates.len() * self.shutdown_transports.len()) as f64
             * (run(self.shutdown_after) + 5.0);
         let hostile = self.hostile_transports.len() as f64 * runs * run(self.hostile_window);

@@ -254,13 +254,30 @@ fn churn_section(o: &mut String, r: &ReliabilityReport) {
         o,
         "{} connect → first event → disconnect cycles per transport, {} at a time, at {} \
          events/s; the server's open files and RSS after the churn against before it (read after \
-         a warm-up churn of 1 %), then after a second churn of a tenth of the cycles, which tells \
-         a leak (growth per cycle that goes on) from the allocator's high-water mark (growth that \
-         stops). Beside RSS, the heap as the server's allocator reports it in `/stats` at the \
-         same moments: bytes in live allocations (a leak grows them) and the free memory the \
-         allocator keeps from the OS after connections have gone (counted in RSS, used by \
-         nothing). Goal: open files and RSS ≤ ×1.1, every cycle done.\n",
-        s.churn_cycles, s.churn_workers, s.churn_rate
+         a warm-up churn of {} %), then after a second churn of a tenth of the cycles, which \
+         tells a leak (growth per cycle that goes on) from a high-water mark (growth that stops). \
+         {}Beside RSS, the heap as the server's allocator reports it in `/stats` at the same \
+         moments: bytes in live allocations (a leak grows them) and the free chunks the \
+         allocator keeps after connections have gone{}. Goal: open files and RSS ≤ ×1.1, every \
+         cycle done.\n",
+        s.churn_cycles,
+        s.churn_workers,
+        s.churn_rate,
+        s.churn_warm_up_percent,
+        if s.heap_release_interval.is_zero() {
+            String::new()
+        } else {
+            format!(
+                "Each reading waits for the server's next release of its allocator's free pages \
+                 to the OS (`--heap-release-interval {}s`), so that RSS counts what it uses. ",
+                s.heap_release_interval.as_secs_f64()
+            )
+        },
+        if s.heap_release_interval.is_zero() {
+            " (counted in RSS, used by nothing)"
+        } else {
+            " (their pages handed back by the release, no longer in RSS)"
+        }
     );
     let opt = |n: Option<u64>| n.map_or_else(|| "?".into(), |n| n.to_string());
     let per_cycle = |b: Option<f64>| b.map_or_else(|| "?".into(), |b| format!("{b:.0} B"));

@@ -385,3 +385,27 @@ async fn stats_report_the_heap_live_and_held() {
     assert!(heap.held_bytes >= heap.allocated_bytes, "{heap:?}");
     server.shutdown().await.unwrap();
 }
+
+/// Every `--heap-release-interval` the server hands its allocator's free pages back to the OS,
+/// and `/stats` counts the releases (the lab's churn waits for one before each reading).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn the_server_releases_free_heap_memory_on_its_interval() {
+    let server = start(|c| c.heap_release_interval = Duration::from_millis(100)).await;
+    let first = stats(server.http_addr()).await.heap.expect("heap figures");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let heap = stats(server.http_addr()).await.heap.expect("heap figures");
+        // Other tests' servers in this process release too (the heap is the process's), so the
+        // count is read against its own start, and two more prove the timer, not one stray.
+        if heap.releases >= first.releases + 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no releases in 10 s at a 100 ms interval: {first:?} → {heap:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.shutdown().await.unwrap();
+}
