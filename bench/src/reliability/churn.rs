@@ -13,8 +13,12 @@
 //! ring keeps the last `--history` events (10 000 by default) for resumption and polling, and
 //! until it is full RSS grows with every event published, clients or none (at 1 000 events/s
 //! from 8.0 to 12.5 MB over its first 10 s, then flat; measured 2026-11-28 with no client). A
-//! first version read "before" 0.2 s in and blamed those 5 MB on the churn. "After" is taken
-//! once the last cycle has ended and two settling seconds have passed (connections closing).
+//! first version read "before" 0.2 s in and blamed those 5 MB on the churn. Every reading comes
+//! as long after the churn before it as the others: one turn of the ring (10 s at 1 000 events/s)
+//! and two settling seconds (connections closing). A version that read "before" 10 s after the
+//! warm-up but "after" 2 s after the churn charged the churn with what the server frees in the
+//! seconds after a crowd leaves: WebSocket RSS ×1.07–1.11 over four sittings, where reading 12 s
+//! after gave ×1.01–1.02 by hand (2026-11-28).
 //! Every reading waits for the server's next release of free heap memory to the OS
 //! (`rtlab_server::heap`, every 10 s by default and at full scale), so that RSS counts what the server uses, not
 //! what glibc kept of what it freed. The promise: both within 1.1× of before, and no error but
@@ -36,7 +40,7 @@
 //! readings wait for it; the free memory stays in the figures (the chunks are still glibc's, their
 //! pages are not), so the report shows what the release took out of RSS.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rtlab_client::RunReport;
 use rtlab_client::report::LatencySummary;
@@ -202,10 +206,10 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
         }
     };
     let pid = server.pid();
-    // When the lab's server (default `--history`) has published a full ring.
-    let ring_full = Instant::now()
-        + Duration::from_secs_f64(HISTORY as f64 / scale.churn_rate.max(1) as f64)
-        + SETTLE;
+    // Every reading comes as long after its churn as the others: one turn of the server's history
+    // ring (default `--history`) and the settling time. The ring's turn is also what "before"
+    // needs, as the warm-up starts with the server.
+    let quiet = Duration::from_secs_f64(HISTORY as f64 / scale.churn_rate.max(1) as f64) + SETTLE;
     let churn = |cycles: u64| {
         let config = rtlab_client::RunConfig {
             churn: Some(cycles),
@@ -224,22 +228,21 @@ pub async fn run(lab: &Lab, scale: &Scale, transport: Transport) -> ChurnResult 
     };
     let warm_up = (scale.churn_cycles * scale.churn_warm_up_percent / 100).max(100);
     let warmed = churn(warm_up).await;
-    tokio::time::sleep(SETTLE).await;
-    tokio::time::sleep_until(ring_full.into()).await;
+    tokio::time::sleep(quiet).await;
     let mut released = after_a_heap_release(&server, scale.heap_release_interval).await;
     // Files and RSS first: the `/stats` read for the heap opens a connection of its own.
     result.fds_before = open_fds(pid);
     result.rss_before_bytes = rss_bytes(pid);
     result.heap_before = heap(&server).await;
     let measured = churn(scale.churn_cycles).await;
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(quiet).await;
     released &= after_a_heap_release(&server, scale.heap_release_interval).await;
     result.fds_after = open_fds(pid);
     result.rss_after_bytes = rss_bytes(pid);
     result.heap_after = heap(&server).await;
     result.second_cycles = (scale.churn_cycles / 10).max(100);
     let second = churn(result.second_cycles).await;
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(quiet).await;
     released &= after_a_heap_release(&server, scale.heap_release_interval).await;
     result.fds_after_second = open_fds(pid);
     result.rss_after_second_bytes = rss_bytes(pid);

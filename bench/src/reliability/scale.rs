@@ -194,17 +194,17 @@ impl Scale {
         let ramp = self.clients as f64 / self.connect_rate;
         let run = |window: Duration| ramp + self.warmup.as_secs_f64() + window.as_secs_f64() + 3.0;
         // 2k + 1 runs per transport (baselines around k faulted runs); churn plus a warm-up of
-        // 10 % and a second churn of 10 %, each of its three readings half a heap release
-        // interval late on average; shutdown up to its 5 s exit.
+        // 10 % and a second churn of 10 %, each of its three readings a ring's turn and two
+        // seconds after its churn, and half a heap release interval more on average; shutdown up
+        // to its 5 s exit.
         let runs = f64::from(2 * self.p99_faulted_runs.max(1) + 1);
         let slow = self.slow_transports.len() as f64 * runs * run(self.slow_window);
-        // The churn's "before" waits for the server's history ring to fill (`churn.rs`).
+        // Each churn reading waits a turn of the server's history ring (`churn.rs`).
         let ring = rtlab_wire::defaults::HISTORY as f64 / self.churn_rate.max(1) as f64;
         let churn = self.churn_transports.len() as f64
             * (self.churn_cycles as f64 * (1.1 + self.churn_warm_up_percent as f64 / 100.0)
                 / CHURN_CYCLES_PER_S
-                + ring
-                + 6.0
+                + 3.0 * (ring + 2.0)
                 + 3.0 * (self.heap_release_interval.as_secs_f64() / 2.0 + 0.75));
         let shutdown = (self.shutdown_rates.len() * self.shutdown_transports.len()) as f64
             * (run(self.shutdown_after) + 5.0);

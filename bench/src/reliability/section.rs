@@ -268,8 +268,10 @@ fn churn_section(o: &mut String, r: &ReliabilityReport) {
             String::new()
         } else {
             format!(
-                "Each reading waits for the server's next release of its allocator's free pages \
-                 to the OS (`--heap-release-interval {}s`), so that RSS counts what it uses. ",
+                "Each reading comes as long after its churn as the others (one turn of the \
+                 server's history ring, then 2 s), and waits for the server's next release of its \
+                 allocator's free pages to the OS (`--heap-release-interval {}s`), so that RSS \
+                 counts what the server uses. ",
                 s.heap_release_interval.as_secs_f64()
             )
         },
