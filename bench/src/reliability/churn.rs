@@ -7,22 +7,25 @@
 //! *before* and *after*. "Before" is taken after a warm-up churn of 10 % of the cycles (at least
 //! 100), so that what any server allocates once for this load (thread-local caches, the
 //! allocator's arenas, actix-http's pools of request heads, sized by the most requests in flight
-//! at once) is not mistaken for a leak. 1 % was too short: with 100 long-poll workers the server's
-//! RSS (free pages handed back) grew 1.4 MB over the next 10 000 cycles and at most 0.15 MB over
-//! each 10 000 after that (2026-11-28). Nor is "before" read before the server's history ring is full: the
-//! ring keeps the last `--history` events (10 000 by default) for resumption and polling, and
-//! until it is full RSS grows with every event published, clients or none (at 1 000 events/s
-//! from 8.0 to 12.5 MB over its first 10 s, then flat; measured 2026-11-28 with no client). A
-//! first version read "before" 0.2 s in and blamed those 5 MB on the churn. Every reading comes
-//! as long after the churn before it as the others: one turn of the ring (10 s at 1 000 events/s)
-//! and two settling seconds (connections closing). A version that read "before" 10 s after the
-//! warm-up but "after" 2 s after the churn charged the churn with what the server frees in the
-//! seconds after a crowd leaves: WebSocket RSS ×1.07–1.11 over four sittings, where reading 12 s
-//! after gave ×1.01–1.02 by hand (2026-11-28).
-//! Every reading waits for the server's next release of free heap memory to the OS
-//! (`rtlab_server::heap`, every 10 s by default and at full scale), so that RSS counts what the server uses, not
-//! what glibc kept of what it freed. The promise: both within 1.1× of before, and no error but
-//! those the client counted by kind.
+//! at once) is not mistaken for a leak. 1 % was too short: with 100 long-poll workers the
+//! server's RSS (free pages handed back) grew 1.4 MB over the next 10 000 cycles and at most
+//! 0.15 MB over each 10 000 after that (2026-11-28).
+//!
+//! Nor is "before" read before the server's history ring is full: the ring keeps the last
+//! `--history` events (10 000 by default) for resumption and polling, and until it is full RSS
+//! grows with every event published, clients or none (at 1 000 events/s from 8.0 to 12.5 MB over
+//! its first 10 s, then flat; measured 2026-11-28 with no client). A first version read "before"
+//! 0.2 s in and blamed those 5 MB on the churn.
+//!
+//! Every reading comes as long after the churn before it as the others: one turn of the ring
+//! (10 s at 1 000 events/s) and two settling seconds (connections closing). A version that read
+//! "before" 10 s after the warm-up but "after" 2 s after the churn charged the churn with what
+//! the server frees in the seconds after a crowd leaves: WebSocket RSS ×1.07–1.11 over four
+//! sittings, where reading 12 s after gave ×1.01–1.02 by hand (2026-11-28). And every reading
+//! waits for the server's next release of free heap memory to the OS (`rtlab_server::heap`,
+//! every 10 s by default and at full scale), so that RSS counts what the server uses, not what
+//! glibc kept of what it freed. The promise: both within 1.1× of before, and no error but those
+//! the client counted by kind.
 //!
 //! **Leak or high-water mark?** An allocator keeps memory it once needed (100 workers' worth of
 //! connection buffers at the churn's peak), so RSS after a churn can sit above RSS before with

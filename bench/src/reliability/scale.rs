@@ -109,7 +109,7 @@ impl Default for Scale {
 }
 
 impl Scale {
-    /// The suite's sizes (about 14 minutes in all; [`Scale::estimated`]).
+    /// The suite's sizes (about 19 minutes in all; [`Scale::estimated`]).
     pub fn full() -> Self {
         Self {
             clients: 1_000,
