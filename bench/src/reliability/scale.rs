@@ -218,11 +218,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_full_suite_takes_under_eighteen_minutes_and_the_small_one_a_few() {
+    fn the_full_suite_takes_under_twenty_minutes_and_the_small_one_under_five() {
         let full = Scale::full().estimated().as_secs();
-        assert!((600..=1_080).contains(&full), "{full} s");
+        assert!((600..=1_200).contains(&full), "{full} s");
         assert!(Scale::full().slow_window >= Duration::from_secs(10));
-        assert!(Scale::small().estimated().as_secs() < 240);
+        let small = Scale::small().estimated().as_secs();
+        assert!(small < 300, "{small} s");
         let json = serde_json::to_string(&Scale::full()).unwrap();
         assert_eq!(serde_json::from_str::<Scale>(&json).unwrap(), Scale::full());
     }
