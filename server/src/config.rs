@@ -305,13 +305,9 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 /// Parses a humantime duration that is not zero (a zero interval would spin or panic).
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))?;
-    if d.is_zero() {
-        Err("must be greater than zero".into())
-    } else if d > MAX_INTERVAL {
-        Err("must be at most 24h".into())
-    } else {
-        Ok(d)
+    match parse_interval_or_zero(text)? {
+        d if d.is_zero() => Err("must be greater than zero".into()),
+        d => Ok(d),
     }
 }
 

@@ -250,6 +250,21 @@ fn slow_section(o: &mut String, r: &ReliabilityReport) {
 fn churn_section(o: &mut String, r: &ReliabilityReport) {
     let s = &r.scale;
     let _ = writeln!(o, "### Churn\n");
+    // Reports from before the server released free pages read RSS without waiting for it.
+    let (readings, free_pages) = if s.heap_release_interval.is_zero() {
+        (String::new(), " (counted in RSS, used by nothing)")
+    } else {
+        (
+            format!(
+                "Each reading comes as long after its churn as the others (one turn of the \
+                 server's history ring, then 2 s), and waits for the server's next release of its \
+                 allocator's free pages to the OS (`--heap-release-interval {}s`), so that RSS \
+                 counts what the server uses. ",
+                s.heap_release_interval.as_secs_f64()
+            ),
+            " (their pages handed back by the release, no longer in RSS)",
+        )
+    };
     let _ = writeln!(
         o,
         "{} connect → first event → disconnect cycles per transport, {} at a time, at {} \
@@ -264,22 +279,8 @@ fn churn_section(o: &mut String, r: &ReliabilityReport) {
         s.churn_workers,
         s.churn_rate,
         s.churn_warm_up_percent,
-        if s.heap_release_interval.is_zero() {
-            String::new()
-        } else {
-            format!(
-                "Each reading comes as long after its churn as the others (one turn of the \
-                 server's history ring, then 2 s), and waits for the server's next release of its \
-                 allocator's free pages to the OS (`--heap-release-interval {}s`), so that RSS \
-                 counts what the server uses. ",
-                s.heap_release_interval.as_secs_f64()
-            )
-        },
-        if s.heap_release_interval.is_zero() {
-            " (counted in RSS, used by nothing)"
-        } else {
-            " (their pages handed back by the release, no longer in RSS)"
-        }
+        readings,
+        free_pages
     );
     let opt = |n: Option<u64>| n.map_or_else(|| "?".into(), |n| n.to_string());
     let per_cycle = |b: Option<f64>| b.map_or_else(|| "?".into(), |b| format!("{b:.0} B"));
